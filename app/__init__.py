@@ -1,0 +1,1 @@
+"""HomeFirst: discharge, continuing-healthcare and intermediate-care workflows."""

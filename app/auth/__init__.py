@@ -1,0 +1,1 @@
+"""Authentication: users, bearer tokens and the acting user (`Actor`)."""

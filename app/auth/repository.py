@@ -1,0 +1,45 @@
+"""SQL for users and tokens."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import ApiToken, User
+
+
+class AuthRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def user_by_username(self, username: str) -> User | None:
+        return self.session.execute(
+            select(User).where(User.username == username)
+        ).scalar_one_or_none()
+
+    def users(self) -> list[User]:
+        return list(self.session.execute(select(User).order_by(User.username)).scalars())
+
+    def token_with_user(self, token_hash: str) -> tuple[ApiToken, User] | None:
+        row = self.session.execute(
+            select(ApiToken, User)
+            .join(User, User.id == ApiToken.user_id)
+            .where(ApiToken.token_hash == token_hash)
+        ).first()
+        return (row[0], row[1]) if row else None
+
+    def tokens_for(self, user_id: int) -> list[ApiToken]:
+        return list(
+            self.session.execute(
+                select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id)
+            ).scalars()
+        )
+
+    def token_by_prefix(self, prefix: str) -> list[ApiToken]:
+        return list(
+            self.session.execute(select(ApiToken).where(ApiToken.prefix == prefix)).scalars()
+        )
+
+    def add(self, obj: User | ApiToken) -> None:
+        self.session.add(obj)
+        self.session.flush()

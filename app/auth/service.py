@@ -1,0 +1,83 @@
+"""Users, tokens and authenticating a request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from app.auth.actor import KNOWN_ROLES, Actor
+from app.auth.repository import AuthRepository
+from app.auth.tokens import hash_token, new_token
+from app.db import UnitOfWork
+from app.errors import Conflict, NotFound, Unauthorized, ValidationFailed
+from app.models import ApiToken, User
+from app.timeutil import utcnow
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str  # shown once
+    prefix: str
+    username: str
+    expires_at: datetime | None
+
+
+def add_user(session: Session, *, username: str, display_name: str, organisation: str,
+             roles: list[str]) -> User:
+    unknown = sorted(set(roles) - KNOWN_ROLES)
+    if unknown:
+        raise ValidationFailed(f"unknown roles: {', '.join(unknown)}",
+                               known_roles=sorted(KNOWN_ROLES))
+    if not roles:
+        raise ValidationFailed("a user needs at least one role")
+    with UnitOfWork(session):
+        repo = AuthRepository(session)
+        if repo.user_by_username(username):
+            raise Conflict(f"user {username!r} already exists")
+        user = User(username=username, display_name=display_name, organisation=organisation,
+                    roles=" ".join(sorted(set(roles))), active=True, created_at=utcnow())
+        repo.add(user)
+    return user
+
+
+def create_token(session: Session, *, username: str, label: str = "",
+                 expires_in: timedelta | None = None) -> IssuedToken:
+    with UnitOfWork(session):
+        repo = AuthRepository(session)
+        user = repo.user_by_username(username)
+        if user is None:
+            raise NotFound(f"no user {username!r}")
+        token = new_token()
+        now = utcnow()
+        expires_at = now + expires_in if expires_in else None
+        repo.add(ApiToken(user_id=user.id, token_hash=hash_token(token), prefix=token[:10],
+                          label=label, created_at=now, expires_at=expires_at, revoked_at=None))
+    return IssuedToken(token, token[:10], username, expires_at)
+
+
+def revoke_tokens(session: Session, *, prefix: str) -> int:
+    with UnitOfWork(session):
+        tokens = AuthRepository(session).token_by_prefix(prefix)
+        now = utcnow()
+        for token in tokens:
+            if token.revoked_at is None:
+                token.revoked_at = now
+    return len(tokens)
+
+
+def authenticate(session: Session, raw_token: str, *, now: datetime) -> Actor:
+    found = AuthRepository(session).token_with_user(hash_token(raw_token))
+    # End the read at once: the request's real work runs in its own unit of work.
+    session.rollback()
+    if found is None:
+        raise Unauthorized("the bearer token is not recognised")
+    token, user = found
+    if token.revoked_at is not None:
+        raise Unauthorized("the bearer token has been revoked")
+    if token.expires_at is not None and token.expires_at <= now:
+        raise Unauthorized("the bearer token has expired")
+    if not user.active:
+        raise Unauthorized("the user is inactive")
+    return Actor(user.id, user.username, user.organisation, frozenset(user.role_list))

@@ -1,0 +1,1 @@
+"""Cases: create, read, list, fire events, history."""

@@ -1,0 +1,1 @@
+"""Durable SLA clocks: started, paused, resumed and stopped by the engine; swept for breaches."""

@@ -1,0 +1,60 @@
+"""Record each clock's warning and breach exactly once, however many sweepers run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.clocks.repository import ClockRepository
+from app.clocks.service import schedule
+from app.db import UnitOfWork
+from app.models import Clock, ClockEvent
+
+
+@dataclass
+class SweepReport:
+    warnings: int = 0
+    breaches: int = 0
+    batches: int = 0
+
+
+def sweep(sessions: sessionmaker[Session], *, now: datetime, batch_size: int = 100) -> SweepReport:
+    report = SweepReport()
+    while True:
+        with sessions() as session, UnitOfWork(session):
+            repo = ClockRepository(session)
+            due = repo.lock_due(now, batch_size)
+            for clock in due:
+                _fire_due(session, repo, clock, now, report)
+                schedule(clock)
+        if not due:
+            return report
+        report.batches += 1
+
+
+def _fire_due(session: Session, repo: ClockRepository, clock: Clock, now: datetime,
+              report: SweepReport) -> None:
+    if clock.warn_at and clock.warned_at is None and clock.warn_at <= now:
+        if _record(session, repo, clock, "warning", clock.warn_at, now):
+            report.warnings += 1
+        clock.warned_at = clock.warn_at
+    if clock.due_at and clock.breached_at is None and clock.due_at <= now:
+        if _record(session, repo, clock, "breach", clock.due_at, now):
+            report.breaches += 1
+        clock.breached_at = clock.due_at
+
+
+def _record(session: Session, repo: ClockRepository, clock: Clock, kind: str, at: datetime,
+            now: datetime) -> bool:
+    """Insert the evidence row; the unique (clock, kind) key makes a second insert a no-op."""
+    try:
+        with session.begin_nested():
+            repo.add_evidence(ClockEvent(clock_id=clock.id, case_id=clock.case_id, kind=kind,
+                                         at=at, recorded_at=now, case_event_seq=None,
+                                         dedupe_key=kind))
+    except IntegrityError:
+        return False
+    return True

@@ -1,0 +1,59 @@
+"""What guards and effects see: plain facts about the case, never the ORM row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from app.auth.actor import Actor
+
+
+@dataclass(frozen=True)
+class GuardContext:
+    case_id: int | None
+    pathway_key: str
+    state: str
+    trigger: str
+    dest: str
+    attributes: dict[str, Any]
+    data: dict[str, Any]
+    actor: Actor
+    occurred_at: datetime
+
+    def fact(self, name: str) -> Any:
+        """The value in this event's data, else the value already on the case."""
+        if name in self.data:
+            return self.data[name]
+        return self.attributes.get(name)
+
+
+@dataclass
+class MachineModel:
+    """The throwaway object `transitions` moves between states for one firing."""
+
+    state: str
+    context_by_dest: dict[str, GuardContext]
+    rejections: list[str] = field(default_factory=list)
+
+
+class EffectPorts(Protocol):
+    """What effects may do to the world; the service layer implements it over repositories."""
+
+    def set_attributes(self, case_id: int, values: dict[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True)
+class EffectContext:
+    """What an effect sees after a state change, inside the same transaction."""
+
+    case_id: int
+    pathway_key: str
+    trigger: str
+    from_state: str | None
+    to_state: str
+    attributes: dict[str, Any]
+    data: dict[str, Any]
+    actor: Actor
+    occurred_at: datetime
+    ports: EffectPorts

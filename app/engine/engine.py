@@ -1,0 +1,244 @@
+"""The only code that changes a case's state.
+
+Each change updates the case and appends exactly one event through the `CaseStore` port, in the
+caller's transaction; the caller commits both or neither.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from transitions import MachineError
+
+from app.auth.actor import Actor
+from app.engine.catalogue import LoadedPathway, PathwayCatalogue
+from app.engine.context import EffectContext, EffectPorts, GuardContext, MachineModel
+from app.engine.fields import CodeCheck, validate_data
+from app.engine.guards import evaluate_guards
+from app.engine.ports import CaseStore, ClockAction, ClockPort
+from app.engine.spec import PathwaySpec, TransitionSpec
+from app.engine.timerules import TimePolicy
+from app.errors import Forbidden, GuardRejected, InvalidTransition, NotFound
+from app.models import Case, CaseEvent
+from app.timeutil import LONDON
+
+OPEN = "open"
+
+
+@dataclass(frozen=True)
+class Command:
+    """An event as the caller asked for it."""
+
+    trigger: str
+    actor: Actor
+    data: dict[str, Any] = field(default_factory=dict)
+    occurred_at: datetime | None = None
+    reason: str | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class OpenCommand:
+    pathway_key: str
+    actor: Actor
+    organisation: str
+    site: str | None = None
+    patient_ref: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    occurred_at: datetime | None = None
+    reason: str | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class AllowedEvent:
+    event: str
+    dest: str
+    allowed: bool
+    reasons: list[str]
+    requires: list[str]
+    accepts: list[str]
+
+
+@dataclass
+class Engine:
+    catalogue: PathwayCatalogue
+    time_policy: TimePolicy = field(default_factory=TimePolicy)
+    code_check: CodeCheck | None = None
+
+    def pathway_for(self, case: Case) -> LoadedPathway:
+        loaded = self.catalogue.get(case.workflow_key, case.workflow_version)
+        if loaded is None:
+            raise NotFound(
+                f"pathway {case.workflow_key} version {case.workflow_version} is not loaded"
+            )
+        return loaded
+
+    def open_case(
+        self, cmd: OpenCommand, *, now: datetime, store: CaseStore, clocks: ClockPort
+    ) -> Case:
+        loaded = self.catalogue.latest(cmd.pathway_key)
+        if loaded is None:
+            raise NotFound(f"no pathway with key {cmd.pathway_key!r}", pathway=cmd.pathway_key)
+        spec = loaded.spec
+        role = cmd.actor.role_for(spec.open_roles)
+        if role is None:
+            raise Forbidden(
+                f"opening a {spec.key} case needs one of the roles: {', '.join(spec.open_roles)}",
+                required_roles=list(spec.open_roles),
+            )
+        at, backdated = self.time_policy.resolve(cmd.occurred_at, now=now, reason=cmd.reason)
+        data = self._validate(spec, cmd.data, spec.open_fields, spec.open_requires, at)
+        initial = spec.state(spec.initial)
+        case = Case(
+            workflow_key=spec.key,
+            workflow_version=spec.version,
+            state=initial.name,
+            queue=initial.queue,
+            is_open=True,
+            version=1,
+            patient_ref=cmd.patient_ref,
+            organisation=cmd.organisation,
+            site=cmd.site,
+            opened_at=at,
+            created_at=now,
+            updated_at=now,
+            closed_at=None,
+            attributes=_stored(spec, data),
+        )
+        store.add_case(case)
+        store.append_event(
+            self._event(case, spec, OPEN, None, cmd.actor, role, data, cmd.reason, at, now,
+                        backdated, cmd.idempotency_key)
+        )
+        clocks.apply(case, clock_actions(spec, OPEN, None, initial.name), at=at, seq=1)
+        return case
+
+    def fire(
+        self,
+        case: Case,
+        cmd: Command,
+        *,
+        now: datetime,
+        store: CaseStore,
+        clocks: ClockPort,
+        effects: EffectPorts,
+    ) -> CaseEvent:
+        loaded = self.pathway_for(case)
+        spec = loaded.spec
+        candidates = [t for t in spec.transitions_from(case.state) if t.trigger == cmd.trigger]
+        if not candidates:
+            raise InvalidTransition(
+                f"{cmd.trigger!r} is not allowed while the case is {case.state!r}",
+                event=cmd.trigger,
+                state=case.state,
+                reasons=[f"{cmd.trigger!r} cannot be fired from {case.state!r}"],
+                allowed_events=sorted({t.trigger for t in spec.transitions_from(case.state)}),
+            )
+        permitted = [t for t in candidates if cmd.actor.role_for(t.roles)]
+        if not permitted:
+            roles = sorted({r for t in candidates for r in t.roles})
+            raise Forbidden(
+                f"{cmd.trigger!r} needs one of the roles: {', '.join(roles)}", required_roles=roles
+            )
+        last_same = store.last_occurred_at(case.id, cmd.trigger)
+        not_before, what = case.opened_at, "the case was opened"
+        if last_same is not None and last_same > not_before:
+            not_before, what = last_same, f"the case's previous {cmd.trigger!r} event"
+        at, backdated = self.time_policy.resolve(
+            cmd.occurred_at, now=now, reason=cmd.reason, not_before=not_before, not_before_what=what
+        )
+        allowed = [f for t in permitted for f in t.data_fields]
+        required = set.intersection(*(set(t.requires) for t in permitted))
+        data = self._validate(spec, cmd.data, allowed, sorted(required), at)
+
+        contexts = {t.dest: self._context(case, t, cmd.actor, data, at) for t in permitted}
+        model = MachineModel(state=case.state, context_by_dest=contexts)
+        try:
+            moved = loaded.machine.events[cmd.trigger].trigger(model)
+        except MachineError as exc:  # the spec and machine disagree: treat as not allowed
+            raise InvalidTransition(str(exc), event=cmd.trigger, state=case.state) from exc
+        if not moved:
+            raise GuardRejected(
+                f"{cmd.trigger!r} was refused: " + " ".join(model.rejections),
+                event=cmd.trigger,
+                reasons=model.rejections,
+            )
+        chosen = next(t for t in permitted if t.dest == model.state)
+        role = cmd.actor.role_for(chosen.roles)
+        assert role is not None  # noqa: S101 - `permitted` holds only transitions the actor may fire
+        from_state = case.state
+        dest = spec.state(chosen.dest)
+        case.state, case.queue, case.version = dest.name, dest.queue, case.version + 1
+        case.is_open = not dest.final
+        case.closed_at = at if dest.final else None
+        case.updated_at = now
+        case.attributes = {**case.attributes, **_stored(spec, data)}
+        event = self._event(case, spec, cmd.trigger, from_state, cmd.actor, role, data,
+                            cmd.reason, at, now, backdated, cmd.idempotency_key)
+        store.append_event(event)
+        clocks.apply(case, clock_actions(spec, cmd.trigger, from_state, dest.name), at=at,
+                     seq=case.version)
+        for name in chosen.effects:
+            self.catalogue.rules.effects[name].fn(
+                EffectContext(case.id, spec.key, cmd.trigger, from_state, dest.name,
+                              dict(case.attributes), data, cmd.actor, at, effects)
+            )
+        return event
+
+    def allowed_events(self, case: Case, actor: Actor, *, now: datetime) -> list[AllowedEvent]:
+        """Every event from the current state, with why the caller cannot fire it now."""
+        spec = self.pathway_for(case).spec
+        out: list[AllowedEvent] = []
+        for t in spec.transitions_from(case.state):
+            reasons: list[str] = []
+            if actor.role_for(t.roles) is None:
+                reasons.append(f"needs one of the roles: {', '.join(t.roles)}")
+            else:
+                reasons += evaluate_guards(t, self._context(case, t, actor, {}, now),
+                                           self.catalogue.rules)
+            out.append(AllowedEvent(t.trigger, t.dest, not reasons, reasons, list(t.requires),
+                                    [f for f in t.accepts if f not in t.requires]))
+        return out
+
+    def _validate(self, spec: PathwaySpec, data: dict[str, Any], allowed: Any, required: Any,
+                  at: datetime) -> dict[str, Any]:
+        on: date = at.astimezone(LONDON).date()
+        return validate_data(spec, data, allowed=allowed, required=required, on=on,
+                             code_check=self.code_check)
+
+    @staticmethod
+    def _context(case: Case, t: TransitionSpec, actor: Actor, data: dict[str, Any],
+                 at: datetime) -> GuardContext:
+        return GuardContext(case.id, case.workflow_key, case.state, t.trigger, t.dest,
+                            dict(case.attributes), data, actor, at)
+
+    @staticmethod
+    def _event(case: Case, spec: PathwaySpec, trigger: str, from_state: str | None, actor: Actor,
+               role: str, data: dict[str, Any], reason: str | None, at: datetime, now: datetime,
+               backdated: bool, key: str | None) -> CaseEvent:
+        return CaseEvent(
+            case_id=case.id, seq=case.version, pathway_key=spec.key, pathway_version=spec.version,
+            event=trigger, from_state=from_state, to_state=case.state, actor_id=actor.user_id,
+            actor_username=actor.username, actor_role=role, actor_org=actor.organisation,
+            reason=reason, data=data, occurred_at=at, recorded_at=now, backdated=backdated,
+            idempotency_key=key,
+        )
+
+
+def _stored(spec: PathwaySpec, data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if spec.fields[k].store}
+
+
+def clock_actions(spec: PathwaySpec, trigger: str, source: str | None, dest: str) -> list[ClockAction]:
+    """What this step does to each declared clock: stop wins over start, start over pause."""
+    actions: list[ClockAction] = []
+    for clock in spec.clocks:
+        for verb, part in (("stop", clock.stops_on), ("start", clock.starts_on),
+                           ("pause", clock.pauses_on), ("resume", clock.resumes_on)):
+            if part.matches(trigger, dest, source):
+                actions.append(ClockAction(clock, verb))  # type: ignore[arg-type]
+                break
+    return actions

@@ -1,0 +1,102 @@
+"""Typed event data: every key an event carries is declared, typed and checked here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import date, datetime
+from typing import Any
+
+from app.calc.nhs_number import is_valid_nhs_number, normalise_nhs_number
+from app.engine.spec import FieldSpec, PathwaySpec
+from app.errors import ValidationFailed
+from app.timeutil import as_utc
+
+# (codelist key, code, on date) -> is the code valid on that date?
+CodeCheck = Callable[[str, str, date], bool]
+
+
+def validate_data(
+    spec: PathwaySpec,
+    data: dict[str, Any],
+    *,
+    allowed: Iterable[str],
+    required: Iterable[str],
+    on: date,
+    code_check: CodeCheck | None = None,
+) -> dict[str, Any]:
+    """Return the data normalised to JSON-safe values, or raise with every problem found."""
+    allowed_set = set(allowed)
+    errors: list[dict[str, str]] = []
+    clean: dict[str, Any] = {}
+    for name, value in data.items():
+        if name not in allowed_set:
+            errors.append({"field": name, "problem": "not accepted by this event"})
+            continue
+        try:
+            clean[name] = _coerce(spec.fields[name], value, on, code_check)
+        except ValueError as exc:
+            errors.append({"field": name, "problem": str(exc)})
+    for name in required:
+        if clean.get(name) is None and not any(e["field"] == name for e in errors):
+            errors.append({"field": name, "problem": "required"})
+    if errors:
+        raise ValidationFailed("The event data is not valid; see errors.", errors=errors)
+    return clean
+
+
+def _coerce(field: FieldSpec, value: Any, on: date, code_check: CodeCheck | None) -> Any:
+    if value is None:
+        return None
+    kind = field.type
+    if kind in ("string", "text", "enum", "nhs_number", "code"):
+        if not isinstance(value, str):
+            raise ValueError("must be a string")
+        value = value.strip()
+        if not value:
+            raise ValueError("must not be blank")
+        if len(value) > field.max_length:
+            raise ValueError(f"must be at most {field.max_length} characters")
+    if kind == "enum" and value not in field.choices:
+        raise ValueError(f"must be one of {', '.join(field.choices)}")
+    if kind == "nhs_number":
+        if not is_valid_nhs_number(value):
+            raise ValueError("is not a valid NHS number (10 digits with a Modulus 11 check digit)")
+        return normalise_nhs_number(value)
+    if kind == "code":
+        assert field.codelist is not None  # noqa: S101 - guaranteed by FieldSpec validation
+        if code_check is None or not code_check(field.codelist, value, on):
+            raise ValueError(f"is not a current code in {field.codelist}")
+    if kind == "integer":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError("must be a whole number")
+        if field.minimum is not None and value < field.minimum:
+            raise ValueError(f"must be at least {field.minimum}")
+        if field.maximum is not None and value > field.maximum:
+            raise ValueError(f"must be at most {field.maximum}")
+    if kind == "boolean" and not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    if kind == "date":
+        return _parse_date(value).isoformat()
+    if kind == "datetime":
+        return _parse_datetime(value).isoformat()
+    return value
+
+
+def _parse_date(value: Any) -> date:
+    if not isinstance(value, str):
+        raise ValueError("must be a date written YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError("must be a date written YYYY-MM-DD") from None
+
+
+def _parse_datetime(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError("must be a date-time with a time zone, e.g. 2026-01-31T14:30:00Z")
+    try:
+        return as_utc(datetime.fromisoformat(value))
+    except ValueError:
+        raise ValueError(
+            "must be a date-time with a time zone, e.g. 2026-01-31T14:30:00Z"
+        ) from None

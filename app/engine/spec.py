@@ -1,0 +1,158 @@
+"""The pathway file format, parsed into typed objects (never straight into `transitions`)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from app.engine.durations import parse_duration
+
+NAME = r"^[a-z][a-z0-9_]*$"
+KEY = r"^[a-z][a-z0-9_-]*$"
+RESERVED_TRIGGERS = {"open"}
+FieldType = Literal[
+    "string", "text", "integer", "boolean", "date", "datetime", "enum", "nhs_number", "code"
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FieldSpec(_Strict):
+    type: FieldType
+    description: str = ""
+    choices: tuple[str, ...] = ()
+    max_length: int = 500
+    minimum: int | None = None
+    maximum: int | None = None
+    # For type `code`: the code list key whose current version validates the value.
+    codelist: str | None = None
+    # False for event-only data (kept in the event, not copied onto the case).
+    store: bool = True
+
+    @model_validator(mode="after")
+    def _check(self) -> FieldSpec:
+        if self.type == "enum" and not self.choices:
+            raise ValueError("an enum field needs choices")
+        if self.type == "code" and not self.codelist:
+            raise ValueError("a code field needs a codelist")
+        return self
+
+
+class StateSpec(_Strict):
+    name: str = Field(pattern=NAME)
+    final: bool = False
+    tags: tuple[str, ...] = ()
+    description: str = ""
+
+    @property
+    def queue(self) -> str | None:
+        queues = [t.split(":", 1)[1] for t in self.tags if t.startswith("queue:")]
+        return queues[0] if queues else None
+
+
+class TransitionSpec(_Strict):
+    trigger: str = Field(pattern=NAME)
+    source: tuple[str, ...]
+    dest: str
+    roles: tuple[str, ...] = Field(min_length=1)
+    requires: tuple[str, ...] = ()
+    accepts: tuple[str, ...] = ()
+    guards: tuple[str, ...] = ()
+    effects: tuple[str, ...] = ()
+    # A transition that keeps the state (dest == source) records facts, such as a flag.
+    description: str = ""
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _listify(cls, value: object) -> object:
+        return (value,) if isinstance(value, str) else value
+
+    @property
+    def data_fields(self) -> tuple[str, ...]:
+        return self.requires + tuple(f for f in self.accepts if f not in self.requires)
+
+
+class ClockTriggerSpec(_Strict):
+    """What moves a clock: firing one of `events`, or entering one of `states`."""
+
+    events: tuple[str, ...] = ()
+    states: tuple[str, ...] = ()
+
+    @field_validator("events", "states", mode="before")
+    @classmethod
+    def _listify(cls, value: object) -> object:
+        return (value,) if isinstance(value, str) else value
+
+    def matches(self, trigger: str, dest: str, source: str | None) -> bool:
+        entered = dest in self.states and dest != source
+        return trigger in self.events or entered
+
+
+Calendar = Literal["wall_clock"]
+
+
+class ClockSpec(_Strict):
+    name: str = Field(pattern=NAME)
+    description: str = ""
+    target: str
+    warning: str | None = None
+    calendar: Calendar = "wall_clock"
+    starts_on: ClockTriggerSpec
+    pauses_on: ClockTriggerSpec = ClockTriggerSpec()
+    resumes_on: ClockTriggerSpec = ClockTriggerSpec()
+    stops_on: ClockTriggerSpec = ClockTriggerSpec()
+    # True: a start while the clock already ran closes it and opens a fresh cycle.
+    restart: bool = False
+
+    @property
+    def target_delta(self) -> timedelta:
+        return parse_duration(self.target)
+
+    @property
+    def warning_delta(self) -> timedelta | None:
+        return parse_duration(self.warning) if self.warning else None
+
+    @model_validator(mode="after")
+    def _check(self) -> ClockSpec:
+        target = parse_duration(self.target)
+        if target <= timedelta(0):
+            raise ValueError(f"clock {self.name}: target must be positive")
+        if self.warning is not None and not timedelta(0) < parse_duration(self.warning) < target:
+            raise ValueError(f"clock {self.name}: warning must fall between zero and the target")
+        return self
+
+
+class PathwaySpec(_Strict):
+    key: str = Field(pattern=KEY)
+    version: int = Field(ge=1)
+    title: str
+    description: str = ""
+    initial: str
+    open_roles: tuple[str, ...] = Field(min_length=1)
+    open_requires: tuple[str, ...] = ()
+    open_accepts: tuple[str, ...] = ()
+    fields: dict[str, FieldSpec] = {}
+    states: tuple[StateSpec, ...] = Field(min_length=1)
+    transitions: tuple[TransitionSpec, ...] = ()
+    clocks: tuple[ClockSpec, ...] = ()
+
+    def state(self, name: str) -> StateSpec:
+        return self.states_by_name[name]
+
+    @property
+    def states_by_name(self) -> dict[str, StateSpec]:
+        return {s.name: s for s in self.states}
+
+    @property
+    def open_fields(self) -> tuple[str, ...]:
+        return self.open_requires + tuple(f for f in self.open_accepts if f not in self.open_requires)
+
+    def transitions_from(self, state: str) -> list[TransitionSpec]:
+        return [t for t in self.transitions if state in t.source]
+
+    def triggers(self) -> list[str]:
+        return list(dict.fromkeys(t.trigger for t in self.transitions))

@@ -1,0 +1,1 @@
+"""Safe retries: a request sent again with the same Idempotency-Key replays its first answer."""

@@ -1,0 +1,80 @@
+"""The FastAPI application: pathways are loaded and checked before anything is served."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+import app.rules  # noqa: F401 - registers named guards and effects
+from app.cases.routes import router as cases_router
+from app.clocks.sweeper import sweep
+from app.config import Settings, get_settings
+from app.db import get_sessionmaker
+from app.engine.catalogue import PathwayCatalogue
+from app.engine.engine import Engine
+from app.engine.registry import RULES
+from app.health import router as health_router
+from app.pathways_api.routes import router as pathways_router
+from app.problems import install_error_handlers
+from app.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+
+def build_engine(settings: Settings) -> Engine:
+    """Load every pathway file; a bad file raises `PathwayError` naming it and the problem."""
+    return Engine(PathwayCatalogue.from_directory(settings.pathways_dir, RULES))
+
+
+@asynccontextmanager
+async def lifespan(application: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = application.state.settings
+    stop = threading.Event()
+    thread = None
+    if settings.clock_sweep_interval_seconds > 0:
+        thread = threading.Thread(target=_sweep_loop, args=(stop, settings), daemon=True,
+                                  name="clock-sweeper")
+        thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        if thread is not None:
+            thread.join(timeout=5)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = build_engine(settings)
+
+    application = FastAPI(
+        title="HomeFirst",
+        version="0.1.0",
+        description="Discharge-to-assess, continuing healthcare and intermediate-care workflows.",
+        lifespan=lifespan,
+    )
+    application.state.engine = engine
+    application.state.settings = settings
+    install_error_handlers(application)
+    api = APIRouter(prefix="/api/v1")
+    api.include_router(cases_router)
+    api.include_router(pathways_router)
+    api.include_router(health_router)
+    application.include_router(api)
+    application.include_router(health_router)
+    return application
+
+
+def _sweep_loop(stop: threading.Event, settings: Settings) -> None:
+    """Optional in-process sweeper; safe beside others because the sweep itself is exactly-once."""
+    while not stop.wait(settings.clock_sweep_interval_seconds):
+        try:
+            report = sweep(get_sessionmaker(), now=utcnow())
+            if report.warnings or report.breaches:
+                log.info("clock sweep: %s warnings, %s breaches", report.warnings, report.breaches)
+        except Exception:  # keep sweeping after a transient database error
+            log.exception("clock sweep failed")
