@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from starlette.requests import Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import get_settings
@@ -59,12 +60,17 @@ def get_engine() -> Engine:
 
 @lru_cache
 def get_sessionmaker() -> sessionmaker[Session]:
-    return sessionmaker(bind=get_engine(), expire_on_commit=False, autoflush=False)
+    return make_sessionmaker(get_engine())
 
 
-def get_db() -> Iterator[Session]:
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
+
+
+def get_db(request: Request) -> Iterator[Session]:
     """FastAPI dependency: a session per request. It never commits; services do."""
-    session = get_sessionmaker()()
+    sessions: sessionmaker[Session] = request.app.state.sessions
+    session = sessions()
     try:
         yield session
     finally:

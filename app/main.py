@@ -13,7 +13,7 @@ import app.rules  # noqa: F401 - registers named guards and effects
 from app.cases.routes import router as cases_router
 from app.clocks.sweeper import sweep
 from app.config import Settings, get_settings
-from app.db import get_sessionmaker
+from app.db import get_sessionmaker, make_engine, make_sessionmaker
 from app.engine.catalogue import PathwayCatalogue
 from app.engine.engine import Engine
 from app.engine.registry import RULES
@@ -36,7 +36,7 @@ async def lifespan(application: FastAPI) -> AsyncIterator[None]:
     stop = threading.Event()
     thread = None
     if settings.clock_sweep_interval_seconds > 0:
-        thread = threading.Thread(target=_sweep_loop, args=(stop, settings), daemon=True,
+        thread = threading.Thread(target=_sweep_loop, args=(stop, application), daemon=True,
                                   name="clock-sweeper")
         thread.start()
     try:
@@ -59,6 +59,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     application.state.engine = engine
     application.state.settings = settings
+    application.state.sessions = (
+        get_sessionmaker() if settings is get_settings()
+        else make_sessionmaker(make_engine(settings.database_url, echo=settings.sql_echo))
+    )
     install_error_handlers(application)
     api = APIRouter(prefix="/api/v1")
     api.include_router(cases_router)
@@ -69,11 +73,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return application
 
 
-def _sweep_loop(stop: threading.Event, settings: Settings) -> None:
+def _sweep_loop(stop: threading.Event, application: FastAPI) -> None:
     """Optional in-process sweeper; safe beside others because the sweep itself is exactly-once."""
+    settings: Settings = application.state.settings
     while not stop.wait(settings.clock_sweep_interval_seconds):
         try:
-            report = sweep(get_sessionmaker(), now=utcnow())
+            report = sweep(application.state.sessions, now=utcnow())
             if report.warnings or report.breaches:
                 log.info("clock sweep: %s warnings, %s breaches", report.warnings, report.breaches)
         except Exception:  # keep sweeping after a transient database error

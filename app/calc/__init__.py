@@ -1,0 +1,1 @@
+"""Pure calculations: NHS number checks, Discharge Ready Date, delay buckets, primary reason."""

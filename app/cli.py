@@ -1,0 +1,186 @@
+"""The `homefirst` command line: pathways, users, tokens, clocks, database, demo, serve."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from app.config import get_settings
+from app.errors import DomainError
+
+cli = typer.Typer(help="HomeFirst workflow service.", no_args_is_help=True)
+pathways_cli = typer.Typer(help="Check pathway files.", no_args_is_help=True)
+users_cli = typer.Typer(help="Manage users.", no_args_is_help=True)
+tokens_cli = typer.Typer(help="Issue and revoke bearer tokens.", no_args_is_help=True)
+clocks_cli = typer.Typer(help="SLA clocks.", no_args_is_help=True)
+db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
+demo_cli = typer.Typer(help="Demo data.", no_args_is_help=True)
+for name, sub in (("pathways", pathways_cli), ("users", users_cli), ("tokens", tokens_cli),
+                  ("clocks", clocks_cli), ("db", db_cli), ("demo", demo_cli)):
+    cli.add_typer(sub, name=name)
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    return typer.Exit(code=1)
+
+
+@pathways_cli.command("check")
+def pathways_check(directory: Annotated[Path | None, typer.Option("--dir")] = None) -> None:
+    """Load and check every pathway file; exit 1 naming the file and problem on error."""
+    import app.rules  # noqa: F401 - registers guards and effects
+    from app.engine.catalogue import PathwayCatalogue
+    from app.engine.loader import PathwayError
+    from app.engine.registry import RULES
+
+    try:
+        catalogue = PathwayCatalogue.from_directory(directory or get_settings().pathways_dir, RULES)
+    except PathwayError as exc:
+        raise _fail(f"pathway check failed: {exc}") from None
+    for p in catalogue.all():
+        typer.echo(f"ok  {p.spec.key} v{p.spec.version}  {len(p.spec.states)} states, "
+                   f"{len(p.spec.transitions)} transitions, {len(p.spec.clocks)} clocks  ({p.source.name})")
+
+
+@users_cli.command("add")
+def users_add(
+    username: str,
+    organisation: Annotated[str, typer.Option("--org", help="Organisation code")],
+    roles: Annotated[str, typer.Option(help="Comma-separated roles")],
+    name: Annotated[str, typer.Option(help="Display name")] = "",
+) -> None:
+    """Add a user with roles and an organisation."""
+    from app.auth.service import add_user
+    from app.db import get_sessionmaker
+
+    role_list = [r.strip() for r in roles.split(",") if r.strip()]
+    try:
+        with get_sessionmaker()() as session:
+            user = add_user(session, username=username, display_name=name or username,
+                            organisation=organisation, roles=role_list)
+    except DomainError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"added {user.username} ({user.organisation}): {user.roles}")
+
+
+@users_cli.command("list")
+def users_list() -> None:
+    """List users."""
+    from app.auth.repository import AuthRepository
+    from app.db import get_sessionmaker
+
+    with get_sessionmaker()() as session:
+        for user in AuthRepository(session).users():
+            flag = "" if user.active else "  (inactive)"
+            typer.echo(f"{user.username:24} {user.organisation:16} {user.roles}{flag}")
+
+
+@tokens_cli.command("create")
+def tokens_create(
+    username: str,
+    label: Annotated[str, typer.Option()] = "",
+    expires_days: Annotated[int | None, typer.Option(help="Days until expiry")] = None,
+) -> None:
+    """Issue a token. It is printed once and stored only as a hash."""
+    from app.auth.service import create_token
+    from app.db import get_sessionmaker
+
+    try:
+        with get_sessionmaker()() as session:
+            issued = create_token(session, username=username, label=label,
+                                  expires_in=timedelta(days=expires_days) if expires_days else None)
+    except DomainError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(issued.token)
+    typer.echo(f"(prefix {issued.prefix}; shown once: store it now)", err=True)
+
+
+@tokens_cli.command("revoke")
+def tokens_revoke(prefix: str) -> None:
+    """Revoke every token with this prefix (the first 10 characters)."""
+    from app.auth.service import revoke_tokens
+    from app.db import get_sessionmaker
+
+    with get_sessionmaker()() as session:
+        count = revoke_tokens(session, prefix=prefix)
+    if count == 0:
+        raise _fail(f"no token with prefix {prefix!r}")
+    typer.echo(f"revoked {count} token(s)")
+
+
+@clocks_cli.command("sweep")
+def clocks_sweep(
+    now: Annotated[datetime | None, typer.Option(help="Sweep as of this UTC time")] = None,
+) -> None:
+    """Record due warnings and breaches (exactly once, safe to run from several hosts)."""
+    from app.clocks.sweeper import sweep
+    from app.db import get_sessionmaker
+    from app.timeutil import utcnow
+
+    at = now.replace(tzinfo=now.tzinfo or __import__("datetime").UTC) if now else utcnow()
+    report = sweep(get_sessionmaker(), now=at)
+    typer.echo(f"warnings: {report.warnings}  breaches: {report.breaches}")
+
+
+@db_cli.command("upgrade")
+def db_upgrade() -> None:
+    """Apply migrations up to head."""
+    from app.migrations_state import upgrade_to_head
+
+    upgrade_to_head(get_settings().database_url)
+    typer.echo("database at head")
+
+
+@demo_cli.command("load")
+def demo_load() -> None:
+    """Create demo users and cases (once) and print a fresh demo token."""
+    _print_demo(_load_demo())
+
+
+def _load_demo() -> object:
+    from app.db import get_sessionmaker
+    from app.demo import load_demo
+    from app.main import build_engine
+
+    return load_demo(get_sessionmaker(), build_engine(get_settings()))
+
+
+def _print_demo(result: object) -> None:
+    from app.demo import DemoResult
+
+    assert isinstance(result, DemoResult)  # noqa: S101
+    typer.echo(f"demo cases created: {result.cases_created}")
+    typer.secho(f"demo token (user {result.token.username}): {result.token.token}",
+                fg=typer.colors.GREEN)
+
+
+@cli.command("serve")
+def serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    workers: Annotated[int, typer.Option()] = 1,
+    demo: Annotated[bool, typer.Option(help="Load demo data and print a token")] = False,
+    migrate: Annotated[bool, typer.Option(help="Apply migrations first")] = True,
+) -> None:
+    """Start the HTTP service (migrations first; demo data with --demo)."""
+    import uvicorn
+
+    from app.migrations_state import upgrade_to_head
+
+    if migrate:
+        upgrade_to_head(get_settings().database_url)
+    if demo:
+        _print_demo(_load_demo())
+    typer.echo(f"HomeFirst on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    uvicorn.run("app.asgi:application", host=host, port=port, workers=workers)
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""Test fixtures: every database test runs on SQLite and again on PostgreSQL.
+
+PostgreSQL comes from TEST_POSTGRES_URL (default: the local server). When it cannot be reached
+its tests are skipped, unless HOMEFIRST_REQUIRE_POSTGRES=1 (as in CI), which makes that an error.
+Each backend gets a fresh database built by `alembic upgrade head`, never `create_all`.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+import app.rules  # noqa: F401 - registers guards and effects
+from app.auth.actor import Actor
+from app.auth.service import add_user, create_token
+from app.config import PROJECT_ROOT, Settings
+from app.db import make_engine, make_sessionmaker
+from app.engine.catalogue import PathwayCatalogue
+from app.engine.engine import Engine
+from app.engine.registry import RULES
+from app.main import create_app
+from app.migrations_state import upgrade_to_head
+
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+PG_URL = os.environ.get("TEST_POSTGRES_URL", DEFAULT_PG)
+REQUIRE_PG = os.environ.get("HOMEFIRST_REQUIRE_POSTGRES") == "1"
+
+
+def postgres_available() -> bool:
+    try:
+        engine = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "not reachable"
+        return False
+
+
+class PostgresDatabases:
+    """Creates and drops throwaway databases on the test server."""
+
+    def __init__(self) -> None:
+        self.admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+        self.created: list[str] = []
+
+    def create(self) -> str:
+        name = f"hf_test_{uuid.uuid4().hex[:12]}"
+        with self.admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        self.created.append(name)
+        return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+
+    def drop_all(self) -> None:
+        with self.admin.connect() as conn:
+            for name in self.created:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self.admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_databases() -> Iterator[PostgresDatabases]:
+    if not postgres_available():
+        if REQUIRE_PG:
+            pytest.fail(f"PostgreSQL is required (HOMEFIRST_REQUIRE_POSTGRES=1) but {PG_URL} "
+                        "cannot be reached")
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
+    dbs = PostgresDatabases()
+    yield dbs
+    dbs.drop_all()
+
+
+def fresh_database_url(backend: str, tmp_dir: Path, request: pytest.FixtureRequest) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_dir / f'{uuid.uuid4().hex[:8]}.db'}"
+    dbs: PostgresDatabases = request.getfixturevalue("pg_databases")
+    return dbs.create()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def db_url(backend: str, tmp_path_factory: pytest.TempPathFactory,
+           request: pytest.FixtureRequest) -> str:
+    url = fresh_database_url(backend, tmp_path_factory.mktemp("db"), request)
+    upgrade_to_head(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def sessions(db_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(db_url)
+    yield make_sessionmaker(engine)
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def catalogue() -> PathwayCatalogue:
+    return PathwayCatalogue.from_directory(PROJECT_ROOT / "pathways", RULES)
+
+
+@pytest.fixture
+def engine(catalogue: PathwayCatalogue) -> Engine:
+    return Engine(catalogue)
+
+
+@pytest.fixture(scope="session")
+def settings(db_url: str) -> Settings:
+    return Settings(database_url=db_url, clock_sweep_interval_seconds=0)
+
+
+@pytest.fixture(scope="session")
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        yield c
+
+
+@dataclass(frozen=True)
+class TestUser:
+    actor: Actor
+    token: str
+    org: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@pytest.fixture
+def make_user(sessions: sessionmaker[Session]):  # type: ignore[no-untyped-def]
+    """Make a user with roles in a fresh organisation (so tests never see each other's cases)."""
+
+    def _make(*roles: str, org: str | None = None) -> TestUser:
+        name = f"u_{uuid.uuid4().hex[:10]}"
+        org = org or f"ORG-{uuid.uuid4().hex[:8].upper()}"
+        with sessions() as session:
+            user = add_user(session, username=name, display_name=name, organisation=org,
+                            roles=list(roles))
+            token = create_token(session, username=name).token
+        return TestUser(Actor(user.id, name, org, frozenset(roles)), token, org)
+
+    return _make

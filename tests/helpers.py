@@ -1,0 +1,53 @@
+"""Small HTTP helpers so tests read like the steps a user takes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi.testclient import TestClient
+from httpx import Response
+
+SAMPLE = "sample-referral"
+
+
+def ago(**kwargs: float) -> str:
+    return (datetime.now(UTC) - timedelta(**kwargs)).isoformat()
+
+
+class Api:
+    def __init__(self, client: TestClient, headers: dict[str, str]) -> None:
+        self.client = client
+        self.headers = headers
+
+    def create(self, workflow: str = SAMPLE, *, key: str | None = None, expect: int = 201,
+               **body: Any) -> Response:
+        headers = dict(self.headers)
+        if key:
+            headers["Idempotency-Key"] = key
+        body.setdefault("data", {"priority": "routine"} if workflow == SAMPLE else {})
+        r = self.client.post("/api/v1/cases", json={"workflow": workflow, **body}, headers=headers)
+        assert r.status_code == expect, r.text
+        return r
+
+    def get(self, case_id: int, expect: int = 200) -> Response:
+        r = self.client.get(f"/api/v1/cases/{case_id}", headers=self.headers)
+        assert r.status_code == expect, r.text
+        return r
+
+    def fire(self, case_id: int, event: str, *, etag: str | None = None, key: str | None = None,
+             expect: int = 200, **body: Any) -> Response:
+        if etag is None:
+            etag = self.get(case_id).headers["ETag"]
+        headers = {**self.headers, "If-Match": etag}
+        if key:
+            headers["Idempotency-Key"] = key
+        r = self.client.post(f"/api/v1/cases/{case_id}/events", json={"event": event, **body},
+                             headers=headers)
+        assert r.status_code == expect, r.text
+        return r
+
+    def history(self, case_id: int) -> list[dict[str, Any]]:
+        r = self.client.get(f"/api/v1/cases/{case_id}/events", headers=self.headers)
+        assert r.status_code == 200, r.text
+        return list(r.json())
