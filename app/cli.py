@@ -18,8 +18,14 @@ tokens_cli = typer.Typer(help="Issue and revoke bearer tokens.", no_args_is_help
 clocks_cli = typer.Typer(help="SLA clocks.", no_args_is_help=True)
 db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
 demo_cli = typer.Typer(help="Demo data.", no_args_is_help=True)
-for name, sub in (("pathways", pathways_cli), ("users", users_cli), ("tokens", tokens_cli),
-                  ("clocks", clocks_cli), ("db", db_cli), ("demo", demo_cli)):
+for name, sub in (
+    ("pathways", pathways_cli),
+    ("users", users_cli),
+    ("tokens", tokens_cli),
+    ("clocks", clocks_cli),
+    ("db", db_cli),
+    ("demo", demo_cli),
+):
     cli.add_typer(sub, name=name)
 
 
@@ -41,8 +47,10 @@ def pathways_check(directory: Annotated[Path | None, typer.Option("--dir")] = No
     except PathwayError as exc:
         raise _fail(f"pathway check failed: {exc}") from None
     for p in catalogue.all():
-        typer.echo(f"ok  {p.spec.key} v{p.spec.version}  {len(p.spec.states)} states, "
-                   f"{len(p.spec.transitions)} transitions, {len(p.spec.clocks)} clocks  ({p.source.name})")
+        typer.echo(
+            f"ok  {p.spec.key} v{p.spec.version}  {len(p.spec.states)} states, "
+            f"{len(p.spec.transitions)} transitions, {len(p.spec.clocks)} clocks  ({p.source.name})"
+        )
 
 
 @users_cli.command("add")
@@ -59,8 +67,13 @@ def users_add(
     role_list = [r.strip() for r in roles.split(",") if r.strip()]
     try:
         with get_sessionmaker()() as session:
-            user = add_user(session, username=username, display_name=name or username,
-                            organisation=organisation, roles=role_list)
+            user = add_user(
+                session,
+                username=username,
+                display_name=name or username,
+                organisation=organisation,
+                roles=role_list,
+            )
     except DomainError as exc:
         raise _fail(str(exc)) from None
     typer.echo(f"added {user.username} ({user.organisation}): {user.roles}")
@@ -90,8 +103,12 @@ def tokens_create(
 
     try:
         with get_sessionmaker()() as session:
-            issued = create_token(session, username=username, label=label,
-                                  expires_in=timedelta(days=expires_days) if expires_days else None)
+            issued = create_token(
+                session,
+                username=username,
+                label=label,
+                expires_in=timedelta(days=expires_days) if expires_days else None,
+            )
     except DomainError as exc:
         raise _fail(str(exc)) from None
     typer.echo(issued.token)
@@ -153,8 +170,9 @@ def _print_demo(result: object) -> None:
 
     assert isinstance(result, DemoResult)  # noqa: S101
     typer.echo(f"demo cases created: {result.cases_created}")
-    typer.secho(f"demo token (user {result.token.username}): {result.token.token}",
-                fg=typer.colors.GREEN)
+    typer.secho(
+        f"demo token (user {result.token.username}): {result.token.token}", fg=typer.colors.GREEN
+    )
 
 
 @cli.command("serve")

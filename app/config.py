@@ -18,7 +18,7 @@ class Settings(BaseSettings):
 
     database_url: str = Field(
         default=f"sqlite:///{DEFAULT_SQLITE_PATH}",
-        description="SQLAlchemy URL. SQLite file by default; postgresql+psycopg://... in production.",
+        description="SQLite file by default; postgresql+psycopg://... in production",
     )
     pathways_dir: Path = PROJECT_ROOT / "pathways"
     environment: str = "development"

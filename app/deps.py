@@ -39,10 +39,13 @@ CurrentActor = Annotated[Actor, Depends(current_actor)]
 EngineDep = Annotated[Engine, Depends(get_engine_dep)]
 IdempotencyKey = Annotated[
     str | None,
-    Header(alias="Idempotency-Key", max_length=200,
-           description="Makes a retry safe: the same key and body replays the first answer."),
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        description="Makes a retry safe: the same key and body replays the first answer.",
+    ),
 ]
 IfMatch = Annotated[
     str | None,
-    Header(alias="If-Match", max_length=40, description="The case's ETag, e.g. \"3\"."),
+    Header(alias="If-Match", max_length=40, description='The case\'s ETag, e.g. "3".'),
 ]

@@ -26,12 +26,25 @@ def readyz(db: SessionDep) -> JSONResponse:
     try:
         current = db.execute(text("SELECT version_num FROM alembic_version")).scalar_one_or_none()
     except SQLAlchemyError:
-        return JSONResponse({"status": "unavailable", "database": "unreachable or not migrated",
-                             "code": "not_ready"}, status_code=503)
+        return JSONResponse(
+            {
+                "status": "unavailable",
+                "database": "unreachable or not migrated",
+                "code": "not_ready",
+            },
+            status_code=503,
+        )
     finally:
         db.rollback()
     if current != head:
-        return JSONResponse({"status": "unavailable", "database": "reachable",
-                             "schema": current, "head": head, "code": "migrations_pending"},
-                            status_code=503)
+        return JSONResponse(
+            {
+                "status": "unavailable",
+                "database": "reachable",
+                "schema": current,
+                "head": head,
+                "code": "migrations_pending",
+            },
+            status_code=503,
+        )
     return JSONResponse({"status": "ready", "schema": current})

@@ -36,8 +36,9 @@ async def lifespan(application: FastAPI) -> AsyncIterator[None]:
     stop = threading.Event()
     thread = None
     if settings.clock_sweep_interval_seconds > 0:
-        thread = threading.Thread(target=_sweep_loop, args=(stop, application), daemon=True,
-                                  name="clock-sweeper")
+        thread = threading.Thread(
+            target=_sweep_loop, args=(stop, application), daemon=True, name="clock-sweeper"
+        )
         thread.start()
     try:
         yield
@@ -60,7 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application.state.engine = engine
     application.state.settings = settings
     application.state.sessions = (
-        get_sessionmaker() if settings is get_settings()
+        get_sessionmaker()
+        if settings is get_settings()
         else make_sessionmaker(make_engine(settings.database_url, echo=settings.sql_echo))
     )
     install_error_handlers(application)

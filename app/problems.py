@@ -18,7 +18,11 @@ PROBLEM_JSON = "application/problem+json"
 
 
 def problem(
-    status: int, code: str, title: str, detail: str, extra: dict[str, Any] | None = None,
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    extra: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
@@ -49,9 +53,7 @@ def _jsonable_errors(errors: Any) -> list[dict[str, Any]]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     def _domain(_request: Request, exc: DomainError) -> JSONResponse:
-        return problem(
-            exc.status_code, exc.code, exc.title, exc.detail, exc.extra, exc.headers()
-        )
+        return problem(exc.status_code, exc.code, exc.title, exc.detail, exc.extra, exc.headers())
 
     @app.exception_handler(RequestValidationError)
     def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -66,8 +68,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return problem(exc.status_code, code, str(exc.detail), str(exc.detail),
-                       headers=getattr(exc, "headers", None))
+        return problem(
+            exc.status_code,
+            code,
+            str(exc.detail),
+            str(exc.detail),
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(Exception)
     def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

@@ -71,8 +71,10 @@ class PostgresDatabases:
 def pg_databases() -> Iterator[PostgresDatabases]:
     if not postgres_available():
         if REQUIRE_PG:
-            pytest.fail(f"PostgreSQL is required (HOMEFIRST_REQUIRE_POSTGRES=1) but {PG_URL} "
-                        "cannot be reached")
+            pytest.fail(
+                f"PostgreSQL is required (HOMEFIRST_REQUIRE_POSTGRES=1) but {PG_URL} "
+                "cannot be reached"
+            )
         pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
     dbs = PostgresDatabases()
     yield dbs
@@ -92,8 +94,9 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def db_url(backend: str, tmp_path_factory: pytest.TempPathFactory,
-           request: pytest.FixtureRequest) -> str:
+def db_url(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> str:
     url = fresh_database_url(backend, tmp_path_factory.mktemp("db"), request)
     upgrade_to_head(url)
     return url
@@ -146,9 +149,37 @@ def make_user(sessions: sessionmaker[Session]):  # type: ignore[no-untyped-def]
         name = f"u_{uuid.uuid4().hex[:10]}"
         org = org or f"ORG-{uuid.uuid4().hex[:8].upper()}"
         with sessions() as session:
-            user = add_user(session, username=name, display_name=name, organisation=org,
-                            roles=list(roles))
+            user = add_user(
+                session, username=name, display_name=name, organisation=org, roles=list(roles)
+            )
             token = create_token(session, username=name).token
         return TestUser(Actor(user.id, name, org, frozenset(roles)), token, org)
 
     return _make
+
+
+@pytest.fixture(scope="session")
+def live_server(settings: Settings) -> Iterator[str]:
+    """The real service under uvicorn on a free local port, for tests with real concurrency."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("test server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)

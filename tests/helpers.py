@@ -20,8 +20,9 @@ class Api:
         self.client = client
         self.headers = headers
 
-    def create(self, workflow: str = SAMPLE, *, key: str | None = None, expect: int = 201,
-               **body: Any) -> Response:
+    def create(
+        self, workflow: str = SAMPLE, *, key: str | None = None, expect: int = 201, **body: Any
+    ) -> Response:
         headers = dict(self.headers)
         if key:
             headers["Idempotency-Key"] = key
@@ -35,15 +36,24 @@ class Api:
         assert r.status_code == expect, r.text
         return r
 
-    def fire(self, case_id: int, event: str, *, etag: str | None = None, key: str | None = None,
-             expect: int = 200, **body: Any) -> Response:
+    def fire(
+        self,
+        case_id: int,
+        event: str,
+        *,
+        etag: str | None = None,
+        key: str | None = None,
+        expect: int = 200,
+        **body: Any,
+    ) -> Response:
         if etag is None:
             etag = self.get(case_id).headers["ETag"]
         headers = {**self.headers, "If-Match": etag}
         if key:
             headers["Idempotency-Key"] = key
-        r = self.client.post(f"/api/v1/cases/{case_id}/events", json={"event": event, **body},
-                             headers=headers)
+        r = self.client.post(
+            f"/api/v1/cases/{case_id}/events", json={"event": event, **body}, headers=headers
+        )
         assert r.status_code == expect, r.text
         return r
 

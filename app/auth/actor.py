@@ -47,4 +47,6 @@ class Actor:
         return None
 
 
-SYSTEM_ACTOR = Actor(user_id=0, username="system", organisation="system", roles=frozenset({"system"}))
+SYSTEM_ACTOR = Actor(
+    user_id=0, username="system", organisation="system", roles=frozenset({"system"})
+)

@@ -24,26 +24,35 @@ class IssuedToken:
     expires_at: datetime | None
 
 
-def add_user(session: Session, *, username: str, display_name: str, organisation: str,
-             roles: list[str]) -> User:
+def add_user(
+    session: Session, *, username: str, display_name: str, organisation: str, roles: list[str]
+) -> User:
     unknown = sorted(set(roles) - KNOWN_ROLES)
     if unknown:
-        raise ValidationFailed(f"unknown roles: {', '.join(unknown)}",
-                               known_roles=sorted(KNOWN_ROLES))
+        raise ValidationFailed(
+            f"unknown roles: {', '.join(unknown)}", known_roles=sorted(KNOWN_ROLES)
+        )
     if not roles:
         raise ValidationFailed("a user needs at least one role")
     with UnitOfWork(session):
         repo = AuthRepository(session)
         if repo.user_by_username(username):
             raise Conflict(f"user {username!r} already exists")
-        user = User(username=username, display_name=display_name, organisation=organisation,
-                    roles=" ".join(sorted(set(roles))), active=True, created_at=utcnow())
+        user = User(
+            username=username,
+            display_name=display_name,
+            organisation=organisation,
+            roles=" ".join(sorted(set(roles))),
+            active=True,
+            created_at=utcnow(),
+        )
         repo.add(user)
     return user
 
 
-def create_token(session: Session, *, username: str, label: str = "",
-                 expires_in: timedelta | None = None) -> IssuedToken:
+def create_token(
+    session: Session, *, username: str, label: str = "", expires_in: timedelta | None = None
+) -> IssuedToken:
     with UnitOfWork(session):
         repo = AuthRepository(session)
         user = repo.user_by_username(username)
@@ -52,8 +61,17 @@ def create_token(session: Session, *, username: str, label: str = "",
         token = new_token()
         now = utcnow()
         expires_at = now + expires_in if expires_in else None
-        repo.add(ApiToken(user_id=user.id, token_hash=hash_token(token), prefix=token[:10],
-                          label=label, created_at=now, expires_at=expires_at, revoked_at=None))
+        repo.add(
+            ApiToken(
+                user_id=user.id,
+                token_hash=hash_token(token),
+                prefix=token[:10],
+                label=label,
+                created_at=now,
+                expires_at=expires_at,
+                revoked_at=None,
+            )
+        )
     return IssuedToken(token, token[:10], username, expires_at)
 
 

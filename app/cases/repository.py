@@ -61,7 +61,7 @@ class CaseRepository:
             stmt = stmt.with_for_update()
         return self.session.execute(stmt).scalar_one_or_none()
 
-    def list(self, flt: CaseFilter, *, before_id: int | None, limit: int) -> list[Case]:
+    def search(self, flt: CaseFilter, *, before_id: int | None, limit: int) -> list[Case]:
         """Newest first, keyset-paginated on id (stable under inserts, unlike OFFSET)."""
         stmt = select(Case).order_by(Case.id.desc()).limit(limit)
         if before_id is not None:

@@ -10,7 +10,14 @@ from pydantic import AwareDatetime
 
 from app.cases import service
 from app.cases.repository import CaseFilter
-from app.cases.schemas import CaseCreate, CaseList, CaseRead, EventCreate, EventRead, TransitionResult
+from app.cases.schemas import (
+    CaseCreate,
+    CaseList,
+    CaseRead,
+    EventCreate,
+    EventRead,
+    TransitionResult,
+)
 from app.deps import CurrentActor, EngineDep, IdempotencyKey, IfMatch, SessionDep, SettingsDep
 from app.idempotency.service import StoredResponse
 from app.timeutil import utcnow
@@ -20,9 +27,12 @@ router = APIRouter(prefix="/cases", tags=["cases"])
 PROBLEM: dict[int | str, dict[str, Any]] = {
     code: {"description": text, "content": {"application/problem+json": {}}}
     for code, text in {
-        401: "No valid bearer token", 403: "Your role may not do this", 404: "No such case",
+        401: "No valid bearer token",
+        403: "Your role may not do this",
+        404: "No such case",
         409: "Not allowed in the case's current state, or refused by a rule (every reason given)",
-        412: "The ETag in If-Match is stale: reload the case", 422: "Invalid data",
+        412: "The ETag in If-Match is stale: reload the case",
+        422: "Invalid data",
         428: "If-Match is missing",
     }.items()
 }
@@ -36,36 +46,67 @@ def _respond(stored: StoredResponse) -> JSONResponse:
 
 
 @router.post("", status_code=201, response_model=CaseRead, responses=PROBLEM)
-def create_case(body: CaseCreate, actor: CurrentActor, db: SessionDep, engine: EngineDep,
-                settings: SettingsDep, key: IdempotencyKey = None) -> JSONResponse:
+def create_case(
+    body: CaseCreate,
+    actor: CurrentActor,
+    db: SessionDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
     """Open a case on the latest version of a pathway. Returns `Location` and `ETag`."""
-    return _respond(service.create_case(
-        db, engine=engine, actor=actor, body=body, idempotency_key=key, now=utcnow(),
-        ttl=settings.idempotency_ttl,
-    ))
+    return _respond(
+        service.create_case(
+            db,
+            engine=engine,
+            actor=actor,
+            body=body,
+            idempotency_key=key,
+            now=utcnow(),
+            ttl=settings.idempotency_ttl,
+        )
+    )
 
 
 @router.get("", response_model=CaseList, responses=PROBLEM)
 def list_cases(
-    actor: CurrentActor, db: SessionDep, settings: SettingsDep,
-    workflow: str | None = None, state: str | None = None,
-    organisation: str | None = None, site: str | None = None,
-    patient_ref: str | None = None, is_open: bool | None = None,
-    opened_from: AwareDatetime | None = None, opened_to: AwareDatetime | None = None,
-    updated_from: AwareDatetime | None = None, updated_to: AwareDatetime | None = None,
+    _actor: CurrentActor,
+    db: SessionDep,
+    settings: SettingsDep,
+    workflow: str | None = None,
+    state: str | None = None,
+    organisation: str | None = None,
+    site: str | None = None,
+    patient_ref: str | None = None,
+    is_open: bool | None = None,
+    opened_from: AwareDatetime | None = None,
+    opened_to: AwareDatetime | None = None,
+    updated_from: AwareDatetime | None = None,
+    updated_to: AwareDatetime | None = None,
     cursor: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int | None, Query(ge=1, description="Capped at the server's maximum")] = None,
 ) -> CaseList:
     """Cases, newest first, with a keyset cursor."""
-    flt = CaseFilter(workflow, state, organisation, site, patient_ref, is_open, opened_from,
-                     opened_to, updated_from, updated_to)
+    flt = CaseFilter(
+        workflow,
+        state,
+        organisation,
+        site,
+        patient_ref,
+        is_open,
+        opened_from,
+        opened_to,
+        updated_from,
+        updated_to,
+    )
     capped = min(limit or settings.default_page_size, settings.max_page_size)
     return service.list_cases(db, flt=flt, cursor=cursor, limit=capped)
 
 
 @router.get("/{case_id}", response_model=CaseRead, responses=PROBLEM)
-def get_case(case_id: int, actor: CurrentActor, db: SessionDep, engine: EngineDep,
-             response: Response) -> CaseRead:
+def get_case(
+    case_id: int, actor: CurrentActor, db: SessionDep, engine: EngineDep, response: Response
+) -> CaseRead:
     """The case, its clocks and `allowed_events` for you, with reasons for each refusal."""
     read, etag = service.get_case(db, engine=engine, actor=actor, case_id=case_id, now=utcnow())
     response.headers["ETag"] = etag
@@ -73,17 +114,33 @@ def get_case(case_id: int, actor: CurrentActor, db: SessionDep, engine: EngineDe
 
 
 @router.post("/{case_id}/events", response_model=TransitionResult, responses=PROBLEM)
-def fire_event(case_id: int, body: EventCreate, actor: CurrentActor, db: SessionDep,
-               engine: EngineDep, settings: SettingsDep, if_match: IfMatch = None,
-               key: IdempotencyKey = None) -> JSONResponse:
+def fire_event(
+    case_id: int,
+    body: EventCreate,
+    actor: CurrentActor,
+    db: SessionDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    if_match: IfMatch = None,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
     """Fire an event. Needs `If-Match: <ETag>`; returns the new ETag."""
-    return _respond(service.fire_event(
-        db, engine=engine, actor=actor, case_id=case_id, body=body, if_match=if_match,
-        idempotency_key=key, now=utcnow(), ttl=settings.idempotency_ttl,
-    ))
+    return _respond(
+        service.fire_event(
+            db,
+            engine=engine,
+            actor=actor,
+            case_id=case_id,
+            body=body,
+            if_match=if_match,
+            idempotency_key=key,
+            now=utcnow(),
+            ttl=settings.idempotency_ttl,
+        )
+    )
 
 
 @router.get("/{case_id}/events", response_model=list[EventRead], responses=PROBLEM)
-def case_history(case_id: int, actor: CurrentActor, db: SessionDep) -> list[EventRead]:
+def case_history(case_id: int, _actor: CurrentActor, db: SessionDep) -> list[EventRead]:
     """The case's full history, oldest first."""
     return service.history(db, case_id=case_id)

@@ -20,12 +20,14 @@ class _Request(BaseModel):
 class CaseCreate(_Request):
     workflow: str = Field(pattern=NAME_PATTERN, description="Pathway key, e.g. `discharge`.")
     organisation: str | None = Field(
-        default=None, pattern=CODE_PATTERN,
+        default=None,
+        pattern=CODE_PATTERN,
         description="Owning organisation; defaults to the caller's own.",
     )
     site: str | None = Field(default=None, pattern=CODE_PATTERN)
     patient_ref: str | None = Field(
-        default=None, pattern=r"^[A-Za-z0-9-]{1,32}$",
+        default=None,
+        pattern=r"^[A-Za-z0-9-]{1,32}$",
         description="NHS number (checked with Modulus 11 when 10 digits) or a local reference.",
     )
     data: dict[str, Any] = Field(default_factory=dict, max_length=100)
@@ -131,7 +133,9 @@ class CaseSummary(BaseModel):
 
 class CaseList(BaseModel):
     items: list[CaseSummary]
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at the end.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end."
+    )
     limit: int
 
 

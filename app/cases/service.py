@@ -11,7 +11,14 @@ from sqlalchemy.orm import Session
 
 from app.auth.actor import Actor
 from app.cases.repository import CaseFilter, CaseRepository
-from app.cases.schemas import CaseCreate, CaseList, CaseRead, EventCreate, EventRead, TransitionResult
+from app.cases.schemas import (
+    CaseCreate,
+    CaseList,
+    CaseRead,
+    EventCreate,
+    EventRead,
+    TransitionResult,
+)
 from app.cases.views import case_read, case_summary, event_read
 from app.clocks.repository import ClockRepository
 from app.clocks.service import ClockService
@@ -38,37 +45,84 @@ class CaseEffectPorts:
         case.attributes = {**case.attributes, **values}
 
 
-def create_case(session: Session, *, engine: Engine, actor: Actor, body: CaseCreate,
-                idempotency_key: str | None, now: datetime, ttl: timedelta) -> StoredResponse:
+def create_case(
+    session: Session,
+    *,
+    engine: Engine,
+    actor: Actor,
+    body: CaseCreate,
+    idempotency_key: str | None,
+    now: datetime,
+    ttl: timedelta,
+) -> StoredResponse:
     organisation = body.organisation or actor.organisation
     if organisation != actor.organisation:
         raise Forbidden("a case can only be opened for your own organisation")
     with UnitOfWork(session):
-        guard = _guard(session, actor, idempotency_key, "POST", f"{API_PREFIX}/cases",
-                       body.model_dump(mode="json"), now, ttl)
+        guard = _guard(
+            session,
+            actor,
+            idempotency_key,
+            "POST",
+            f"{API_PREFIX}/cases",
+            body.model_dump(mode="json"),
+            now,
+            ttl,
+        )
         if (replay := guard.claim()) is not None:
             return replay
         cases = CaseRepository(session)
         clocks = ClockRepository(session)
         case = engine.open_case(
-            OpenCommand(body.workflow, actor, organisation, body.site, body.patient_ref,
-                        body.data, body.occurred_at, body.reason, idempotency_key),
-            now=now, store=cases, clocks=ClockService(clocks, now=now),
+            OpenCommand(
+                body.workflow,
+                actor,
+                organisation,
+                body.site,
+                body.patient_ref,
+                body.data,
+                body.occurred_at,
+                body.reason,
+                idempotency_key,
+            ),
+            now=now,
+            store=cases,
+            clocks=ClockService(clocks, now=now),
         )
         read = _read(engine, case, clocks, actor, now)
-        response = StoredResponse(201, read.model_dump(mode="json"), {
-            "ETag": case.etag, "Location": f"{API_PREFIX}/cases/{case.id}"})
+        response = StoredResponse(
+            201,
+            read.model_dump(mode="json"),
+            {"ETag": case.etag, "Location": f"{API_PREFIX}/cases/{case.id}"},
+        )
         guard.remember(response)
     return response
 
 
-def fire_event(session: Session, *, engine: Engine, actor: Actor, case_id: int,
-               body: EventCreate, if_match: str | None, idempotency_key: str | None,
-               now: datetime, ttl: timedelta) -> StoredResponse:
+def fire_event(
+    session: Session,
+    *,
+    engine: Engine,
+    actor: Actor,
+    case_id: int,
+    body: EventCreate,
+    if_match: str | None,
+    idempotency_key: str | None,
+    now: datetime,
+    ttl: timedelta,
+) -> StoredResponse:
     expected = parse_if_match(if_match)
     with UnitOfWork(session):
-        guard = _guard(session, actor, idempotency_key, "POST",
-                       f"{API_PREFIX}/cases/{case_id}/events", body.model_dump(mode="json"), now, ttl)
+        guard = _guard(
+            session,
+            actor,
+            idempotency_key,
+            "POST",
+            f"{API_PREFIX}/cases/{case_id}/events",
+            body.model_dump(mode="json"),
+            now,
+            ttl,
+        )
         if (replay := guard.claim()) is not None:
             return replay
         cases = CaseRepository(session)
@@ -78,24 +132,29 @@ def fire_event(session: Session, *, engine: Engine, actor: Actor, case_id: int,
         if case.version != expected:
             raise StaleCase(
                 f"the case is at version {case.version}, not {expected}; reload and retry",
-                current_version=case.version, etag=case.etag,
+                current_version=case.version,
+                etag=case.etag,
             )
         clocks = ClockRepository(session)
         event = engine.fire(
-            case, Command(body.event, actor, body.data, body.occurred_at, body.reason,
-                          idempotency_key),
-            now=now, store=cases, clocks=ClockService(clocks, now=now),
+            case,
+            Command(body.event, actor, body.data, body.occurred_at, body.reason, idempotency_key),
+            now=now,
+            store=cases,
+            clocks=ClockService(clocks, now=now),
             effects=CaseEffectPorts(cases),
         )
-        result = TransitionResult(case=_read(engine, case, clocks, actor, now),
-                                  event=event_read(event))
+        result = TransitionResult(
+            case=_read(engine, case, clocks, actor, now), event=event_read(event)
+        )
         response = StoredResponse(200, result.model_dump(mode="json"), {"ETag": case.etag})
         guard.remember(response)
     return response
 
 
-def get_case(session: Session, *, engine: Engine, actor: Actor, case_id: int,
-             now: datetime) -> tuple[CaseRead, str]:
+def get_case(
+    session: Session, *, engine: Engine, actor: Actor, case_id: int, now: datetime
+) -> tuple[CaseRead, str]:
     case = CaseRepository(session).get(case_id)
     if case is None:
         raise NotFound(f"case {case_id} not found")
@@ -104,7 +163,7 @@ def get_case(session: Session, *, engine: Engine, actor: Actor, case_id: int,
 
 def list_cases(session: Session, *, flt: CaseFilter, cursor: str | None, limit: int) -> CaseList:
     before_id = decode_cursor(cursor) if cursor else None
-    rows = CaseRepository(session).list(flt, before_id=before_id, limit=limit + 1)
+    rows = CaseRepository(session).search(flt, before_id=before_id, limit=limit + 1)
     page = rows[:limit]
     next_cursor = encode_cursor(page[-1].id) if len(rows) > limit else None
     return CaseList(items=[case_summary(c) for c in page], next_cursor=next_cursor, limit=limit)
@@ -124,7 +183,7 @@ def parse_if_match(value: str | None) -> int:
         )
     text = value.strip().removeprefix("W/").strip('"')
     if not text.isdigit():
-        raise PreconditionRequired(f"If-Match must carry the case's ETag, e.g. \"3\"; got {value!r}")
+        raise PreconditionRequired(f'If-Match must carry the case\'s ETag, e.g. "3"; got {value!r}')
     return int(text)
 
 
@@ -140,16 +199,37 @@ def decode_cursor(cursor: str) -> int:
             raise ValueError(text)
         return int(number)
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ValidationFailed("cursor is not one this service issued", code_hint="bad_cursor") from None
+        raise ValidationFailed(
+            "cursor is not one this service issued", code_hint="bad_cursor"
+        ) from None
 
 
-def _read(engine: Engine, case: Case, clocks: ClockRepository, actor: Actor,
-          now: datetime) -> CaseRead:
-    return case_read(case, clocks=clocks.for_case(case.id),
-                     allowed=engine.allowed_events(case, actor, now=now), now=now)
+def _read(
+    engine: Engine, case: Case, clocks: ClockRepository, actor: Actor, now: datetime
+) -> CaseRead:
+    return case_read(
+        case,
+        clocks=clocks.for_case(case.id),
+        allowed=engine.allowed_events(case, actor, now=now),
+        now=now,
+    )
 
 
-def _guard(session: Session, actor: Actor, key: str | None, method: str, path: str,
-           body: dict[str, Any], now: datetime, ttl: timedelta) -> IdempotencyGuard:
-    return IdempotencyGuard(IdempotencyRepository(session), actor_id=actor.user_id, key=key,
-                            fingerprint=fingerprint(method, path, body), now=now, ttl=ttl)
+def _guard(
+    session: Session,
+    actor: Actor,
+    key: str | None,
+    method: str,
+    path: str,
+    body: dict[str, Any],
+    now: datetime,
+    ttl: timedelta,
+) -> IdempotencyGuard:
+    return IdempotencyGuard(
+        IdempotencyRepository(session),
+        actor_id=actor.user_id,
+        key=key,
+        fingerprint=fingerprint(method, path, body),
+        now=now,
+        ttl=ttl,
+    )

@@ -36,8 +36,9 @@ class ClockService:
             if clock is not None:
                 schedule(clock)
 
-    def _start(self, case: Case, spec: ClockSpec, clock: Clock | None, at: datetime,
-               seq: int) -> None:
+    def _start(
+        self, case: Case, spec: ClockSpec, clock: Clock | None, at: datetime, seq: int
+    ) -> None:
         if clock is not None and clock.state != "stopped":
             if not spec.restart:
                 return  # already running: a second start does not reset the clock
@@ -45,11 +46,22 @@ class ClockService:
             schedule(clock)
         warning = spec.warning_delta
         new = Clock(
-            case_id=case.id, name=spec.name, cycle=(clock.cycle + 1) if clock else 1,
-            calendar=spec.calendar, budget_seconds=int(spec.target_delta.total_seconds()),
-            warn_seconds=int(warning.total_seconds()) if warning else None, consumed_seconds=0.0,
-            state="running", running_since=at, started_at=at, stopped_at=None, due_at=None,
-            warn_at=None, next_check_at=None, warned_at=None, breached_at=None,
+            case_id=case.id,
+            name=spec.name,
+            cycle=(clock.cycle + 1) if clock else 1,
+            calendar=spec.calendar,
+            budget_seconds=int(spec.target_delta.total_seconds()),
+            warn_seconds=int(warning.total_seconds()) if warning else None,
+            consumed_seconds=0.0,
+            state="running",
+            running_since=at,
+            started_at=at,
+            stopped_at=None,
+            due_at=None,
+            warn_at=None,
+            next_check_at=None,
+            warned_at=None,
+            breached_at=None,
         )
         schedule(new)
         self.repo.add(new)
@@ -63,8 +75,15 @@ class ClockService:
 
     def _evidence(self, clock: Clock, kind: str, at: datetime, seq: int | None) -> None:
         self.repo.add_evidence(
-            ClockEvent(clock_id=clock.id, case_id=clock.case_id, kind=kind, at=at,
-                       recorded_at=self.now, case_event_seq=seq, dedupe_key=None)
+            ClockEvent(
+                clock_id=clock.id,
+                case_id=clock.case_id,
+                kind=kind,
+                at=at,
+                recorded_at=self.now,
+                case_event_seq=seq,
+                dedupe_key=None,
+            )
         )
 
 
@@ -81,6 +100,9 @@ def schedule(clock: Clock) -> None:
     start = clock.running_since - timedelta(seconds=clock.consumed_seconds)
     clock.due_at = start + timedelta(seconds=clock.budget_seconds)
     clock.warn_at = start + timedelta(seconds=clock.warn_seconds) if clock.warn_seconds else None
-    pending = [t for t, fired in ((clock.warn_at, clock.warned_at),
-                                  (clock.due_at, clock.breached_at)) if t and fired is None]
+    pending = [
+        t
+        for t, fired in ((clock.warn_at, clock.warned_at), (clock.due_at, clock.breached_at))
+        if t and fired is None
+    ]
     clock.next_check_at = min(pending) if pending else None

@@ -35,8 +35,9 @@ def sweep(sessions: sessionmaker[Session], *, now: datetime, batch_size: int = 1
         report.batches += 1
 
 
-def _fire_due(session: Session, repo: ClockRepository, clock: Clock, now: datetime,
-              report: SweepReport) -> None:
+def _fire_due(
+    session: Session, repo: ClockRepository, clock: Clock, now: datetime, report: SweepReport
+) -> None:
     if clock.warn_at and clock.warned_at is None and clock.warn_at <= now:
         if _record(session, repo, clock, "warning", clock.warn_at, now):
             report.warnings += 1
@@ -47,14 +48,23 @@ def _fire_due(session: Session, repo: ClockRepository, clock: Clock, now: dateti
         clock.breached_at = clock.due_at
 
 
-def _record(session: Session, repo: ClockRepository, clock: Clock, kind: str, at: datetime,
-            now: datetime) -> bool:
+def _record(
+    session: Session, repo: ClockRepository, clock: Clock, kind: str, at: datetime, now: datetime
+) -> bool:
     """Insert the evidence row; the unique (clock, kind) key makes a second insert a no-op."""
     try:
         with session.begin_nested():
-            repo.add_evidence(ClockEvent(clock_id=clock.id, case_id=clock.case_id, kind=kind,
-                                         at=at, recorded_at=now, case_event_seq=None,
-                                         dedupe_key=kind))
+            repo.add_evidence(
+                ClockEvent(
+                    clock_id=clock.id,
+                    case_id=clock.case_id,
+                    kind=kind,
+                    at=at,
+                    recorded_at=now,
+                    case_event_seq=None,
+                    dedupe_key=kind,
+                )
+            )
     except IntegrityError:
         return False
     return True

@@ -42,7 +42,8 @@ class PathwayCatalogue:
             ident = (spec.key, spec.version)
             if ident in seen:
                 raise PathwayError(
-                    path, [f"duplicate key {spec.key!r} version {spec.version}, also in {seen[ident]}"]
+                    path,
+                    [f"duplicate key {spec.key!r} version {spec.version}, also in {seen[ident]}"],
                 )
             seen[ident] = path
             loaded.append(LoadedPathway(spec, build_machine(spec, rules), path, digest))

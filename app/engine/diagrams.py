@@ -6,8 +6,11 @@ from app.engine.spec import PathwaySpec
 
 
 def mermaid(spec: PathwaySpec) -> str:
-    lines = ["stateDiagram-v2", f"    %% {spec.key} v{spec.version}: {spec.title}",
-             f"    [*] --> {spec.initial}"]
+    lines = [
+        "stateDiagram-v2",
+        f"    %% {spec.key} v{spec.version}: {spec.title}",
+        f"    [*] --> {spec.initial}",
+    ]
     seen: set[tuple[str, str, str]] = set()
     for t in spec.transitions:
         for source in t.source:

@@ -110,8 +110,20 @@ class Engine:
         )
         store.add_case(case)
         store.append_event(
-            self._event(case, spec, OPEN, None, cmd.actor, role, data, cmd.reason, at, now,
-                        backdated, cmd.idempotency_key)
+            self._event(
+                case,
+                spec,
+                OPEN,
+                None,
+                cmd.actor,
+                role,
+                data,
+                cmd.reason,
+                at,
+                now,
+                backdated,
+                cmd.idempotency_key,
+            )
         )
         clocks.apply(case, clock_actions(spec, OPEN, None, initial.name), at=at, seq=1)
         return case
@@ -176,15 +188,38 @@ class Engine:
         case.closed_at = at if dest.final else None
         case.updated_at = now
         case.attributes = {**case.attributes, **_stored(spec, data)}
-        event = self._event(case, spec, cmd.trigger, from_state, cmd.actor, role, data,
-                            cmd.reason, at, now, backdated, cmd.idempotency_key)
+        event = self._event(
+            case,
+            spec,
+            cmd.trigger,
+            from_state,
+            cmd.actor,
+            role,
+            data,
+            cmd.reason,
+            at,
+            now,
+            backdated,
+            cmd.idempotency_key,
+        )
         store.append_event(event)
-        clocks.apply(case, clock_actions(spec, cmd.trigger, from_state, dest.name), at=at,
-                     seq=case.version)
+        clocks.apply(
+            case, clock_actions(spec, cmd.trigger, from_state, dest.name), at=at, seq=case.version
+        )
         for name in chosen.effects:
             self.catalogue.rules.effects[name].fn(
-                EffectContext(case.id, spec.key, cmd.trigger, from_state, dest.name,
-                              dict(case.attributes), data, cmd.actor, at, effects)
+                EffectContext(
+                    case.id,
+                    spec.key,
+                    cmd.trigger,
+                    from_state,
+                    dest.name,
+                    dict(case.attributes),
+                    data,
+                    cmd.actor,
+                    at,
+                    effects,
+                )
             )
         return event
 
@@ -197,33 +232,77 @@ class Engine:
             if actor.role_for(t.roles) is None:
                 reasons.append(f"needs one of the roles: {', '.join(t.roles)}")
             else:
-                reasons += evaluate_guards(t, self._context(case, t, actor, {}, now),
-                                           self.catalogue.rules)
-            out.append(AllowedEvent(t.trigger, t.dest, not reasons, reasons, list(t.requires),
-                                    [f for f in t.accepts if f not in t.requires]))
+                reasons += evaluate_guards(
+                    t, self._context(case, t, actor, {}, now), self.catalogue.rules
+                )
+            out.append(
+                AllowedEvent(
+                    t.trigger,
+                    t.dest,
+                    not reasons,
+                    reasons,
+                    list(t.requires),
+                    [f for f in t.accepts if f not in t.requires],
+                )
+            )
         return out
 
-    def _validate(self, spec: PathwaySpec, data: dict[str, Any], allowed: Any, required: Any,
-                  at: datetime) -> dict[str, Any]:
+    def _validate(
+        self, spec: PathwaySpec, data: dict[str, Any], allowed: Any, required: Any, at: datetime
+    ) -> dict[str, Any]:
         on: date = at.astimezone(LONDON).date()
-        return validate_data(spec, data, allowed=allowed, required=required, on=on,
-                             code_check=self.code_check)
+        return validate_data(
+            spec, data, allowed=allowed, required=required, on=on, code_check=self.code_check
+        )
 
     @staticmethod
-    def _context(case: Case, t: TransitionSpec, actor: Actor, data: dict[str, Any],
-                 at: datetime) -> GuardContext:
-        return GuardContext(case.id, case.workflow_key, case.state, t.trigger, t.dest,
-                            dict(case.attributes), data, actor, at)
+    def _context(
+        case: Case, t: TransitionSpec, actor: Actor, data: dict[str, Any], at: datetime
+    ) -> GuardContext:
+        return GuardContext(
+            case.id,
+            case.workflow_key,
+            case.state,
+            t.trigger,
+            t.dest,
+            dict(case.attributes),
+            data,
+            actor,
+            at,
+        )
 
     @staticmethod
-    def _event(case: Case, spec: PathwaySpec, trigger: str, from_state: str | None, actor: Actor,
-               role: str, data: dict[str, Any], reason: str | None, at: datetime, now: datetime,
-               backdated: bool, key: str | None) -> CaseEvent:
+    def _event(
+        case: Case,
+        spec: PathwaySpec,
+        trigger: str,
+        from_state: str | None,
+        actor: Actor,
+        role: str,
+        data: dict[str, Any],
+        reason: str | None,
+        at: datetime,
+        now: datetime,
+        backdated: bool,
+        key: str | None,
+    ) -> CaseEvent:
         return CaseEvent(
-            case_id=case.id, seq=case.version, pathway_key=spec.key, pathway_version=spec.version,
-            event=trigger, from_state=from_state, to_state=case.state, actor_id=actor.user_id,
-            actor_username=actor.username, actor_role=role, actor_org=actor.organisation,
-            reason=reason, data=data, occurred_at=at, recorded_at=now, backdated=backdated,
+            case_id=case.id,
+            seq=case.version,
+            pathway_key=spec.key,
+            pathway_version=spec.version,
+            event=trigger,
+            from_state=from_state,
+            to_state=case.state,
+            actor_id=actor.user_id,
+            actor_username=actor.username,
+            actor_role=role,
+            actor_org=actor.organisation,
+            reason=reason,
+            data=data,
+            occurred_at=at,
+            recorded_at=now,
+            backdated=backdated,
             idempotency_key=key,
         )
 
@@ -232,12 +311,18 @@ def _stored(spec: PathwaySpec, data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if spec.fields[k].store}
 
 
-def clock_actions(spec: PathwaySpec, trigger: str, source: str | None, dest: str) -> list[ClockAction]:
+def clock_actions(
+    spec: PathwaySpec, trigger: str, source: str | None, dest: str
+) -> list[ClockAction]:
     """What this step does to each declared clock: stop wins over start, start over pause."""
     actions: list[ClockAction] = []
     for clock in spec.clocks:
-        for verb, part in (("stop", clock.stops_on), ("start", clock.starts_on),
-                           ("pause", clock.pauses_on), ("resume", clock.resumes_on)):
+        for verb, part in (
+            ("stop", clock.stops_on),
+            ("start", clock.starts_on),
+            ("pause", clock.pauses_on),
+            ("resume", clock.resumes_on),
+        ):
             if part.matches(trigger, dest, source):
                 actions.append(ClockAction(clock, verb))  # type: ignore[arg-type]
                 break

@@ -47,7 +47,8 @@ def load_file(path: Path, rules: RuleRegistry) -> tuple[PathwaySpec, str]:
         spec = PathwaySpec.model_validate(raw)
     except ValidationError as exc:
         problems = [
-            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
+            for err in exc.errors()
         ]
         raise PathwayError(path, problems) from exc
     problems = check_spec(spec, rules)
@@ -88,7 +89,9 @@ def check_spec(spec: PathwaySpec, rules: RuleRegistry) -> list[str]:
             if source not in states:
                 problems.append(f"{where}: unknown source state {source!r}")
             elif spec.state(source).final:
-                problems.append(f"{where}: leaves final state {source!r}; final states have no exits")
+                problems.append(
+                    f"{where}: leaves final state {source!r}; final states have no exits"
+                )
         if t.dest not in states:
             problems.append(f"{where}: unknown destination state {t.dest!r}")
         problems += [f"{where}: {p}" for p in _unknown_roles("roles", t.roles)]
@@ -97,7 +100,9 @@ def check_spec(spec: PathwaySpec, rules: RuleRegistry) -> list[str]:
         problems += [f"{where}: {p}" for p in _unknown_fields("data", t.data_fields, spec)]
     problems += _clock_problems(spec, states)
     if not problems:
-        problems += [f"state {s!r} cannot be reached from {spec.initial!r}" for s in _unreachable(spec)]
+        problems += [
+            f"state {s!r} cannot be reached from {spec.initial!r}" for s in _unreachable(spec)
+        ]
     return problems
 
 
@@ -106,7 +111,9 @@ def _unknown_roles(where: str, roles: tuple[str, ...]) -> list[str]:
 
 
 def _unknown_fields(where: str, fields: tuple[str, ...], spec: PathwaySpec) -> list[str]:
-    return [f"{where}: field {f!r} is not declared under fields" for f in fields if f not in spec.fields]
+    return [
+        f"{where}: field {f!r} is not declared under fields" for f in fields if f not in spec.fields
+    ]
 
 
 def _clock_problems(spec: PathwaySpec, states: set[str]) -> list[str]:

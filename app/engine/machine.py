@@ -31,7 +31,8 @@ class GuardGate:
     rules: RuleRegistry
 
     def __call__(self, event: EventData) -> bool:
-        model: MachineModel = event.model
+        model = event.model
+        assert isinstance(model, MachineModel)  # noqa: S101 - the engine passes only these
         ctx = model.context_by_dest.get(self.transition.dest)
         if ctx is None or ctx.actor.role_for(self.transition.roles) is None:
             return False

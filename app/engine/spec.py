@@ -149,7 +149,9 @@ class PathwaySpec(_Strict):
 
     @property
     def open_fields(self) -> tuple[str, ...]:
-        return self.open_requires + tuple(f for f in self.open_accepts if f not in self.open_requires)
+        return self.open_requires + tuple(
+            f for f in self.open_accepts if f not in self.open_requires
+        )
 
     def transitions_from(self, state: str) -> list[TransitionSpec]:
         return [t for t in self.transitions if state in t.source]

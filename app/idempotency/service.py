@@ -29,8 +29,16 @@ def fingerprint(method: str, path: str, body: Any) -> str:
 class IdempotencyGuard:
     """Used inside one unit of work: `claim()` first, `remember()` just before commit."""
 
-    def __init__(self, repo: IdempotencyRepository, *, actor_id: int, key: str | None,
-                 fingerprint: str, now: datetime, ttl: timedelta) -> None:
+    def __init__(
+        self,
+        repo: IdempotencyRepository,
+        *,
+        actor_id: int,
+        key: str | None,
+        fingerprint: str,
+        now: datetime,
+        ttl: timedelta,
+    ) -> None:
         self.repo, self.actor_id, self.key = repo, actor_id, key
         self.fingerprint, self.now, self.ttl = fingerprint, now, ttl
         self.record: IdempotencyRecord | None = None
@@ -45,9 +53,14 @@ class IdempotencyGuard:
             existing = None
         if existing is None:
             record = IdempotencyRecord(
-                actor_id=self.actor_id, key=self.key, fingerprint=self.fingerprint,
-                status_code=None, response_body=None, response_headers=None,
-                created_at=self.now, expires_at=self.now + self.ttl,
+                actor_id=self.actor_id,
+                key=self.key,
+                fingerprint=self.fingerprint,
+                status_code=None,
+                response_body=None,
+                response_headers=None,
+                created_at=self.now,
+                expires_at=self.now + self.ttl,
             )
             if self.repo.try_claim(record):
                 self.record = record
@@ -63,8 +76,12 @@ class IdempotencyGuard:
                 idempotency_key=self.key,
             )
         assert existing.status_code is not None  # noqa: S101 - stored in the same transaction
-        return StoredResponse(existing.status_code, existing.response_body or {},
-                              dict(existing.response_headers or {}), replayed=True)
+        return StoredResponse(
+            existing.status_code,
+            existing.response_body or {},
+            dict(existing.response_headers or {}),
+            replayed=True,
+        )
 
     def remember(self, response: StoredResponse) -> None:
         if self.record is not None:

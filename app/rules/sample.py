@@ -6,8 +6,10 @@ from app.engine.context import EffectContext, GuardContext
 from app.engine.registry import RULES
 
 
-@RULES.guard("urgent_needs_named_clinician",
-             "An urgent referral is only accepted once a named clinician is recorded.")
+@RULES.guard(
+    "urgent_needs_named_clinician",
+    "An urgent referral is only accepted once a named clinician is recorded.",
+)
 def urgent_needs_named_clinician(ctx: GuardContext) -> str | None:
     if ctx.fact("priority") == "urgent" and not ctx.fact("named_clinician"):
         return "An urgent referral needs a named clinician before it is accepted."

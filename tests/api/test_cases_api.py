@@ -11,8 +11,11 @@ COORD = ("discharge_team", "ic_coordinator")
 
 def test_create_returns_201_location_etag_and_the_case(client: TestClient, make_user) -> None:
     user = make_user(*COORD)
-    r = Api(client, user.headers).create(site="AINTREE", patient_ref="9434765919",
-                                         data={"priority": "urgent", "referral_source": "GP"})
+    r = Api(client, user.headers).create(
+        site="AINTREE",
+        patient_ref="9434765919",
+        data={"priority": "urgent", "referral_source": "GP"},
+    )
     body = r.json()
     assert r.headers["Location"] == f"/api/v1/cases/{body['id']}"
     assert r.headers["ETag"] == '"1"'
@@ -78,14 +81,17 @@ def test_event_not_allowed_now_is_409_with_reasons(client: TestClient, make_user
     assert len(api.history(case_id)) == 1
 
 
-def test_guard_refusal_is_409_with_every_reason_and_writes_nothing(client: TestClient,
-                                                                 make_user) -> None:
+def test_guard_refusal_is_409_with_every_reason_and_writes_nothing(
+    client: TestClient, make_user
+) -> None:
     api = Api(client, make_user(*COORD).headers)
     case_id = api.create(data={"priority": "urgent"}).json()["id"]
     api.fire(case_id, "triage")
     r = api.fire(case_id, "accept", expect=409)
     assert r.json()["code"] == "guard_rejected"
-    assert r.json()["reasons"] == ["An urgent referral needs a named clinician before it is accepted."]
+    assert r.json()["reasons"] == [
+        "An urgent referral needs a named clinician before it is accepted."
+    ]
     case = api.get(case_id).json()
     assert (case["state"], case["version"]) == ("triaged", 2)
     api.fire(case_id, "accept", data={"named_clinician": "Dr Okafor"})
@@ -100,8 +106,9 @@ def test_stale_etag_is_412_and_missing_if_match_is_428(client: TestClient, make_
     r = api.fire(case_id, "accept", etag='"1"', expect=412)
     assert r.json()["code"] == "stale_case"
     assert r.json()["current_version"] == 2
-    r = client.post(f"/api/v1/cases/{case_id}/events", json={"event": "accept"},
-                    headers=user.headers)
+    r = client.post(
+        f"/api/v1/cases/{case_id}/events", json={"event": "accept"}, headers=user.headers
+    )
     assert r.status_code == 428
     assert r.json()["code"] == "precondition_required"
     assert [e["event"] for e in api.history(case_id)] == ["open", "triage"]
@@ -128,15 +135,20 @@ def test_wrong_role_is_403_and_no_token_is_401(client: TestClient, make_user) ->
 def test_bad_input_is_422_never_500(client: TestClient, make_user) -> None:
     api = Api(client, make_user(*COORD).headers)
     r = api.create(data={"priority": "whenever"}, expect=422)
-    assert r.json()["errors"] == [{"field": "priority", "problem": "must be one of routine, urgent"}]
+    assert r.json()["errors"] == [
+        {"field": "priority", "problem": "must be one of routine, urgent"}
+    ]
     r = api.create(data={}, expect=422)
     assert r.json()["errors"] == [{"field": "priority", "problem": "required"}]
     r = api.create(patient_ref="9434765918", expect=422)
     assert r.json()["errors"][0]["loc"] == ["body", "patient_ref"]
     r = api.create(workflow="no-such-pathway", data={}, expect=404)
     assert r.json()["code"] == "not_found"
-    r = client.post("/api/v1/cases", content=b"{not json", headers={
-        **api.headers, "content-type": "application/json"})
+    r = client.post(
+        "/api/v1/cases",
+        content=b"{not json",
+        headers={**api.headers, "content-type": "application/json"},
+    )
     assert r.status_code == 422
     case_id = api.create().json()["id"]
     api.fire(case_id, "triage", data={"priority": 3}, expect=422)
@@ -145,10 +157,13 @@ def test_bad_input_is_422_never_500(client: TestClient, make_user) -> None:
     assert len(api.history(case_id)) == 1
 
 
-def test_backdated_events_need_a_reason_and_future_times_are_refused(client: TestClient,
-                                                                   make_user) -> None:
+def test_backdated_events_need_a_reason_and_future_times_are_refused(
+    client: TestClient, make_user
+) -> None:
     api = Api(client, make_user(*COORD).headers)
-    case_id = api.create(occurred_at=ago(hours=5), reason="paper referral entered late").json()["id"]
+    case_id = api.create(occurred_at=ago(hours=5), reason="paper referral entered late").json()[
+        "id"
+    ]
     r = api.fire(case_id, "triage", occurred_at=ago(hours=3), expect=422)
     assert r.json()["code"] == "invalid_time"
     assert r.json()["detail"] == "a backdated event needs a reason"
@@ -191,8 +206,9 @@ def test_list_filters_and_keyset_cursor(client: TestClient, make_user) -> None:
     api.fire(ids[0], "triage")
 
     def listing(**params: object) -> dict:
-        r = client.get("/api/v1/cases", params={"organisation": user.org, **params},
-                       headers=user.headers)
+        r = client.get(
+            "/api/v1/cases", params={"organisation": user.org, **params}, headers=user.headers
+        )
         assert r.status_code == 200, r.text
         return r.json()
 
