@@ -67,9 +67,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(application)
     api = APIRouter(prefix="/api/v1")
-    api.include_router(cases_router)
-    api.include_router(pathways_router)
-    api.include_router(health_router)
+    for router in (
+        cases_router,
+        pathways_router,
+        health_router,
+    ):
+        api.include_router(router)
     application.include_router(api)
     application.include_router(health_router)
     return application
