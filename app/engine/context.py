@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from app.auth.actor import Actor
+from app.engine.spec import TransitionSpec
 
 
 @dataclass(frozen=True)
@@ -33,8 +34,11 @@ class MachineModel:
     """The throwaway object `transitions` moves between states for one firing."""
 
     state: str
-    context_by_dest: dict[str, GuardContext]
+    # One context per transition the caller may fire (keyed by the spec object itself, so two
+    # branches with the same destination are never confused).
+    contexts: dict[TransitionSpec, GuardContext]
     rejections: list[str] = field(default_factory=list)
+    taken: TransitionSpec | None = None
 
 
 class EffectPorts(Protocol):

@@ -166,8 +166,8 @@ class Engine:
         required = set.intersection(*(set(t.requires) for t in permitted))
         data = self._validate(spec, cmd.data, allowed, sorted(required), at)
 
-        contexts = {t.dest: self._context(case, t, cmd.actor, data, at) for t in permitted}
-        model = MachineModel(state=case.state, context_by_dest=contexts)
+        contexts = {t: self._context(case, t, cmd.actor, data, at) for t in permitted}
+        model = MachineModel(state=case.state, contexts=contexts)
         try:
             moved = loaded.machine.events[cmd.trigger].trigger(model)
         except MachineError as exc:  # the spec and machine disagree: treat as not allowed
@@ -178,7 +178,8 @@ class Engine:
                 event=cmd.trigger,
                 reasons=model.rejections,
             )
-        chosen = next(t for t in permitted if t.dest == model.state)
+        chosen = model.taken
+        assert chosen is not None  # noqa: S101 - set by the gate that let the machine move
         role = cmd.actor.role_for(chosen.roles)
         assert role is not None  # noqa: S101 - `permitted` holds only transitions the actor may fire
         from_state = case.state

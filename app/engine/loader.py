@@ -8,11 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from app.auth.actor import KNOWN_ROLES
 from app.engine.registry import RuleRegistry
-from app.engine.spec import RESERVED_TRIGGERS, PathwaySpec
+from app.engine.spec import RESERVED_TRIGGERS, PathwaySpec, StateSpec
+
+# Parsed exactly as the spec parses them, so "*" and the spec agree on which states are final.
+_STATES = TypeAdapter(list[StateSpec])
 
 
 class PathwayError(ValueError):
@@ -63,7 +66,11 @@ def _expand_wildcard_sources(raw: dict[str, Any]) -> None:
     transitions = raw.get("transitions")
     if not isinstance(states, list) or not isinstance(transitions, list):
         return
-    open_states = [s["name"] for s in states if isinstance(s, dict) and not s.get("final")]
+    try:
+        parsed = _STATES.validate_python(states)
+    except ValidationError:
+        return  # the full validation below reports the broken states
+    open_states = [s.name for s in parsed if not s.final]
     for transition in transitions:
         if isinstance(transition, dict) and transition.get("source") == "*":
             transition["source"] = open_states

@@ -33,12 +33,19 @@ class GuardGate:
     def __call__(self, event: EventData) -> bool:
         model = event.model
         assert isinstance(model, MachineModel)  # noqa: S101 - the engine passes only these
-        ctx = model.context_by_dest.get(self.transition.dest)
+        ctx = model.contexts.get(self.transition)
         if ctx is None or ctx.actor.role_for(self.transition.roles) is None:
             return False
-        reasons = evaluate_guards(self.transition, ctx, self.rules)
+        missing = [f for f in self.transition.requires if ctx.data.get(f) is None]
+        reasons = [
+            f"{self.transition.trigger!r} to {self.transition.dest!r} needs {f!r}" for f in missing
+        ]
+        reasons += evaluate_guards(self.transition, ctx, self.rules)
         model.rejections.extend(reasons)
-        return not reasons
+        if reasons:
+            return False
+        model.taken = self.transition
+        return True
 
 
 def build_machine(spec: PathwaySpec, rules: RuleRegistry) -> Machine:

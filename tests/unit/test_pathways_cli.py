@@ -1,0 +1,75 @@
+"""`homefirst pathways check`: exit 0 listing every pathway, exit 1 naming a bad file."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from app.cli import cli
+from app.config import PROJECT_ROOT
+
+SHIPPED = PROJECT_ROOT / "pathways"
+runner = CliRunner()
+
+
+def check(*args: str):  # type: ignore[no-untyped-def]
+    return runner.invoke(cli, ["pathways", "check", *args])
+
+
+def test_check_shipped_directory() -> None:
+    result = check("--dir", str(SHIPPED))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "ok  sample-referral v1  7 states, 7 transitions, 2 clocks  (sample-referral.yaml)"
+    ]
+
+
+def test_check_defaults_to_the_configured_directory() -> None:
+    result = check()
+    assert result.exit_code == 0, result.output
+    assert "ok  sample-referral v1" in result.stdout
+
+
+def test_check_lists_every_key_and_version(tmp_path: Path) -> None:
+    shutil.copy(SHIPPED / "sample-referral.yaml", tmp_path / "sample-referral.yaml")
+    text = (SHIPPED / "sample-referral.yaml").read_text()
+    (tmp_path / "other.yaml").write_text(text.replace("key: sample-referral", "key: other-one"))
+    (tmp_path / "archive").mkdir()
+    (tmp_path / "archive" / "other.v0.yaml").write_text(
+        text.replace("key: sample-referral", "key: other-one").replace("version: 1", "version: 2")
+    )
+    result = check("--dir", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert [line.split("  ")[1] for line in result.stdout.splitlines()] == [
+        "other-one v1",
+        "other-one v2",
+        "sample-referral v1",
+    ]
+
+
+def test_check_broken_file_exits_1_naming_file_and_problem(tmp_path: Path) -> None:
+    text = (SHIPPED / "sample-referral.yaml").read_text()
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(text.replace("guards: [outcome_recorded]", "guards: [no_such_guard]"))
+    result = check("--dir", str(tmp_path))
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"pathway check failed: {broken}: ")
+    assert "transition 'complete': unknown guard 'no_such_guard'" in result.stderr
+
+
+def test_check_invalid_yaml_exits_1(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yml"
+    bad.write_text("key: [unclosed\n")
+    result = check("--dir", str(tmp_path))
+    assert result.exit_code == 1
+    assert str(bad) in result.output
+    assert "not valid YAML" in result.output
+
+
+def test_check_missing_directory_exits_1(tmp_path: Path) -> None:
+    result = check("--dir", str(tmp_path / "absent"))
+    assert result.exit_code == 1
+    assert "pathways directory not found" in result.output
