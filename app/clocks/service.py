@@ -44,14 +44,15 @@ class ClockService:
                 return  # already running: a second start does not reset the clock
             self._stop(clock, at, seq)
             schedule(clock)
-        warning = spec.warning_delta
+        warnings = [int(w.total_seconds()) for w in spec.warning_deltas]
         new = Clock(
             case_id=case.id,
             name=spec.name,
             cycle=(clock.cycle + 1) if clock else 1,
             calendar=spec.calendar,
             budget_seconds=int(spec.target_delta.total_seconds()),
-            warn_seconds=int(warning.total_seconds()) if warning else None,
+            warning_seconds=warnings,
+            warnings_fired=0,
             consumed_seconds=0.0,
             state="running",
             running_since=at,
@@ -83,6 +84,7 @@ class ClockService:
                 recorded_at=self.now,
                 case_event_seq=seq,
                 dedupe_key=None,
+                threshold_seconds=None,
             )
         )
 
@@ -99,10 +101,7 @@ def schedule(clock: Clock) -> None:
         return
     start = clock.running_since - timedelta(seconds=clock.consumed_seconds)
     clock.due_at = start + timedelta(seconds=clock.budget_seconds)
-    clock.warn_at = start + timedelta(seconds=clock.warn_seconds) if clock.warn_seconds else None
-    pending = [
-        t
-        for t, fired in ((clock.warn_at, clock.warned_at), (clock.due_at, clock.breached_at))
-        if t and fired is None
-    ]
+    pending_warnings = clock.warning_seconds[clock.warnings_fired :]
+    clock.warn_at = start + timedelta(seconds=pending_warnings[0]) if pending_warnings else None
+    pending = [t for t in (clock.warn_at, None if clock.breached_at else clock.due_at) if t]
     clock.next_check_at = min(pending) if pending else None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -38,20 +38,37 @@ def sweep(sessions: sessionmaker[Session], *, now: datetime, batch_size: int = 1
 def _fire_due(
     session: Session, repo: ClockRepository, clock: Clock, now: datetime, report: SweepReport
 ) -> None:
-    if clock.warn_at and clock.warned_at is None and clock.warn_at <= now:
-        if _record(session, repo, clock, "warning", clock.warn_at, now):
+    start = (
+        clock.started_at
+        if clock.due_at is None
+        else (clock.due_at - timedelta(seconds=clock.budget_seconds))
+    )
+    # Warnings fire in order; a sweep that was late fires every one it missed, each once.
+    while clock.warnings_fired < len(clock.warning_seconds):
+        threshold = clock.warning_seconds[clock.warnings_fired]
+        at = start + timedelta(seconds=threshold)
+        if at > now:
+            break
+        if _record(session, repo, clock, "warning", threshold, at, now):
             report.warnings += 1
-        clock.warned_at = clock.warn_at
+        clock.warnings_fired += 1
+        clock.warned_at = at
     if clock.due_at and clock.breached_at is None and clock.due_at <= now:
-        if _record(session, repo, clock, "breach", clock.due_at, now):
+        if _record(session, repo, clock, "breach", clock.budget_seconds, clock.due_at, now):
             report.breaches += 1
         clock.breached_at = clock.due_at
 
 
 def _record(
-    session: Session, repo: ClockRepository, clock: Clock, kind: str, at: datetime, now: datetime
+    session: Session,
+    repo: ClockRepository,
+    clock: Clock,
+    kind: str,
+    threshold: int,
+    at: datetime,
+    now: datetime,
 ) -> bool:
-    """Insert the evidence row; the unique (clock, kind) key makes a second insert a no-op."""
+    """Insert the evidence row; the unique (clock, dedupe key) makes a second insert a no-op."""
     try:
         with session.begin_nested():
             repo.add_evidence(
@@ -62,7 +79,8 @@ def _record(
                     at=at,
                     recorded_at=now,
                     case_event_seq=None,
-                    dedupe_key=kind,
+                    dedupe_key=f"{kind}:{threshold}",
+                    threshold_seconds=threshold,
                 )
             )
     except IntegrityError:

@@ -50,6 +50,9 @@ class CodeEntry(BaseModel):
     label: StrictStr = Field(min_length=1)
     family: StrictStr | None = None
     support_area: StrictStr | None = None
+    # False where only the topic is known and the label is HomeFirst's wording until the exact
+    # national string is transcribed (DOMAIN.md §13 U5). A national return must flag these.
+    verbatim: bool = True
 
 
 class CodeSet(BaseModel):

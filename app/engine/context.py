@@ -21,6 +21,7 @@ class GuardContext:
     data: dict[str, Any]
     actor: Actor
     occurred_at: datetime
+    reason: str | None = None
 
     def fact(self, name: str) -> Any:
         """The value in this event's data, else the value already on the case."""

@@ -14,9 +14,9 @@ def mermaid(spec: PathwaySpec) -> str:
     seen: set[tuple[str, str, str]] = set()
     for t in spec.transitions:
         for source in t.source:
-            edge = (source, t.dest, t.trigger)
+            edge = (source, t.target(source), t.trigger)
             if edge not in seen:
                 seen.add(edge)
-                lines.append(f"    {source} --> {t.dest}: {t.trigger}")
+                lines.append(f"    {source} --> {t.target(source)}: {t.trigger}")
     lines += [f"    {s.name} --> [*]" for s in spec.states if s.final]
     return "\n".join(lines) + "\n"

@@ -13,14 +13,15 @@ from typing import Any
 from transitions import MachineError
 
 from app.auth.actor import Actor
+from app.calc.nhs_number import is_valid_nhs_number
 from app.engine.catalogue import LoadedPathway, PathwayCatalogue
 from app.engine.context import EffectContext, EffectPorts, GuardContext, MachineModel
 from app.engine.fields import CodeCheck, validate_data
 from app.engine.guards import evaluate_guards
 from app.engine.ports import CaseStore, ClockAction, ClockPort
 from app.engine.spec import PathwaySpec, TransitionSpec
-from app.engine.timerules import TimePolicy
-from app.errors import Forbidden, GuardRejected, InvalidTransition, NotFound
+from app.engine.timerules import InvalidTime, TimePolicy
+from app.errors import Forbidden, GuardRejected, InvalidTransition, NotFound, ValidationFailed
 from app.models import Case, CaseEvent
 from app.timeutil import LONDON
 
@@ -91,6 +92,13 @@ class Engine:
             )
         at, backdated = self.time_policy.resolve(cmd.occurred_at, now=now, reason=cmd.reason)
         data = self._validate(spec, cmd.data, spec.open_fields, spec.open_requires, at)
+        _check_patient_ref(spec, cmd.patient_ref)
+        if spec.clinical_time_floor and at < _floor_time(spec, data):
+            raise InvalidTime(
+                f"the case cannot open before its {spec.clinical_time_floor}",
+                occurred_at=at.isoformat(),
+                not_before=data[spec.clinical_time_floor],
+            )
         initial = spec.state(spec.initial)
         case = Case(
             workflow_key=spec.key,
@@ -157,6 +165,8 @@ class Engine:
             )
         last_same = store.last_occurred_at(case.id, cmd.trigger)
         not_before, what = case.opened_at, "the case was opened"
+        if spec.clinical_time_floor:
+            not_before, what = _floor_time(spec, case.attributes), spec.clinical_time_floor
         if last_same is not None and last_same > not_before:
             not_before, what = last_same, f"the case's previous {cmd.trigger!r} event"
         at, backdated = self.time_policy.resolve(
@@ -166,7 +176,7 @@ class Engine:
         required = set.intersection(*(set(t.requires) for t in permitted))
         data = self._validate(spec, cmd.data, allowed, sorted(required), at)
 
-        contexts = {t: self._context(case, t, cmd.actor, data, at) for t in permitted}
+        contexts = {t: self._context(case, t, cmd.actor, data, at, cmd.reason) for t in permitted}
         model = MachineModel(state=case.state, contexts=contexts)
         try:
             moved = loaded.machine.events[cmd.trigger].trigger(model)
@@ -178,12 +188,12 @@ class Engine:
                 event=cmd.trigger,
                 reasons=model.rejections,
             )
+        from_state = case.state
         chosen = model.taken
         assert chosen is not None  # noqa: S101 - set by the gate that let the machine move
         role = cmd.actor.role_for(chosen.roles)
         assert role is not None  # noqa: S101 - `permitted` holds only transitions the actor may fire
-        from_state = case.state
-        dest = spec.state(chosen.dest)
+        dest = spec.state(chosen.target(from_state))
         case.state, case.queue, case.version = dest.name, dest.queue, case.version + 1
         case.is_open = not dest.final
         case.closed_at = at if dest.final else None
@@ -234,12 +244,12 @@ class Engine:
                 reasons.append(f"needs one of the roles: {', '.join(t.roles)}")
             else:
                 reasons += evaluate_guards(
-                    t, self._context(case, t, actor, {}, now), self.catalogue.rules
+                    t, self._context(case, t, actor, {}, now, None), self.catalogue.rules
                 )
             out.append(
                 AllowedEvent(
                     t.trigger,
-                    t.dest,
+                    t.target(case.state),
                     not reasons,
                     reasons,
                     list(t.requires),
@@ -258,18 +268,24 @@ class Engine:
 
     @staticmethod
     def _context(
-        case: Case, t: TransitionSpec, actor: Actor, data: dict[str, Any], at: datetime
+        case: Case,
+        t: TransitionSpec,
+        actor: Actor,
+        data: dict[str, Any],
+        at: datetime,
+        reason: str | None,
     ) -> GuardContext:
         return GuardContext(
             case.id,
             case.workflow_key,
             case.state,
             t.trigger,
-            t.dest,
+            t.target(case.state),
             dict(case.attributes),
             data,
             actor,
             at,
+            reason,
         )
 
     @staticmethod
@@ -306,6 +322,19 @@ class Engine:
             backdated=backdated,
             idempotency_key=key,
         )
+
+
+def _check_patient_ref(spec: PathwaySpec, patient_ref: str | None) -> None:
+    if spec.patient_ref == "nhs_number" and not (patient_ref and is_valid_nhs_number(patient_ref)):
+        raise ValidationFailed(
+            f"a {spec.key} case needs the patient's NHS number as patient_ref",
+            errors=[{"field": "patient_ref", "problem": "a valid NHS number is required"}],
+        )
+
+
+def _floor_time(spec: PathwaySpec, values: dict[str, Any]) -> datetime:
+    assert spec.clinical_time_floor is not None  # noqa: S101 - callers check
+    return datetime.fromisoformat(values[spec.clinical_time_floor])
 
 
 def _stored(spec: PathwaySpec, data: dict[str, Any]) -> dict[str, Any]:

@@ -85,6 +85,11 @@ def check_spec(spec: PathwaySpec, rules: RuleRegistry) -> list[str]:
         problems.append(f"initial state {spec.initial!r} is not declared")
     problems += _unknown_roles("open_roles", spec.open_roles)
     problems += _unknown_fields("open", spec.open_fields, spec)
+    floor = spec.clinical_time_floor
+    if floor is not None and (
+        floor not in spec.open_requires or spec.fields[floor].type != "datetime"
+    ):
+        problems.append(f"clinical_time_floor {floor!r} must be a datetime field in open_requires")
     for state in spec.states:
         if sum(t.startswith("queue:") for t in state.tags) > 1:
             problems.append(f"state {state.name!r} has more than one queue tag")
@@ -99,7 +104,7 @@ def check_spec(spec: PathwaySpec, rules: RuleRegistry) -> list[str]:
                 problems.append(
                     f"{where}: leaves final state {source!r}; final states have no exits"
                 )
-        if t.dest not in states:
+        if t.dest is not None and t.dest not in states:
             problems.append(f"{where}: unknown destination state {t.dest!r}")
         problems += [f"{where}: {p}" for p in _unknown_roles("roles", t.roles)]
         problems += [f"{where}: unknown guard {g!r}" for g in t.guards if g not in rules.guards]
@@ -152,7 +157,7 @@ def _unreachable(spec: PathwaySpec) -> list[str]:
     edges: dict[str, set[str]] = {}
     for t in spec.transitions:
         for source in t.source:
-            edges.setdefault(source, set()).add(t.dest)
+            edges.setdefault(source, set()).add(t.target(source))
     seen = {spec.initial}
     todo = deque([spec.initial])
     while todo:

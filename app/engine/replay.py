@@ -59,7 +59,9 @@ def replay(catalogue: PathwayCatalogue, events: Sequence[CaseEvent]) -> Projecti
         taken = [
             t
             for t in spec.transitions
-            if t.trigger == e.event and e.from_state in t.source and t.dest == e.to_state
+            if t.trigger == e.event
+            and e.from_state in t.source
+            and t.target(e.from_state) == e.to_state
         ]
         if e.event != "open" and not taken:
             out.problems.append(

@@ -57,19 +57,22 @@ class StateSpec(_Strict):
 class TransitionSpec(_Strict):
     trigger: str = Field(pattern=NAME)
     source: tuple[str, ...]
-    dest: str
+    # None: an internal transition that records facts (a flag, a delay reason) and keeps the state.
+    dest: str | None
     roles: tuple[str, ...] = Field(min_length=1)
     requires: tuple[str, ...] = ()
     accepts: tuple[str, ...] = ()
     guards: tuple[str, ...] = ()
     effects: tuple[str, ...] = ()
-    # A transition that keeps the state (dest == source) records facts, such as a flag.
     description: str = ""
 
     @field_validator("source", mode="before")
     @classmethod
     def _listify(cls, value: object) -> object:
         return (value,) if isinstance(value, str) else value
+
+    def target(self, source: str) -> str:
+        return self.dest if self.dest is not None else source
 
     @property
     def data_fields(self) -> tuple[str, ...]:
@@ -99,7 +102,9 @@ class ClockSpec(_Strict):
     name: str = Field(pattern=NAME)
     description: str = ""
     target: str
+    # One warning, or several (e.g. long-stay warnings at 7 and 14 days before a 21-day target).
     warning: str | None = None
+    warnings: tuple[str, ...] = ()
     calendar: Calendar = "wall_clock"
     starts_on: ClockTriggerSpec
     pauses_on: ClockTriggerSpec = ClockTriggerSpec()
@@ -113,16 +118,20 @@ class ClockSpec(_Strict):
         return parse_duration(self.target)
 
     @property
-    def warning_delta(self) -> timedelta | None:
-        return parse_duration(self.warning) if self.warning else None
+    def warning_deltas(self) -> list[timedelta]:
+        texts = ([self.warning] if self.warning else []) + list(self.warnings)
+        return sorted({parse_duration(t) for t in texts})
 
     @model_validator(mode="after")
     def _check(self) -> ClockSpec:
         target = parse_duration(self.target)
         if target <= timedelta(0):
             raise ValueError(f"clock {self.name}: target must be positive")
-        if self.warning is not None and not timedelta(0) < parse_duration(self.warning) < target:
-            raise ValueError(f"clock {self.name}: warning must fall between zero and the target")
+        for warning in self.warning_deltas:
+            if not timedelta(0) < warning < target:
+                raise ValueError(
+                    f"clock {self.name}: warnings must fall between zero and the target"
+                )
         return self
 
 
@@ -133,6 +142,11 @@ class PathwaySpec(_Strict):
     description: str = ""
     initial: str
     open_roles: tuple[str, ...] = Field(min_length=1)
+    # "nhs_number": every case must carry a valid NHS number as its patient reference.
+    patient_ref: Literal["optional", "nhs_number"] = "optional"
+    # A datetime field (e.g. admitted_at) no clinical time on the case may precede; by default
+    # the time the case was opened.
+    clinical_time_floor: str | None = None
     open_requires: tuple[str, ...] = ()
     open_accepts: tuple[str, ...] = ()
     fields: dict[str, FieldSpec] = {}

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, BigIntPK
+from app.models.base import Base, BigIntPK, JSONType
 from app.models.event import refuse_change
 
 
@@ -32,7 +32,9 @@ class Clock(Base):
     cycle: Mapped[int] = mapped_column(Integer, default=1)
     calendar: Mapped[str] = mapped_column(String(32))
     budget_seconds: Mapped[int] = mapped_column(BigInteger)
-    warn_seconds: Mapped[int | None] = mapped_column(BigInteger)
+    # Warning thresholds in seconds, ascending; the first `warnings_fired` of them have fired.
+    warning_seconds: Mapped[list[int]] = mapped_column(JSONType)
+    warnings_fired: Mapped[int] = mapped_column(Integer, default=0)
     consumed_seconds: Mapped[float] = mapped_column(default=0.0)
     # running | paused | stopped
     state: Mapped[str] = mapped_column(String(16))
@@ -64,6 +66,8 @@ class ClockEvent(Base):
     recorded_at: Mapped[datetime]
     case_event_seq: Mapped[int | None] = mapped_column(Integer)
     dedupe_key: Mapped[str | None] = mapped_column(String(32))
+    # The threshold a warning or breach row is about, in seconds of running time.
+    threshold_seconds: Mapped[int | None] = mapped_column(BigInteger)
 
 
 event.listen(ClockEvent, "before_update", refuse_change("update"))

@@ -224,7 +224,12 @@ def upgrade() -> None:
         sa.Column("cycle", sa.Integer(), nullable=False),
         sa.Column("calendar", sa.String(length=32), nullable=False),
         sa.Column("budget_seconds", sa.BigInteger(), nullable=False),
-        sa.Column("warn_seconds", sa.BigInteger(), nullable=True),
+        sa.Column(
+            "warning_seconds",
+            sa.JSON().with_variant(postgresql.JSONB(), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("warnings_fired", sa.Integer(), nullable=False),
         sa.Column("consumed_seconds", sa.Float(), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("running_since", sa.DateTime(timezone=True), nullable=True),
@@ -260,6 +265,7 @@ def upgrade() -> None:
         sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("case_event_seq", sa.Integer(), nullable=True),
         sa.Column("dedupe_key", sa.String(length=32), nullable=True),
+        sa.Column("threshold_seconds", sa.BigInteger(), nullable=True),
         sa.ForeignKeyConstraint(
             ["clock_id"],
             ["clocks.id"],

@@ -155,3 +155,45 @@ def test_overdue_is_computed_without_the_sweeper(client, make_user) -> None:
     clock = body["clocks"][0]
     assert clock["overdue"] is True
     assert clock["breached_at"] is None  # nobody swept yet; the figure is still right
+
+
+def test_several_warnings_fire_in_order_once_each(sessions, engine: Engine, make_user) -> None:
+    """A clock with warnings at 7 and 14 days and a 21-day target, swept late and often."""
+    from app.cases.repository import CaseRepository
+    from app.clocks.service import ClockService
+    from app.engine.ports import ClockAction
+    from app.engine.spec import ClockSpec
+
+    actor = make_user("ic_coordinator", "discharge_team").actor
+    opened = datetime.now(UTC) - timedelta(days=30)
+    case_id = _journey(sessions, engine, actor, [], opened=opened)
+    spec = ClockSpec(
+        name="long_stay", target="P21D", warnings=("P14D", "P7D"), starts_on={"events": ["open"]}
+    )
+    with sessions() as session:
+        case = CaseRepository(session).get(case_id)
+        ClockService(ClockRepository(session), now=opened).apply(
+            case, [ClockAction(spec, "start")], at=opened, seq=1
+        )
+        session.commit()
+    clock = _clocks(sessions, case_id)["long_stay"]
+    assert clock.warning_seconds == [7 * 86400, 14 * 86400]
+    assert clock.warn_at == opened + timedelta(days=7)
+
+    sweep(sessions, now=opened + timedelta(days=8))
+    sweep(sessions, now=opened + timedelta(days=25))
+    sweep(sessions, now=opened + timedelta(days=26))
+    with sessions() as session:
+        rows = [
+            (e.kind, e.at, e.threshold_seconds)
+            for e in ClockRepository(session).evidence_for_case(case_id)
+            if e.clock_id == clock.id
+        ]
+    assert rows == [
+        ("started", opened, None),
+        ("warning", opened + timedelta(days=7), 7 * 86400),
+        ("warning", opened + timedelta(days=14), 14 * 86400),
+        ("breach", opened + timedelta(days=21), 21 * 86400),
+    ]
+    clock = _clocks(sessions, case_id)["long_stay"]
+    assert (clock.warnings_fired, clock.warn_at, clock.next_check_at) == (2, None, None)

@@ -110,8 +110,19 @@ class TestShippedFiles:
 
     def test_acute_2024_known_strings_with_en_dash(self) -> None:
         codeset = REGISTRY.version("delay-reasons-acute", "2024-04-30")
-        assert labels(codeset) == ACUTE_2024_LABELS
-        assert codeset.status == "provisional"  # U5: about 37 codes, 5 known
+        verbatim = [e.label for e in codeset.codes if e.verbatim]
+        assert verbatim == ACUTE_2024_LABELS
+        assert codeset.status == "provisional"  # U5: about 37 codes, 5 known verbatim
+        # The other topics DOMAIN.md names are present, flagged as not yet verbatim.
+        topics = [e for e in codeset.codes if not e.verbatim]
+        assert len(topics) == 26
+        assert {e.family for e in topics} == {
+            "Hospital process",
+            "Interface process",
+            "Capacity",
+            "Wellbeing concerns",
+            "Funding",
+        }
         assert codeset.valid_to is None
         for entry in codeset.codes:
             assert entry.family is not None
@@ -125,7 +136,9 @@ class TestShippedFiles:
 
     def test_en_dash_is_stored_in_the_file_as_u2013(self) -> None:
         text = (DEFAULT_CODELIST_DIR / "delay-reasons-acute-2024.yaml").read_text(encoding="utf-8")
-        assert text.count(f"process {EN_DASH} ") == 3
+        # Three verbatim "... process – " labels, ten provisional topic labels in those families.
+        assert text.count(f"process {EN_DASH} ") == 13
+        assert "process - " not in text
 
     def test_community_2023_is_provisional_and_has_the_quoted_reasons(self) -> None:
         codeset = REGISTRY.version("delay-reasons-community", "2023-10")

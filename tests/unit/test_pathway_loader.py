@@ -204,7 +204,7 @@ def test_warning_not_inside_target(tmp_path: Path, warning: str) -> None:
     doc = spec()
     doc["clocks"][0]["warning"] = warning
     _, message = refused(tmp_path, doc)
-    assert "clock c: warning must fall between zero and the target" in message
+    assert "clock c: warnings must fall between zero and the target" in message
 
 
 def test_reserved_trigger_open(tmp_path: Path) -> None:
