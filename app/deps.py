@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.actor import Actor
 from app.auth.service import authenticate
+from app.codelists.loader import CodeSetRegistry
 from app.config import Settings, get_settings
 from app.db import get_db
 from app.engine.engine import Engine
@@ -35,7 +36,13 @@ def get_engine_dep(request: Request) -> Engine:
     return engine
 
 
+def get_codes_dep(request: Request) -> CodeSetRegistry:
+    codes: CodeSetRegistry = request.app.state.codes
+    return codes
+
+
 CurrentActor = Annotated[Actor, Depends(current_actor)]
+CodesDep = Annotated[CodeSetRegistry, Depends(get_codes_dep)]
 EngineDep = Annotated[Engine, Depends(get_engine_dep)]
 IdempotencyKey = Annotated[
     str | None,

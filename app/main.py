@@ -12,12 +12,17 @@ from fastapi import APIRouter, FastAPI
 import app.rules  # noqa: F401 - registers named guards and effects
 from app.cases.routes import router as cases_router
 from app.clocks.sweeper import sweep
+from app.codelists.checks import code_checker
+from app.codelists.loader import CodeSetRegistry
 from app.config import Settings, get_settings
 from app.db import get_sessionmaker, make_engine, make_sessionmaker
+from app.discharge.config import load_discharge_config
+from app.discharge.routes import router as discharge_router
 from app.engine.catalogue import PathwayCatalogue
 from app.engine.engine import Engine
 from app.engine.registry import RULES
 from app.health import router as health_router
+from app.links.routes import router as links_router
 from app.pathways_api.routes import router as pathways_router
 from app.problems import install_error_handlers
 from app.timeutil import utcnow
@@ -25,9 +30,17 @@ from app.timeutil import utcnow
 log = logging.getLogger(__name__)
 
 
-def build_engine(settings: Settings) -> Engine:
+def load_codes(settings: Settings) -> CodeSetRegistry:
+    return CodeSetRegistry.from_directory(settings.pathways_dir / "codelists")
+
+
+def build_engine(settings: Settings, codes: CodeSetRegistry | None = None) -> Engine:
     """Load every pathway file; a bad file raises `PathwayError` naming it and the problem."""
-    return Engine(PathwayCatalogue.from_directory(settings.pathways_dir, RULES))
+    codes = codes or load_codes(settings)
+    return Engine(
+        PathwayCatalogue.from_directory(settings.pathways_dir, RULES),
+        code_check=code_checker(codes),
+    )
 
 
 @asynccontextmanager
@@ -50,7 +63,8 @@ async def lifespan(application: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    engine = build_engine(settings)
+    codes = load_codes(settings)
+    engine = build_engine(settings, codes)
 
     application = FastAPI(
         title="HomeFirst",
@@ -59,6 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     application.state.engine = engine
+    application.state.codes = codes
+    application.state.discharge_config = load_discharge_config(settings.pathways_dir)
     application.state.settings = settings
     application.state.sessions = (
         get_sessionmaker()
@@ -71,6 +87,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         cases_router,
         pathways_router,
         health_router,
+        discharge_router,
+        links_router,
     ):
         api.include_router(router)
     application.include_router(api)

@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 import app.rules  # noqa: F401 - registers guards and effects
 from app.auth.actor import Actor
 from app.auth.service import add_user, create_token
+from app.codelists.checks import code_checker
+from app.codelists.loader import CodeSetRegistry
 from app.config import PROJECT_ROOT, Settings
 from app.db import make_engine, make_sessionmaker
 from app.engine.catalogue import PathwayCatalogue
@@ -115,8 +117,13 @@ def catalogue() -> PathwayCatalogue:
 
 
 @pytest.fixture
-def engine(catalogue: PathwayCatalogue) -> Engine:
-    return Engine(catalogue)
+def engine(catalogue: PathwayCatalogue, codes: CodeSetRegistry) -> Engine:
+    return Engine(catalogue, code_check=code_checker(codes))
+
+
+@pytest.fixture(scope="session")
+def codes() -> CodeSetRegistry:
+    return CodeSetRegistry.from_directory(PROJECT_ROOT / "pathways" / "codelists")
 
 
 @pytest.fixture(scope="session")

@@ -38,7 +38,7 @@ PROBLEM: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _respond(stored: StoredResponse) -> JSONResponse:
+def respond(stored: StoredResponse) -> JSONResponse:
     headers = dict(stored.headers)
     if stored.replayed:
         headers["Idempotent-Replayed"] = "true"
@@ -55,7 +55,7 @@ def create_case(
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Open a case on the latest version of a pathway. Returns `Location` and `ETag`."""
-    return _respond(
+    return respond(
         service.create_case(
             db,
             engine=engine,
@@ -125,7 +125,7 @@ def fire_event(
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Fire an event. Needs `If-Match: <ETag>`; returns the new ETag."""
-    return _respond(
+    return respond(
         service.fire_event(
             db,
             engine=engine,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
@@ -96,6 +96,17 @@ class ClockRead(BaseModel):
     breached_at: datetime | None
 
 
+class LinkRead(BaseModel):
+    link_type: str
+    direction: Literal["outgoing", "incoming"]
+    case_id: int
+    workflow: str
+    state: str
+    is_open: bool
+    created_at: datetime
+    created_by: str
+
+
 class CaseRead(BaseModel):
     id: int
     workflow: str
@@ -113,6 +124,7 @@ class CaseRead(BaseModel):
     closed_at: datetime | None
     attributes: dict[str, Any]
     clocks: list[ClockRead] = []
+    links: list[LinkRead] = []
     allowed_events: list[AllowedEventRead] = []
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.auth.actor import Actor
+from app.cases.effects import CaseEffectPorts
 from app.cases.repository import CaseFilter, CaseRepository
 from app.cases.schemas import (
     CaseCreate,
@@ -27,22 +28,10 @@ from app.engine.engine import Command, Engine, OpenCommand
 from app.errors import Forbidden, NotFound, PreconditionRequired, StaleCase, ValidationFailed
 from app.idempotency.repository import IdempotencyRepository
 from app.idempotency.service import IdempotencyGuard, StoredResponse, fingerprint
+from app.links.repository import LinkRepository
 from app.models import Case
 
 API_PREFIX = "/api/v1"
-
-
-class CaseEffectPorts:
-    """What pathway effects may change, implemented over the repositories."""
-
-    def __init__(self, cases: CaseRepository) -> None:
-        self.cases = cases
-
-    def set_attributes(self, case_id: int, values: dict[str, Any]) -> None:
-        case = self.cases.get(case_id)
-        if case is None:
-            raise NotFound(f"case {case_id} not found")
-        case.attributes = {**case.attributes, **values}
 
 
 def create_case(
@@ -89,12 +78,7 @@ def create_case(
             store=cases,
             clocks=ClockService(clocks, now=now),
         )
-        read = _read(engine, case, clocks, actor, now)
-        response = StoredResponse(
-            201,
-            read.model_dump(mode="json"),
-            {"ETag": case.etag, "Location": f"{API_PREFIX}/cases/{case.id}"},
-        )
+        response = case_response(session, engine, case, actor, now, status=201)
         guard.remember(response)
     return response
 
@@ -142,10 +126,10 @@ def fire_event(
             now=now,
             store=cases,
             clocks=ClockService(clocks, now=now),
-            effects=CaseEffectPorts(cases),
+            effects=CaseEffectPorts(session, engine, actor, now),
         )
         result = TransitionResult(
-            case=_read(engine, case, clocks, actor, now), event=event_read(event)
+            case=_read(session, engine, case, actor, now), event=event_read(event)
         )
         response = StoredResponse(200, result.model_dump(mode="json"), {"ETag": case.etag})
         guard.remember(response)
@@ -158,7 +142,7 @@ def get_case(
     case = CaseRepository(session).get(case_id)
     if case is None:
         raise NotFound(f"case {case_id} not found")
-    return _read(engine, case, ClockRepository(session), actor, now), case.etag
+    return _read(session, engine, case, actor, now), case.etag
 
 
 def list_cases(session: Session, *, flt: CaseFilter, cursor: str | None, limit: int) -> CaseList:
@@ -204,13 +188,24 @@ def decode_cursor(cursor: str) -> int:
         ) from None
 
 
-def _read(
-    engine: Engine, case: Case, clocks: ClockRepository, actor: Actor, now: datetime
-) -> CaseRead:
+def case_response(
+    session: Session, engine: Engine, case: Case, actor: Actor, now: datetime, *, status: int
+) -> StoredResponse:
+    """The case as returned after a create: body, ETag and Location."""
+    read = _read(session, engine, case, actor, now)
+    return StoredResponse(
+        status,
+        read.model_dump(mode="json"),
+        {"ETag": case.etag, "Location": f"{API_PREFIX}/cases/{case.id}"},
+    )
+
+
+def _read(session: Session, engine: Engine, case: Case, actor: Actor, now: datetime) -> CaseRead:
     return case_read(
         case,
-        clocks=clocks.for_case(case.id),
+        clocks=ClockRepository(session).for_case(case.id),
         allowed=engine.allowed_events(case, actor, now=now),
+        links=LinkRepository(session).for_case(case.id),
         now=now,
     )
 

@@ -11,9 +11,10 @@ from app.cases.schemas import (
     CaseSummary,
     ClockRead,
     EventRead,
+    LinkRead,
 )
 from app.engine.engine import AllowedEvent
-from app.models import Case, CaseEvent, Clock
+from app.models import Case, CaseEvent, CaseLink, Clock
 
 
 def event_read(e: CaseEvent) -> EventRead:
@@ -72,8 +73,26 @@ def case_summary(c: Case) -> CaseSummary:
     )
 
 
+def link_read(case_id: int, link: CaseLink, other: Case) -> LinkRead:
+    return LinkRead(
+        link_type=link.link_type,
+        direction="outgoing" if link.from_case_id == case_id else "incoming",
+        case_id=other.id,
+        workflow=other.workflow_key,
+        state=other.state,
+        is_open=other.is_open,
+        created_at=link.created_at,
+        created_by=link.created_by,
+    )
+
+
 def case_read(
-    c: Case, *, clocks: list[Clock], allowed: list[AllowedEvent], now: datetime
+    c: Case,
+    *,
+    clocks: list[Clock],
+    allowed: list[AllowedEvent],
+    links: list[tuple[CaseLink, Case]],
+    now: datetime,
 ) -> CaseRead:
     return CaseRead(
         **case_summary(c).model_dump(),
@@ -81,5 +100,6 @@ def case_read(
         closed_at=c.closed_at,
         attributes=c.attributes,
         clocks=[clock_read(k, now) for k in clocks],
+        links=[link_read(c.id, link, other) for link, other in links],
         allowed_events=[AllowedEventRead(**a.__dict__) for a in allowed],
     )

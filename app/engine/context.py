@@ -47,6 +47,18 @@ class EffectPorts(Protocol):
 
     def set_attributes(self, case_id: int, values: dict[str, Any]) -> None: ...
 
+    def open_linked_case(
+        self,
+        case_id: int,
+        *,
+        workflow: str,
+        link_type: str,
+        data: dict[str, Any],
+        occurred_at: datetime,
+    ) -> int:
+        """Open a case on another workflow for the same patient, linked to this one."""
+        ...
+
 
 @dataclass(frozen=True)
 class EffectContext:

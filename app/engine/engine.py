@@ -338,7 +338,7 @@ def _floor_time(spec: PathwaySpec, values: dict[str, Any]) -> datetime:
 
 
 def _stored(spec: PathwaySpec, data: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in data.items() if spec.fields[k].store}
+    return {k: v for k, v in data.items() if k in spec.fields and spec.fields[k].store}
 
 
 def clock_actions(

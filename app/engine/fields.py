@@ -11,8 +11,12 @@ from app.engine.spec import FieldSpec, PathwaySpec
 from app.errors import ValidationFailed
 from app.timeutil import as_utc
 
-# (codelist key, code, on date) -> is the code valid on that date?
-CodeCheck = Callable[[str, str, date], bool]
+# (codelist key, code, on date) -> the version of the list that holds the code on that date,
+# or None when the code is not current.
+CodeCheck = Callable[[str, str, date], str | None]
+# Event data key recording which code-list version each coded field was checked against, so a
+# record keeps "the code and the list version in force" (DOMAIN.md §5.5).
+CODELISTS_KEY = "_codelists"
 
 
 def validate_data(
@@ -32,10 +36,15 @@ def validate_data(
         if name not in allowed_set:
             errors.append({"field": name, "problem": "not accepted by this event"})
             continue
+        field = spec.fields[name]
         try:
-            clean[name] = _coerce(spec.fields[name], value, on, code_check)
+            clean[name] = _coerce(field, value, on, code_check)
         except ValueError as exc:
             errors.append({"field": name, "problem": str(exc)})
+            continue
+        if field.type == "code" and clean[name] is not None and code_check is not None:
+            version = code_check(str(field.codelist), clean[name], on)
+            clean.setdefault(CODELISTS_KEY, {})[name] = f"{field.codelist}@{version}"
     for name in required:
         if clean.get(name) is None and not any(e["field"] == name for e in errors):
             errors.append({"field": name, "problem": "required"})
@@ -64,7 +73,7 @@ def _coerce(field: FieldSpec, value: Any, on: date, code_check: CodeCheck | None
         return normalise_nhs_number(value)
     if kind == "code":
         assert field.codelist is not None  # noqa: S101 - guaranteed by FieldSpec validation
-        if code_check is None or not code_check(field.codelist, value, on):
+        if code_check is None or code_check(field.codelist, value, on) is None:
             raise ValueError(f"is not a current code in {field.codelist}")
     if kind == "integer":
         if isinstance(value, bool) or not isinstance(value, int):

@@ -55,7 +55,9 @@ def replay(catalogue: PathwayCatalogue, events: Sequence[CaseEvent]) -> Projecti
         out.state, out.version, out.queue = dest.name, e.seq, dest.queue
         out.is_open = not dest.final
         out.closed_at = e.occurred_at if dest.final else None
-        out.attributes.update({k: v for k, v in e.data.items() if spec.fields[k].store})
+        out.attributes.update(
+            {k: v for k, v in e.data.items() if k in spec.fields and spec.fields[k].store}
+        )
         taken = [
             t
             for t in spec.transitions

@@ -5,6 +5,7 @@ from app.models.case import Case
 from app.models.clock import Clock, ClockEvent
 from app.models.event import AppendOnlyViolation, CaseEvent
 from app.models.idempotency import IdempotencyRecord
+from app.models.link import CaseLink
 from app.models.user import ApiToken, User
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "Base",
     "Case",
     "CaseEvent",
+    "CaseLink",
     "Clock",
     "ClockEvent",
     "IdempotencyRecord",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
@@ -16,24 +17,25 @@ from app.models import Case, User
 def test_demo_loads_once_and_issues_a_working_token(sessions, engine, client: TestClient) -> None:
     first = load_demo(sessions, engine, now=datetime.now(UTC))
     second = load_demo(sessions, engine, now=datetime.now(UTC))
-    assert (first.cases_created, second.cases_created) == (5, 0)
+    assert (first.cases_created, second.cases_created) == (14, 0)
     assert first.token.token != second.token.token
     with sessions() as session:
         assert len(session.execute(select(User).where(User.username == DEMO_USER)).all()) == 1
         cases = session.execute(select(Case).where(Case.organisation == DEMO_ORG)).scalars().all()
-        assert sorted(c.state for c in cases) == [
-            "active",
-            "completed",
-            "on_hold",
-            "received",
-            "triaged",
-        ]
+        assert Counter(c.workflow_key for c in cases) == {"sample-referral": 5, "discharge": 9}
         for case in cases:
-            assert (
-                replay(engine.catalogue, CaseRepository(session).events(case.id)).state
-                == case.state
-            )
+            events = CaseRepository(session).events(case.id)
+            assert replay(engine.catalogue, events).state == case.state
     headers = {"Authorization": f"Bearer {second.token.token}"}
     listed = client.get("/api/v1/cases", params={"organisation": DEMO_ORG}, headers=headers)
     assert listed.status_code == 200
-    assert len(listed.json()["items"]) == 5
+    assert len(listed.json()["items"]) == 14
+    # The demo ward picture: delayed patients with their reasons on the RFD list.
+    rfd = client.get("/api/v1/rfd", headers=headers).json()
+    demo_ids = {c["id"] for c in listed.json()["items"]}
+    demo_rows = [r for r in rfd["items"] if r["case_id"] in demo_ids]
+    assert len(demo_rows) == 6
+    longest = max(demo_rows, key=lambda r: r["days_since_drd"])
+    assert longest["days_since_drd"] == 23
+    assert longest["escalated"] is True
+    assert longest["primary_reason"]["code"] == "capacity-residential-nursing-home"

@@ -1,0 +1,67 @@
+"""Demo data: users and cases made through the real engine, so every history is legal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.auth.actor import Actor
+from app.auth.repository import AuthRepository
+from app.auth.service import IssuedToken, add_user, create_token
+from app.demo.discharge import discharge_plans
+from app.demo.plans import run_plan
+from app.demo.referrals import referral_plans
+from app.engine.engine import Engine
+from app.timeutil import utcnow
+
+DEMO_USER = "demo"
+DEMO_ORG = "SEFTON-CTH"  # the care transfer hub, which works across both hospital systems
+DEMO_ROLES = [
+    "discharge_team",
+    "ward_clinician",
+    "huddle_chair",
+    "ic_coordinator",
+    "chc_assessor",
+    "mh_liaison",
+    "manager",
+]
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    token: IssuedToken
+    cases_created: int
+
+
+def load_demo(
+    sessions: sessionmaker[Session], engine: Engine, *, now: datetime | None = None
+) -> DemoResult:
+    """Create the demo user and cases once; issue a fresh demo token every time."""
+    now = now or utcnow()
+    created = 0
+    with sessions() as session:
+        user = AuthRepository(session).user_by_username(DEMO_USER)
+        session.rollback()
+        if user is None:
+            user = add_user(
+                session,
+                username=DEMO_USER,
+                display_name="Demo user",
+                organisation=DEMO_ORG,
+                roles=DEMO_ROLES,
+            )
+            actor = Actor(user.id, user.username, user.organisation, frozenset(user.role_list))
+            created = _demo_cases(session, engine, actor, now)
+        token = create_token(
+            session, username=DEMO_USER, label="demo", expires_in=timedelta(days=30)
+        )
+    return DemoResult(token, created)
+
+
+def _demo_cases(session: Session, engine: Engine, actor: Actor, now: datetime) -> int:
+    plans = referral_plans() + discharge_plans(now)
+    for plan in plans:
+        run_plan(session, engine, actor, plan, now)
+    return len(plans)

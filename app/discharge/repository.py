@@ -1,0 +1,47 @@
+"""SQL for the discharge read side: the cases on the RFD list and the events behind them."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import Case, CaseEvent
+
+WORKFLOW = "discharge"
+
+
+class DischargeRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def cases_in_states(
+        self, states: Iterable[str], *, site: str | None = None, limit: int
+    ) -> list[Case]:
+        stmt = (
+            select(Case)
+            .where(Case.workflow_key == WORKFLOW, Case.state.in_(list(states)))
+            .order_by(Case.id)
+            .limit(limit)
+        )
+        if site is not None:
+            stmt = stmt.where(Case.site == site)
+        return list(self.session.execute(stmt).scalars())
+
+    def events_by_case(
+        self, case_ids: list[int], events: Iterable[str]
+    ) -> dict[int, list[CaseEvent]]:
+        """The named events of many cases in one query, grouped by case, oldest first."""
+        grouped: dict[int, list[CaseEvent]] = defaultdict(list)
+        if not case_ids:
+            return grouped
+        stmt = (
+            select(CaseEvent)
+            .where(CaseEvent.case_id.in_(case_ids), CaseEvent.event.in_(list(events)))
+            .order_by(CaseEvent.case_id, CaseEvent.seq)
+        )
+        for event in self.session.execute(stmt).scalars():
+            grouped[event.case_id].append(event)
+        return grouped

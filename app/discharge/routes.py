@@ -1,0 +1,129 @@
+"""GET /rfd (the Ready-for-Discharge list, JSON or CSV) and GET /cases/{id}/discharge."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from app.deps import CodesDep, CurrentActor, EngineDep, SessionDep
+from app.discharge import service
+from app.discharge.config import DischargeConfig
+from app.discharge.schemas import DischargeFactsRead, RfdList, RfdRow
+from app.timeutil import utcnow
+
+router = APIRouter(tags=["discharge"])
+
+CSV_COLUMNS = [
+    "case_id",
+    "nhs_number",
+    "hospital_system",
+    "site",
+    "ward",
+    "state",
+    "pathway",
+    "discharge_ready_date",
+    "days_since_drd",
+    "length_of_stay_days",
+    "primary_reason",
+    "delay_reasons",
+    "escalated",
+    "escalation_reason",
+    "responsible_person",
+    "expected_discharge_date",
+]
+
+
+def _config(request: Request) -> DischargeConfig:
+    config: DischargeConfig = request.app.state.discharge_config
+    return config
+
+
+@router.get(
+    "/rfd",
+    response_model=RfdList,
+    responses={200: {"content": {"text/csv": {}}}, 422: {"description": "Bad filter"}},
+)
+def ready_for_discharge(
+    request: Request,
+    _actor: CurrentActor,
+    db: SessionDep,
+    engine: EngineDep,
+    codes: CodesDep,
+    site: Annotated[str | None, Query(max_length=64)] = None,
+    hospital_system: Annotated[str | None, Query(max_length=32)] = None,
+    ward: Annotated[str | None, Query(max_length=64)] = None,
+    pathway: Annotated[str | None, Query(pattern="^(P0|P1|P2|P3|P3b)$")] = None,
+    escalated: bool | None = None,
+    delay_code: Annotated[str | None, Query(max_length=100)] = None,
+    delay_family: Annotated[str | None, Query(max_length=100)] = None,
+    min_days: Annotated[int | None, Query(ge=0, le=10_000)] = None,
+    sort: Annotated[str, Query(max_length=40, description="Field, '-' for descending")] = (
+        "-days_since_drd"
+    ),
+    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",  # noqa: A002 - API name
+) -> RfdList | Response:
+    """Every patient not meeting the criteria to reside and not yet discharged."""
+    flt = service.RfdFilter(
+        site, hospital_system, ward, pathway, escalated, delay_code, delay_family, min_days
+    )
+    result = service.rfd_list(
+        db,
+        catalogue=engine.catalogue,
+        codes=codes,
+        config=_config(request),
+        flt=flt,
+        sort=service.parse_sort(sort),
+        now=utcnow(),
+    )
+    wants_csv = format == "csv" or "text/csv" in request.headers.get("accept", "")
+    if wants_csv:
+        return Response(
+            _csv(result.items),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="rfd-{result.as_of.date()}.csv"'
+            },
+        )
+    return result
+
+
+@router.get("/cases/{case_id}/discharge", response_model=DischargeFactsRead)
+def case_discharge_facts(
+    request: Request, case_id: int, _actor: CurrentActor, db: SessionDep, codes: CodesDep
+) -> DischargeFactsRead:
+    """Derived discharge facts: DRD, criteria-to-reside log, delay periods, pathway history."""
+    return service.discharge_facts(
+        db, case_id=case_id, codes=codes, config=_config(request), now=utcnow()
+    )
+
+
+def _csv(rows: list[RfdRow]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for r in rows:
+        writer.writerow(
+            [
+                r.case_id,
+                r.nhs_number,
+                r.hospital_system,
+                r.site,
+                r.ward,
+                r.state,
+                r.pathway,
+                r.discharge_ready_date,
+                r.days_since_drd,
+                r.length_of_stay_days,
+                r.primary_reason.label or r.primary_reason.code if r.primary_reason else "",
+                "; ".join(d.label or d.code for d in r.delays),
+                "yes" if r.escalated else "no",
+                r.escalation_reason,
+                r.responsible_person,
+                r.expected_discharge_date,
+            ]
+        )
+    return out.getvalue()

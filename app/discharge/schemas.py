@@ -1,0 +1,82 @@
+"""Response shapes for the Ready-for-Discharge list and a case's discharge facts."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel
+
+
+class DelayRead(BaseModel):
+    code: str
+    label: str | None
+    family: str | None
+    codelist: str | None
+    started_at: datetime
+    ended_at: datetime | None
+    marked_primary: bool
+    support_area: str | None = None
+    note: str | None = None
+
+
+class PrimaryReasonRead(BaseModel):
+    code: str
+    label: str | None
+    family: str | None
+    rule: str
+
+
+class RfdRow(BaseModel):
+    case_id: int
+    nhs_number: str | None
+    hospital_system: str | None
+    site: str | None
+    ward: str | None
+    state: str
+    pathway: str | None
+    discharge_ready_date: date | None
+    not_meeting_ctr_since: datetime | None
+    days_since_drd: int | None
+    length_of_stay_days: int | None
+    delays: list[DelayRead]
+    primary_reason: PrimaryReasonRead | None
+    escalated: bool
+    escalation_reason: str | None
+    responsible_person: str | None
+    expected_discharge_date: date | None
+
+
+class RfdList(BaseModel):
+    as_of: datetime
+    count: int
+    items: list[RfdRow]
+
+
+class CtrEntry(BaseModel):
+    effective_at: datetime
+    recorded_at: datetime | None
+    meets_criteria: bool
+
+
+class PathwayChangeRead(BaseModel):
+    pathway: str
+    at: datetime
+    by: str
+    reason: str | None
+    actual: bool
+
+
+class DischargeFactsRead(BaseModel):
+    case_id: int
+    state: str
+    discharge_ready_date: date | None
+    not_meeting_ctr_since: datetime | None
+    nctr_periods: list[tuple[datetime, datetime | None]]
+    days_delayed: int | None
+    ctr_log: list[CtrEntry]
+    delays: list[DelayRead]
+    primary_reason: PrimaryReasonRead | None
+    planned_pathway: str | None
+    discharge_pathway: str | None
+    pathway_history: list[PathwayChangeRead]
+    left_hospital_at: datetime | None

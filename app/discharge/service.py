@@ -1,0 +1,255 @@
+"""Read-side use cases: the Ready-for-Discharge list and one case's discharge facts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.calc.drd import days_delayed, london_date
+from app.calc.primary_reason import DelayPeriod, choose_primary_reason
+from app.cases.repository import CaseRepository
+from app.codelists.loader import CodeSetNotFound, CodeSetRegistry
+from app.discharge.config import DischargeConfig
+from app.discharge.history import EVENTS_OF_INTEREST, DischargeFacts, derive_facts
+from app.discharge.repository import WORKFLOW, DischargeRepository
+from app.discharge.schemas import (
+    CtrEntry,
+    DelayRead,
+    DischargeFactsRead,
+    PathwayChangeRead,
+    PrimaryReasonRead,
+    RfdList,
+    RfdRow,
+)
+from app.engine.catalogue import PathwayCatalogue
+from app.errors import NotFound, ValidationFailed
+
+DELAY_LIST = "delay-reasons-acute"
+RFD_TAG = "rfd-list"
+SORTABLE = {
+    "days_since_drd",
+    "discharge_ready_date",
+    "site",
+    "ward",
+    "pathway",
+    "case_id",
+    "length_of_stay_days",
+    "hospital_system",
+}
+
+
+@dataclass(frozen=True)
+class RfdFilter:
+    site: str | None = None
+    hospital_system: str | None = None
+    ward: str | None = None
+    pathway: str | None = None
+    escalated: bool | None = None
+    delay_code: str | None = None
+    delay_family: str | None = None
+    min_days: int | None = None
+
+
+class _Labels:
+    """Code labels and families from the list version in force at a clinical time."""
+
+    def __init__(self, codes: CodeSetRegistry) -> None:
+        self.codes = codes
+
+    def entry(self, code: str, at: datetime) -> tuple[str | None, str | None]:
+        try:
+            found = self.codes.lookup(DELAY_LIST, code, london_date(at))
+        except CodeSetNotFound:
+            return None, None
+        return (found.label, found.family) if found else (None, None)
+
+    def family(self, code: str, at: datetime) -> str | None:
+        return self.entry(code, at)[1]
+
+
+def rfd_list(
+    session: Session,
+    *,
+    catalogue: PathwayCatalogue,
+    codes: CodeSetRegistry,
+    config: DischargeConfig,
+    flt: RfdFilter,
+    sort: str,
+    now: datetime,
+) -> RfdList:
+    states = _rfd_states(catalogue)
+    repo = DischargeRepository(session)
+    cases = repo.cases_in_states(states, site=flt.site, limit=config.rfd_list_limit)
+    events = repo.events_by_case([c.id for c in cases], EVENTS_OF_INTEREST)
+    labels = _Labels(codes)
+    today = london_date(now)
+    rows = []
+    for case in cases:
+        facts = derive_facts(events.get(case.id, []), labels.family)
+        row = _row(
+            case.id,
+            case.patient_ref,
+            case.site,
+            case.state,
+            case.attributes,
+            facts,
+            labels,
+            config,
+            now,
+            today,
+        )
+        if _keep(row, flt):
+            rows.append(row)
+    return RfdList(as_of=now, count=len(rows), items=_sorted(rows, sort))
+
+
+def discharge_facts(
+    session: Session,
+    *,
+    case_id: int,
+    codes: CodeSetRegistry,
+    config: DischargeConfig,
+    now: datetime,
+) -> DischargeFactsRead:
+    case = CaseRepository(session).get(case_id)
+    if case is None or case.workflow_key != WORKFLOW:
+        raise NotFound(f"discharge case {case_id} not found")
+    labels = _Labels(codes)
+    events = DischargeRepository(session).events_by_case([case_id], EVENTS_OF_INTEREST)
+    facts = derive_facts(events.get(case_id, []), labels.family)
+    end = facts.left_hospital_at or now
+    drd = facts.drd.discharge_ready_date
+    return DischargeFactsRead(
+        case_id=case.id,
+        state=case.state,
+        discharge_ready_date=drd,
+        not_meeting_ctr_since=facts.drd.period_start,
+        nctr_periods=facts.drd.nctr_periods,
+        days_delayed=days_delayed(drd, london_date(end)) if drd else None,
+        ctr_log=[
+            CtrEntry(effective_at=c.effective_at, recorded_at=c.recorded_at, meets_criteria=c.meets)
+            for c in facts.ctr_log
+        ],
+        delays=[_delay(p, facts, labels) for p in facts.delays],
+        primary_reason=_primary(facts.delays, end, labels, config),
+        planned_pathway=case.attributes.get("pathway"),
+        discharge_pathway=case.attributes.get("discharge_pathway"),
+        pathway_history=[PathwayChangeRead(**p.__dict__) for p in facts.pathways],
+        left_hospital_at=facts.left_hospital_at,
+    )
+
+
+def parse_sort(sort: str) -> str:
+    if sort.lstrip("-") not in SORTABLE:
+        raise ValidationFailed(f"cannot sort by {sort!r}", sortable=sorted(SORTABLE))
+    return sort
+
+
+def _rfd_states(catalogue: PathwayCatalogue) -> list[str]:
+    states = {
+        s.name
+        for v in catalogue.versions(WORKFLOW)
+        if (p := catalogue.get(WORKFLOW, v))
+        for s in p.spec.states
+        if RFD_TAG in s.tags
+    }
+    return sorted(states)
+
+
+def _row(
+    case_id: int,
+    nhs: str | None,
+    site: str | None,
+    state: str,
+    attrs: dict[str, Any],
+    facts: DischargeFacts,
+    labels: _Labels,
+    config: DischargeConfig,
+    now: datetime,
+    today: date,
+) -> RfdRow:
+    drd = facts.drd.discharge_ready_date
+    admitted = attrs.get("admitted_at")
+    open_delays = [p for p in facts.delays if p.ended_at is None]
+    return RfdRow(
+        case_id=case_id,
+        nhs_number=nhs,
+        hospital_system=attrs.get("hospital_system"),
+        site=site,
+        ward=attrs.get("ward"),
+        state=state,
+        pathway=attrs.get("pathway"),
+        discharge_ready_date=drd,
+        not_meeting_ctr_since=facts.drd.period_start,
+        days_since_drd=days_delayed(drd, today) if drd and drd <= today else (0 if drd else None),
+        length_of_stay_days=(today - london_date(datetime.fromisoformat(admitted))).days
+        if admitted
+        else None,
+        delays=[_delay(p, facts, labels) for p in open_delays],
+        primary_reason=_primary(open_delays, now, labels, config),
+        escalated=bool(attrs.get("escalated")),
+        escalation_reason=attrs.get("escalation_reason"),
+        responsible_person=attrs.get("responsible_person"),
+        expected_discharge_date=attrs.get("expected_discharge_date"),
+    )
+
+
+def _delay(p: DelayPeriod, facts: DischargeFacts, labels: _Labels) -> DelayRead:
+    label, family = labels.entry(p.code, p.started_at)
+    notes = facts.delay_notes.get((p.code, p.started_at), {})
+    return DelayRead(
+        code=p.code,
+        label=label,
+        family=family,
+        codelist=notes.get("codelist"),
+        started_at=p.started_at,
+        ended_at=p.ended_at,
+        marked_primary=p.marked_primary,
+        support_area=notes.get("support_area"),
+        note=notes.get("delay_note"),
+    )
+
+
+def _primary(
+    periods: list[DelayPeriod], as_at: datetime, labels: _Labels, config: DischargeConfig
+) -> PrimaryReasonRead | None:
+    # A period that ended exactly at discharge still counts at that instant for a finished spell.
+    live = [
+        DelayPeriod(p.code, p.family, p.started_at, None, p.recorded_at, p.marked_primary)
+        if p.ended_at == as_at
+        else p
+        for p in periods
+    ]
+    choice = choose_primary_reason(
+        live, as_at=as_at, family_precedence=config.primary_reason_family_precedence
+    )
+    if choice is None:
+        return None
+    label, family = labels.entry(choice.period.code, choice.period.started_at)
+    return PrimaryReasonRead(code=choice.period.code, label=label, family=family, rule=choice.rule)
+
+
+def _keep(row: RfdRow, flt: RfdFilter) -> bool:
+    checks = [
+        flt.hospital_system is None or row.hospital_system == flt.hospital_system,
+        flt.ward is None or row.ward == flt.ward,
+        flt.pathway is None or row.pathway == flt.pathway,
+        flt.escalated is None or row.escalated == flt.escalated,
+        flt.delay_code is None or any(d.code == flt.delay_code for d in row.delays),
+        flt.delay_family is None or any(d.family == flt.delay_family for d in row.delays),
+        flt.min_days is None or (row.days_since_drd or 0) >= flt.min_days,
+    ]
+    return all(checks)
+
+
+def _sorted(rows: list[RfdRow], sort: str) -> list[RfdRow]:
+    key = sort.lstrip("-")
+    descending = sort.startswith("-")
+    present = [r for r in rows if getattr(r, key) is not None]
+    missing = [r for r in rows if getattr(r, key) is None]
+    present.sort(key=lambda r: r.case_id)
+    present.sort(key=lambda r: getattr(r, key), reverse=descending)
+    return present + sorted(missing, key=lambda r: r.case_id)

@@ -1,0 +1,32 @@
+"""SQL for case links."""
+
+from __future__ import annotations
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from app.models import Case, CaseLink
+
+
+class LinkRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, link: CaseLink) -> None:
+        self.session.add(link)
+        self.session.flush()
+
+    def for_case(self, case_id: int) -> list[tuple[CaseLink, Case]]:
+        """Links in both directions, each with the case at the other end."""
+        stmt = (
+            select(CaseLink, Case)
+            .join(
+                Case,
+                or_(
+                    (CaseLink.from_case_id == case_id) & (Case.id == CaseLink.to_case_id),
+                    (CaseLink.to_case_id == case_id) & (Case.id == CaseLink.from_case_id),
+                ),
+            )
+            .order_by(CaseLink.id)
+        )
+        return [(link, other) for link, other in self.session.execute(stmt).all()]

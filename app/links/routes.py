@@ -1,0 +1,47 @@
+"""POST /cases/{id}/links opens a linked case; GET /cases/{id}/links lists both directions."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from app.cases.routes import PROBLEM, respond
+from app.cases.schemas import CaseRead, LinkRead
+from app.deps import CurrentActor, EngineDep, IdempotencyKey, SessionDep, SettingsDep
+from app.links import service
+from app.links.schemas import LinkedCaseCreate
+from app.timeutil import utcnow
+
+router = APIRouter(prefix="/cases/{case_id}/links", tags=["links"])
+
+
+@router.post("", status_code=201, response_model=CaseRead, responses=PROBLEM)
+def open_linked_case(
+    case_id: int,
+    body: LinkedCaseCreate,
+    actor: CurrentActor,
+    db: SessionDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Open a case on another workflow for the same patient, linked to this one (for example a
+    CHC referral from a discharge case). Visible from both cases."""
+    return respond(
+        service.create_linked_case(
+            db,
+            engine=engine,
+            actor=actor,
+            case_id=case_id,
+            body=body,
+            idempotency_key=key,
+            now=utcnow(),
+            ttl=settings.idempotency_ttl,
+        )
+    )
+
+
+@router.get("", response_model=list[LinkRead], responses=PROBLEM)
+def list_links(case_id: int, _actor: CurrentActor, db: SessionDep) -> list[LinkRead]:
+    """Links in both directions."""
+    return service.links_for(db, case_id)
