@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from app.clocks.calendars import parse_calendar
 from app.clocks.repository import ClockRepository
 from app.engine.ports import ClockAction
 from app.engine.spec import ClockSpec
@@ -91,7 +92,21 @@ class ClockService:
 
 def _consume(clock: Clock, at: datetime) -> None:
     if clock.running_since is not None:
-        clock.consumed_seconds += max(0.0, (at - clock.running_since).total_seconds())
+        calendar = parse_calendar(clock.calendar)
+        clock.consumed_seconds += calendar.elapsed(clock.running_since, at).total_seconds()
+
+
+def threshold_instant(clock: Clock, seconds: int) -> datetime:
+    """When a running clock reaches `seconds` of counted time.
+
+    A threshold already passed before the latest resume is placed at the resume: the exact
+    instant of an earlier running stretch is not kept.
+    """
+    assert clock.running_since is not None  # noqa: S101 - only asked of running clocks
+    remaining = timedelta(seconds=seconds - clock.consumed_seconds)
+    if remaining <= timedelta(0):
+        return clock.running_since
+    return parse_calendar(clock.calendar).advance(clock.running_since, remaining)
 
 
 def schedule(clock: Clock) -> None:
@@ -99,9 +114,8 @@ def schedule(clock: Clock) -> None:
     if clock.state != "running" or clock.running_since is None:
         clock.due_at = clock.warn_at = clock.next_check_at = None
         return
-    start = clock.running_since - timedelta(seconds=clock.consumed_seconds)
-    clock.due_at = start + timedelta(seconds=clock.budget_seconds)
+    clock.due_at = threshold_instant(clock, clock.budget_seconds)
     pending_warnings = clock.warning_seconds[clock.warnings_fired :]
-    clock.warn_at = start + timedelta(seconds=pending_warnings[0]) if pending_warnings else None
+    clock.warn_at = threshold_instant(clock, pending_warnings[0]) if pending_warnings else None
     pending = [t for t in (clock.warn_at, None if clock.breached_at else clock.due_at) if t]
     clock.next_check_at = min(pending) if pending else None

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.clocks.repository import ClockRepository
-from app.clocks.service import schedule
+from app.clocks.service import schedule, threshold_instant
 from app.db import UnitOfWork
 from app.models import Clock, ClockEvent
 
@@ -38,15 +38,10 @@ def sweep(sessions: sessionmaker[Session], *, now: datetime, batch_size: int = 1
 def _fire_due(
     session: Session, repo: ClockRepository, clock: Clock, now: datetime, report: SweepReport
 ) -> None:
-    start = (
-        clock.started_at
-        if clock.due_at is None
-        else (clock.due_at - timedelta(seconds=clock.budget_seconds))
-    )
     # Warnings fire in order; a sweep that was late fires every one it missed, each once.
     while clock.warnings_fired < len(clock.warning_seconds):
         threshold = clock.warning_seconds[clock.warnings_fired]
-        at = start + timedelta(seconds=threshold)
+        at = threshold_instant(clock, threshold)
         if at > now:
             break
         if _record(session, repo, clock, "warning", threshold, at, now):

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from app.clocks.calendars import parse_calendar
 from app.engine.durations import parse_duration
 
 NAME = r"^[a-z][a-z0-9_]*$"
@@ -95,9 +96,6 @@ class ClockTriggerSpec(_Strict):
         return trigger in self.events or entered
 
 
-Calendar = Literal["wall_clock"]
-
-
 class ClockSpec(_Strict):
     name: str = Field(pattern=NAME)
     description: str = ""
@@ -105,7 +103,8 @@ class ClockSpec(_Strict):
     # One warning, or several (e.g. long-stay warnings at 7 and 14 days before a 21-day target).
     warning: str | None = None
     warnings: tuple[str, ...] = ()
-    calendar: Calendar = "wall_clock"
+    # `wall_clock`, or service hours such as "hours 08:00-20:00 Europe/London" (app/clocks).
+    calendar: str = Field(default="wall_clock", max_length=64)
     starts_on: ClockTriggerSpec
     pauses_on: ClockTriggerSpec = ClockTriggerSpec()
     resumes_on: ClockTriggerSpec = ClockTriggerSpec()
@@ -124,6 +123,7 @@ class ClockSpec(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> ClockSpec:
+        parse_calendar(self.calendar)
         target = parse_duration(self.target)
         if target <= timedelta(0):
             raise ValueError(f"clock {self.name}: target must be positive")

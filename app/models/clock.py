@@ -30,7 +30,7 @@ class Clock(Base):
     name: Mapped[str] = mapped_column(String(64))
     # A clock restarted by its start trigger gets a new row with the next cycle number.
     cycle: Mapped[int] = mapped_column(Integer, default=1)
-    calendar: Mapped[str] = mapped_column(String(32))
+    calendar: Mapped[str] = mapped_column(String(64))
     budget_seconds: Mapped[int] = mapped_column(BigInteger)
     # Warning thresholds in seconds, ascending; the first `warnings_fired` of them have fired.
     warning_seconds: Mapped[list[int]] = mapped_column(JSONType)

@@ -222,7 +222,7 @@ def upgrade() -> None:
         sa.Column("case_id", sa.BigInteger(), nullable=False),
         sa.Column("name", sa.String(length=64), nullable=False),
         sa.Column("cycle", sa.Integer(), nullable=False),
-        sa.Column("calendar", sa.String(length=32), nullable=False),
+        sa.Column("calendar", sa.String(length=64), nullable=False),
         sa.Column("budget_seconds", sa.BigInteger(), nullable=False),
         sa.Column(
             "warning_seconds",

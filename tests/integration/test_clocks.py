@@ -197,3 +197,41 @@ def test_several_warnings_fire_in_order_once_each(sessions, engine: Engine, make
     ]
     clock = _clocks(sessions, case_id)["long_stay"]
     assert (clock.warnings_fired, clock.warn_at, clock.next_check_at) == (2, None, None)
+
+
+def test_service_hours_clock_counts_only_opening_hours(sessions, engine: Engine, make_user) -> None:
+    from app.cases.repository import CaseRepository
+    from app.clocks.service import ClockService
+    from app.engine.ports import ClockAction
+    from app.engine.spec import ClockSpec
+    from app.timeutil import LONDON
+
+    actor = make_user("ic_coordinator", "discharge_team").actor
+    referral = datetime(2026, 1, 5, 19, 30, tzinfo=LONDON).astimezone(UTC)
+    case_id = _journey(sessions, engine, actor, [], opened=referral)
+    spec = ClockSpec(
+        name="ucr",
+        target="PT2H",
+        warning="PT90M",
+        calendar="hours 08:00-20:00 Europe/London",
+        starts_on={"events": ["open"]},
+    )
+    with sessions() as session:
+        case = CaseRepository(session).get(case_id)
+        service = ClockService(ClockRepository(session), now=referral)
+        service.apply(case, [ClockAction(spec, "start")], at=referral, seq=1)
+        session.commit()
+    clock = _clocks(sessions, case_id)["ucr"]
+    assert clock.calendar == "hours 08:00-20:00 Europe/London"
+    assert clock.due_at == datetime(2026, 1, 6, 9, 30, tzinfo=LONDON)
+    assert clock.warn_at == datetime(2026, 1, 6, 9, 0, tzinfo=LONDON)
+    # Stopped at 08:45 the next morning: 30 + 45 minutes of service time were used.
+    with sessions() as session:
+        case = CaseRepository(session).get(case_id)
+        stop_at = datetime(2026, 1, 6, 8, 45, tzinfo=LONDON)
+        ClockService(ClockRepository(session), now=stop_at).apply(
+            case, [ClockAction(spec, "stop")], at=stop_at, seq=2
+        )
+        session.commit()
+    clock = _clocks(sessions, case_id)["ucr"]
+    assert (clock.state, clock.consumed_seconds) == ("stopped", 75 * 60)
