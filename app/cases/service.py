@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.actor import Actor
 from app.cases.effects import CaseEffectPorts
+from app.cases.facts import CaseFacts
 from app.cases.repository import CaseFilter, CaseRepository
 from app.cases.schemas import (
     CaseCreate,
@@ -127,6 +128,7 @@ def fire_event(
             store=cases,
             clocks=ClockService(clocks, now=now),
             effects=CaseEffectPorts(session, engine, actor, now),
+            facts=CaseFacts(session, engine.catalogue.rules),
         )
         result = TransitionResult(
             case=_read(session, engine, case, actor, now), event=event_read(event)
@@ -204,7 +206,9 @@ def _read(session: Session, engine: Engine, case: Case, actor: Actor, now: datet
     return case_read(
         case,
         clocks=ClockRepository(session).for_case(case.id),
-        allowed=engine.allowed_events(case, actor, now=now),
+        allowed=engine.allowed_events(
+            case, actor, now=now, facts=CaseFacts(session, engine.catalogue.rules)
+        ),
         links=LinkRepository(session).for_case(case.id),
         now=now,
     )

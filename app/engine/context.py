@@ -22,6 +22,8 @@ class GuardContext:
     actor: Actor
     occurred_at: datetime
     reason: str | None = None
+    # Read-side facts the transition declared (`facts:` in the pathway file), by name.
+    facts: dict[str, Any] = field(default_factory=dict)
 
     def fact(self, name: str) -> Any:
         """The value in this event's data, else the value already on the case."""
@@ -40,6 +42,14 @@ class MachineModel:
     contexts: dict[TransitionSpec, GuardContext]
     rejections: list[str] = field(default_factory=list)
     taken: TransitionSpec | None = None
+
+
+class FactPort(Protocol):
+    """Looks up a declared read-side fact for a case (implemented over repositories)."""
+
+    def lookup(
+        self, name: str, case_id: int, attributes: dict[str, Any], data: dict[str, Any]
+    ) -> Any: ...
 
 
 class EffectPorts(Protocol):

@@ -15,7 +15,13 @@ from transitions import MachineError
 from app.auth.actor import Actor
 from app.calc.nhs_number import is_valid_nhs_number
 from app.engine.catalogue import LoadedPathway, PathwayCatalogue
-from app.engine.context import EffectContext, EffectPorts, GuardContext, MachineModel
+from app.engine.context import (
+    EffectContext,
+    EffectPorts,
+    FactPort,
+    GuardContext,
+    MachineModel,
+)
 from app.engine.fields import CodeCheck, validate_data
 from app.engine.guards import evaluate_guards
 from app.engine.ports import CaseStore, ClockAction, ClockPort
@@ -145,6 +151,7 @@ class Engine:
         store: CaseStore,
         clocks: ClockPort,
         effects: EffectPorts,
+        facts: FactPort | None = None,
     ) -> CaseEvent:
         loaded = self.pathway_for(case)
         spec = loaded.spec
@@ -176,7 +183,9 @@ class Engine:
         required = set.intersection(*(set(t.requires) for t in permitted))
         data = self._validate(spec, cmd.data, allowed, sorted(required), at)
 
-        contexts = {t: self._context(case, t, cmd.actor, data, at, cmd.reason) for t in permitted}
+        contexts = {
+            t: self._context(case, t, cmd.actor, data, at, cmd.reason, facts) for t in permitted
+        }
         model = MachineModel(state=case.state, contexts=contexts)
         try:
             moved = loaded.machine.events[cmd.trigger].trigger(model)
@@ -234,7 +243,9 @@ class Engine:
             )
         return event
 
-    def allowed_events(self, case: Case, actor: Actor, *, now: datetime) -> list[AllowedEvent]:
+    def allowed_events(
+        self, case: Case, actor: Actor, *, now: datetime, facts: FactPort | None = None
+    ) -> list[AllowedEvent]:
         """Every event from the current state, with why the caller cannot fire it now."""
         spec = self.pathway_for(case).spec
         out: list[AllowedEvent] = []
@@ -244,7 +255,7 @@ class Engine:
                 reasons.append(f"needs one of the roles: {', '.join(t.roles)}")
             else:
                 reasons += evaluate_guards(
-                    t, self._context(case, t, actor, {}, now, None), self.catalogue.rules
+                    t, self._context(case, t, actor, {}, now, None, facts), self.catalogue.rules
                 )
             out.append(
                 AllowedEvent(
@@ -274,7 +285,13 @@ class Engine:
         data: dict[str, Any],
         at: datetime,
         reason: str | None,
+        facts: FactPort | None = None,
     ) -> GuardContext:
+        looked_up = (
+            {name: facts.lookup(name, case.id, case.attributes, data) for name in t.facts}
+            if facts is not None
+            else {}
+        )
         return GuardContext(
             case.id,
             case.workflow_key,
@@ -286,6 +303,7 @@ class Engine:
             actor,
             at,
             reason,
+            looked_up,
         )
 
     @staticmethod

@@ -109,6 +109,7 @@ def check_spec(spec: PathwaySpec, rules: RuleRegistry) -> list[str]:
         problems += [f"{where}: {p}" for p in _unknown_roles("roles", t.roles)]
         problems += [f"{where}: unknown guard {g!r}" for g in t.guards if g not in rules.guards]
         problems += [f"{where}: unknown effect {e!r}" for e in t.effects if e not in rules.effects]
+        problems += [f"{where}: unknown fact {f!r}" for f in t.facts if f not in rules.facts]
         problems += [f"{where}: {p}" for p in _unknown_fields("data", t.data_fields, spec)]
     problems += _clock_problems(spec, states)
     if not problems:

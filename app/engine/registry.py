@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from app.engine.context import EffectContext, GuardContext
 
@@ -29,10 +30,34 @@ class Effect:
     fn: EffectFn
 
 
+# (database session, case id, case attributes, event data) -> the fact's value. The engine
+# never calls these itself: the service layer does, through the engine's FactPort.
+FactFn = Callable[[Any, int, dict[str, Any], dict[str, Any]], Any]
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A named read-side fact a guard may need, such as a service's current occupancy."""
+
+    name: str
+    description: str
+    fn: FactFn
+
+
 class RuleRegistry:
     def __init__(self) -> None:
         self.guards: dict[str, Guard] = {}
         self.effects: dict[str, Effect] = {}
+        self.facts: dict[str, Fact] = {}
+
+    def fact(self, name: str, description: str) -> Callable[[FactFn], FactFn]:
+        def register(fn: FactFn) -> FactFn:
+            if name in self.facts:
+                raise ValueError(f"fact {name!r} registered twice")
+            self.facts[name] = Fact(name, description, fn)
+            return fn
+
+        return register
 
     def guard(self, name: str, description: str) -> Callable[[GuardFn], GuardFn]:
         def register(fn: GuardFn) -> GuardFn:

@@ -65,6 +65,9 @@ class TransitionSpec(_Strict):
     accepts: tuple[str, ...] = ()
     guards: tuple[str, ...] = ()
     effects: tuple[str, ...] = ()
+    # Named read-side facts the guards need beyond the case (for example a service's occupancy),
+    # looked up by the service layer before the guards run.
+    facts: tuple[str, ...] = ()
     description: str = ""
 
     @field_validator("source", mode="before")
