@@ -15,6 +15,7 @@ from app.clocks.sweeper import sweep
 from app.codelists.checks import code_checker
 from app.codelists.loader import CodeSetRegistry
 from app.config import Settings, get_settings
+from app.dashboard.routes import router as dashboard_router
 from app.db import get_sessionmaker, make_engine, make_sessionmaker
 from app.discharge.config import load_discharge_config
 from app.discharge.routes import router as discharge_router
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         health_router,
         discharge_router,
         links_router,
+        dashboard_router,
     ):
         api.include_router(router)
     application.include_router(api)

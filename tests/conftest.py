@@ -148,9 +148,7 @@ class TestUser:
         return {"Authorization": f"Bearer {self.token}"}
 
 
-@pytest.fixture
-def make_user(sessions: sessionmaker[Session]):  # type: ignore[no-untyped-def]
-    """Make a user with roles in a fresh organisation (so tests never see each other's cases)."""
+def _user_factory(sessions: sessionmaker[Session]):  # type: ignore[no-untyped-def]
 
     def _make(*roles: str, org: str | None = None) -> TestUser:
         name = f"u_{uuid.uuid4().hex[:10]}"
@@ -163,6 +161,18 @@ def make_user(sessions: sessionmaker[Session]):  # type: ignore[no-untyped-def]
         return TestUser(Actor(user.id, name, org, frozenset(roles)), token, org)
 
     return _make
+
+
+@pytest.fixture
+def make_user(sessions: sessionmaker[Session]):  # type: ignore[no-untyped-def]
+    """Make a user with roles in a fresh organisation (so tests never see each other's cases)."""
+    return _user_factory(sessions)
+
+
+@pytest.fixture(scope="module")
+def make_user_module(sessions: sessionmaker[Session]):  # type: ignore[no-untyped-def]
+    """As make_user, for module-scoped data built once and read by several tests."""
+    return _user_factory(sessions)
 
 
 @pytest.fixture(scope="session")

@@ -22,8 +22,20 @@ DISCHARGE = "discharge"
 # Events after which no delay period stays open (their pathway effect is close_all_delays).
 CLOSES_ALL_DELAYS = frozenset({MEETS_AGAIN, DISCHARGE, "cancel", "died", "transfer"})
 LEAVES_HOSPITAL = frozenset({DISCHARGE, "died", "transfer"})
+RAISE_ESCALATION, CLEAR_ESCALATION = "raise_escalation", "clear_escalation"
 EVENTS_OF_INTEREST = (
-    frozenset({NOT_MEETING, MEETS_AGAIN, OPEN_DELAY, END_DELAY, SET_PRIMARY, "set_pathway"})
+    frozenset(
+        {
+            NOT_MEETING,
+            MEETS_AGAIN,
+            OPEN_DELAY,
+            END_DELAY,
+            SET_PRIMARY,
+            "set_pathway",
+            RAISE_ESCALATION,
+            CLEAR_ESCALATION,
+        }
+    )
     | CLOSES_ALL_DELAYS
 )
 
@@ -48,6 +60,10 @@ class DischargeFacts:
     delay_notes: dict[tuple[str, datetime], dict[str, Any]]
     pathways: list[PathwayChange]
     left_hospital_at: datetime | None
+    # Set only when the spell ended with `discharge` (not death or transfer).
+    discharged_at: datetime | None = None
+    discharge_pathway: str | None = None
+    escalated: bool = False
 
 
 def derive_facts(events: Iterable[CaseEvent], family_of: FamilyOf) -> DischargeFacts:
@@ -58,6 +74,8 @@ def derive_facts(events: Iterable[CaseEvent], family_of: FamilyOf) -> DischargeF
     notes: dict[tuple[str, datetime], dict[str, Any]] = {}
     pathways: list[PathwayChange] = []
     left_at: datetime | None = None
+    discharged: tuple[datetime, str] | None = None
+    escalated = False
     for e in ordered:
         at = e.occurred_at
         if e.event in (NOT_MEETING, MEETS_AGAIN):
@@ -94,8 +112,22 @@ def derive_facts(events: Iterable[CaseEvent], family_of: FamilyOf) -> DischargeF
             )
         if e.event in LEAVES_HOSPITAL:
             left_at = at
+        if e.event == DISCHARGE:
+            discharged = (at, e.data["discharge_pathway"])
+        if e.event in (RAISE_ESCALATION, CLEAR_ESCALATION):
+            escalated = e.event == RAISE_ESCALATION
     delays = sorted([*closed, *open_periods.values()], key=lambda p: (p.started_at, p.code))
-    return DischargeFacts(derive_drd(ctr, left_at), ctr, delays, notes, pathways, left_at)
+    return DischargeFacts(
+        derive_drd(ctr, left_at),
+        ctr,
+        delays,
+        notes,
+        pathways,
+        left_at,
+        discharged[0] if discharged else None,
+        discharged[1] if discharged else None,
+        escalated,
+    )
 
 
 def _ended(period: DelayPeriod, at: datetime) -> DelayPeriod:

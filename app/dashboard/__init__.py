@@ -1,0 +1,1 @@
+"""Managers' read side: daily metrics, snapshots, the change feed, exports and the page."""

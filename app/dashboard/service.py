@@ -1,0 +1,83 @@
+"""Metrics for a reporting day, as at its snapshot time."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.calc.drd import london_date
+from app.codelists.loader import CodeSetNotFound, CodeSetRegistry
+from app.dashboard.discharge_metrics import Spell, day_bounds, discharge_metrics, snapshot_time
+from app.dashboard.repository import DashboardRepository
+from app.discharge.config import DischargeConfig
+from app.discharge.history import EVENTS_OF_INTEREST, FamilyOf, derive_facts
+from app.discharge.repository import DischargeRepository
+from app.errors import ValidationFailed
+
+DELAY_LIST = "delay-reasons-acute"
+
+
+def compute_metrics(
+    session: Session,
+    *,
+    day: date,
+    site: str | None,
+    now: datetime,
+    codes: CodeSetRegistry,
+    config: DischargeConfig,
+) -> dict[str, Any]:
+    if day > london_date(now):
+        raise ValidationFailed(f"{day.isoformat()} is in the future: no figures yet")
+    snapshot = snapshot_time(day, now)
+    day_start, _ = day_bounds(day)
+    cases = DashboardRepository(session).discharge_cases_touching(day_start, snapshot, site)
+    events = DischargeRepository(session).events_by_case([c.id for c in cases], EVENTS_OF_INTEREST)
+    family = _family_lookup(codes)
+    spells = []
+    for case in cases:
+        admitted = case.attributes.get("admitted_at")
+        if admitted is None or datetime.fromisoformat(admitted) > snapshot:
+            continue
+        known = [e for e in events.get(case.id, []) if e.occurred_at <= snapshot]
+        spells.append(
+            Spell(
+                case.id,
+                case.site,
+                case.attributes.get("hospital_system"),
+                datetime.fromisoformat(admitted),
+                derive_facts(known, family),
+            )
+        )
+    labels = _labels(codes, day)
+    return {
+        "date": day.isoformat(),
+        "site": site,
+        "snapshot_at": snapshot.isoformat(),
+        "final": snapshot < now,
+        "discharge": discharge_metrics(
+            spells,
+            day=day,
+            snapshot=snapshot,
+            family_precedence=config.primary_reason_family_precedence,
+            labels=labels,
+        ),
+    }
+
+
+def _family_lookup(codes: CodeSetRegistry) -> FamilyOf:
+    def family(code: str, at: datetime) -> str | None:
+        try:
+            return codes.family_of(DELAY_LIST, code, london_date(at))
+        except CodeSetNotFound:
+            return None
+
+    return family
+
+
+def _labels(codes: CodeSetRegistry, day: date) -> dict[str, str | None]:
+    try:
+        return {e.code: e.label for e in codes.current(DELAY_LIST, day).codes}
+    except CodeSetNotFound:
+        return {}
