@@ -52,13 +52,21 @@ def test_database_trigger_refuses_raw_sql(
             session.execute(text(statement.format(table=table)), {"case_id": case_with_events})
         session.rollback()
         counted = (
-            session.execute(select(CaseEvent.seq).where(CaseEvent.case_id == case_with_events))
+            session.execute(
+                select(CaseEvent.seq)
+                .where(CaseEvent.case_id == case_with_events)
+                .order_by(CaseEvent.seq)
+            )
             .scalars()
             .all()
         )
         assert counted == [1, 2]
         evidence = (
-            session.execute(select(ClockEvent.kind).where(ClockEvent.case_id == case_with_events))
+            session.execute(
+                select(ClockEvent.kind)
+                .where(ClockEvent.case_id == case_with_events)
+                .order_by(ClockEvent.id)
+            )
             .scalars()
             .all()
         )
