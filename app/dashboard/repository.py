@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, text
 from sqlalchemy.orm import Session
 
 from app.models import Case, CaseEvent
@@ -32,16 +32,25 @@ class DashboardRepository:
         return list(self.session.execute(stmt).scalars())
 
     def events_after(
-        self, after_id: int, settled_before: datetime, limit: int, workflow: str | None
+        self, after_id: int, limit: int, workflow: str | None
     ) -> list[tuple[CaseEvent, Case]]:
-        """Events with id above the cursor that were recorded before the settle time."""
+        """Committed events above the cursor, in id order, that no late commit can precede.
+
+        Ids are taken at INSERT, not at COMMIT, so id 101 can be visible while id 100 is still
+        being written. On PostgreSQL an event is served only when its transaction is older than
+        every transaction still running (`pg_snapshot_xmin`), so the cursor never passes an id
+        that could still appear. SQLite runs one writer at a time, so ids commit in order there.
+        """
         stmt = (
             select(CaseEvent, Case)
             .join(Case, Case.id == CaseEvent.case_id)
-            .where(CaseEvent.id > after_id, CaseEvent.recorded_at < settled_before)
+            .where(CaseEvent.id > after_id)
             .order_by(CaseEvent.id)
             .limit(limit)
         )
+        if self.session.get_bind().dialect.name == "postgresql":
+            xmin = text("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+            stmt = stmt.where(CaseEvent.tx_id < xmin)
         if workflow is not None:
             stmt = stmt.where(Case.workflow_key == workflow)
         return [(e, c) for e, c in self.session.execute(stmt).all()]

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query, Request
 
 from app.calc.drd import london_date
 from app.dashboard import service
-from app.deps import CodesDep, CurrentActor, SessionDep
+from app.dashboard.feed import Feed, read_feed
+from app.deps import CodesDep, CurrentActor, EngineDep, SessionDep, SettingsDep
 from app.discharge.config import DischargeConfig
 from app.timeutil import utcnow
 
@@ -37,4 +38,24 @@ def metrics(
     now = utcnow()
     return service.compute_metrics(
         db, day=day or london_date(now), site=site, now=now, codes=codes, config=_config(request)
+    )
+
+
+@router.get("/feed", response_model=Feed)
+def feed(
+    _actor: CurrentActor,
+    db: SessionDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    cursor: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1)] = 100,
+    workflow: Annotated[str | None, Query(max_length=64)] = None,
+) -> Feed:
+    """Events since `cursor` (new and changed RFD entries among them), oldest first."""
+    return read_feed(
+        db,
+        catalogue=engine.catalogue,
+        cursor=cursor,
+        limit=min(limit, settings.max_page_size),
+        workflow=workflow,
     )

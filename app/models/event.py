@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    FetchedValue,
     ForeignKey,
     Index,
     Integer,
@@ -52,6 +53,10 @@ class CaseEvent(Base):
     recorded_at: Mapped[datetime] = mapped_column(index=True)
     backdated: Mapped[bool] = mapped_column(Boolean, default=False)
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    # PostgreSQL only: the writing transaction's id, filled by a column default. The change feed
+    # serves an event only once every transaction older than the oldest one still running has
+    # finished, so a poller never skips an event whose transaction commits late.
+    tx_id: Mapped[int | None] = mapped_column(BigInteger, server_default=FetchedValue())
 
 
 def refuse_change(kind: str) -> Any:

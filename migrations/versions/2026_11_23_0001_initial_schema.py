@@ -193,6 +193,7 @@ def upgrade() -> None:
         sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("backdated", sa.Boolean(), nullable=False),
         sa.Column("idempotency_key", sa.String(length=200), nullable=True),
+        sa.Column("tx_id", sa.BigInteger(), nullable=True),
         sa.ForeignKeyConstraint(
             ["case_id"],
             ["cases.id"],
@@ -284,6 +285,12 @@ def upgrade() -> None:
     # ### end Alembic commands ###
     for table in APPEND_ONLY_TABLES:
         create_append_only_trigger(table)
+    if op.get_bind().dialect.name == "postgresql":
+        # The writing transaction's id, for the change feed's "nothing committed late" rule.
+        op.execute(
+            "ALTER TABLE case_events ALTER COLUMN tx_id "
+            "SET DEFAULT (pg_current_xact_id()::text::bigint)"
+        )
 
 
 def downgrade() -> None:
