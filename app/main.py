@@ -6,8 +6,10 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
 
 import app.rules  # noqa: F401 - registers named guards and effects
 from app.cases.routes import router as cases_router
@@ -15,6 +17,7 @@ from app.clocks.sweeper import sweep
 from app.codelists.checks import code_checker
 from app.codelists.loader import CodeSetRegistry
 from app.config import Settings, get_settings
+from app.dashboard.page import router as dashboard_page
 from app.dashboard.routes import router as dashboard_router
 from app.db import get_sessionmaker, make_engine, make_sessionmaker
 from app.discharge.config import load_discharge_config
@@ -29,6 +32,7 @@ from app.problems import install_error_handlers
 from app.timeutil import utcnow
 
 log = logging.getLogger(__name__)
+DASHBOARD_STATIC = Path(__file__).parent / "dashboard" / "static"
 
 
 def load_codes(settings: Settings) -> CodeSetRegistry:
@@ -95,6 +99,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api.include_router(router)
     application.include_router(api)
     application.include_router(health_router)
+    application.include_router(dashboard_page)
+    application.mount(
+        "/dashboard/static", StaticFiles(directory=DASHBOARD_STATIC), name="dashboard-static"
+    )
     return application
 
 

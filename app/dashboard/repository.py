@@ -31,6 +31,15 @@ class DashboardRepository:
             stmt = stmt.where(Case.site == site)
         return list(self.session.execute(stmt).scalars())
 
+    def discharge_sites(self) -> list[str]:
+        stmt = (
+            select(Case.site)
+            .where(Case.workflow_key == "discharge", Case.site.is_not(None))
+            .distinct()
+            .order_by(Case.site)
+        )
+        return [s for s in self.session.execute(stmt).scalars() if s]
+
     def events_after(
         self, after_id: int, limit: int, workflow: str | None
     ) -> list[tuple[CaseEvent, Case]]:

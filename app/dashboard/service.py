@@ -81,3 +81,7 @@ def _labels(codes: CodeSetRegistry, day: date) -> dict[str, str | None]:
         return {e.code: e.label for e in codes.current(DELAY_LIST, day).codes}
     except CodeSetNotFound:
         return {}
+
+
+def sites(session: Session) -> list[str]:
+    return DashboardRepository(session).discharge_sites()

@@ -1,0 +1,199 @@
+"""The managers' dashboard page at /dashboard: server-rendered, no external assets.
+
+Browsers cannot send bearer headers from a link, so the page signs in once with a token and
+keeps it in an HttpOnly, SameSite=Strict cookie scoped to /dashboard.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from app.auth.actor import Actor
+from app.auth.service import authenticate
+from app.calc.drd import london_date
+from app.dashboard import service
+from app.dashboard.charts import bar_chart, line_chart
+from app.dashboard.diagram_svg import mermaid_to_svg
+from app.deps import CodesDep, EngineDep, SessionDep
+from app.discharge import service as discharge_service
+from app.engine.diagrams import mermaid
+from app.errors import DomainError, Unauthorized
+from app.timeutil import utcnow
+
+router = APIRouter(prefix="/dashboard", include_in_schema=False)
+COOKIE = "homefirst_dashboard"
+TREND_DAYS = 14
+RFD_ROWS = 50
+templates = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+)
+
+
+def _actor(request: Request, db: SessionDep) -> Actor | None:
+    token = request.cookies.get(COOKIE)
+    if not token:
+        return None
+    try:
+        return authenticate(db, token, now=utcnow())
+    except Unauthorized:
+        return None
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form() -> HTMLResponse:
+    return HTMLResponse(templates.get_template("login.html").render(error=None))
+
+
+@router.post("/login")
+def login(db: SessionDep, token: Annotated[str, Form(max_length=200)]) -> Response:
+    try:
+        authenticate(db, token.strip(), now=utcnow())
+    except Unauthorized as exc:
+        page = templates.get_template("login.html").render(error=f"Not signed in: {exc.detail}.")
+        return HTMLResponse(page, status_code=401)
+    response = RedirectResponse("/dashboard", status_code=303)
+    response.set_cookie(
+        COOKIE,
+        token.strip(),
+        httponly=True,
+        samesite="strict",
+        path="/dashboard",
+        max_age=12 * 3600,
+    )
+    return response
+
+
+@router.post("/logout")
+def logout() -> Response:
+    response = RedirectResponse("/dashboard/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/dashboard")
+    return response
+
+
+@router.get("", response_class=HTMLResponse)
+def dashboard(
+    request: Request,
+    db: SessionDep,
+    engine: EngineDep,
+    codes: CodesDep,
+    site: Annotated[str | None, Query(max_length=64)] = None,
+    day: Annotated[date | None, Query(alias="date")] = None,
+) -> Response:
+    actor = _actor(request, db)
+    if actor is None:
+        return RedirectResponse("/dashboard/login", status_code=303)
+    now = utcnow()
+    today = london_date(now)
+    day = min(day or today, today)
+    site = site or None
+    config = request.app.state.discharge_config
+    try:
+        metrics = service.compute_metrics(
+            db, day=day, site=site, now=now, codes=codes, config=config
+        )
+    except DomainError as exc:
+        return HTMLResponse(f"<p>{exc.detail}</p>", status_code=exc.status_code)
+    trend = [
+        service.compute_metrics(
+            db, day=day - timedelta(days=n), site=site, now=now, codes=codes, config=config
+        )["discharge"]
+        for n in range(TREND_DAYS - 1, -1, -1)
+    ]
+    labels = [(day - timedelta(days=n)).isoformat() for n in range(TREND_DAYS - 1, -1, -1)]
+    rfd = discharge_service.rfd_list(
+        db,
+        catalogue=engine.catalogue,
+        codes=codes,
+        config=config,
+        flt=discharge_service.RfdFilter(site=site),
+        sort="-days_since_drd",
+        now=now,
+    )
+    d = metrics["discharge"]
+    page = templates.get_template("dashboard.html").render(
+        username=actor.username,
+        day=day.isoformat(),
+        today=today.isoformat(),
+        site=site,
+        sites=service.sites(db),
+        snapshot_label=metrics["snapshot_at"][:16].replace("T", " ") + " UTC",
+        final=metrics["final"],
+        d=d,
+        trend_days=TREND_DAYS,
+        rfd=rfd.model_dump(),
+        rfd_rows=RFD_ROWS,
+        charts=_charts(d, trend, labels),
+        extra_panels=[],
+        diagrams=_diagrams(engine),
+    )
+    return HTMLResponse(page)
+
+
+def _charts(d: dict[str, Any], trend: list[dict[str, Any]], labels: list[str]) -> dict[str, str]:
+    shares = d["discharges_by_pathway"]
+    window = {
+        p: sum(t["discharges_by_pathway"][p]["count"] for t in trend)
+        for p in ("P0", "P1", "P2", "P3")
+    }
+    total = sum(window.values())
+    return {
+        "nctr_trend": line_chart(
+            "Patients not meeting the criteria to reside at the end of each day",
+            list(zip(labels, [t["nctr_remaining"] for t in trend], strict=True)),
+            unit="patients",
+            chart_id="chart-nctr-trend",
+        ),
+        "delay_days_trend": line_chart(
+            "Delay days of patients still waiting, each day",
+            list(zip(labels, [t["remaining_delayed_bed_days"] for t in trend], strict=True)),
+            unit="days",
+            chart_id="chart-delay-days",
+        ),
+        "pathway_mix": bar_chart(
+            f"Discharges by pathway over {len(trend)} days (%), {total} discharges",
+            [
+                (
+                    p,
+                    round(100 * window[p] / total, 1) if total else 0.0,
+                    shares[p]["expected_percent"],
+                )
+                for p in ("P0", "P1", "P2", "P3")
+            ],
+            unit="%",
+            chart_id="chart-pathway-mix",
+        ),
+        "reasons": bar_chart(
+            "Patients waiting by primary delay reason",
+            [(r["label"] or r["code"], r["patients"], None) for r in d["by_primary_reason"]],
+            unit="patients",
+            chart_id="chart-reasons",
+        ),
+        "buckets": bar_chart(
+            "Patients waiting by days since ready",
+            [(f"{k} days", v, None) for k, v in d["remaining_delay_buckets"].items()],
+            unit="patients",
+            chart_id="chart-buckets",
+        ),
+    }
+
+
+def _diagrams(engine: EngineDep) -> list[dict[str, Any]]:
+    out = []
+    for key in engine.catalogue.keys():
+        loaded = engine.catalogue.latest(key)
+        if loaded is not None:
+            out.append(
+                {
+                    "title": loaded.spec.title,
+                    "version": loaded.spec.version,
+                    "svg": mermaid_to_svg(mermaid(loaded.spec), diagram_id=f"diagram-{key}"),
+                }
+            )
+    return out
