@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from app.chc.cli import chc_cli
 from app.config import get_settings
 from app.errors import DomainError
 
@@ -27,6 +28,7 @@ for name, sub in (
     ("demo", demo_cli),
 ):
     cli.add_typer(sub, name=name)
+cli.add_typer(chc_cli, name="chc")
 
 
 def _fail(message: str) -> typer.Exit:

@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 import app.rules  # noqa: F401 - registers named guards and effects
 from app.cases.routes import router as cases_router
+from app.chc.routes import routers as chc_routers
 from app.clocks.sweeper import sweep
 from app.codelists.checks import code_checker
 from app.codelists.loader import CodeSetRegistry
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         discharge_router,
         links_router,
         dashboard_router,
+        *chc_routers,
     ):
         api.include_router(router)
     application.include_router(api)

@@ -2,6 +2,16 @@
 
 from app.models.base import Base
 from app.models.case import Case
+from app.models.chc import (
+    ChcClaimLog,
+    ChcImport,
+    ChcImportRejection,
+    ChcRagOverride,
+    ChcRagRating,
+    ChcReconciliationItem,
+    ChcSourceRecord,
+    ChcWorkItem,
+)
 from app.models.clock import Clock, ClockEvent
 from app.models.event import AppendOnlyViolation, CaseEvent
 from app.models.idempotency import IdempotencyRecord
@@ -14,6 +24,14 @@ __all__ = [
     "Base",
     "Case",
     "CaseEvent",
+    "ChcClaimLog",
+    "ChcImport",
+    "ChcImportRejection",
+    "ChcRagOverride",
+    "ChcRagRating",
+    "ChcReconciliationItem",
+    "ChcSourceRecord",
+    "ChcWorkItem",
     "CaseLink",
     "Clock",
     "ClockEvent",

@@ -1,0 +1,170 @@
+"""`homefirst chc ...`: import backlog lists, refresh ratings, show panels, check configuration.
+
+Commands that change data act as a named user (`--user`), so every event and audit row says
+who did it, in which role, for which organisation, exactly as over HTTP.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from app.auth.actor import Actor
+from app.chc.config import ChcConfig, chc_config
+
+chc_cli = typer.Typer(help="NHS Continuing Healthcare working list.", no_args_is_help=True)
+UserOption = Annotated[str, typer.Option("--user", help="Act as this user (their roles and org)")]
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    return typer.Exit(code=1)
+
+
+def _actor(username: str) -> Actor:
+    from app.auth.repository import AuthRepository
+    from app.db import get_sessionmaker
+
+    with get_sessionmaker()() as session:
+        user = AuthRepository(session).user_by_username(username)
+    if user is None or not user.active:
+        raise _fail(f"no active user {username!r} (add one with `homefirst users add`)")
+    return Actor(user.id, user.username, user.organisation, frozenset(user.role_list))
+
+
+def _config() -> ChcConfig:
+    from app.config import get_settings
+
+    return chc_config(get_settings().pathways_dir / "config")
+
+
+@chc_cli.command("import")
+def import_list(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    source: Annotated[str, typer.Option(help="Source list name, e.g. MLCSU, LSCFT, 'Sefton MBC'")],
+    user: UserOption,
+) -> None:
+    """Import one backlog list (CSV: UTF-8, UTF-8 with BOM or Windows-1252) with a progress bar."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from app.chc.importer import import_list as run_import
+    from app.config import get_settings
+    from app.db import get_sessionmaker
+    from app.errors import DomainError
+    from app.main import build_engine
+    from app.timeutil import utcnow
+
+    actor = _actor(user)
+    settings = get_settings()
+    engine = build_engine(settings)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, transient=True) as bar, get_sessionmaker()() as session:
+        task = bar.add_task(f"importing {file.name}", total=None)
+        try:
+            outcome = run_import(
+                session,
+                engine=engine,
+                cfg=_config(),
+                actor=actor,
+                source=source,
+                filename=file.name,
+                data=file.read_bytes(),
+                now=utcnow(),
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+        except DomainError as exc:
+            raise _fail(f"import refused: {exc.detail}") from None
+    body = outcome.body
+    if body.get("already_imported"):
+        typer.echo(f"already imported (import {body['import_id']}); nothing changed")
+    counts = body["counts"]
+    typer.echo(
+        f"import {body['import_id']} {body['source']} ({body['encoding']}): "
+        + ", ".join(f"{k} {v}" for k, v in counts.items())
+    )
+    for row in body["rejected"]:
+        typer.echo(f"  rejected row {row['row']}: {'; '.join(row['reasons'])}")
+    for row in body["conflicts"]:
+        fields = ", ".join(
+            f"{f['field']} {f['current']!r} vs {f['incoming']!r}" for f in row["fields"]
+        )
+        typer.echo(f"  conflict row {row['row']} (case {row['case_id']}): {fields}")
+
+
+@chc_cli.command("refresh")
+def refresh_ratings(
+    organisation: Annotated[
+        str | None, typer.Option("--org", help="Only this organisation")
+    ] = None,
+) -> None:
+    """Re-rate every open CHC case (cron it daily so ratings follow the passing of time)."""
+    from app.chc.repository import ChcRepository
+    from app.chc.worklist import refresh
+    from app.db import UnitOfWork, get_sessionmaker
+    from app.timeutil import utcnow
+
+    with get_sessionmaker()() as session, UnitOfWork(session):
+        report = refresh(ChcRepository(session), _config(), organisation=organisation, now=utcnow())
+    typer.echo(
+        f"examined {report.examined}, new {report.created}, re-rated {report.rerated}, "
+        f"updated {report.updated}"
+    )
+
+
+@chc_cli.command("panel")
+def panel(
+    user: UserOption,
+    day: Annotated[str | None, typer.Argument(help="YYYY-MM-DD; omit for upcoming panels")] = None,
+) -> None:
+    """Upcoming panel dates, or one panel's agenda."""
+    from app.chc.panels import panel_agenda, upcoming_panels
+    from app.db import get_sessionmaker
+    from app.errors import DomainError
+    from app.timeutil import LONDON, utcnow
+
+    actor = _actor(user)
+    with get_sessionmaker()() as session:
+        try:
+            if day is None:
+                today = utcnow().astimezone(LONDON).date()
+                listing = upcoming_panels(session, cfg=_config(), actor=actor, start=today, count=6)
+                for slot in listing.panels:
+                    typer.echo(f"{slot.date}  {slot.cases} case(s)")
+                return
+            agenda = panel_agenda(session, cfg=_config(), actor=actor, day=date.fromisoformat(day))
+        except (DomainError, ValueError) as exc:
+            raise _fail(str(exc)) from None
+    typer.echo(f"panel {agenda.date}: {agenda.count} case(s)")
+    for item in agenda.agenda:
+        dst = item.dst.summary if item.dst else "DST not recorded"
+        typer.echo(f"  case {item.case_id} {item.state} {item.rag or '-'}: {dst}")
+
+
+@chc_cli.command("check")
+def check() -> None:
+    """Validate the CHC configuration and its agreement with pathways/chc.yaml."""
+    import app.rules  # noqa: F401 - registers guards and effects
+    from app.chc.config import ChcConfigError
+    from app.chc.consistency import consistency_problems
+    from app.config import get_settings
+    from app.engine.catalogue import PathwayCatalogue
+    from app.engine.loader import PathwayError
+    from app.engine.registry import RULES
+
+    settings = get_settings()
+    try:
+        cfg = _config()
+        catalogue = PathwayCatalogue.from_directory(settings.pathways_dir, RULES)
+    except (ChcConfigError, PathwayError) as exc:
+        raise _fail(f"CHC check failed: {exc}") from None
+    loaded = catalogue.latest("chc")
+    if loaded is None:
+        raise _fail("CHC check failed: no chc pathway is loaded")
+    problems = consistency_problems(cfg, loaded.spec)
+    if problems:
+        raise _fail("CHC check failed: " + "; ".join(problems))
+    statuses = f"tools {cfg.tools.status}, RAG {cfg.rag.status}, local {cfg.local.status}"
+    typer.echo(f"ok  CHC configuration ({statuses}) agrees with chc v{loaded.spec.version}")

@@ -1,0 +1,271 @@
+"""SQL for the CHC working list. No commits here: each service use case owns its Unit of Work."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.models import (
+    Case,
+    ChcImport,
+    ChcImportRejection,
+    ChcReconciliationItem,
+    ChcSourceRecord,
+    ChcWorkItem,
+    User,
+)
+
+CHC = "chc"
+
+
+class ChcRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, row: object) -> None:
+        self.session.add(row)
+        self.session.flush()
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.session.get_bind().dialect.name == "postgresql"
+
+    def lock_organisation(self, organisation: str, purpose: str) -> None:
+        """Serialise one kind of writer per organisation (imports, so two lists naming the same
+        new person cannot both open a case). SQLite's single writer lock already does this."""
+        if self.is_postgres:
+            self.session.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                {"key": f"chc:{purpose}:{organisation}"},
+            )
+
+    def lock_user(self, user_id: int) -> None:
+        """One claim at a time per assessor (a double click cannot beat the claim limit)."""
+        self.session.execute(select(User.id).where(User.id == user_id).with_for_update())
+
+    # -- imports and provenance -------------------------------------------------------------
+    def find_import(self, organisation: str, source: str, sha256: str) -> ChcImport | None:
+        stmt = select(ChcImport).where(
+            ChcImport.organisation == organisation,
+            ChcImport.source_list == source,
+            ChcImport.sha256 == sha256,
+        )
+        return self.session.execute(stmt).scalar_one_or_none()
+
+    def try_add_import(self, row: ChcImport) -> bool:
+        """False when the same file for the same source was recorded by a concurrent import."""
+        try:
+            with self.session.begin_nested():
+                self.add(row)
+        except IntegrityError:
+            return False
+        return True
+
+    def get_import(self, import_id: int, organisation: str) -> ChcImport | None:
+        stmt = select(ChcImport).where(
+            ChcImport.id == import_id, ChcImport.organisation == organisation
+        )
+        return self.session.execute(stmt).scalar_one_or_none()
+
+    def list_imports(self, organisation: str, limit: int) -> list[ChcImport]:
+        stmt = (
+            select(ChcImport)
+            .where(ChcImport.organisation == organisation)
+            .order_by(ChcImport.id.desc())
+            .limit(limit)
+        )
+        return list(self.session.execute(stmt).scalars())
+
+    def find_source_record(
+        self, organisation: str, source: str, record_id: str
+    ) -> ChcSourceRecord | None:
+        stmt = select(ChcSourceRecord).where(
+            ChcSourceRecord.organisation == organisation,
+            ChcSourceRecord.source_list == source,
+            ChcSourceRecord.source_record_id == record_id,
+        )
+        return self.session.execute(stmt).scalar_one_or_none()
+
+    def source_records_for_case(self, case_id: int) -> list[ChcSourceRecord]:
+        stmt = (
+            select(ChcSourceRecord)
+            .where(ChcSourceRecord.case_id == case_id)
+            .order_by(ChcSourceRecord.id)
+        )
+        return list(self.session.execute(stmt).scalars())
+
+    def rejections_for_import(self, import_id: int) -> list[ChcImportRejection]:
+        stmt = (
+            select(ChcImportRejection)
+            .where(ChcImportRejection.import_id == import_id)
+            .order_by(ChcImportRejection.row_number)
+        )
+        return list(self.session.execute(stmt).scalars())
+
+    def open_case_by_nhs_number(self, organisation: str, nhs_number: str) -> Case | None:
+        stmt = (
+            select(Case)
+            .where(
+                Case.workflow_key == CHC,
+                Case.organisation == organisation,
+                Case.patient_ref == nhs_number,
+                Case.is_open.is_(True),
+            )
+            .order_by(Case.id)
+            .limit(1)
+        )
+        return self.session.execute(stmt).scalar_one_or_none()
+
+    def open_case_by_match_key(self, organisation: str, match_key: str) -> Case | None:
+        stmt = (
+            select(Case)
+            .join(ChcSourceRecord, ChcSourceRecord.case_id == Case.id)
+            .where(
+                ChcSourceRecord.organisation == organisation,
+                ChcSourceRecord.match_key == match_key,
+                Case.is_open.is_(True),
+            )
+            .order_by(Case.id)
+            .limit(1)
+        )
+        return self.session.execute(stmt).scalars().first()
+
+    # -- reconciliation -------------------------------------------------------------------------
+    def reconciliation_items(
+        self, organisation: str, status: str | None, case_id: int | None, limit: int
+    ) -> list[ChcReconciliationItem]:
+        stmt = select(ChcReconciliationItem).where(
+            ChcReconciliationItem.organisation == organisation
+        )
+        if status is not None:
+            stmt = stmt.where(ChcReconciliationItem.status == status)
+        if case_id is not None:
+            stmt = stmt.where(ChcReconciliationItem.case_id == case_id)
+        stmt = stmt.order_by(ChcReconciliationItem.id).limit(limit)
+        return list(self.session.execute(stmt).scalars())
+
+    def reconciliation_item(
+        self, item_id: int, organisation: str, *, for_update: bool = False
+    ) -> ChcReconciliationItem | None:
+        stmt = select(ChcReconciliationItem).where(
+            ChcReconciliationItem.id == item_id,
+            ChcReconciliationItem.organisation == organisation,
+        )
+        if for_update:
+            stmt = stmt.with_for_update()
+        return self.session.execute(stmt).scalar_one_or_none()
+
+    def source_record(self, pk: int) -> ChcSourceRecord | None:
+        return self.session.get(ChcSourceRecord, pk)
+
+    # -- work items -------------------------------------------------------------------------------
+    def chc_cases_for_refresh(
+        self, organisation: str | None, case_ids: Iterable[int] | None
+    ) -> list[tuple[Case, ChcWorkItem | None]]:
+        stmt = (
+            select(Case, ChcWorkItem)
+            .outerjoin(ChcWorkItem, ChcWorkItem.case_id == Case.id)
+            .where(Case.workflow_key == CHC, Case.is_open.is_(True))
+            .order_by(Case.id)
+        )
+        if organisation is not None:
+            stmt = stmt.where(Case.organisation == organisation)
+        if case_ids is not None:
+            stmt = stmt.where(Case.id.in_(list(case_ids)))
+        return [(c, w) for c, w in self.session.execute(stmt).tuples()]
+
+    def try_add_work_item(self, item: ChcWorkItem) -> bool:
+        try:
+            with self.session.begin_nested():
+                self.add(item)
+        except IntegrityError:
+            return False
+        return True
+
+    def update_rating(self, case_id: int, seen_seq: int, values: dict[str, Any]) -> bool:
+        """Compare-and-set on `rating_seq`: False when another refresh got there first."""
+        stmt = (
+            update(ChcWorkItem)
+            .where(ChcWorkItem.case_id == case_id, ChcWorkItem.rating_seq == seen_seq)
+            .values(rating_seq=seen_seq + 1, **values)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(self.session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+    def work_item(self, case_id: int, *, for_update: bool = False) -> ChcWorkItem | None:
+        stmt = select(ChcWorkItem).where(ChcWorkItem.case_id == case_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return self.session.execute(stmt).scalar_one_or_none()
+
+    def queue(
+        self,
+        organisation: str,
+        states: Sequence[str],
+        *,
+        cohort: str | None = None,
+        rag: str | None = None,
+        limit: int | None = None,
+    ) -> list[tuple[ChcWorkItem, Case]]:
+        stmt = self._queue_select(organisation, states)
+        if cohort is not None:
+            stmt = stmt.where(ChcWorkItem.cohort == cohort)
+        if rag is not None:
+            stmt = stmt.where(ChcWorkItem.rag == rag)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return [(w, c) for w, c in self.session.execute(stmt).tuples()]
+
+    def next_claimable(
+        self, organisation: str, states: Sequence[str], now: datetime
+    ) -> tuple[ChcWorkItem, Case] | None:
+        """The first unclaimed (or lapsed) item in queue order, locked for this transaction.
+
+        PostgreSQL: `FOR UPDATE OF chc_work_items SKIP LOCKED`, so concurrent claimers each get a
+        different row without waiting. SQLite ignores the clause; its single writer lock
+        (BEGIN IMMEDIATE) makes the read-then-update atomic instead.
+        """
+        stmt = (
+            self._queue_select(organisation, states)
+            .where(or_(ChcWorkItem.claimed_by_id.is_(None), ChcWorkItem.claim_expires_at <= now))
+            .limit(1)
+            .with_for_update(skip_locked=True, of=ChcWorkItem)
+        )
+        row = self.session.execute(stmt).tuples().first()
+        return (row[0], row[1]) if row else None
+
+    def active_claims(self, organisation: str, user_id: int, now: datetime) -> list[ChcWorkItem]:
+        stmt = (
+            select(ChcWorkItem)
+            .join(Case, Case.id == ChcWorkItem.case_id)
+            .where(
+                ChcWorkItem.organisation == organisation,
+                ChcWorkItem.claimed_by_id == user_id,
+                ChcWorkItem.claim_expires_at > now,
+                Case.is_open.is_(True),
+            )
+            .order_by(ChcWorkItem.case_id)
+        )
+        return list(self.session.execute(stmt).scalars())
+
+    def _queue_select(self, organisation: str, states: Sequence[str]) -> Any:
+        return (
+            select(ChcWorkItem, Case)
+            .join(Case, Case.id == ChcWorkItem.case_id)
+            .where(
+                ChcWorkItem.organisation == organisation,
+                Case.workflow_key == CHC,
+                Case.is_open.is_(True),
+                Case.state.in_(list(states)),
+            )
+            .order_by(ChcWorkItem.rag_rank, ChcWorkItem.waiting_since, ChcWorkItem.case_id)
+        )
+
+    def user_by_username(self, username: str) -> User | None:
+        stmt = select(User).where(User.username == username)
+        return self.session.execute(stmt).scalar_one_or_none()

@@ -1,0 +1,258 @@
+"""HTTP routes for CHC: backlog imports, reconciliation, the work queue, RAG, panels, report.
+
+Thin: parse, call a service, shape the response. Every read of patient data needs a bearer
+token and a CHC role (or manager); every list is limited to the caller's organisation.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi.responses import JSONResponse
+
+from app.chc import importer, panels, queue, reconciliation, reports, service
+from app.chc.config import ChcConfig, chc_config
+from app.chc.errors import ImportFileInvalid
+from app.chc.schemas import (
+    ChcCaseRead,
+    ChcReport,
+    ChecklistRequest,
+    DstRequest,
+    ImportSummary,
+    IndicativeRead,
+    OverrideRequest,
+    PanelList,
+    PanelRead,
+    QueueItem,
+    QueueRead,
+    RagHistoryRead,
+    ReassignRequest,
+    ReconciliationItemRead,
+    ReconciliationList,
+    ReleaseRequest,
+    ResolveRequest,
+)
+from app.deps import CurrentActor, EngineDep, SessionDep, SettingsDep
+from app.errors import ValidationFailed
+from app.timeutil import LONDON, utcnow
+
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+PROBLEM: dict[int | str, dict[str, Any]] = {
+    code: {"description": text, "content": {"application/problem+json": {}}}
+    for code, text in {
+        401: "No valid bearer token",
+        403: "Your role may not do this",
+        404: "Not found (or not in your organisation)",
+        409: "Conflicts with the current state (every reason given)",
+        422: "Invalid data",
+    }.items()
+}
+
+
+def get_chc_config(settings: SettingsDep) -> ChcConfig:
+    return chc_config(settings.pathways_dir / "config")
+
+
+ConfigDep = Annotated[ChcConfig, Depends(get_chc_config)]
+Limit = Annotated[int, Query(ge=1, le=500)]
+
+imports = APIRouter(prefix="/imports/chc-backlog", tags=["chc"], responses=PROBLEM)
+recon = APIRouter(prefix="/reconciliation/chc", tags=["chc"], responses=PROBLEM)
+work_queue = APIRouter(prefix="/queues/chc", tags=["chc"], responses=PROBLEM)
+cases = APIRouter(prefix="/chc", tags=["chc"], responses=PROBLEM)
+panel_routes = APIRouter(prefix="/panels", tags=["chc"], responses=PROBLEM)
+report_routes = APIRouter(prefix="/reports", tags=["chc"], responses=PROBLEM)
+
+
+@imports.post("", status_code=201)
+def import_backlog(
+    actor: CurrentActor,
+    db: SessionDep,
+    engine: EngineDep,
+    cfg: ConfigDep,
+    file: Annotated[UploadFile, File(description="The source list as CSV")],
+    source: Annotated[str, Form(max_length=64, description="e.g. MLCSU, LSCFT, Sefton MBC")],
+) -> JSONResponse:
+    """Import one organisation's backlog list. 201 with the import report; the same file again
+    is 200 with the first report and `already_imported: true` (nothing changes)."""
+    data = file.file.read(MAX_UPLOAD_BYTES + 1)
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ImportFileInvalid(f"the file is larger than {MAX_UPLOAD_BYTES // 1024 // 1024} MB")
+    outcome = importer.import_list(
+        db,
+        engine=engine,
+        cfg=cfg,
+        actor=actor,
+        source=source,
+        filename=file.filename or "upload.csv",
+        data=data,
+        now=utcnow(),
+    )
+    return JSONResponse(outcome.body, status_code=outcome.status_code)
+
+
+@imports.get("", response_model=list[ImportSummary])
+def list_imports(actor: CurrentActor, db: SessionDep, limit: Limit = 50) -> list[ImportSummary]:
+    """Your organisation's imports, newest first."""
+    return importer.list_imports(db, actor=actor, limit=limit)
+
+
+@imports.get("/{import_id}")
+def get_import(import_id: int, actor: CurrentActor, db: SessionDep) -> dict[str, Any]:
+    """The full report of one import (row numbers and reasons)."""
+    return importer.get_report(db, actor=actor, import_id=import_id)
+
+
+@recon.get("", response_model=ReconciliationList)
+def list_reconciliation(
+    actor: CurrentActor,
+    db: SessionDep,
+    status: Literal["open", "resolved"] | None = "open",
+    case_id: int | None = None,
+    limit: Limit = 200,
+) -> ReconciliationList:
+    """Values on which source lists disagree (open ones by default)."""
+    return reconciliation.list_items(db, actor=actor, status=status, case_id=case_id, limit=limit)
+
+
+@recon.post("/{item_id}/resolve", response_model=ReconciliationItemRead)
+def resolve_reconciliation(
+    item_id: int,
+    body: ResolveRequest,
+    actor: CurrentActor,
+    db: SessionDep,
+    engine: EngineDep,
+    cfg: ConfigDep,
+) -> ReconciliationItemRead:
+    """Keep the case's value, or take the list's value (one case event)."""
+    return reconciliation.resolve(
+        db, engine=engine, cfg=cfg, actor=actor, item_id=item_id, body=body, now=utcnow()
+    )
+
+
+@work_queue.get("", response_model=QueueRead)
+def get_queue(
+    actor: CurrentActor,
+    db: SessionDep,
+    engine: EngineDep,
+    cfg: ConfigDep,
+    cohort: Annotated[str | None, Query(max_length=32)] = None,
+    rag: Literal["red", "amber", "green"] | None = None,
+    unclaimed_only: bool = False,
+    limit: Limit = 100,
+) -> QueueRead:
+    """The working list in order (RAG, then waiting time), each item saying why it is there."""
+    return queue.list_queue(
+        db,
+        engine=engine,
+        cfg=cfg,
+        actor=actor,
+        now=utcnow(),
+        cohort=cohort,
+        rag=rag,
+        unclaimed_only=unclaimed_only,
+        limit=limit,
+    )
+
+
+@work_queue.post("/claim", response_model=QueueItem)
+def claim(actor: CurrentActor, db: SessionDep, engine: EngineDep, cfg: ConfigDep) -> QueueItem:
+    """Take the next unclaimed case. 404 `queue_empty`; 409 `claim_limit_reached`."""
+    return queue.claim_next(db, engine=engine, cfg=cfg, actor=actor, now=utcnow())
+
+
+@work_queue.post("/{case_id}/release", response_model=QueueItem)
+def release(case_id: int, body: ReleaseRequest, actor: CurrentActor, db: SessionDep) -> QueueItem:
+    """Give a claimed case back to the queue."""
+    return queue.release(db, actor=actor, case_id=case_id, reason=body.reason, now=utcnow())
+
+
+@work_queue.post("/{case_id}/reassign", response_model=QueueItem)
+def reassign(
+    case_id: int, body: ReassignRequest, actor: CurrentActor, db: SessionDep, cfg: ConfigDep
+) -> QueueItem:
+    """Hand a case to another assessor of your organisation, with a reason."""
+    return queue.reassign(
+        db, cfg=cfg, actor=actor, case_id=case_id, to=body.to, reason=body.reason, now=utcnow()
+    )
+
+
+@cases.get("/cases/{case_id}", response_model=ChcCaseRead)
+def get_chc_case(case_id: int, actor: CurrentActor, db: SessionDep, cfg: ConfigDep) -> ChcCaseRead:
+    """The case with cohort, RAG and reasons, Checklist/DST indicative results and provenance."""
+    return service.get_case(db, cfg=cfg, actor=actor, case_id=case_id, now=utcnow())
+
+
+@cases.post("/cases/{case_id}/rag-override", response_model=QueueItem)
+def override(
+    case_id: int, body: OverrideRequest, actor: CurrentActor, db: SessionDep, cfg: ConfigDep
+) -> QueueItem:
+    """Set a manual colour (or clear it with `rag: null`); a reason is required and audited."""
+    return service.override_rag(db, cfg=cfg, actor=actor, case_id=case_id, body=body, now=utcnow())
+
+
+@cases.get("/cases/{case_id}/rag-history", response_model=RagHistoryRead)
+def rag_history(case_id: int, actor: CurrentActor, db: SessionDep) -> RagHistoryRead:
+    """Every rating, override and claim of the case, oldest first."""
+    return service.rag_history(db, actor=actor, case_id=case_id)
+
+
+@cases.post("/checklist/indicative", response_model=IndicativeRead)
+def checklist_indicative(
+    body: ChecklistRequest, _actor: CurrentActor, cfg: ConfigDep
+) -> IndicativeRead:
+    """Indicative Checklist result with the threshold that fired (decision support only)."""
+    return service.indicative_checklist(dict(body.scores), cfg)
+
+
+@cases.post("/dst/indicative", response_model=IndicativeRead)
+def dst_indicative(body: DstRequest, _actor: CurrentActor, cfg: ConfigDep) -> IndicativeRead:
+    """Indicative DST recommendation with the rule that fired (decision support only)."""
+    return service.indicative_dst(dict(body.levels), cfg)
+
+
+@panel_routes.get("", response_model=PanelList)
+def list_panels(
+    actor: CurrentActor,
+    db: SessionDep,
+    cfg: ConfigDep,
+    start: Annotated[date | None, Query(alias="from")] = None,
+    count: Annotated[int, Query(ge=1, le=52)] = 6,
+) -> PanelList:
+    """The next panel dates (fortnightly, from configuration) with the cases on each."""
+    today = utcnow().astimezone(LONDON).date()
+    return panels.upcoming_panels(db, cfg=cfg, actor=actor, start=start or today, count=count)
+
+
+@panel_routes.get("/{day}", response_model=PanelRead)
+def get_panel(day: date, actor: CurrentActor, db: SessionDep, cfg: ConfigDep) -> PanelRead:
+    """The agenda of one panel. 404 `not_a_panel_date` names the nearest panels."""
+    return panels.panel_agenda(db, cfg=cfg, actor=actor, day=day)
+
+
+@report_routes.get("/chc", response_model=ChcReport)
+def chc_report(
+    actor: CurrentActor,
+    db: SessionDep,
+    engine: EngineDep,
+    cfg: ConfigDep,
+    period_from: Annotated[date | None, Query(alias="from")] = None,
+    period_to: Annotated[date | None, Query(alias="to")] = None,
+) -> ChcReport:
+    """The 28-day standard, Fast Track, overdue bands, acute DSTs and the backlog by RAG and
+    cohort for your organisation. The period defaults to the last 90 days."""
+    now = utcnow()
+    to = period_to or now.astimezone(LONDON).date()
+    start = period_from or to - timedelta(days=90)
+    if start > to:
+        raise ValidationFailed(
+            "`from` is after `to`", errors=[{"field": "from", "problem": "after to"}]
+        )
+    return reports.chc_report(
+        db, engine=engine, cfg=cfg, actor=actor, period_from=start, period_to=to, now=now
+    )
+
+
+routers = (imports, recon, work_queue, cases, panel_routes, report_routes)

@@ -1,0 +1,136 @@
+"""Keeping each CHC case's place on the single working list up to date (DOMAIN.md §7.10, §7.11).
+
+`refresh` recomputes cohort and RAG from the case's facts and the time. It writes only what
+changed: the work item (compare-and-set on `rating_seq`, so concurrent refreshes never double up)
+and, when the colour, the fired rules or the cohort change, one row of rating history. It runs
+after every CHC write, before every queue read or claim, and from `homefirst chc refresh` (cron),
+so ratings follow both new facts and the passing of time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from app.chc.config import COLOUR_RANK, ChcConfig
+from app.chc.rag import CaseFacts, assign_cohort, rate
+from app.chc.repository import ChcRepository
+from app.engine.engine import Engine
+from app.models import Case, ChcRagRating, ChcWorkItem
+from app.timeutil import LONDON
+
+WORKLIST_TAG = "chc-worklist"
+
+
+def worklist_states(engine: Engine) -> tuple[str, ...]:
+    """States tagged `chc-worklist` in any loaded version of the CHC pathway."""
+    names: set[str] = set()
+    for version in engine.catalogue.versions("chc"):
+        loaded = engine.catalogue.get("chc", version)
+        if loaded is not None:
+            names |= {s.name for s in loaded.spec.states if WORKLIST_TAG in s.tags}
+    return tuple(sorted(names))
+
+
+def facts_of(case: Case) -> CaseFacts:
+    return CaseFacts(case.state, dict(case.attributes), case.opened_at)
+
+
+def start_of_day(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=LONDON).astimezone(UTC)
+
+
+@dataclass
+class RefreshReport:
+    examined: int = 0
+    created: int = 0
+    updated: int = 0
+    rerated: int = 0
+
+
+def refresh(
+    repo: ChcRepository,
+    cfg: ChcConfig,
+    *,
+    organisation: str | None,
+    now: datetime,
+    case_ids: Iterable[int] | None = None,
+) -> RefreshReport:
+    report = RefreshReport()
+    repo.session.flush()  # pending changes must be visible here and survive the expiry below
+    for case, item in repo.chc_cases_for_refresh(organisation, case_ids):
+        report.examined += 1
+        values = _computed(case, cfg, now)
+        if item is None:
+            created = ChcWorkItem(
+                case_id=case.id,
+                organisation=case.organisation,
+                rating_seq=1,
+                rag=values["computed_rag"],
+                rag_rank=COLOUR_RANK[values["computed_rag"]],
+                override_rag=None,
+                override_reason=None,
+                override_by=None,
+                override_at=None,
+                claimed_by_id=None,
+                claimed_by=None,
+                claimed_at=None,
+                claim_expires_at=None,
+                **values,
+            )
+            if repo.try_add_work_item(created):
+                repo.add(_history(case.id, values))
+                report.created += 1
+            continue
+        if all(getattr(item, k) == v for k, v in values.items() if k != "rated_at"):
+            continue
+        effective = item.override_rag or values["computed_rag"]
+        changed = {**values, "rag": effective, "rag_rank": COLOUR_RANK[effective]}
+        if repo.update_rating(case.id, item.rating_seq, changed):
+            report.updated += 1
+            if _material(item, values):
+                repo.add(_history(case.id, values))
+                report.rerated += 1
+    if report.updated:
+        # The compare-and-set ran as plain UPDATEs: reload rows this session already holds.
+        repo.session.flush()
+        repo.session.expire_all()
+    return report
+
+
+def _computed(case: Case, cfg: ChcConfig, now: datetime) -> dict[str, Any]:
+    facts = facts_of(case)
+    rating = rate(facts, cfg.rag, now=now)
+    cohort = assign_cohort(facts, cfg.local)
+    return {
+        "cohort": cohort.key,
+        "responsible_body": cohort.responsible_organisation,
+        "waiting_since": start_of_day(facts.referral_date),
+        "computed_rag": rating.colour,
+        "rule_ids": list(rating.rule_ids),
+        "reasons": [r.as_dict() for r in rating.reasons],
+        "ruleset_version": rating.ruleset_version,
+        "rated_at": now,
+    }
+
+
+def _material(item: ChcWorkItem, values: dict[str, Any]) -> bool:
+    """A change worth a history row: colour, fired rules, rule set or cohort (not day counts)."""
+    return any(
+        getattr(item, k) != values[k]
+        for k in ("computed_rag", "rule_ids", "ruleset_version", "cohort")
+    )
+
+
+def _history(case_id: int, values: dict[str, Any]) -> ChcRagRating:
+    return ChcRagRating(
+        case_id=case_id,
+        rag=values["computed_rag"],
+        rule_ids=values["rule_ids"],
+        reasons=values["reasons"],
+        ruleset_version=values["ruleset_version"],
+        cohort=values["cohort"],
+        rated_at=values["rated_at"],
+    )

@@ -1,0 +1,208 @@
+"""CHC backlog import, provenance, reconciliation, RAG and the assessor work queue.
+
+Append-only (ORM hooks here, database triggers in migration 0003): source-row provenance,
+rejected rows, RAG rating history, RAG override audit and the claim log. The work item is a
+projection of the case and those logs, rebuilt whenever it is refreshed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint, event
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, BigIntPK, JSONType
+from app.models.event import refuse_change
+
+CASE_FK = "cases.id"
+
+
+class ChcImport(Base):
+    """One uploaded source list. The same file for the same source is imported only once."""
+
+    __tablename__ = "chc_imports"
+    __table_args__ = (UniqueConstraint("organisation", "source_list", "sha256"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    organisation: Mapped[str] = mapped_column(String(64))
+    source_list: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    encoding: Mapped[str] = mapped_column(String(32))
+    rows_total: Mapped[int] = mapped_column(Integer)
+    accepted: Mapped[int] = mapped_column(Integer)
+    merged: Mapped[int] = mapped_column(Integer)
+    conflicts: Mapped[int] = mapped_column(Integer)
+    rejected: Mapped[int] = mapped_column(Integer)
+    unchanged: Mapped[int] = mapped_column(Integer)
+    report: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    imported_by_id: Mapped[int] = mapped_column(BigInteger)
+    imported_by: Mapped[str] = mapped_column(String(64))
+    imported_at: Mapped[datetime]
+
+
+class ChcSourceRecord(Base):
+    """Provenance: one accepted source row, linked to the working-list case it belongs to."""
+
+    __tablename__ = "chc_source_records"
+    __table_args__ = (UniqueConstraint("organisation", "source_list", "source_record_id"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    import_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("chc_imports.id", ondelete="RESTRICT"), index=True
+    )
+    organisation: Mapped[str] = mapped_column(String(64))
+    source_list: Mapped[str] = mapped_column(String(64))
+    source_record_id: Mapped[str] = mapped_column(String(100))
+    row_number: Mapped[int] = mapped_column(Integer)
+    case_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey(CASE_FK, ondelete="RESTRICT"), index=True
+    )
+    # How the row joined its case: new_case, nhs_number or name_dob_postcode.
+    match_rule: Mapped[str] = mapped_column(String(32))
+    nhs_number: Mapped[str | None] = mapped_column(String(10), index=True)
+    match_key: Mapped[str | None] = mapped_column(String(300), index=True)
+    values: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    recorded_at: Mapped[datetime]
+
+
+class ChcImportRejection(Base):
+    """A row that could not be accepted, kept whole with every reason (nothing is dropped)."""
+
+    __tablename__ = "chc_import_rejections"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    import_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("chc_imports.id", ondelete="RESTRICT"), index=True
+    )
+    row_number: Mapped[int] = mapped_column(Integer)
+    source_record_id: Mapped[str | None] = mapped_column(String(100))
+    raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    reasons: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    recorded_at: Mapped[datetime]
+
+
+class ChcReconciliationItem(Base):
+    """A value on which a source row and the working-list case disagree, for a person to settle."""
+
+    __tablename__ = "chc_reconciliation_items"
+    __table_args__ = (Index("ix_chc_reconciliation_items_org_status", "organisation", "status"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    organisation: Mapped[str] = mapped_column(String(64))
+    case_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey(CASE_FK, ondelete="RESTRICT"), index=True
+    )
+    source_record_pk: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("chc_source_records.id", ondelete="RESTRICT")
+    )
+    field: Mapped[str] = mapped_column(String(64))
+    current_value: Mapped[str | None] = mapped_column(String(500))
+    incoming_value: Mapped[str] = mapped_column(String(500))
+    # open | resolved
+    status: Mapped[str] = mapped_column(String(16))
+    # keep_current | use_incoming
+    resolution: Mapped[str | None] = mapped_column(String(32))
+    resolution_note: Mapped[str | None] = mapped_column(String(2000))
+    resolved_by: Mapped[str | None] = mapped_column(String(64))
+    resolved_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class ChcWorkItem(Base):
+    """The case's place on the single working list: cohort, current RAG, override, claim."""
+
+    __tablename__ = "chc_work_items"
+    __table_args__ = (
+        Index("ix_chc_work_items_order", "organisation", "rag_rank", "waiting_since"),
+    )
+
+    case_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey(CASE_FK, ondelete="RESTRICT"), primary_key=True
+    )
+    organisation: Mapped[str] = mapped_column(String(64))
+    cohort: Mapped[str] = mapped_column(String(32))
+    responsible_body: Mapped[str | None] = mapped_column(String(100))
+    waiting_since: Mapped[datetime]
+    computed_rag: Mapped[str] = mapped_column(String(8))
+    rule_ids: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    ruleset_version: Mapped[str] = mapped_column(String(64))
+    rated_at: Mapped[datetime]
+    # Bumped by every change of rating; an UPDATE names the value it read (optimistic lock).
+    rating_seq: Mapped[int] = mapped_column(Integer)
+    override_rag: Mapped[str | None] = mapped_column(String(8))
+    override_reason: Mapped[str | None] = mapped_column(String(2000))
+    override_by: Mapped[str | None] = mapped_column(String(64))
+    override_at: Mapped[datetime | None]
+    # The colour the queue uses (the override when set) and its sort rank (red 0 ... green 2).
+    rag: Mapped[str] = mapped_column(String(8))
+    rag_rank: Mapped[int] = mapped_column(Integer)
+    claimed_by_id: Mapped[int | None] = mapped_column(BigInteger)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None]
+    claim_expires_at: Mapped[datetime | None]
+
+
+class ChcRagRating(Base):
+    """Rating history: a row each time a case's computed colour or fired rules change."""
+
+    __tablename__ = "chc_rag_ratings"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey(CASE_FK, ondelete="RESTRICT"), index=True
+    )
+    rag: Mapped[str] = mapped_column(String(8))
+    rule_ids: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    ruleset_version: Mapped[str] = mapped_column(String(64))
+    cohort: Mapped[str] = mapped_column(String(32))
+    rated_at: Mapped[datetime]
+
+
+class ChcRagOverride(Base):
+    """Override audit: who set (or cleared, `rag` NULL) a manual colour, when and why."""
+
+    __tablename__ = "chc_rag_overrides"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey(CASE_FK, ondelete="RESTRICT"), index=True
+    )
+    rag: Mapped[str | None] = mapped_column(String(8))
+    previous_rag: Mapped[str] = mapped_column(String(8))
+    computed_rag: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str] = mapped_column(String(2000))
+    actor_id: Mapped[int] = mapped_column(BigInteger)
+    actor_username: Mapped[str] = mapped_column(String(64))
+    actor_role: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime]
+
+
+class ChcClaimLog(Base):
+    """Claim audit: claimed, released, reassigned and expired, in order."""
+
+    __tablename__ = "chc_claim_log"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey(CASE_FK, ondelete="RESTRICT"), index=True
+    )
+    organisation: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))
+    assessor_id: Mapped[int | None] = mapped_column(BigInteger)
+    assessor: Mapped[str | None] = mapped_column(String(64))
+    by_username: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(String(2000))
+    expires_at: Mapped[datetime | None]
+    at: Mapped[datetime]
+
+
+APPEND_ONLY = (ChcSourceRecord, ChcImportRejection, ChcRagRating, ChcRagOverride, ChcClaimLog)
+for _model in APPEND_ONLY:
+    event.listen(_model, "before_update", refuse_change("update"))
+    event.listen(_model, "before_delete", refuse_change("delete"))

@@ -1,0 +1,253 @@
+"""Backlog import over HTTP: three messy lists, merged into one working list, twice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.models import (
+    Case,
+    CaseEvent,
+    ChcImport,
+    ChcImportRejection,
+    ChcReconciliationItem,
+    ChcSourceRecord,
+)
+from tests.chc.helpers import SAMPLE_FILES, ChcApi
+
+
+def _footprint(sessions: sessionmaker[Session], org: str) -> dict[str, int]:
+    """Everything an import can write for an organisation."""
+    in_org = select(Case.id).where(Case.organisation == org).scalar_subquery()
+    queries = {
+        "cases": select(func.count()).select_from(Case).where(Case.organisation == org),
+        "events": select(func.count()).select_from(CaseEvent).where(CaseEvent.case_id.in_(in_org)),
+        "imports": select(func.count()).select_from(ChcImport).where(ChcImport.organisation == org),
+        "records": select(func.count())
+        .select_from(ChcSourceRecord)
+        .where(ChcSourceRecord.organisation == org),
+        "items": select(func.count())
+        .select_from(ChcReconciliationItem)
+        .where(ChcReconciliationItem.organisation == org),
+        "rejections": select(func.count())
+        .select_from(ChcImportRejection)
+        .join(ChcImport, ChcImport.id == ChcImportRejection.import_id)
+        .where(ChcImport.organisation == org),
+    }
+    with sessions() as session:
+        return {k: int(session.execute(q).scalar_one()) for k, q in queries.items()}
+
+
+def _import_all(api: ChcApi, expect: int) -> list[dict[str, Any]]:
+    return [api.upload(src, name, expect=expect).json() for src, name in SAMPLE_FILES]
+
+
+def test_three_lists_merge_into_one_working_list_and_a_second_import_changes_nothing(
+    client: TestClient, make_user, sessions: sessionmaker[Session]
+) -> None:
+    user = make_user("chc_assessor")
+    api = ChcApi(client, user.headers)
+    ml, ls, sm = _import_all(api, 201)
+
+    assert (ml["source"], ml["encoding"]) == ("MLCSU", "utf-8")
+    assert ml["counts"] == {
+        "accepted": 8,
+        "merged": 1,
+        "conflicts": 0,
+        "rejected": 4,
+        "unchanged": 0,
+    }
+    assert [(r["row"], r["source_record_id"]) for r in ml["rejected"]] == [
+        (10, "ML-0009"),
+        (11, "ML-0010"),
+        (12, "ML-0011"),
+        (13, "ML-0006"),
+    ]
+    assert ml["rejected"][0]["reasons"] == [
+        "NHS number '9991000004' is not valid (10 digits with a Modulus 11 check digit)"
+    ]
+    assert ml["rejected"][3]["reasons"] == ["record id ML-0006 appears again (first at row 7)"]
+    assert ml["blank_rows"] == [14]
+    # ML-0008 is the same person as ML-0001 (NHS number written with spaces): linked, not lost.
+    merged = ml["merged"][0]
+    first = ml["accepted"][0]
+    assert (merged["row"], merged["match_rule"], merged["case_id"]) == (
+        9,
+        "nhs_number",
+        first["case_id"],
+    )
+
+    assert (ls["source"], ls["encoding"]) == ("LSCFT", "utf-8-sig")
+    assert ls["counts"] == {
+        "accepted": 3,
+        "merged": 1,
+        "conflicts": 2,
+        "rejected": 3,
+        "unchanged": 0,
+    }
+    assert ls["merged"][0]["filled"] == ["package_end_date"]
+    assert [(c["source_record_id"], c["fields"][0]["field"]) for c in ls["conflicts"]] == [
+        ("LS-102", "setting"),
+        ("LS-105", "fast_track"),
+    ]
+    assert [r["reasons"] for r in ls["rejected"]] == [
+        ["the person was under 18 at referral: children's continuing care is a separate framework"],
+        ["NHS number 'ABC' is not valid (10 digits with a Modulus 11 check digit)"],
+        ["referral_date 2027-01-01 is in the future"],
+    ]
+
+    assert (sm["source"], sm["encoding"]) == ("SEFTON-MBC", "cp1252")
+    assert sm["counts"] == {
+        "accepted": 1,
+        "merged": 2,
+        "conflicts": 3,
+        "rejected": 2,
+        "unchanged": 0,
+    }
+    by_rule = {m["source_record_id"]: m["match_rule"] for m in sm["merged"]}
+    assert by_rule == {"SMBC-9003": "name_dob_postcode", "SMBC-9007": "nhs_number"}
+    name_conflict = sm["conflicts"][0]["fields"][0]
+    assert name_conflict["field"] == "person_name"
+    assert (name_conflict["current"], name_conflict["incoming"]) == (
+        "Siobhan O Ceallaigh",
+        "Siobhán Ó Ceallaigh",
+    )
+    # Every row of every file is accounted for: nothing is silently dropped.
+    for report, rows in ((ml, 14), (ls, 9), (sm, 8)):
+        assert sum(report["counts"].values()) + len(report["blank_rows"]) == rows
+
+    before = _footprint(sessions, user.org)
+    # 12 people opened; Fast Track flagged once; one update_details per linked row (9).
+    assert before == {
+        "cases": 12,
+        "events": 12 + 1 + 9,
+        "imports": 3,
+        "records": 21,
+        "items": 5,
+        "rejections": 9,
+    }
+    again = _import_all(api, 200)
+    assert [r["already_imported"] for r in again] == [True, True, True]
+    assert [r["counts"] for r in again] == [ml["counts"], ls["counts"], sm["counts"]]
+    assert _footprint(sessions, user.org) == before
+
+    # One working list: 12 people, each once.
+    queue = api.queue()
+    assert queue["count"] == 12
+    assert len({i["case_id"] for i in queue["items"]}) == 12
+    assert {i["cohort"] for i in queue["items"]} == {"covid_period", "restoration"}
+
+
+def test_provenance_and_reconciliation(client: TestClient, make_user) -> None:
+    user = make_user("chc_assessor")
+    api = ChcApi(client, user.headers)
+    _import_all(api, 201)
+    items = client.get("/api/v1/reconciliation/chc", headers=user.headers).json()["items"]
+    assert [
+        (i["field"], i["current_value"], i["incoming_value"], i["source_list"]) for i in items
+    ] == [
+        ("setting", "acute", "community", "LSCFT"),
+        ("fast_track", "yes", "no", "LSCFT"),
+        ("person_name", "Siobhan O Ceallaigh", "Siobhán Ó Ceallaigh", "SEFTON-MBC"),
+        ("date_of_birth", "1936-06-12", "1936-07-12", "SEFTON-MBC"),
+        ("referral_date", "2020-09-25", "2020-09-20", "SEFTON-MBC"),
+    ]
+    name_item, dob_item, referral_item = items[2], items[3], items[4]
+
+    case = api.chc_case(name_item["case_id"])
+    assert [
+        (p["source_list"], p["source_record_id"], p["match_rule"]) for p in case["provenance"]
+    ] == [
+        ("LSCFT", "LS-107", "new_case"),
+        ("SEFTON-MBC", "SMBC-9001", "nhs_number"),
+    ]
+    assert case["provenance"][1]["values"]["person_name"] == "Siobhán Ó Ceallaigh"
+    events_before = len(api.history(name_item["case_id"]))
+
+    # Taking the list's value is one engine event on the case; keeping ours writes no event.
+    r = api.post(
+        f"/reconciliation/chc/{name_item['id']}/resolve",
+        resolution="use_incoming",
+        note="Sefton MBC spelling confirmed with the family",
+    )
+    assert r.json()["status"] == "resolved"
+    assert r.json()["resolution"] == "use_incoming"
+    assert r.json()["resolved_by"] == user.actor.username
+    history = api.history(name_item["case_id"])
+    assert len(history) == events_before + 1
+    assert history[-1]["event"] == "update_details"
+    assert history[-1]["data"] == {
+        "person_name": "Siobhán Ó Ceallaigh",
+        "source_list": "SEFTON-MBC",
+        "source_record_id": "SMBC-9001",
+    }
+    assert api.chc_case(name_item["case_id"])["attributes"]["person_name"] == "Siobhán Ó Ceallaigh"
+
+    dob_events = len(api.history(dob_item["case_id"]))
+    api.post(f"/reconciliation/chc/{dob_item['id']}/resolve", resolution="keep_current")
+    assert len(api.history(dob_item["case_id"])) == dob_events
+
+    # The earlier referral date from Sefton MBC now counts for waiting time.
+    api.post(f"/reconciliation/chc/{referral_item['id']}/resolve", resolution="use_incoming")
+    item = api.chc_case(referral_item["case_id"])["work_item"]
+    assert item["referral_date"] == "2020-09-20"
+
+    again = api.post(
+        f"/reconciliation/chc/{dob_item['id']}/resolve", expect=409, resolution="use_incoming"
+    )
+    assert again.json()["code"] == "already_resolved"
+    open_now = client.get("/api/v1/reconciliation/chc", headers=user.headers).json()
+    assert [i["field"] for i in open_now["items"]] == ["setting", "fast_track"]
+
+
+def test_bad_files_and_requests_are_4xx_and_write_nothing(
+    client: TestClient, make_user, sessions: sessionmaker[Session]
+) -> None:
+    user = make_user("chc_assessor")
+    api = ChcApi(client, user.headers)
+    r = api.upload("MLCSU", "x.csv", b"Name,Postcode\nA,L20 3AB\n", expect=422)
+    body = r.json()
+    assert r.headers["content-type"] == "application/problem+json"
+    assert body["code"] == "import_file_invalid"
+    assert body["missing_columns"] == [
+        "source_record_id",
+        "referral_date",
+        "nhs_number (or person_name, date_of_birth and postcode)",
+    ]
+    r = api.upload("MLCSU", "x.csv", "\ufeffID".encode("utf-16"), expect=422)
+    assert r.json()["code"] == "import_file_invalid"
+    r = api.upload("ML/CSU!", "mlcsu.csv", expect=422)
+    assert r.json()["errors"] == [{"field": "source", "problem": "not a valid source list name"}]
+    r = client.post("/api/v1/imports/chc-backlog", data={"source": "MLCSU"}, headers=user.headers)
+    assert r.status_code == 422
+    assert r.json()["code"] == "validation_failed"
+    assert _footprint(sessions, user.org)["imports"] == 0
+
+    manager = ChcApi(client, make_user("manager", org=user.org).headers)
+    r = manager.upload("MLCSU", "mlcsu.csv", expect=403)
+    assert r.json()["code"] == "forbidden"
+    r = client.post(
+        "/api/v1/imports/chc-backlog",
+        data={"source": "MLCSU"},
+        files={"file": ("m.csv", b"x", "text/csv")},
+    )
+    assert r.status_code == 401
+
+
+def test_imports_are_listed_per_organisation(client: TestClient, make_user) -> None:
+    user = make_user("chc_assessor")
+    api = ChcApi(client, user.headers)
+    first = api.upload("MLCSU", "mlcsu.csv", expect=201).json()
+    listed = client.get("/api/v1/imports/chc-backlog", headers=user.headers).json()
+    assert [(i["id"], i["source"], i["accepted"], i["rejected"]) for i in listed] == [
+        (first["import_id"], "MLCSU", 8, 4)
+    ]
+    report = client.get(f"/api/v1/imports/chc-backlog/{first['import_id']}", headers=user.headers)
+    assert report.json()["counts"] == first["counts"]
+    other = make_user("chc_assessor")
+    assert client.get("/api/v1/imports/chc-backlog", headers=other.headers).json() == []
+    r = client.get(f"/api/v1/imports/chc-backlog/{first['import_id']}", headers=other.headers)
+    assert r.status_code == 404
