@@ -26,14 +26,14 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from app.calc.buckets import BUCKET_LABELS, bucket_for, summarise_delays
 from app.calc.drd import london_date
 from app.calc.primary_reason import choose_primary_reason
 from app.discharge.history import DischargeFacts
-from app.timeutil import LONDON
+from app.timeutil import day_bounds
 
 EXPECTED_SHARES = {
     "P0": (50.0, "minimum"),
@@ -51,13 +51,6 @@ class Spell:
     hospital_system: str | None
     admitted_at: datetime
     facts: DischargeFacts  # derived from the events with clinical time up to the snapshot
-
-
-def day_bounds(day: date) -> tuple[datetime, datetime]:
-    """Start and end of a London calendar day, in UTC (23 or 25 hours when the clocks change)."""
-    start = datetime.combine(day, time(0), tzinfo=LONDON).astimezone(UTC)
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=LONDON).astimezone(UTC)
-    return start, end
 
 
 def snapshot_time(day: date, now: datetime) -> datetime:

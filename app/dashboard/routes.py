@@ -6,9 +6,13 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 
 from app.calc.drd import london_date
-from app.dashboard import service
+from app.chc.config import chc_config
+from app.dashboard import exports, service
+from app.dashboard.chc_metrics import chc_metrics
+from app.dashboard.chc_quarterly import Quarter
 from app.dashboard.feed import Feed, read_feed
 from app.deps import CodesDep, CurrentActor, EngineDep, SessionDep, SettingsDep
 from app.discharge.config import DischargeConfig
@@ -26,19 +30,29 @@ def _config(request: Request) -> DischargeConfig:
 @router.get("/metrics")
 def metrics(
     request: Request,
-    _actor: CurrentActor,
+    actor: CurrentActor,
     db: SessionDep,
     codes: CodesDep,
+    engine: EngineDep,
+    settings: SettingsDep,
     site: Site = None,
     day: Annotated[
         date | None, Query(alias="date", description="London date; today if omitted")
     ] = None,
 ) -> dict[str, Any]:
-    """The day's figures as at its snapshot time (the end of the day, or now for today)."""
+    """The day's figures as at its snapshot time (the end of the day, or now for today).
+
+    Discharge figures cover every site (or the one asked for); CHC figures are the caller's
+    organisation's, computed at the time of the request.
+    """
     now = utcnow()
-    return service.compute_metrics(
-        db, day=day or london_date(now), site=site, now=now, codes=codes, config=_config(request)
+    day = day or london_date(now)
+    figures = service.metrics_for(
+        db, day=day, site=site, now=now, codes=codes, config=_config(request)
     )
+    cfg = chc_config(settings.pathways_dir / "config")
+    figures["chc"] = chc_metrics(db, engine=engine, cfg=cfg, actor=actor, day=day, now=now)
+    return figures
 
 
 @router.get("/feed", response_model=Feed)
@@ -58,4 +72,59 @@ def feed(
         cursor=cursor,
         limit=min(limit, settings.max_page_size),
         workflow=workflow,
+    )
+
+
+@router.get(
+    "/exports/acute-discharge-daily.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def acute_discharge_daily(
+    request: Request,
+    _actor: CurrentActor,
+    db: SessionDep,
+    codes: CodesDep,
+    first: Annotated[date, Query(alias="from")],
+    last: Annotated[date, Query(alias="to")],
+    site: Site = None,
+) -> Response:
+    """The daily acute discharge return, one row per site and day (at most 93 days)."""
+    rows = exports.acute_daily_rows(
+        db, first=first, last=last, site=site, now=utcnow(), codes=codes, config=_config(request)
+    )
+    return _csv(
+        exports.to_csv(exports.ACUTE_COLUMNS, rows), f"acute-discharge-daily-{first}-{last}.csv"
+    )
+
+
+@router.get(
+    "/exports/chc-quarterly.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def chc_quarterly_collection(
+    actor: CurrentActor,
+    db: SessionDep,
+    settings: SettingsDep,
+    fy: Annotated[int, Query(ge=2017, le=2100, description="Financial year start, 2026 = 2026/27")],
+    q: Annotated[int, Query(ge=1, le=4, description="Quarter: 1 = April to June")],
+) -> Response:
+    """The quarterly CHC and FNC collection for your organisation."""
+    quarter = Quarter(fy, q)
+    row = exports.chc_quarterly(
+        db,
+        actor=actor,
+        quarter=quarter,
+        now=utcnow(),
+        cfg=chc_config(settings.pathways_dir / "config"),
+    )
+    return _csv(exports.to_csv(list(row), [list(row.values())]), f"chc-quarterly-{fy}-q{q}.csv")
+
+
+def _csv(text: str, filename: str) -> Response:
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

@@ -9,12 +9,13 @@ from sqlalchemy.orm import Session
 
 from app.calc.drd import london_date
 from app.codelists.loader import CodeSetNotFound, CodeSetRegistry
-from app.dashboard.discharge_metrics import Spell, day_bounds, discharge_metrics, snapshot_time
+from app.dashboard.discharge_metrics import Spell, discharge_metrics, snapshot_time
 from app.dashboard.repository import DashboardRepository
 from app.discharge.config import DischargeConfig
 from app.discharge.history import EVENTS_OF_INTEREST, FamilyOf, derive_facts
 from app.discharge.repository import DischargeRepository
 from app.errors import ValidationFailed
+from app.timeutil import day_bounds
 
 DELAY_LIST = "delay-reasons-acute"
 
@@ -85,3 +86,16 @@ def _labels(codes: CodeSetRegistry, day: date) -> dict[str, str | None]:
 
 def sites(session: Session) -> list[str]:
     return DashboardRepository(session).discharge_sites()
+
+
+def metrics_for(
+    session: Session,
+    *,
+    day: date,
+    site: str | None,
+    now: datetime,
+    codes: CodeSetRegistry,
+    config: DischargeConfig,
+) -> dict[str, Any]:
+    """The figures for a day: computed live for now; stored snapshots arrive with migrations."""
+    return compute_metrics(session, day=day, site=site, now=now, codes=codes, config=config)
