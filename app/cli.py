@@ -10,7 +10,9 @@ import typer
 
 from app.chc.cli import chc_cli
 from app.config import get_settings
+from app.dashboard.cli import metrics_cli
 from app.errors import DomainError
+from app.ic.cli import ic_cli
 
 cli = typer.Typer(help="HomeFirst workflow service.", no_args_is_help=True)
 pathways_cli = typer.Typer(help="Check pathway files.", no_args_is_help=True)
@@ -29,6 +31,8 @@ for name, sub in (
 ):
     cli.add_typer(sub, name=name)
 cli.add_typer(chc_cli, name="chc")
+cli.add_typer(metrics_cli, name="metrics")
+cli.add_typer(ic_cli, name="ic")
 
 
 def _fail(message: str) -> typer.Exit:

@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import date
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
@@ -20,6 +21,8 @@ from app.codelists.loader import CodeSetRegistry
 from app.config import Settings, get_settings
 from app.dashboard.page import router as dashboard_page
 from app.dashboard.routes import router as dashboard_router
+from app.dashboard.service import store_day
+from app.dashboard.snapshots import yesterday
 from app.db import get_sessionmaker, make_engine, make_sessionmaker
 from app.discharge.config import load_discharge_config
 from app.discharge.routes import router as discharge_router
@@ -27,6 +30,7 @@ from app.engine.catalogue import PathwayCatalogue
 from app.engine.engine import Engine
 from app.engine.registry import RULES
 from app.health import router as health_router
+from app.ic.routes import router as ic_router
 from app.links.routes import router as links_router
 from app.pathways_api.routes import router as pathways_router
 from app.problems import install_error_handlers
@@ -95,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         health_router,
         discharge_router,
         links_router,
+        ic_router,
         dashboard_router,
         *chc_routers,
     ):
@@ -109,12 +114,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _sweep_loop(stop: threading.Event, application: FastAPI) -> None:
-    """Optional in-process sweeper; safe beside others because the sweep itself is exactly-once."""
+    """Optional in-process scheduler: sweeps clocks, and stores yesterday's metric snapshots
+    once a day. Safe beside other processes: both jobs are exactly-once in the database."""
     settings: Settings = application.state.settings
+    snapshotted: date | None = None
     while not stop.wait(settings.clock_sweep_interval_seconds):
         try:
-            report = sweep(application.state.sessions, now=utcnow())
+            now = utcnow()
+            report = sweep(application.state.sessions, now=now)
             if report.warnings or report.breaches:
                 log.info("clock sweep: %s warnings, %s breaches", report.warnings, report.breaches)
-        except Exception:  # keep sweeping after a transient database error
-            log.exception("clock sweep failed")
+            if snapshotted != yesterday(now):
+                with application.state.sessions() as session:
+                    snapshotted, new = store_day(session, settings=settings, day=None, now=now)
+                log.info("metric snapshots for %s: %s new", snapshotted, new)
+        except Exception:  # keep going after a transient database error
+            log.exception("scheduled job failed")

@@ -105,6 +105,9 @@ class LinkRead(BaseModel):
     is_open: bool
     created_at: datetime
     created_by: str
+    # The linked case's recorded outcome (e.g. an IC episode's), so it shows on the other case
+    # without being copied there.
+    outcome: str | None = None
 
 
 class CaseRead(BaseModel):

@@ -74,6 +74,7 @@ def case_summary(c: Case) -> CaseSummary:
 
 
 def link_read(case_id: int, link: CaseLink, other: Case) -> LinkRead:
+    outcome = other.attributes.get("outcome")
     return LinkRead(
         link_type=link.link_type,
         direction="outgoing" if link.from_case_id == case_id else "incoming",
@@ -83,6 +84,7 @@ def link_read(case_id: int, link: CaseLink, other: Case) -> LinkRead:
         is_open=other.is_open,
         created_at=link.created_at,
         created_by=link.created_by,
+        outcome=outcome if isinstance(outcome, str) else None,
     )
 
 

@@ -95,13 +95,11 @@ def dashboard(
     site = site or None
     config = request.app.state.discharge_config
     try:
-        metrics = service.compute_metrics(
-            db, day=day, site=site, now=now, codes=codes, config=config
-        )
+        metrics = service.metrics_for(db, day=day, site=site, now=now, codes=codes, config=config)
     except DomainError as exc:
         return HTMLResponse(f"<p>{exc.detail}</p>", status_code=exc.status_code)
     trend = [
-        service.compute_metrics(
+        service.metrics_for(
             db, day=day - timedelta(days=n), site=site, now=now, codes=codes, config=config
         )["discharge"]
         for n in range(TREND_DAYS - 1, -1, -1)

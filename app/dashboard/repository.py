@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import or_, select, text
 from sqlalchemy.orm import Session
 
 from app.models import Case, CaseEvent
+from app.models.snapshot import MetricSnapshot
 
 
 class DashboardRepository:
@@ -30,6 +31,14 @@ class DashboardRepository:
         if site is not None:
             stmt = stmt.where(Case.site == site)
         return list(self.session.execute(stmt).scalars())
+
+    def snapshot(self, day: date, site: str) -> MetricSnapshot | None:
+        stmt = select(MetricSnapshot).where(MetricSnapshot.day == day, MetricSnapshot.site == site)
+        return self.session.execute(stmt).scalar_one_or_none()
+
+    def add_snapshot(self, row: MetricSnapshot) -> None:
+        self.session.add(row)
+        self.session.flush()
 
     def discharge_sites(self) -> list[str]:
         stmt = (

@@ -55,6 +55,23 @@ def metrics(
     return figures
 
 
+@router.get("/series")
+def series(
+    request: Request,
+    _actor: CurrentActor,
+    db: SessionDep,
+    codes: CodesDep,
+    first: Annotated[date, Query(alias="from")],
+    last: Annotated[date, Query(alias="to")],
+    site: Site = None,
+) -> dict[str, Any]:
+    """Headline discharge figures for each day of a range (stored snapshots for past days)."""
+    items = service.series(
+        db, first=first, last=last, site=site, now=utcnow(), codes=codes, config=_config(request)
+    )
+    return {"site": site, "items": items}
+
+
 @router.get("/feed", response_model=Feed)
 def feed(
     _actor: CurrentActor,

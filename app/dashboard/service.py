@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from app.calc.drd import london_date
 from app.codelists.loader import CodeSetNotFound, CodeSetRegistry
+from app.config import Settings
+from app.dashboard import snapshots
 from app.dashboard.discharge_metrics import Spell, discharge_metrics, snapshot_time
 from app.dashboard.repository import DashboardRepository
-from app.discharge.config import DischargeConfig
+from app.discharge.config import DischargeConfig, load_discharge_config
 from app.discharge.history import EVENTS_OF_INTEREST, FamilyOf, derive_facts
 from app.discharge.repository import DischargeRepository
 from app.errors import ValidationFailed
 from app.timeutil import day_bounds
 
 DELAY_LIST = "delay-reasons-acute"
+MAX_SERIES_DAYS = 365
+SERIES_FIELDS = (
+    "nctr_on_day",
+    "nctr_remaining",
+    "discharged",
+    "remaining_delayed_bed_days",
+    "escalated",
+)
 
 
 def compute_metrics(
@@ -97,5 +107,55 @@ def metrics_for(
     codes: CodeSetRegistry,
     config: DischargeConfig,
 ) -> dict[str, Any]:
-    """The figures for a day: computed live for now; stored snapshots arrive with migrations."""
-    return compute_metrics(session, day=day, site=site, now=now, codes=codes, config=config)
+    """Stored figures for a finished day, live figures for today."""
+    return snapshots.metrics_for(
+        session, day=day, site=site, now=now, codes=codes, config=config, compute=compute_metrics
+    )
+
+
+def series(
+    session: Session,
+    *,
+    first: date,
+    last: date,
+    site: str | None,
+    now: datetime,
+    codes: CodeSetRegistry,
+    config: DischargeConfig,
+) -> list[dict[str, Any]]:
+    """Headline figures for each day of a range, for trend charts."""
+    if last < first or (last - first).days > MAX_SERIES_DAYS:
+        raise ValidationFailed(f"choose up to {MAX_SERIES_DAYS + 1} days, 'from' before 'to'")
+    if last > london_date(now):
+        raise ValidationFailed("the range ends in the future")
+    out = []
+    day = first
+    while day <= last:
+        m = metrics_for(session, day=day, site=site, now=now, codes=codes, config=config)
+        d = m["discharge"]
+        out.append(
+            {
+                "date": day.isoformat(),
+                "final": m["final"],
+                "stored": "stored_at" in m,
+                **{k: d[k] for k in SERIES_FIELDS},
+                "discharge_delayed_bed_days": d["discharge_delays"]["delayed_bed_days"],
+            }
+        )
+        day += timedelta(days=1)
+    return out
+
+
+def store_day(
+    session: Session, *, settings: Settings, day: date | None, now: datetime
+) -> tuple[date, int]:
+    """Snapshot a finished day (yesterday by default) for every site; returns (day, new rows)."""
+    chosen = day or snapshots.yesterday(now)
+    if snapshot_time(chosen, now) >= now:
+        raise ValidationFailed(f"{chosen.isoformat()} is not over yet")
+    codes = CodeSetRegistry.from_directory(settings.pathways_dir / "codelists")
+    config = load_discharge_config(settings.pathways_dir)
+    new = snapshots.take_snapshots(
+        session, day=chosen, now=now, codes=codes, config=config, compute=compute_metrics
+    )
+    return chosen, new

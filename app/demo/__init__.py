@@ -11,6 +11,7 @@ from app.auth.actor import Actor
 from app.auth.repository import AuthRepository
 from app.auth.service import IssuedToken, add_user, create_token
 from app.demo.discharge import discharge_plans
+from app.demo.ic import demo_services, ic_plans
 from app.demo.plans import run_plan
 from app.demo.referrals import referral_plans
 from app.engine.engine import Engine
@@ -62,6 +63,7 @@ def load_demo(
 
 def _demo_cases(session: Session, engine: Engine, actor: Actor, now: datetime) -> int:
     plans = referral_plans() + discharge_plans(now)
+    plans += ic_plans(demo_services(session, actor, now), now)
     for plan in plans:
         run_plan(session, engine, actor, plan, now)
     return len(plans)

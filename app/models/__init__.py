@@ -14,8 +14,10 @@ from app.models.chc import (
 )
 from app.models.clock import Clock, ClockEvent
 from app.models.event import AppendOnlyViolation, CaseEvent
+from app.models.ic import IcService, IcServiceChange
 from app.models.idempotency import IdempotencyRecord
 from app.models.link import CaseLink
+from app.models.snapshot import MetricSnapshot
 from app.models.user import ApiToken, User
 
 __all__ = [
@@ -35,6 +37,9 @@ __all__ = [
     "CaseLink",
     "Clock",
     "ClockEvent",
+    "IcService",
+    "IcServiceChange",
     "IdempotencyRecord",
+    "MetricSnapshot",
     "User",
 ]

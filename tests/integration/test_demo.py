@@ -17,19 +17,24 @@ from app.models import Case, User
 def test_demo_loads_once_and_issues_a_working_token(sessions, engine, client: TestClient) -> None:
     first = load_demo(sessions, engine, now=datetime.now(UTC))
     second = load_demo(sessions, engine, now=datetime.now(UTC))
-    assert (first.cases_created, second.cases_created) == (14, 0)
+    assert (first.cases_created, second.cases_created) == (20, 0)
     assert first.token.token != second.token.token
     with sessions() as session:
         assert len(session.execute(select(User).where(User.username == DEMO_USER)).all()) == 1
         cases = session.execute(select(Case).where(Case.organisation == DEMO_ORG)).scalars().all()
-        assert Counter(c.workflow_key for c in cases) == {"sample-referral": 5, "discharge": 9}
+        # 6 IC demo episodes, and the step-down episode the demo's P1 discharge opened.
+        assert Counter(c.workflow_key for c in cases) == {
+            "sample-referral": 5,
+            "discharge": 9,
+            "intermediate_care": 7,
+        }
         for case in cases:
             events = CaseRepository(session).events(case.id)
             assert replay(engine.catalogue, events).state == case.state
     headers = {"Authorization": f"Bearer {second.token.token}"}
     listed = client.get("/api/v1/cases", params={"organisation": DEMO_ORG}, headers=headers)
     assert listed.status_code == 200
-    assert len(listed.json()["items"]) == 14
+    assert len(listed.json()["items"]) == 21
     # The demo ward picture: delayed patients with their reasons on the RFD list.
     rfd = client.get("/api/v1/rfd", headers=headers).json()
     demo_ids = {c["id"] for c in listed.json()["items"]}

@@ -1,0 +1,1 @@
+"""Intermediate care: services and their capacity, the waiting list, episodes and reporting."""

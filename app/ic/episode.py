@@ -1,0 +1,80 @@
+"""Pure facts about one intermediate-care episode, shared by the rules and the read side.
+
+Nothing here touches the database: everything is derived from the episode's attributes (which
+the engine projects from its events) and the settings in pathways/config/ic.yaml.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from app.ic.config import MODELS, IcConfig
+from app.timeutil import LONDON
+
+WORKFLOW = "intermediate_care"
+# States in which the person holds a bed or slot in their current service (DOMAIN.md §8.9: a
+# delayed exit still occupies it), and the state of the waiting list (§11.3 waiting_capacity).
+OCCUPYING_STATES = ("active", "awaiting_ongoing_package")
+WAITING_STATE = "waiting_capacity"
+START_TRIGGERS = {f"start_{m}": m for m in MODELS}
+MOVE_TRIGGERS = {f"move_to_{m}": m for m in MODELS}
+# Outcomes that are exits rather than planned ends: no transition plan or service needed.
+UNPLANNED_OUTCOMES = frozenset({"readmitted_to_hospital", "died"})
+LABELS = {
+    "crisis_response": "crisis response",
+    "home_based_ic": "home-based IC",
+    "reablement": "reablement",
+    "bed_based_ic": "bed-based IC",
+}
+
+
+def model_for_trigger(trigger: str) -> str | None:
+    """The model a start_<model> or move_to_<model> trigger names."""
+    return START_TRIGGERS.get(trigger) or MOVE_TRIGGERS.get(trigger)
+
+
+def label(model: str | None) -> str:
+    return LABELS.get(model or "", model or "no model")
+
+
+def london_day(value: str | datetime) -> date:
+    at = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return at.astimezone(LONDON).date()
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """Whether an ended episode needs the 91-day still-at-home follow-up, and when."""
+
+    needed: bool
+    why: str
+    due_on: date | None = None
+
+
+def follow_up(attributes: dict[str, Any], config: IcConfig) -> FollowUp:
+    """ASCOF 2B: still at home 91 days after leaving hospital into reablement (DOMAIN.md §8.9).
+
+    The days count from the hospital discharge when it is known (step-down), otherwise from the
+    end of the episode. Who is followed up is configured (`still_at_home_follow_up`).
+    """
+    rule = config.still_at_home_follow_up
+    used = set(attributes.get("models_used") or [])
+    if attributes.get("direction") not in rule.directions:
+        return FollowUp(False, f"only {', '.join(rule.directions)} episodes are followed up")
+    if not used & set(rule.after_models):
+        return FollowUp(False, f"the episode included no {', '.join(rule.after_models)}")
+    if attributes.get("outcome") in rule.not_applicable_outcomes:
+        return FollowUp(False, f"the outcome was {attributes.get('outcome')}")
+    basis = attributes.get("hospital_discharge_at") or attributes.get("ended_at")
+    if basis is None:
+        return FollowUp(True, "the episode has not ended")
+    return FollowUp(True, "needed", london_day(basis) + timedelta(days=rule.days))
+
+
+def rehabilitation_offered(attributes: dict[str, Any], config: IcConfig) -> bool:
+    """A recorded offer of rehabilitation, or an episode that delivered a rehabilitation model."""
+    if attributes.get("rehab_offer_response"):
+        return True
+    return bool(set(attributes.get("models_used") or []) & set(config.rehabilitation_models))

@@ -1,0 +1,187 @@
+"""SQL for intermediate care: services, occupancy, the waiting list and the report's rows.
+
+Occupancy is counted from the episodes themselves (their state and current `service_id`), so it
+can never drift from what the case histories say.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.errors import Conflict
+from app.ic.episode import OCCUPYING_STATES, WORKFLOW
+from app.models import Case, CaseEvent, Clock, IcService, IcServiceChange
+
+
+class IcRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # -- services -------------------------------------------------------------------------
+    def services(
+        self,
+        *,
+        site: str | None = None,
+        model: str | None = None,
+        active: bool | None = None,
+        for_update: bool = False,
+    ) -> list[IcService]:
+        stmt = select(IcService).order_by(IcService.site, IcService.model, IcService.code)
+        if site is not None:
+            stmt = stmt.where(IcService.site == site)
+        if model is not None:
+            stmt = stmt.where(IcService.model == model)
+        if active is not None:
+            stmt = stmt.where(IcService.active == active)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return list(self.session.execute(stmt).scalars())
+
+    def service(self, service_id: int, *, for_update: bool = False) -> IcService | None:
+        stmt = select(IcService).where(IcService.id == service_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return self.session.execute(stmt).scalar_one_or_none()
+
+    def service_by_code(self, code: str) -> IcService | None:
+        stmt = select(IcService).where(IcService.code == code)
+        return self.session.execute(stmt).scalar_one_or_none()
+
+    def add_service(self, service: IcService) -> None:
+        self.session.add(service)
+        try:
+            self.session.flush()
+        except IntegrityError as exc:  # another request took the code first
+            raise Conflict(
+                f"an IC service with code {service.code!r} already exists",
+                service_code=service.code,
+            ) from exc
+
+    def add_change(self, change: IcServiceChange) -> None:
+        self.session.add(change)
+        self.session.flush()
+
+    def changes(self, service_id: int) -> list[IcServiceChange]:
+        stmt = (
+            select(IcServiceChange)
+            .where(IcServiceChange.service_id == service_id)
+            .order_by(IcServiceChange.id)
+        )
+        return list(self.session.execute(stmt).scalars())
+
+    # -- occupancy ------------------------------------------------------------------------
+    def occupancy(
+        self, service_ids: Iterable[int] | None = None, *, exclude_case: int | None = None
+    ) -> dict[int, int]:
+        """People holding a bed or slot, by service id (services with nobody are absent)."""
+        sid = Case.attributes["service_id"].as_integer()
+        stmt = (
+            select(sid, func.count())
+            .where(Case.workflow_key == WORKFLOW, Case.state.in_(OCCUPYING_STATES))
+            .group_by(sid)
+        )
+        if service_ids is not None:
+            stmt = stmt.where(sid.in_(list(service_ids)))
+        if exclude_case is not None:
+            stmt = stmt.where(Case.id != exclude_case)
+        return {int(s): int(n) for s, n in self.session.execute(stmt).all() if s is not None}
+
+    def occupants(self, service_id: int) -> list[Case]:
+        stmt = (
+            select(Case)
+            .where(
+                Case.workflow_key == WORKFLOW,
+                Case.state.in_(OCCUPYING_STATES),
+                Case.attributes["service_id"].as_integer() == service_id,
+            )
+            .order_by(Case.id)
+        )
+        return list(self.session.execute(stmt).scalars())
+
+    # -- episodes -------------------------------------------------------------------------
+    def episodes_in_state(self, state: str, *, site: str | None, limit: int) -> list[Case]:
+        stmt = (
+            select(Case)
+            .where(Case.workflow_key == WORKFLOW, Case.state == state)
+            .order_by(Case.id)
+            .limit(limit)
+        )
+        if site is not None:
+            stmt = stmt.where(Case.site == site)
+        return list(self.session.execute(stmt).scalars())
+
+    def latest_event_times(self, case_ids: list[int], event: str) -> dict[int, datetime]:
+        if not case_ids:
+            return {}
+        stmt = (
+            select(CaseEvent.case_id, CaseEvent.occurred_at)
+            .where(CaseEvent.case_id.in_(case_ids), CaseEvent.event == event)
+            .order_by(CaseEvent.case_id, CaseEvent.seq)
+        )
+        return {int(case_id): at for case_id, at in self.session.execute(stmt).all()}
+
+    def current_clocks(self, case_ids: list[int], name: str) -> dict[int, Clock]:
+        """Each case's latest cycle of the named clock."""
+        if not case_ids:
+            return {}
+        stmt = (
+            select(Clock)
+            .where(Clock.case_id.in_(case_ids), Clock.name == name)
+            .order_by(Clock.case_id, Clock.cycle)
+        )
+        return {c.case_id: c for c in self.session.execute(stmt).scalars()}
+
+    # -- reporting ------------------------------------------------------------------------
+    def clocks_started(
+        self, name: str, start: datetime, end: datetime, site: str | None
+    ) -> list[tuple[Clock, Case]]:
+        """Every cycle of an IC clock started in [start, end), with its episode."""
+        stmt = (
+            select(Clock, Case)
+            .join(Case, Case.id == Clock.case_id)
+            .where(
+                Case.workflow_key == WORKFLOW,
+                Clock.name == name,
+                Clock.started_at >= start,
+                Clock.started_at < end,
+            )
+            .order_by(Clock.id)
+        )
+        if site is not None:
+            stmt = stmt.where(Case.site == site)
+        return [(clock, case) for clock, case in self.session.execute(stmt).all()]
+
+    def events_between(
+        self, events: Iterable[str], start: datetime, end: datetime, site: str | None
+    ) -> list[tuple[CaseEvent, Case]]:
+        """IC events of the named kinds whose clinical time falls in [start, end)."""
+        stmt = (
+            select(CaseEvent, Case)
+            .join(Case, Case.id == CaseEvent.case_id)
+            .where(
+                Case.workflow_key == WORKFLOW,
+                CaseEvent.event.in_(list(events)),
+                CaseEvent.occurred_at >= start,
+                CaseEvent.occurred_at < end,
+            )
+            .order_by(CaseEvent.id)
+        )
+        if site is not None:
+            stmt = stmt.where(Case.site == site)
+        return [(event, case) for event, case in self.session.execute(stmt).all()]
+
+    def running_clocks(self, name: str, site: str | None) -> list[Clock]:
+        stmt = (
+            select(Clock)
+            .join(Case, Case.id == Clock.case_id)
+            .where(Case.workflow_key == WORKFLOW, Clock.name == name, Clock.state == "running")
+            .order_by(Clock.id)
+        )
+        if site is not None:
+            stmt = stmt.where(Case.site == site)
+        return list(self.session.execute(stmt).scalars())

@@ -1,0 +1,144 @@
+"""Intermediate-care endpoints: services and capacity, occupancy, the waiting list, the 91-day
+follow-ups due, and the report. Episodes themselves are cases (`/cases`, workflow
+`intermediate_care`); starting and moving them goes through `POST /cases/{id}/events`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from app.cases.routes import PROBLEM
+from app.cases.schemas import CODE_PATTERN
+from app.deps import CurrentActor, EngineDep, SessionDep
+from app.ic import reports, service
+from app.ic.config import IcConfig, ic_config
+from app.ic.episode import WORKFLOW, london_day
+from app.ic.schemas import (
+    FollowUpList,
+    ModelName,
+    OccupancyRead,
+    ServiceChangeRead,
+    ServiceCreate,
+    ServiceRead,
+    ServiceUpdate,
+    WaitingList,
+)
+from app.timeutil import utcnow
+
+router = APIRouter(prefix="/ic", tags=["intermediate care"])
+Site = Annotated[str | None, Query(pattern=CODE_PATTERN, description="One site; all if omitted")]
+
+
+def _config(request: Request) -> IcConfig:
+    return ic_config(request.app.state.settings.pathways_dir / "config")
+
+
+@router.get("/services", response_model=list[ServiceRead])
+def list_services(
+    _actor: CurrentActor,
+    db: SessionDep,
+    site: Site = None,
+    model: ModelName | None = None,
+    active: bool | None = None,
+) -> list[ServiceRead]:
+    """IC services and teams with their capacity and current occupancy."""
+    return service.list_services(db, site=site, model=model, active=active)
+
+
+@router.post("/services", status_code=201, response_model=ServiceRead, responses=PROBLEM)
+def create_service(body: ServiceCreate, actor: CurrentActor, db: SessionDep) -> JSONResponse:
+    """Define a service (roles admin or manager). The creation is audited."""
+    created = service.create_service(db, actor=actor, body=body, now=utcnow())
+    return JSONResponse(
+        created.model_dump(mode="json"),
+        status_code=201,
+        headers={"Location": f"/api/v1/ic/services/{created.id}"},
+    )
+
+
+@router.get("/services/{service_id}", response_model=ServiceRead, responses=PROBLEM)
+def get_service(service_id: int, _actor: CurrentActor, db: SessionDep) -> ServiceRead:
+    return service.get_service(db, service_id=service_id)
+
+
+@router.patch("/services/{service_id}", response_model=ServiceRead, responses=PROBLEM)
+def update_service(
+    service_id: int, body: ServiceUpdate, actor: CurrentActor, db: SessionDep
+) -> ServiceRead:
+    """Change a service's name, capacity or whether it takes new starts, with a reason (roles
+    admin or manager). Lowering capacity below occupancy is allowed: nobody is moved out, and
+    the service shows as over capacity until people leave."""
+    return service.update_service(db, actor=actor, service_id=service_id, body=body, now=utcnow())
+
+
+@router.get("/services/{service_id}/changes", response_model=list[ServiceChangeRead])
+def service_changes(
+    service_id: int, _actor: CurrentActor, db: SessionDep
+) -> list[ServiceChangeRead]:
+    """The service's audit trail, oldest first."""
+    return service.service_changes(db, service_id=service_id)
+
+
+@router.get("/services/{service_id}/occupancy", response_model=OccupancyRead, responses=PROBLEM)
+def occupancy(service_id: int, _actor: CurrentActor, db: SessionDep) -> OccupancyRead:
+    """Who holds the service's beds or slots now (active, or waiting for an ongoing package)."""
+    return service.occupancy(db, service_id=service_id, now=utcnow())
+
+
+@router.get("/waiting-list", response_model=WaitingList)
+def waiting_list(
+    request: Request,
+    _actor: CurrentActor,
+    db: SessionDep,
+    site: Site = None,
+    planned_model: ModelName | None = None,
+) -> WaitingList:
+    """People accepted and waiting for capacity: highest need first, then longest waiting."""
+    return service.waiting_list(
+        db, config=_config(request), site=site, planned_model=planned_model, now=utcnow()
+    )
+
+
+@router.get("/follow-ups", response_model=FollowUpList)
+def follow_ups(
+    request: Request,
+    _actor: CurrentActor,
+    db: SessionDep,
+    site: Site = None,
+    due_by: Annotated[date | None, Query(description="Only those due on or before")] = None,
+) -> FollowUpList:
+    """Ended episodes owed the 91-day still-at-home follow-up, soonest due first."""
+    return service.follow_ups(db, config=_config(request), site=site, due_by=due_by, now=utcnow())
+
+
+@router.get("/report", response_model=reports.IcReport, responses=PROBLEM)
+def report(
+    request: Request,
+    _actor: CurrentActor,
+    db: SessionDep,
+    engine: EngineDep,
+    site: Site = None,
+    date_from: Annotated[
+        date | None, Query(description="London date; 27 days before date_to")
+    ] = None,
+    date_to: Annotated[date | None, Query(description="London date, inclusive; today")] = None,
+) -> reports.IcReport:
+    """UCR within 2 hours against the standard, starts within 2 days, occupancy, episode
+    lengths, outcomes, delayed exits and the 91-day follow-up, for one period."""
+    now = utcnow()
+    end = date_to or london_day(now)
+    loaded = engine.catalogue.latest(WORKFLOW)
+    outcomes = loaded.spec.fields["outcome"].choices if loaded else ()
+    return reports.build_report(
+        db,
+        config=_config(request),
+        outcomes=outcomes,
+        site=site,
+        date_from=date_from or end - timedelta(days=27),
+        date_to=end,
+        now=now,
+    )

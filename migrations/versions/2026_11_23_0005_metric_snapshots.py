@@ -1,0 +1,62 @@
+"""Daily metric snapshots: a reported day's figures, stored once and never changed.
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-11-23
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision: str = "0005"
+down_revision: str | None = "0004"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "metric_snapshots",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("site", sa.String(length=64), nullable=False),
+        sa.Column("snapshot_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column(
+            "payload",
+            sa.JSON().with_variant(postgresql.JSONB(), "postgresql"),
+            nullable=False,
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_metric_snapshots")),
+        sa.UniqueConstraint("day", "site", name=op.f("uq_metric_snapshots_day_site")),
+    )
+    if op.get_bind().dialect.name == "postgresql":
+        # homefirst_refuse_change() was created by revision 0001.
+        op.execute(
+            "CREATE TRIGGER metric_snapshots_append_only BEFORE UPDATE OR DELETE ON "
+            "metric_snapshots FOR EACH ROW EXECUTE FUNCTION homefirst_refuse_change()"
+        )
+    else:
+        for verb in ("UPDATE", "DELETE"):
+            op.execute(
+                f"CREATE TRIGGER metric_snapshots_no_{verb.lower()} BEFORE {verb} ON "
+                f"metric_snapshots BEGIN SELECT RAISE(ABORT, 'metric_snapshots is append-only: "
+                f"{verb} refused'); END"
+            )
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS metric_snapshots_append_only ON metric_snapshots")
+    else:
+        for verb in ("update", "delete"):
+            op.execute(f"DROP TRIGGER IF EXISTS metric_snapshots_no_{verb}")
+    op.drop_table("metric_snapshots")
