@@ -19,6 +19,7 @@ from app.clocks.sweeper import sweep
 from app.codelists.checks import code_checker
 from app.codelists.loader import CodeSetRegistry
 from app.config import Settings, get_settings
+from app.dashboard.context import context_for
 from app.dashboard.page import router as dashboard_page
 from app.dashboard.routes import router as dashboard_router
 from app.dashboard.service import store_day
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application.state.engine = engine
     application.state.codes = codes
     application.state.discharge_config = load_discharge_config(settings.pathways_dir)
+    application.state.metrics_ctx = context_for(settings, engine.catalogue, codes)
     application.state.settings = settings
     application.state.sessions = (
         get_sessionmaker()
@@ -126,7 +128,9 @@ def _sweep_loop(stop: threading.Event, application: FastAPI) -> None:
                 log.info("clock sweep: %s warnings, %s breaches", report.warnings, report.breaches)
             if snapshotted != yesterday(now):
                 with application.state.sessions() as session:
-                    snapshotted, new = store_day(session, settings=settings, day=None, now=now)
+                    snapshotted, new = store_day(
+                        session, ctx=application.state.metrics_ctx, day=None, now=now
+                    )
                 log.info("metric snapshots for %s: %s new", snapshotted, new)
         except Exception:  # keep going after a transient database error
             log.exception("scheduled job failed")

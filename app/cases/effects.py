@@ -12,6 +12,7 @@ from app.cases.repository import CaseRepository
 from app.engine.engine import Engine
 from app.errors import NotFound
 from app.links.opening import open_linked
+from app.links.repository import LinkRepository
 
 
 class CaseEffectPorts:
@@ -33,10 +34,20 @@ class CaseEffectPorts:
         link_type: str,
         data: dict[str, Any],
         occurred_at: datetime,
+        reuse_open: bool = False,
     ) -> int:
         source = self.cases.get(case_id)
         if source is None:
             raise NotFound(f"case {case_id} not found")
+        if reuse_open:
+            for link, other in LinkRepository(self.session).for_case(case_id):
+                if (
+                    link.from_case_id == case_id
+                    and link.link_type == link_type
+                    and other.workflow_key == workflow
+                    and other.is_open
+                ):
+                    return other.id
         target = open_linked(
             self.session,
             engine=self.engine,

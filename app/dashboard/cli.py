@@ -18,8 +18,10 @@ def snapshot(
 ) -> None:
     """Store the day's figures for every site and for all sites together (once; safe to rerun)."""
     from app.config import get_settings
+    from app.dashboard.context import context_for
     from app.dashboard.service import store_day
     from app.db import get_sessionmaker
+    from app.main import build_engine
     from app.timeutil import utcnow
 
     settings = get_settings()
@@ -29,5 +31,6 @@ def snapshot(
         typer.secho(f"not a date (YYYY-MM-DD): {day}", fg=typer.colors.RED, err=True)
         raise typer.Exit(code=1) from None
     with get_sessionmaker()() as session:
-        stored_day, new = store_day(session, settings=settings, day=chosen, now=utcnow())
+        ctx = context_for(settings, build_engine(settings).catalogue)
+        stored_day, new = store_day(session, ctx=ctx, day=chosen, now=utcnow())
     typer.echo(f"{stored_day.isoformat()}: {new} snapshot(s) stored")

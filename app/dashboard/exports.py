@@ -14,10 +14,9 @@ from app.auth.actor import Actor
 from app.chc.config import ChcConfig
 from app.chc.errors import REPORT_ROLES, require_role
 from app.chc.read_repository import ChcReadRepository
-from app.codelists.loader import CodeSetRegistry
 from app.dashboard import service
 from app.dashboard.chc_quarterly import TRACKED, Quarter, quarterly_row
-from app.discharge.config import DischargeConfig
+from app.dashboard.context import MetricsContext
 from app.errors import ValidationFailed
 
 MAX_DAYS = 93
@@ -42,8 +41,7 @@ def acute_daily_rows(
     last: date,
     site: str | None,
     now: datetime,
-    codes: CodeSetRegistry,
-    config: DischargeConfig,
+    ctx: MetricsContext,
 ) -> list[list[Any]]:
     if last < first or (last - first).days >= MAX_DAYS:
         raise ValidationFailed(f"choose from 1 to {MAX_DAYS} days, with 'from' before 'to'")
@@ -52,9 +50,7 @@ def acute_daily_rows(
     day = first
     while day <= last:
         for one in sites:
-            d = service.metrics_for(
-                session, day=day, site=one, now=now, codes=codes, config=config
-            )["discharge"]
+            d = service.metrics_for(session, day=day, site=one, now=now, ctx=ctx)["discharge"]
             system = d["by_site"][0]["hospital_system"] if d["by_site"] else None
             los = d["length_of_stay"]
             rows.append(

@@ -6,7 +6,7 @@ keeps it in an HttpOnly, SameSite=Strict cookie scoped to /dashboard.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,10 +17,13 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from app.auth.actor import Actor
 from app.auth.service import authenticate
 from app.calc.drd import london_date
+from app.chc.config import chc_config
 from app.dashboard import service
 from app.dashboard.charts import bar_chart, line_chart
+from app.dashboard.chc_metrics import chc_metrics
+from app.dashboard.context import MetricsContext
 from app.dashboard.diagram_svg import mermaid_to_svg
-from app.deps import CodesDep, EngineDep, SessionDep
+from app.deps import EngineDep, SessionDep
 from app.discharge import service as discharge_service
 from app.engine.diagrams import mermaid
 from app.errors import DomainError, Unauthorized
@@ -82,7 +85,6 @@ def dashboard(
     request: Request,
     db: SessionDep,
     engine: EngineDep,
-    codes: CodesDep,
     site: Annotated[str | None, Query(max_length=64)] = None,
     day: Annotated[date | None, Query(alias="date")] = None,
 ) -> Response:
@@ -93,23 +95,23 @@ def dashboard(
     today = london_date(now)
     day = min(day or today, today)
     site = site or None
-    config = request.app.state.discharge_config
+    ctx: MetricsContext = request.app.state.metrics_ctx
     try:
-        metrics = service.metrics_for(db, day=day, site=site, now=now, codes=codes, config=config)
+        metrics = service.metrics_for(db, day=day, site=site, now=now, ctx=ctx)
     except DomainError as exc:
         return HTMLResponse(f"<p>{exc.detail}</p>", status_code=exc.status_code)
     trend = [
-        service.metrics_for(
-            db, day=day - timedelta(days=n), site=site, now=now, codes=codes, config=config
-        )["discharge"]
+        service.metrics_for(db, day=day - timedelta(days=n), site=site, now=now, ctx=ctx)[
+            "discharge"
+        ]
         for n in range(TREND_DAYS - 1, -1, -1)
     ]
     labels = [(day - timedelta(days=n)).isoformat() for n in range(TREND_DAYS - 1, -1, -1)]
     rfd = discharge_service.rfd_list(
         db,
         catalogue=engine.catalogue,
-        codes=codes,
-        config=config,
+        codes=ctx.codes,
+        config=ctx.discharge,
         flt=discharge_service.RfdFilter(site=site),
         sort="-days_since_drd",
         now=now,
@@ -128,7 +130,7 @@ def dashboard(
         rfd=rfd.model_dump(),
         rfd_rows=RFD_ROWS,
         charts=_charts(d, trend, labels),
-        extra_panels=[],
+        extra_panels=_panels(metrics, _chc(request, db, engine, actor, day, now)),
         diagrams=_diagrams(engine),
     )
     return HTMLResponse(page)
@@ -180,6 +182,68 @@ def _charts(d: dict[str, Any], trend: list[dict[str, Any]], labels: list[str]) -
             chart_id="chart-buckets",
         ),
     }
+
+
+def _chc(
+    request: Request, db: SessionDep, engine: EngineDep, actor: Actor, day: date, now: datetime
+) -> dict[str, Any]:
+    cfg = chc_config(request.app.state.settings.pathways_dir / "config")
+    return chc_metrics(db, engine=engine, cfg=cfg, actor=actor, day=day, now=now)
+
+
+def _panels(metrics: dict[str, Any], chc: dict[str, Any]) -> list[dict[str, Any]]:
+    """CHC backlog (the caller's organisation) and intermediate-care occupancy."""
+    panels: list[dict[str, Any]] = []
+    if chc.get("available"):
+        rag: dict[str, int] = {"red": 0, "amber": 0, "green": 0}
+        for by_colour in chc["backlog_by_rag_and_cohort"].values():
+            for colour, count in by_colour.items():
+                rag[colour] = rag.get(colour, 0) + count
+        panels.append(
+            {
+                "id": "chc-rag",
+                "title": "CHC backlog by RAG rating",
+                "svg": bar_chart(
+                    "CHC working list by RAG rating",
+                    [(k.title(), v, None) for k, v in rag.items()],
+                    unit="cases",
+                    chart_id="chart-chc-rag",
+                ),
+                "note": f"{chc['organisation']}: "
+                f"{chc['incomplete_over_28_days']} referrals over 28 days.",
+            }
+        )
+        panels.append(
+            {
+                "id": "chc-age",
+                "title": "CHC referrals over 28 days, by how far over",
+                "svg": bar_chart(
+                    "Incomplete CHC referrals over 28 days",
+                    [
+                        (b["label"], b["count"], None)
+                        for b in chc["incomplete_over_28_days_by_band"]
+                    ],
+                    unit="referrals",
+                    chart_id="chart-chc-age",
+                ),
+                "note": None,
+            }
+        )
+    occupancy = metrics.get("intermediate_care", {}).get("occupancy", [])
+    panels.append(
+        {
+            "id": "ic-occupancy",
+            "title": "Intermediate care occupancy",
+            "svg": bar_chart(
+                "Intermediate care places in use (dashed: capacity)",
+                [(o["name"], o["occupied"], o["capacity"]) for o in occupancy],
+                unit="places",
+                chart_id="chart-ic-occupancy",
+            ),
+            "note": None,
+        }
+    )
+    return panels
 
 
 def _diagrams(engine: EngineDep) -> list[dict[str, Any]]:

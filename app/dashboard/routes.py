@@ -13,18 +13,18 @@ from app.chc.config import chc_config
 from app.dashboard import exports, service
 from app.dashboard.chc_metrics import chc_metrics
 from app.dashboard.chc_quarterly import Quarter
+from app.dashboard.context import MetricsContext
 from app.dashboard.feed import Feed, read_feed
-from app.deps import CodesDep, CurrentActor, EngineDep, SessionDep, SettingsDep
-from app.discharge.config import DischargeConfig
+from app.deps import CurrentActor, EngineDep, SessionDep, SettingsDep
 from app.timeutil import utcnow
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"])
 Site = Annotated[str | None, Query(max_length=64, description="One site; all sites if omitted")]
 
 
-def _config(request: Request) -> DischargeConfig:
-    config: DischargeConfig = request.app.state.discharge_config
-    return config
+def _ctx(request: Request) -> MetricsContext:
+    ctx: MetricsContext = request.app.state.metrics_ctx
+    return ctx
 
 
 @router.get("/metrics")
@@ -32,7 +32,6 @@ def metrics(
     request: Request,
     actor: CurrentActor,
     db: SessionDep,
-    codes: CodesDep,
     engine: EngineDep,
     settings: SettingsDep,
     site: Site = None,
@@ -47,9 +46,7 @@ def metrics(
     """
     now = utcnow()
     day = day or london_date(now)
-    figures = service.metrics_for(
-        db, day=day, site=site, now=now, codes=codes, config=_config(request)
-    )
+    figures = service.metrics_for(db, day=day, site=site, now=now, ctx=_ctx(request))
     cfg = chc_config(settings.pathways_dir / "config")
     figures["chc"] = chc_metrics(db, engine=engine, cfg=cfg, actor=actor, day=day, now=now)
     return figures
@@ -60,15 +57,12 @@ def series(
     request: Request,
     _actor: CurrentActor,
     db: SessionDep,
-    codes: CodesDep,
     first: Annotated[date, Query(alias="from")],
     last: Annotated[date, Query(alias="to")],
     site: Site = None,
 ) -> dict[str, Any]:
     """Headline discharge figures for each day of a range (stored snapshots for past days)."""
-    items = service.series(
-        db, first=first, last=last, site=site, now=utcnow(), codes=codes, config=_config(request)
-    )
+    items = service.series(db, first=first, last=last, site=site, now=utcnow(), ctx=_ctx(request))
     return {"site": site, "items": items}
 
 
@@ -101,14 +95,13 @@ def acute_discharge_daily(
     request: Request,
     _actor: CurrentActor,
     db: SessionDep,
-    codes: CodesDep,
     first: Annotated[date, Query(alias="from")],
     last: Annotated[date, Query(alias="to")],
     site: Site = None,
 ) -> Response:
     """The daily acute discharge return, one row per site and day (at most 93 days)."""
     rows = exports.acute_daily_rows(
-        db, first=first, last=last, site=site, now=utcnow(), codes=codes, config=_config(request)
+        db, first=first, last=last, site=site, now=utcnow(), ctx=_ctx(request)
     )
     return _csv(
         exports.to_csv(exports.ACUTE_COLUMNS, rows), f"acute-discharge-daily-{first}-{last}.csv"

@@ -9,14 +9,14 @@ from sqlalchemy.orm import Session
 
 from app.calc.drd import london_date
 from app.codelists.loader import CodeSetNotFound, CodeSetRegistry
-from app.config import Settings
 from app.dashboard import snapshots
+from app.dashboard.context import MetricsContext
 from app.dashboard.discharge_metrics import Spell, discharge_metrics, snapshot_time
 from app.dashboard.repository import DashboardRepository
-from app.discharge.config import DischargeConfig, load_discharge_config
 from app.discharge.history import EVENTS_OF_INTEREST, FamilyOf, derive_facts
 from app.discharge.repository import DischargeRepository
 from app.errors import ValidationFailed
+from app.ic.reports import build_report
 from app.timeutil import day_bounds
 
 DELAY_LIST = "delay-reasons-acute"
@@ -36,8 +36,7 @@ def compute_metrics(
     day: date,
     site: str | None,
     now: datetime,
-    codes: CodeSetRegistry,
-    config: DischargeConfig,
+    ctx: MetricsContext,
 ) -> dict[str, Any]:
     if day > london_date(now):
         raise ValidationFailed(f"{day.isoformat()} is in the future: no figures yet")
@@ -45,7 +44,7 @@ def compute_metrics(
     day_start, _ = day_bounds(day)
     cases = DashboardRepository(session).discharge_cases_touching(day_start, snapshot, site)
     events = DischargeRepository(session).events_by_case([c.id for c in cases], EVENTS_OF_INTEREST)
-    family = _family_lookup(codes)
+    family = _family_lookup(ctx.codes)
     spells = []
     for case in cases:
         admitted = case.attributes.get("admitted_at")
@@ -61,7 +60,7 @@ def compute_metrics(
                 derive_facts(known, family),
             )
         )
-    labels = _labels(codes, day)
+    labels = _labels(ctx.codes, day)
     return {
         "date": day.isoformat(),
         "site": site,
@@ -71,10 +70,28 @@ def compute_metrics(
             spells,
             day=day,
             snapshot=snapshot,
-            family_precedence=config.primary_reason_family_precedence,
+            family_precedence=ctx.discharge.primary_reason_family_precedence,
             labels=labels,
         ),
+        "intermediate_care": _ic(session, ctx, day, site, now),
     }
+
+
+def _ic(
+    session: Session, ctx: MetricsContext, day: date, site: str | None, now: datetime
+) -> dict[str, Any]:
+    """The day's intermediate-care figures (DOMAIN.md §8.9); clock results as known now."""
+    report = build_report(
+        session,
+        config=ctx.ic,
+        outcomes=ctx.ic_outcomes,
+        site=site,
+        date_from=day,
+        date_to=day,
+        now=now,
+    )
+    figures = report.model_dump(mode="json", exclude={"as_of", "date_from", "date_to", "site"})
+    return dict(figures)
 
 
 def _family_lookup(codes: CodeSetRegistry) -> FamilyOf:
@@ -104,12 +121,11 @@ def metrics_for(
     day: date,
     site: str | None,
     now: datetime,
-    codes: CodeSetRegistry,
-    config: DischargeConfig,
+    ctx: MetricsContext,
 ) -> dict[str, Any]:
     """Stored figures for a finished day, live figures for today."""
     return snapshots.metrics_for(
-        session, day=day, site=site, now=now, codes=codes, config=config, compute=compute_metrics
+        session, day=day, site=site, now=now, ctx=ctx, compute=compute_metrics
     )
 
 
@@ -120,8 +136,7 @@ def series(
     last: date,
     site: str | None,
     now: datetime,
-    codes: CodeSetRegistry,
-    config: DischargeConfig,
+    ctx: MetricsContext,
 ) -> list[dict[str, Any]]:
     """Headline figures for each day of a range, for trend charts."""
     if last < first or (last - first).days > MAX_SERIES_DAYS:
@@ -131,7 +146,7 @@ def series(
     out = []
     day = first
     while day <= last:
-        m = metrics_for(session, day=day, site=site, now=now, codes=codes, config=config)
+        m = metrics_for(session, day=day, site=site, now=now, ctx=ctx)
         d = m["discharge"]
         out.append(
             {
@@ -147,15 +162,11 @@ def series(
 
 
 def store_day(
-    session: Session, *, settings: Settings, day: date | None, now: datetime
+    session: Session, *, ctx: MetricsContext, day: date | None, now: datetime
 ) -> tuple[date, int]:
     """Snapshot a finished day (yesterday by default) for every site; returns (day, new rows)."""
     chosen = day or snapshots.yesterday(now)
     if snapshot_time(chosen, now) >= now:
         raise ValidationFailed(f"{chosen.isoformat()} is not over yet")
-    codes = CodeSetRegistry.from_directory(settings.pathways_dir / "codelists")
-    config = load_discharge_config(settings.pathways_dir)
-    new = snapshots.take_snapshots(
-        session, day=chosen, now=now, codes=codes, config=config, compute=compute_metrics
-    )
+    new = snapshots.take_snapshots(session, day=chosen, now=now, ctx=ctx, compute=compute_metrics)
     return chosen, new

@@ -16,11 +16,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.calc.drd import london_date
-from app.codelists.loader import CodeSetRegistry
+from app.dashboard.context import MetricsContext
 from app.dashboard.discharge_metrics import snapshot_time
 from app.dashboard.repository import DashboardRepository
 from app.db import UnitOfWork
-from app.discharge.config import DischargeConfig
 from app.models.snapshot import ALL_SITES, MetricSnapshot
 
 Compute = Callable[..., dict[str, Any]]
@@ -32,18 +31,17 @@ def metrics_for(
     day: date,
     site: str | None,
     now: datetime,
-    codes: CodeSetRegistry,
-    config: DischargeConfig,
+    ctx: MetricsContext,
     compute: Compute,
 ) -> dict[str, Any]:
     snapshot_at = snapshot_time(day, now)
     if snapshot_at >= now:  # the day is still running: live figures, not stored
-        return compute(session, day=day, site=site, now=now, codes=codes, config=config)
+        return compute(session, day=day, site=site, now=now, ctx=ctx)
     repo = DashboardRepository(session)
     key = site or ALL_SITES
     stored = repo.snapshot(day, key)
     if stored is None:
-        figures = compute(session, day=day, site=site, now=now, codes=codes, config=config)
+        figures = compute(session, day=day, site=site, now=now, ctx=ctx)
         stored = _store(session, repo, day, key, figures, now)
     session.rollback()  # end the read; nothing else to do in this transaction
     return {**stored.payload, "stored_at": stored.computed_at.isoformat()}
@@ -54,8 +52,7 @@ def take_snapshots(
     *,
     day: date,
     now: datetime,
-    codes: CodeSetRegistry,
-    config: DischargeConfig,
+    ctx: MetricsContext,
     compute: Compute,
 ) -> int:
     """Store the day's figures for every site and for all sites; returns how many were new."""
@@ -63,9 +60,7 @@ def take_snapshots(
     new = 0
     for site in [None, *repo.discharge_sites()]:
         if repo.snapshot(day, site or ALL_SITES) is None:
-            metrics_for(
-                session, day=day, site=site, now=now, codes=codes, config=config, compute=compute
-            )
+            metrics_for(session, day=day, site=site, now=now, ctx=ctx, compute=compute)
             new += 1
     return new
 

@@ -65,8 +65,10 @@ class EffectPorts(Protocol):
         link_type: str,
         data: dict[str, Any],
         occurred_at: datetime,
+        reuse_open: bool = False,
     ) -> int:
-        """Open a case on another workflow for the same patient, linked to this one."""
+        """Open a case on another workflow for the same patient, linked to this one; with
+        `reuse_open`, return an open case already linked that way instead of opening another."""
         ...
 
 

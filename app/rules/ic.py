@@ -185,4 +185,6 @@ def open_step_down_ic_episode(ctx: EffectContext) -> None:
             "discharge_pathway": pathway,
         },
         occurred_at=ctx.occurred_at,
+        # An episode already opened from this discharge case (POST /cases/{id}/links) is used.
+        reuse_open=True,
     )

@@ -38,8 +38,7 @@ def test_a_reported_day_does_not_change_after_a_late_correction(
             day=date(2026, 3, 29),
             site=site,
             now=datetime.now(UTC),
-            codes=codes,
-            config=client.app.state.discharge_config,
+            ctx=client.app.state.metrics_ctx,
         )
     assert fresh["discharge"]["nctr_remaining"] == 1
     # ...but the day as reported keeps its figures.

@@ -128,3 +128,33 @@ def test_replay_reproduces_discharge_cases(client: TestClient, sessions, engine,
     )
     assert stored.attributes["open_delays"] == []
     assert stored.attributes["mh_involvement"] == ["mh_clinician"]
+
+
+def test_discharge_attaches_to_an_episode_opened_earlier(client: TestClient, make_user) -> None:
+    user = make_user(*TEAM)
+    api = Api(client, user.headers)
+    case = open_case(api, NHS[3], site="AINTREE")
+    fire(api, case["id"], "not_meeting_ctr", days_ago=2)
+    early = client.post(
+        f"/api/v1/cases/{case['id']}/links",
+        headers=user.headers,
+        json={
+            "workflow": "intermediate_care",
+            "link_type": "step_down",
+            "data": {"direction": "step_down", "referrer": "hospital"},
+        },
+    )
+    assert early.status_code == 201, early.text
+    fire(api, case["id"], "discharge", data={"discharge_pathway": "P1", "destination_code": "19"})
+    links = api.get(case["id"]).json()["links"]
+    assert [(link["link_type"], link["case_id"]) for link in links] == [
+        ("step_down", early.json()["id"])
+    ]
+    # Without an open episode, discharge on P2 opens one.
+    other = open_case(api, NHS[4], site="AINTREE")
+    fire(api, other["id"], "not_meeting_ctr", days_ago=1)
+    fire(api, other["id"], "discharge", data={"discharge_pathway": "P2", "destination_code": "85"})
+    opened = api.get(other["id"]).json()["links"]
+    assert [(link["link_type"], link["workflow"]) for link in opened] == [
+        ("step_down", "intermediate_care")
+    ]
