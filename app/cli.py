@@ -134,6 +134,30 @@ def tokens_revoke(prefix: str) -> None:
     typer.echo(f"revoked {count} token(s)")
 
 
+@tokens_cli.command("rotate")
+def tokens_rotate(
+    prefix: str,
+    expires_days: Annotated[
+        int | None, typer.Option(help="Days until the new token expires; default: as the old")
+    ] = None,
+) -> None:
+    """Issue a new token in place of the one with this prefix, which is revoked at once."""
+    from app.auth.service import rotate_token
+    from app.db import get_sessionmaker
+
+    try:
+        with get_sessionmaker()() as session:
+            issued, old = rotate_token(
+                session,
+                prefix=prefix,
+                expires_in=timedelta(days=expires_days) if expires_days else None,
+            )
+    except DomainError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(issued.token)
+    typer.echo(f"(prefix {issued.prefix}, replaces {old}, now revoked; shown once)", err=True)
+
+
 @clocks_cli.command("sweep")
 def clocks_sweep(
     now: Annotated[datetime | None, typer.Option(help="Sweep as of this UTC time")] = None,
@@ -199,7 +223,8 @@ def serve(
     if demo:
         _print_demo(_load_demo())
     typer.echo(f"HomeFirst on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
-    uvicorn.run("app.asgi:application", host=host, port=port, workers=workers)
+    # No `Server: uvicorn` header: nothing to tell a scanner which server to look up.
+    uvicorn.run("app.asgi:application", host=host, port=port, workers=workers, server_header=False)
 
 
 def main() -> None:

@@ -9,6 +9,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.security.headers import DEFAULT_CSP
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_PATH = PROJECT_ROOT / "var" / "homefirst.db"
 
@@ -31,6 +33,21 @@ class Settings(BaseSettings):
     # (run `homefirst clocks sweep` from cron instead).
     clock_sweep_interval_seconds: int = 60
     sql_echo: bool = False
+
+    # -- Security and limits (README "Security and limits") ----------------------------------
+    # Largest request body, in bytes; larger is a 413. The CHC backlog upload gets its own cap
+    # (the CSV itself may be up to 20 MB, plus the multipart envelope).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_upload_body_bytes: int = Field(default=21 * 1024 * 1024, ge=1024)
+    # Requests per minute for each bearer token, with bursts up to `rate_limit_burst`; a 429
+    # with Retry-After beyond that. Kept in each process's memory. 0 turns the limit off.
+    rate_limit_per_minute: int = Field(default=6000, ge=0)
+    rate_limit_burst: int = Field(default=1000, ge=1)
+    # Origins allowed to call the API from a browser (JSON list); none by default (CORS closed).
+    cors_allow_origins: list[str] = Field(default_factory=list)
+    # Strict-Transport-Security max-age in seconds; 0 leaves the header out.
+    hsts_seconds: int = Field(default=31_536_000, ge=0)
+    content_security_policy: str = DEFAULT_CSP
 
     @property
     def idempotency_ttl(self) -> timedelta:

@@ -6,6 +6,7 @@ Routes get a plain `Session` that never commits; a service wraps each use case i
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -13,16 +14,54 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
 
 from app.config import get_settings
 
+POOL_SIZE = 30
+# A pooled connection idle for longer than this is checked with a ping before it is handed out.
+PING_AFTER_IDLE_SECONDS = 10.0
+
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     if url.startswith("sqlite"):
         return _sqlite_engine(url, echo=echo)
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # The pool keeps as many connections as requests run at once (FastAPI's thread pool runs up
+    # to 40 sync routes); overflow connections are closed on return, so a pool smaller than
+    # the load opens a new PostgreSQL backend for every request beyond it.
+    engine = create_engine(url, echo=echo, pool_size=POOL_SIZE, max_overflow=10)
+    _ping_idle_connections(engine)
+    return engine
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """`pool_pre_ping`, but only for connections that sat idle: a busy connection is known to
+    be alive, and pinging it on every checkout costs a round trip per request.
+
+    A failed ping raises `DisconnectionError`, so the pool drops the connection and checks out
+    (or opens) another, as `pool_pre_ping` does.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute("SELECT 1")
+            finally:
+                cursor.close()
+            dbapi_connection.rollback()
+        except Exception as exc:
+            raise DisconnectionError("pooled connection failed its ping") from exc
 
 
 def _sqlite_engine(url: str, *, echo: bool) -> Engine:

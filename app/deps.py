@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from app.auth.actor import Actor
 from app.auth.service import authenticate
+from app.cases.scope import require_visible
 from app.codelists.loader import CodeSetRegistry
 from app.config import Settings, get_settings
 from app.db import get_db
 from app.engine.engine import Engine
 from app.errors import Unauthorized
+from app.security.inputs import MAX_ID
 from app.timeutil import utcnow
 
 SessionDep = Annotated[Session, Depends(get_db)]
@@ -31,6 +33,15 @@ def current_actor(
     return authenticate(session, credentials.credentials, now=utcnow())
 
 
+def bearer_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    """The raw bearer token of the request (for rotating it); never logged or stored."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("send Authorization: Bearer <token>")
+    return credentials.credentials
+
+
 def get_engine_dep(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
@@ -42,6 +53,7 @@ def get_codes_dep(request: Request) -> CodeSetRegistry:
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]
+BearerToken = Annotated[str, Depends(bearer_token)]
 CodesDep = Annotated[CodeSetRegistry, Depends(get_codes_dep)]
 EngineDep = Annotated[Engine, Depends(get_engine_dep)]
 IdempotencyKey = Annotated[
@@ -56,3 +68,16 @@ IfMatch = Annotated[
     str | None,
     Header(alias="If-Match", max_length=40, description='The case\'s ETag, e.g. "3".'),
 ]
+# A database id in a path: a positive integer the database can hold (larger is a 422).
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+def visible_case(case_id: IdPath, actor: CurrentActor, db: SessionDep) -> int:
+    """The path's case id, once the caller's organisation may see the case (else 404)."""
+    require_visible(db, case_id, actor.organisation)
+    db.rollback()  # end the check's read; the use case runs its own transaction
+    return case_id
+
+
+# A case the caller's organisation owns or shares; use in place of `IdPath` for `{case_id}`.
+VisibleCaseId = Annotated[int, Depends(visible_case)]

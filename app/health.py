@@ -19,7 +19,10 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    responses={503: {"description": "The database is unreachable or migrations are pending"}},
+)
 def readyz(db: SessionDep) -> JSONResponse:
     """The database answers and its schema is at the migrations' head."""
     head = head_revision()

@@ -9,11 +9,15 @@ from contextlib import asynccontextmanager
 from datetime import date
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 import app.rules  # noqa: F401 - registers named guards and effects
+from app.admin.routes import router as admin_router
+from app.audit.routes import router as audit_router
+from app.auth.routes import router as auth_router
 from app.cases.routes import router as cases_router
+from app.cases.sharing_routes import router as sharing_router
 from app.chc.routes import routers as chc_routers
 from app.clocks.sweeper import sweep
 from app.codelists.checks import code_checker
@@ -35,6 +39,8 @@ from app.ic.routes import router as ic_router
 from app.links.routes import router as links_router
 from app.pathways_api.routes import router as pathways_router
 from app.problems import install_error_handlers
+from app.security.inputs import check_inputs
+from app.security.install import install_security
 from app.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -94,16 +100,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         else make_sessionmaker(make_engine(settings.database_url, echo=settings.sql_echo))
     )
     install_error_handlers(application)
-    api = APIRouter(prefix="/api/v1")
+    install_security(application, settings)
+    api = APIRouter(prefix="/api/v1", dependencies=[Depends(check_inputs)])
     for router in (
         cases_router,
         pathways_router,
         health_router,
         discharge_router,
         links_router,
+        sharing_router,
+        audit_router,
+        admin_router,
         ic_router,
         dashboard_router,
         *chc_routers,
+        auth_router,
     ):
         api.include_router(router)
     application.include_router(api)

@@ -42,12 +42,17 @@ def _jsonable_errors(errors: Any) -> list[dict[str, Any]]:
     for err in errors:
         out.append(
             {
-                "loc": [str(p) for p in err.get("loc", ())],
-                "msg": str(err.get("msg", "")),
+                "loc": [_printable(str(p)) for p in err.get("loc", ())],
+                "msg": _printable(str(err.get("msg", ""))),
                 "type": str(err.get("type", "")),
             }
         )
     return out
+
+
+def _printable(text: str) -> str:
+    # Input may carry unpaired surrogates, which JSON cannot encode: escape them.
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -67,7 +72,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = {
+            400: "bad_request",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "payload_too_large",
+        }.get(exc.status_code, "http_error")
         return problem(
             exc.status_code,
             code,
@@ -77,7 +87,11 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(Exception)
-    def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Never leak a stack trace or SQL to the client; the log keeps it.
         log.exception("unhandled error", exc_info=exc)
-        return problem(500, "internal_error", "Internal error", "An unexpected error occurred.")
+        # Starlette sends this answer from outside every middleware: add the security headers.
+        headers = getattr(request.app.state, "error_headers", None)
+        return problem(
+            500, "internal_error", "Internal error", "An unexpected error occurred.", None, headers
+        )

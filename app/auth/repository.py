@@ -35,6 +35,16 @@ class AuthRepository:
             ).scalars()
         )
 
+    def token_for_update(self, token_hash: str) -> ApiToken | None:
+        """The token row, locked until the transaction ends (PostgreSQL; SQLite's writer lock
+        already serialises), so two rotations of one token cannot both succeed."""
+        return self.session.execute(
+            select(ApiToken)
+            .where(ApiToken.token_hash == token_hash)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).scalar_one_or_none()
+
     def token_by_prefix(self, prefix: str) -> list[ApiToken]:
         return list(
             self.session.execute(select(ApiToken).where(ApiToken.prefix == prefix)).scalars()

@@ -85,6 +85,70 @@ def revoke_tokens(session: Session, *, prefix: str) -> int:
     return len(tokens)
 
 
+def rotate_token(
+    session: Session,
+    *,
+    raw_token: str | None = None,
+    prefix: str | None = None,
+    expires_in: timedelta | None = None,
+) -> tuple[IssuedToken, str]:
+    """Issue a new token for the same user and revoke the old one, in one transaction.
+
+    The old token is named by its value (the API: the caller's own token) or by its prefix (the
+    command line). The new one keeps the old label and, unless `expires_in` is given, the old
+    token's lifetime (none if it had none). Returns the new token (shown once) and the old
+    token's prefix. A revoked, expired or unknown token cannot be rotated (401 / 404).
+    """
+    with UnitOfWork(session):
+        repo = AuthRepository(session)
+        old = _token_to_rotate(repo, raw_token=raw_token, prefix=prefix)
+        now = utcnow()
+        if old.revoked_at is not None:
+            raise Unauthorized("the bearer token has been revoked")
+        if old.expires_at is not None and old.expires_at <= now:
+            raise Unauthorized("the bearer token has expired")
+        lifetime = expires_in
+        if lifetime is None and old.expires_at is not None:
+            lifetime = old.expires_at - old.created_at
+        token = new_token()
+        expires_at = now + lifetime if lifetime else None
+        repo.add(
+            ApiToken(
+                user_id=old.user_id,
+                token_hash=hash_token(token),
+                prefix=token[:10],
+                label=old.label,
+                created_at=now,
+                expires_at=expires_at,
+                revoked_at=None,
+            )
+        )
+        old.revoked_at = now
+        user = session.get(User, old.user_id)
+        assert user is not None  # noqa: S101 - api_tokens.user_id is a foreign key
+    return IssuedToken(token, token[:10], user.username, expires_at), old.prefix
+
+
+def _token_to_rotate(
+    repo: AuthRepository, *, raw_token: str | None, prefix: str | None
+) -> ApiToken:
+    if raw_token is not None:
+        found = repo.token_for_update(hash_token(raw_token))
+        if found is None:
+            raise Unauthorized("the bearer token is not recognised")
+        return found
+    live = [t for t in repo.token_by_prefix(prefix or "") if t.revoked_at is None]
+    if len(live) != 1:
+        raise NotFound(
+            f"no live token with prefix {prefix!r}"
+            if not live
+            else f"{len(live)} live tokens share prefix {prefix!r}; revoke them instead"
+        )
+    found = repo.token_for_update(live[0].token_hash)
+    assert found is not None  # noqa: S101 - read just above, in this transaction
+    return found
+
+
 def authenticate(session: Session, raw_token: str, *, now: datetime) -> Actor:
     found = AuthRepository(session).token_with_user(hash_token(raw_token))
     # End the read at once: the request's real work runs in its own unit of work.

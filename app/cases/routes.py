@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 
+from app.audit.routes import log_read
 from app.cases import service
 from app.cases.repository import CaseFilter
 from app.cases.schemas import (
@@ -18,7 +19,15 @@ from app.cases.schemas import (
     EventRead,
     TransitionResult,
 )
-from app.deps import CurrentActor, EngineDep, IdempotencyKey, IfMatch, SessionDep, SettingsDep
+from app.deps import (
+    CurrentActor,
+    EngineDep,
+    IdempotencyKey,
+    IfMatch,
+    SessionDep,
+    SettingsDep,
+    VisibleCaseId,
+)
 from app.idempotency.service import StoredResponse
 from app.timeutil import utcnow
 
@@ -70,14 +79,15 @@ def create_case(
 
 @router.get("", response_model=CaseList, responses=PROBLEM)
 def list_cases(
-    _actor: CurrentActor,
+    request: Request,
+    actor: CurrentActor,
     db: SessionDep,
     settings: SettingsDep,
-    workflow: str | None = None,
-    state: str | None = None,
-    organisation: str | None = None,
-    site: str | None = None,
-    patient_ref: str | None = None,
+    workflow: Annotated[str | None, Query(max_length=64)] = None,
+    state: Annotated[str | None, Query(max_length=64)] = None,
+    organisation: Annotated[str | None, Query(max_length=64)] = None,
+    site: Annotated[str | None, Query(max_length=64)] = None,
+    patient_ref: Annotated[str | None, Query(max_length=32)] = None,
     is_open: bool | None = None,
     opened_from: AwareDatetime | None = None,
     opened_to: AwareDatetime | None = None,
@@ -98,24 +108,33 @@ def list_cases(
         opened_to,
         updated_from,
         updated_to,
+        visible_to=actor.organisation,
     )
     capped = min(limit or settings.default_page_size, settings.max_page_size)
-    return service.list_cases(db, flt=flt, cursor=cursor, limit=capped)
+    page = service.list_cases(db, flt=flt, cursor=cursor, limit=capped)
+    log_read(request, db, actor, [c.id for c in page.items])
+    return page
 
 
 @router.get("/{case_id}", response_model=CaseRead, responses=PROBLEM)
 def get_case(
-    case_id: int, actor: CurrentActor, db: SessionDep, engine: EngineDep, response: Response
+    request: Request,
+    case_id: VisibleCaseId,
+    actor: CurrentActor,
+    db: SessionDep,
+    engine: EngineDep,
+    response: Response,
 ) -> CaseRead:
     """The case, its clocks and `allowed_events` for you, with reasons for each refusal."""
     read, etag = service.get_case(db, engine=engine, actor=actor, case_id=case_id, now=utcnow())
+    log_read(request, db, actor, [case_id])
     response.headers["ETag"] = etag
     return read
 
 
 @router.post("/{case_id}/events", response_model=TransitionResult, responses=PROBLEM)
 def fire_event(
-    case_id: int,
+    case_id: VisibleCaseId,
     body: EventCreate,
     actor: CurrentActor,
     db: SessionDep,
@@ -141,6 +160,10 @@ def fire_event(
 
 
 @router.get("/{case_id}/events", response_model=list[EventRead], responses=PROBLEM)
-def case_history(case_id: int, _actor: CurrentActor, db: SessionDep) -> list[EventRead]:
+def case_history(
+    request: Request, case_id: VisibleCaseId, actor: CurrentActor, db: SessionDep
+) -> list[EventRead]:
     """The case's full history, oldest first."""
-    return service.history(db, case_id=case_id)
+    events = service.history(db, case_id=case_id)
+    log_read(request, db, actor, [case_id])
+    return events

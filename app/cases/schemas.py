@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.calc.nhs_number import is_valid_nhs_number
+from app.security.inputs import IsoAwareDatetime
 
 NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$"
@@ -31,7 +32,7 @@ class CaseCreate(_Request):
         description="NHS number (checked with Modulus 11 when 10 digits) or a local reference.",
     )
     data: dict[str, Any] = Field(default_factory=dict, max_length=100)
-    occurred_at: AwareDatetime | None = Field(
+    occurred_at: IsoAwareDatetime | None = Field(
         default=None, description="Clinical time; defaults to now. Backdating needs a reason."
     )
     reason: str | None = Field(default=None, max_length=2000)
@@ -48,7 +49,7 @@ class CaseCreate(_Request):
 class EventCreate(_Request):
     event: str = Field(pattern=NAME_PATTERN)
     data: dict[str, Any] = Field(default_factory=dict, max_length=100)
-    occurred_at: AwareDatetime | None = None
+    occurred_at: IsoAwareDatetime | None = None
     reason: str | None = Field(default=None, max_length=2000)
 
 

@@ -7,6 +7,7 @@ import binascii
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app.auth.actor import Actor
@@ -21,6 +22,7 @@ from app.cases.schemas import (
     EventRead,
     TransitionResult,
 )
+from app.cases.scope import ScopeRepository
 from app.cases.views import case_read, case_summary, event_read
 from app.clocks.repository import ClockRepository
 from app.clocks.service import ClockService
@@ -30,7 +32,7 @@ from app.errors import Forbidden, NotFound, PreconditionRequired, StaleCase, Val
 from app.idempotency.repository import IdempotencyRepository
 from app.idempotency.service import IdempotencyGuard, StoredResponse, fingerprint
 from app.links.repository import LinkRepository
-from app.models import Case
+from app.models import Case, CaseLink
 
 API_PREFIX = "/api/v1"
 
@@ -111,16 +113,18 @@ def fire_event(
         if (replay := guard.claim()) is not None:
             return replay
         cases = CaseRepository(session)
-        case = cases.get(case_id, for_update=True)
-        if case is None:
+        clocks = ClockRepository(session)
+        locked = cases.lock_for_event(case_id, body.event)
+        if locked is None:
             raise NotFound(f"case {case_id} not found")
+        case = locked.case
+        clocks.prime(case_id, locked.clocks)
         if case.version != expected:
             raise StaleCase(
                 f"the case is at version {case.version}, not {expected}; reload and retry",
                 current_version=case.version,
                 etag=case.etag,
             )
-        clocks = ClockRepository(session)
         event = engine.fire(
             case,
             Command(body.event, actor, body.data, body.occurred_at, body.reason, idempotency_key),
@@ -130,8 +134,12 @@ def fire_event(
             effects=CaseEffectPorts(session, engine, actor, now),
             facts=CaseFacts(session, engine.catalogue.rules),
         )
+        # The response is built from what the lock read and the transition changed in memory;
+        # links are read again only if an effect linked the case to another.
+        links = locked.links if not _new_links(session, case_id, locked.links) else None
         result = TransitionResult(
-            case=_read(session, engine, case, actor, now), event=event_read(event)
+            case=_read(session, engine, case, actor, now, clocks=clocks, links=links),
+            event=event_read(event),
         )
         response = StoredResponse(200, result.model_dump(mode="json"), {"ETag": case.etag})
         guard.remember(response)
@@ -202,16 +210,54 @@ def case_response(
     )
 
 
-def _read(session: Session, engine: Engine, case: Case, actor: Actor, now: datetime) -> CaseRead:
+def _read(
+    session: Session,
+    engine: Engine,
+    case: Case,
+    actor: Actor,
+    now: datetime,
+    *,
+    clocks: ClockRepository | None = None,
+    links: list[tuple[CaseLink, Case]] | None = None,
+) -> CaseRead:
+    """The case as the API shows it. After a transition, `clocks` holds the case's clocks as
+    read under its lock and changed since, and `links` its links, so neither is read again."""
+    if links:  # only linked cases the caller's organisation may see are shown
+        visible = ScopeRepository(session).visible_ids([o.id for _, o in links], actor.organisation)
+        links = [(link, other) for link, other in links if other.id in visible]
     return case_read(
         case,
-        clocks=ClockRepository(session).for_case(case.id),
+        clocks=(clocks or ClockRepository(session)).for_case(case.id),
         allowed=engine.allowed_events(
             case, actor, now=now, facts=CaseFacts(session, engine.catalogue.rules)
         ),
-        links=LinkRepository(session).for_case(case.id),
+        links=links
+        if links is not None
+        else LinkRepository(session).for_case(case.id, visible_to_org=actor.organisation),
         now=now,
     )
+
+
+def _new_links(session: Session, case_id: int, known: list[tuple[CaseLink, Case]]) -> bool:
+    """True when this unit of work linked the case to another (an effect opened a case)."""
+    seen = {link.id for link, _ in known}
+    return any(
+        case_id in ends and link_id not in seen
+        for link_id, ends in session.info.get(_NEW_LINKS, ())
+    )
+
+
+_NEW_LINKS = "homefirst.new_case_links"
+
+
+@event.listens_for(Session, "pending_to_persistent")
+def _note_new_link(session: Session, instance: object) -> None:
+    # Links are flushed by the links package; noting them here lets a transition's response
+    # know its case gained a link without reading the links again.
+    if isinstance(instance, CaseLink):
+        session.info.setdefault(_NEW_LINKS, []).append(
+            (instance.id, (instance.from_case_id, instance.to_case_id))
+        )
 
 
 def _guard(

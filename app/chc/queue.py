@@ -8,8 +8,13 @@ Every claim, release, reassignment and lapse is written to the append-only claim
 
 from __future__ import annotations
 
-from datetime import datetime
+import threading
+import weakref
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.actor import Actor
@@ -31,7 +36,7 @@ from app.db import UnitOfWork
 from app.engine.engine import Engine
 from app.errors import ValidationFailed
 from app.models import Case, ChcClaimLog, ChcWorkItem
-from app.timeutil import LONDON
+from app.timeutil import LONDON, utcnow
 
 ORDERING = (
     "Red before Amber before Green (a manual override, with its reason, replaces the computed "
@@ -123,7 +128,7 @@ def claim_next(
     states = worklist_states(engine)
     repo = ChcRepository(session)
     with UnitOfWork(session):
-        refresh(repo, cfg, organisation=actor.organisation, now=now)
+        refresh_for_claim(repo, cfg, organisation=actor.organisation, now=now)
     with UnitOfWork(session):
         repo.lock_user(actor.user_id)
         held = repo.active_claims(actor.organisation, actor.user_id, now)
@@ -148,6 +153,77 @@ def claim_next(
         _log(repo, item, "claimed", actor.user_id, actor.username, actor.username, now)
         result = queue_item(item, case, now, None)
     return result
+
+
+# -- keeping ratings current for claims, without re-rating the whole list each time -------------
+# A rating depends on the case's facts and on the London date (waiting days), nothing else. So a
+# claim re-rates the whole organisation once per London date (and rule set) per process, and in
+# between only the cases changed since this process last looked, with a margin for transactions
+# that committed late. Every change to a case's facts moves `cases.updated_at`.
+LATE_COMMIT_MARGIN = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class _Rated:
+    day: date
+    rules: tuple[str, str]
+    since: datetime
+
+
+_RATED: weakref.WeakKeyDictionary[Any, dict[str, _Rated]] = weakref.WeakKeyDictionary()
+_RATED_LOCK = threading.Lock()
+_FULL_LOCKS: weakref.WeakKeyDictionary[Any, dict[str, threading.Lock]] = weakref.WeakKeyDictionary()
+
+
+def refresh_for_claim(
+    repo: ChcRepository, cfg: ChcConfig, *, organisation: str, now: datetime
+) -> None:
+    """`refresh` for the organisation, incrementally when this process rated it today."""
+    bind = repo.session.get_bind()
+    day = now.astimezone(LONDON).date()
+    rules = (cfg.rag.version, cfg.local.version)
+    started = min(now, utcnow())
+    mark = _mark(bind, organisation)
+    if mark is None or mark.day != day or mark.rules != rules:
+        # One full re-rating at a time per organisation: concurrent claimers wait for it and
+        # then take the incremental path, instead of all re-rating the whole list at once.
+        with _full_lock(bind, organisation):
+            mark = _mark(bind, organisation)
+            if mark is None or mark.day != day or mark.rules != rules:
+                refresh(repo, cfg, organisation=organisation, now=now)
+                repo.session.commit()
+                _set_mark(bind, organisation, _Rated(day, rules, started))
+                return
+    changed = _changed_since(repo.session, organisation, mark.since - LATE_COMMIT_MARGIN)
+    if changed:
+        refresh(repo, cfg, organisation=organisation, now=now, case_ids=changed)
+    _set_mark(bind, organisation, _Rated(day, rules, max(started, mark.since)))
+
+
+def _mark(bind: Any, organisation: str) -> _Rated | None:
+    with _RATED_LOCK:
+        return _RATED.get(bind, {}).get(organisation)
+
+
+def _set_mark(bind: Any, organisation: str, mark: _Rated) -> None:
+    with _RATED_LOCK:
+        _RATED.setdefault(bind, {})[organisation] = mark
+
+
+def _full_lock(bind: Any, organisation: str) -> threading.Lock:
+    with _RATED_LOCK:
+        return _FULL_LOCKS.setdefault(bind, {}).setdefault(organisation, threading.Lock())
+
+
+def _changed_since(session: Session, organisation: str, since: datetime) -> list[int]:
+    """Open CHC cases of the organisation whose facts changed at or after `since`."""
+    stmt = select(Case.id).where(
+        Case.updated_at >= since,
+        Case.workflow_key == "chc",
+        Case.organisation == organisation,
+        Case.is_open.is_(True),
+    )
+    return list(session.execute(stmt).scalars())
 
 
 def release(

@@ -34,8 +34,9 @@ from app.chc.schemas import (
     ReleaseRequest,
     ResolveRequest,
 )
-from app.deps import CurrentActor, EngineDep, SessionDep, SettingsDep
+from app.deps import CurrentActor, EngineDep, IdPath, SessionDep, SettingsDep
 from app.errors import ValidationFailed
+from app.security.inputs import MAX_ID
 from app.timeutil import LONDON, utcnow
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -100,7 +101,7 @@ def list_imports(actor: CurrentActor, db: SessionDep, limit: Limit = 50) -> list
 
 
 @imports.get("/{import_id}")
-def get_import(import_id: int, actor: CurrentActor, db: SessionDep) -> dict[str, Any]:
+def get_import(import_id: IdPath, actor: CurrentActor, db: SessionDep) -> dict[str, Any]:
     """The full report of one import (row numbers and reasons)."""
     return importer.get_report(db, actor=actor, import_id=import_id)
 
@@ -110,7 +111,7 @@ def list_reconciliation(
     actor: CurrentActor,
     db: SessionDep,
     status: Literal["open", "resolved"] | None = "open",
-    case_id: int | None = None,
+    case_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     limit: Limit = 200,
 ) -> ReconciliationList:
     """Values on which source lists disagree (open ones by default)."""
@@ -119,7 +120,7 @@ def list_reconciliation(
 
 @recon.post("/{item_id}/resolve", response_model=ReconciliationItemRead)
 def resolve_reconciliation(
-    item_id: int,
+    item_id: IdPath,
     body: ResolveRequest,
     actor: CurrentActor,
     db: SessionDep,
@@ -164,14 +165,16 @@ def claim(actor: CurrentActor, db: SessionDep, engine: EngineDep, cfg: ConfigDep
 
 
 @work_queue.post("/{case_id}/release", response_model=QueueItem)
-def release(case_id: int, body: ReleaseRequest, actor: CurrentActor, db: SessionDep) -> QueueItem:
+def release(
+    case_id: IdPath, body: ReleaseRequest, actor: CurrentActor, db: SessionDep
+) -> QueueItem:
     """Give a claimed case back to the queue."""
     return queue.release(db, actor=actor, case_id=case_id, reason=body.reason, now=utcnow())
 
 
 @work_queue.post("/{case_id}/reassign", response_model=QueueItem)
 def reassign(
-    case_id: int, body: ReassignRequest, actor: CurrentActor, db: SessionDep, cfg: ConfigDep
+    case_id: IdPath, body: ReassignRequest, actor: CurrentActor, db: SessionDep, cfg: ConfigDep
 ) -> QueueItem:
     """Hand a case to another assessor of your organisation, with a reason."""
     return queue.reassign(
@@ -180,21 +183,23 @@ def reassign(
 
 
 @cases.get("/cases/{case_id}", response_model=ChcCaseRead)
-def get_chc_case(case_id: int, actor: CurrentActor, db: SessionDep, cfg: ConfigDep) -> ChcCaseRead:
+def get_chc_case(
+    case_id: IdPath, actor: CurrentActor, db: SessionDep, cfg: ConfigDep
+) -> ChcCaseRead:
     """The case with cohort, RAG and reasons, Checklist/DST indicative results and provenance."""
     return service.get_case(db, cfg=cfg, actor=actor, case_id=case_id, now=utcnow())
 
 
 @cases.post("/cases/{case_id}/rag-override", response_model=QueueItem)
 def override(
-    case_id: int, body: OverrideRequest, actor: CurrentActor, db: SessionDep, cfg: ConfigDep
+    case_id: IdPath, body: OverrideRequest, actor: CurrentActor, db: SessionDep, cfg: ConfigDep
 ) -> QueueItem:
     """Set a manual colour (or clear it with `rag: null`); a reason is required and audited."""
     return service.override_rag(db, cfg=cfg, actor=actor, case_id=case_id, body=body, now=utcnow())
 
 
 @cases.get("/cases/{case_id}/rag-history", response_model=RagHistoryRead)
-def rag_history(case_id: int, actor: CurrentActor, db: SessionDep) -> RagHistoryRead:
+def rag_history(case_id: IdPath, actor: CurrentActor, db: SessionDep) -> RagHistoryRead:
     """Every rating, override and claim of the case, oldest first."""
     return service.rag_history(db, actor=actor, case_id=case_id)
 

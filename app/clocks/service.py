@@ -76,7 +76,7 @@ class ClockService:
         self._evidence(clock, "stopped", at, seq)
 
     def _evidence(self, clock: Clock, kind: str, at: datetime, seq: int | None) -> None:
-        self.repo.add_evidence(
+        self.repo.stage_evidence(
             ClockEvent(
                 clock_id=clock.id,
                 case_id=clock.case_id,

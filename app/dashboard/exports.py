@@ -40,17 +40,20 @@ def acute_daily_rows(
     first: date,
     last: date,
     site: str | None,
+    organisation: str,
     now: datetime,
     ctx: MetricsContext,
 ) -> list[list[Any]]:
     if last < first or (last - first).days >= MAX_DAYS:
         raise ValidationFailed(f"choose from 1 to {MAX_DAYS} days, with 'from' before 'to'")
-    sites = [site] if site else service.sites(session)
+    sites = [site] if site else service.sites(session, organisation)
     rows: list[list[Any]] = []
     day = first
     while day <= last:
         for one in sites:
-            d = service.metrics_for(session, day=day, site=one, now=now, ctx=ctx)["discharge"]
+            d = service.metrics_for(
+                session, day=day, site=one, organisation=organisation, now=now, ctx=ctx
+            )["discharge"]
             system = d["by_site"][0]["hospital_system"] if d["by_site"] else None
             los = d["length_of_stay"]
             rows.append(

@@ -48,9 +48,10 @@ def read_feed(
     cursor: str | None,
     limit: int,
     workflow: str | None,
+    organisation: str,
 ) -> Feed:
     after = decode_cursor(cursor) if cursor else 0
-    rows = DashboardRepository(session).events_after(after, limit, workflow)
+    rows = DashboardRepository(session).events_after(after, limit, workflow, organisation)
     items = []
     for event, case in rows:
         loaded = catalogue.get(event.pathway_key, event.pathway_version)

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from app.audit.routes import log_read
 from app.auth.actor import Actor
 from app.auth.service import authenticate
 from app.calc.drd import london_date
@@ -97,13 +98,20 @@ def dashboard(
     site = site or None
     ctx: MetricsContext = request.app.state.metrics_ctx
     try:
-        metrics = service.metrics_for(db, day=day, site=site, now=now, ctx=ctx)
+        metrics = service.metrics_for(
+            db, day=day, site=site, organisation=actor.organisation, now=now, ctx=ctx
+        )
     except DomainError as exc:
         return HTMLResponse(f"<p>{exc.detail}</p>", status_code=exc.status_code)
     trend = [
-        service.metrics_for(db, day=day - timedelta(days=n), site=site, now=now, ctx=ctx)[
-            "discharge"
-        ]
+        service.metrics_for(
+            db,
+            day=day - timedelta(days=n),
+            site=site,
+            organisation=actor.organisation,
+            now=now,
+            ctx=ctx,
+        )["discharge"]
         for n in range(TREND_DAYS - 1, -1, -1)
     ]
     labels = [(day - timedelta(days=n)).isoformat() for n in range(TREND_DAYS - 1, -1, -1)]
@@ -115,14 +123,16 @@ def dashboard(
         flt=discharge_service.RfdFilter(site=site),
         sort="-days_since_drd",
         now=now,
+        organisation=actor.organisation,
     )
+    log_read(request, db, actor, [row.case_id for row in rfd.items[:RFD_ROWS]])
     d = metrics["discharge"]
     page = templates.get_template("dashboard.html").render(
         username=actor.username,
         day=day.isoformat(),
         today=today.isoformat(),
         site=site,
-        sites=service.sites(db),
+        sites=service.sites(db, actor.organisation),
         snapshot_label=metrics["snapshot_at"][:16].replace("T", " ") + " UTC",
         final=metrics["final"],
         d=d,

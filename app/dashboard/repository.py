@@ -7,7 +7,8 @@ from datetime import date, datetime
 from sqlalchemy import or_, select, text
 from sqlalchemy.orm import Session
 
-from app.models import Case, CaseEvent
+from app.cases.scope import visible_to
+from app.models import Case, CaseEvent, CaseShare
 from app.models.snapshot import MetricSnapshot
 
 
@@ -16,15 +17,17 @@ class DashboardRepository:
         self.session = session
 
     def discharge_cases_touching(
-        self, day_start: datetime, snapshot: datetime, site: str | None
+        self, day_start: datetime, snapshot: datetime, site: str | None, organisation: str
     ) -> list[Case]:
-        """Discharge cases open at the snapshot, or closed on or after the day began."""
+        """Discharge cases the organisation may see that are open at the snapshot, or closed
+        on or after the day began."""
         stmt = (
             select(Case)
             .where(
                 Case.workflow_key == "discharge",
                 Case.opened_at <= snapshot,
                 or_(Case.closed_at.is_(None), Case.closed_at >= day_start),
+                visible_to(organisation),
             )
             .order_by(Case.id)
         )
@@ -32,25 +35,45 @@ class DashboardRepository:
             stmt = stmt.where(Case.site == site)
         return list(self.session.execute(stmt).scalars())
 
-    def snapshot(self, day: date, site: str) -> MetricSnapshot | None:
-        stmt = select(MetricSnapshot).where(MetricSnapshot.day == day, MetricSnapshot.site == site)
+    def snapshot(self, day: date, site: str, organisation: str) -> MetricSnapshot | None:
+        stmt = select(MetricSnapshot).where(
+            MetricSnapshot.day == day,
+            MetricSnapshot.site == site,
+            MetricSnapshot.organisation == organisation,
+        )
         return self.session.execute(stmt).scalar_one_or_none()
 
     def add_snapshot(self, row: MetricSnapshot) -> None:
         self.session.add(row)
         self.session.flush()
 
-    def discharge_sites(self) -> list[str]:
+    def discharge_sites(self, organisation: str) -> list[str]:
         stmt = (
             select(Case.site)
-            .where(Case.workflow_key == "discharge", Case.site.is_not(None))
+            .where(
+                Case.workflow_key == "discharge",
+                Case.site.is_not(None),
+                visible_to(organisation),
+            )
             .distinct()
             .order_by(Case.site)
         )
         return [s for s in self.session.execute(stmt).scalars() if s]
 
+    def discharge_organisations(self) -> list[str]:
+        """Organisations that own or share a discharge case: each gets its own figures."""
+        owners = select(Case.organisation).where(Case.workflow_key == "discharge")
+        sharers = (
+            select(CaseShare.organisation)
+            .join(Case, Case.id == CaseShare.case_id)
+            .where(Case.workflow_key == "discharge")
+        )
+        found = set(self.session.execute(owners.distinct()).scalars())
+        found |= set(self.session.execute(sharers.distinct()).scalars())
+        return sorted(found)
+
     def events_after(
-        self, after_id: int, limit: int, workflow: str | None
+        self, after_id: int, limit: int, workflow: str | None, organisation: str
     ) -> list[tuple[CaseEvent, Case]]:
         """Committed events above the cursor, in id order, that no late commit can precede.
 
@@ -58,11 +81,13 @@ class DashboardRepository:
         being written. On PostgreSQL an event is served only when its transaction is older than
         every transaction still running (`pg_snapshot_xmin`), so the cursor never passes an id
         that could still appear. SQLite runs one writer at a time, so ids commit in order there.
+        The horizon is server-wide: a long writing transaction anywhere on the PostgreSQL server
+        delays the feed until it ends (nothing is skipped; keep such transactions short).
         """
         stmt = (
             select(CaseEvent, Case)
             .join(Case, Case.id == CaseEvent.case_id)
-            .where(CaseEvent.id > after_id)
+            .where(CaseEvent.id > after_id, visible_to(organisation))
             .order_by(CaseEvent.id)
             .limit(limit)
         )

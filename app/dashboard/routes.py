@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from app.audit.routes import log_read
 from app.calc.drd import london_date
 from app.chc.config import chc_config
 from app.dashboard import exports, service
@@ -41,12 +42,14 @@ def metrics(
 ) -> dict[str, Any]:
     """The day's figures as at its snapshot time (the end of the day, or now for today).
 
-    Discharge figures cover every site (or the one asked for); CHC figures are the caller's
-    organisation's, computed at the time of the request.
+    Figures cover the cases the caller's organisation owns or shares, at every site (or the
+    one asked for); CHC figures are computed at the time of the request.
     """
     now = utcnow()
     day = day or london_date(now)
-    figures = service.metrics_for(db, day=day, site=site, now=now, ctx=_ctx(request))
+    figures = service.metrics_for(
+        db, day=day, site=site, organisation=actor.organisation, now=now, ctx=_ctx(request)
+    )
     cfg = chc_config(settings.pathways_dir / "config")
     figures["chc"] = chc_metrics(db, engine=engine, cfg=cfg, actor=actor, day=day, now=now)
     return figures
@@ -55,20 +58,29 @@ def metrics(
 @router.get("/series")
 def series(
     request: Request,
-    _actor: CurrentActor,
+    actor: CurrentActor,
     db: SessionDep,
     first: Annotated[date, Query(alias="from")],
     last: Annotated[date, Query(alias="to")],
     site: Site = None,
 ) -> dict[str, Any]:
     """Headline discharge figures for each day of a range (stored snapshots for past days)."""
-    items = service.series(db, first=first, last=last, site=site, now=utcnow(), ctx=_ctx(request))
+    items = service.series(
+        db,
+        first=first,
+        last=last,
+        site=site,
+        organisation=actor.organisation,
+        now=utcnow(),
+        ctx=_ctx(request),
+    )
     return {"site": site, "items": items}
 
 
 @router.get("/feed", response_model=Feed)
 def feed(
-    _actor: CurrentActor,
+    request: Request,
+    actor: CurrentActor,
     db: SessionDep,
     engine: EngineDep,
     settings: SettingsDep,
@@ -77,13 +89,16 @@ def feed(
     workflow: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Feed:
     """Events since `cursor` (new and changed RFD entries among them), oldest first."""
-    return read_feed(
+    page = read_feed(
         db,
         catalogue=engine.catalogue,
         cursor=cursor,
         limit=min(limit, settings.max_page_size),
         workflow=workflow,
+        organisation=actor.organisation,
     )
+    log_read(request, db, actor, [item.case_id for item in page.items])
+    return page
 
 
 @router.get(
@@ -93,7 +108,7 @@ def feed(
 )
 def acute_discharge_daily(
     request: Request,
-    _actor: CurrentActor,
+    actor: CurrentActor,
     db: SessionDep,
     first: Annotated[date, Query(alias="from")],
     last: Annotated[date, Query(alias="to")],
@@ -101,7 +116,13 @@ def acute_discharge_daily(
 ) -> Response:
     """The daily acute discharge return, one row per site and day (at most 93 days)."""
     rows = exports.acute_daily_rows(
-        db, first=first, last=last, site=site, now=utcnow(), ctx=_ctx(request)
+        db,
+        first=first,
+        last=last,
+        site=site,
+        organisation=actor.organisation,
+        now=utcnow(),
+        ctx=_ctx(request),
     )
     return _csv(
         exports.to_csv(exports.ACUTE_COLUMNS, rows), f"acute-discharge-daily-{first}-{last}.csv"

@@ -35,6 +35,7 @@ def compute_metrics(
     *,
     day: date,
     site: str | None,
+    organisation: str,
     now: datetime,
     ctx: MetricsContext,
 ) -> dict[str, Any]:
@@ -42,7 +43,9 @@ def compute_metrics(
         raise ValidationFailed(f"{day.isoformat()} is in the future: no figures yet")
     snapshot = snapshot_time(day, now)
     day_start, _ = day_bounds(day)
-    cases = DashboardRepository(session).discharge_cases_touching(day_start, snapshot, site)
+    cases = DashboardRepository(session).discharge_cases_touching(
+        day_start, snapshot, site, organisation
+    )
     events = DischargeRepository(session).events_by_case([c.id for c in cases], EVENTS_OF_INTEREST)
     family = _family_lookup(ctx.codes)
     spells = []
@@ -64,6 +67,7 @@ def compute_metrics(
     return {
         "date": day.isoformat(),
         "site": site,
+        "organisation": organisation,
         "snapshot_at": snapshot.isoformat(),
         "final": snapshot < now,
         "discharge": discharge_metrics(
@@ -73,12 +77,17 @@ def compute_metrics(
             family_precedence=ctx.discharge.primary_reason_family_precedence,
             labels=labels,
         ),
-        "intermediate_care": _ic(session, ctx, day, site, now),
+        "intermediate_care": _ic(session, ctx, day, site, organisation, now),
     }
 
 
 def _ic(
-    session: Session, ctx: MetricsContext, day: date, site: str | None, now: datetime
+    session: Session,
+    ctx: MetricsContext,
+    day: date,
+    site: str | None,
+    organisation: str,
+    now: datetime,
 ) -> dict[str, Any]:
     """The day's intermediate-care figures (DOMAIN.md §8.9); clock results as known now."""
     report = build_report(
@@ -86,6 +95,7 @@ def _ic(
         config=ctx.ic,
         outcomes=ctx.ic_outcomes,
         site=site,
+        organisation=organisation,
         date_from=day,
         date_to=day,
         now=now,
@@ -111,8 +121,8 @@ def _labels(codes: CodeSetRegistry, day: date) -> dict[str, str | None]:
         return {}
 
 
-def sites(session: Session) -> list[str]:
-    return DashboardRepository(session).discharge_sites()
+def sites(session: Session, organisation: str) -> list[str]:
+    return DashboardRepository(session).discharge_sites(organisation)
 
 
 def metrics_for(
@@ -120,12 +130,19 @@ def metrics_for(
     *,
     day: date,
     site: str | None,
+    organisation: str,
     now: datetime,
     ctx: MetricsContext,
 ) -> dict[str, Any]:
     """Stored figures for a finished day, live figures for today."""
     return snapshots.metrics_for(
-        session, day=day, site=site, now=now, ctx=ctx, compute=compute_metrics
+        session,
+        day=day,
+        site=site,
+        organisation=organisation,
+        now=now,
+        ctx=ctx,
+        compute=compute_metrics,
     )
 
 
@@ -135,6 +152,7 @@ def series(
     first: date,
     last: date,
     site: str | None,
+    organisation: str,
     now: datetime,
     ctx: MetricsContext,
 ) -> list[dict[str, Any]]:
@@ -146,7 +164,7 @@ def series(
     out = []
     day = first
     while day <= last:
-        m = metrics_for(session, day=day, site=site, now=now, ctx=ctx)
+        m = metrics_for(session, day=day, site=site, organisation=organisation, now=now, ctx=ctx)
         d = m["discharge"]
         out.append(
             {

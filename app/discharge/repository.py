@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.cases.scope import visible_to
 from app.models import Case, CaseEvent
 
 WORKFLOW = "discharge"
@@ -18,11 +19,16 @@ class DischargeRepository:
         self.session = session
 
     def cases_in_states(
-        self, states: Iterable[str], *, site: str | None = None, limit: int
+        self, states: Iterable[str], *, organisation: str, site: str | None = None, limit: int
     ) -> list[Case]:
+        """Discharge cases in the states, that the organisation owns or shares."""
         stmt = (
             select(Case)
-            .where(Case.workflow_key == WORKFLOW, Case.state.in_(list(states)))
+            .where(
+                Case.workflow_key == WORKFLOW,
+                Case.state.in_(list(states)),
+                visible_to(organisation),
+            )
             .order_by(Case.id)
             .limit(limit)
         )

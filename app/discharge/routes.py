@@ -9,7 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from app.deps import CodesDep, CurrentActor, EngineDep, SessionDep
+from app.audit.routes import log_read
+from app.deps import CodesDep, CurrentActor, EngineDep, SessionDep, VisibleCaseId
 from app.discharge import service
 from app.discharge.config import DischargeConfig
 from app.discharge.schemas import DischargeFactsRead, RfdList, RfdRow
@@ -49,7 +50,7 @@ def _config(request: Request) -> DischargeConfig:
 )
 def ready_for_discharge(
     request: Request,
-    _actor: CurrentActor,
+    actor: CurrentActor,
     db: SessionDep,
     engine: EngineDep,
     codes: CodesDep,
@@ -78,7 +79,9 @@ def ready_for_discharge(
         flt=flt,
         sort=service.parse_sort(sort),
         now=utcnow(),
+        organisation=actor.organisation,
     )
+    log_read(request, db, actor, [row.case_id for row in result.items])
     wants_csv = format == "csv" or "text/csv" in request.headers.get("accept", "")
     if wants_csv:
         return Response(
@@ -93,12 +96,14 @@ def ready_for_discharge(
 
 @router.get("/cases/{case_id}/discharge", response_model=DischargeFactsRead)
 def case_discharge_facts(
-    request: Request, case_id: int, _actor: CurrentActor, db: SessionDep, codes: CodesDep
+    request: Request, case_id: VisibleCaseId, actor: CurrentActor, db: SessionDep, codes: CodesDep
 ) -> DischargeFactsRead:
     """Derived discharge facts: DRD, criteria-to-reside log, delay periods, pathway history."""
-    return service.discharge_facts(
+    facts = service.discharge_facts(
         db, case_id=case_id, codes=codes, config=_config(request), now=utcnow()
     )
+    log_read(request, db, actor, [case_id])
+    return facts
 
 
 def _csv(rows: list[RfdRow]) -> str:

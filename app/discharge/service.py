@@ -79,10 +79,13 @@ def rfd_list(
     flt: RfdFilter,
     sort: str,
     now: datetime,
+    organisation: str,
 ) -> RfdList:
     states = _rfd_states(catalogue)
     repo = DischargeRepository(session)
-    cases = repo.cases_in_states(states, site=flt.site, limit=config.rfd_list_limit)
+    cases = repo.cases_in_states(
+        states, organisation=organisation, site=flt.site, limit=config.rfd_list_limit
+    )
     events = repo.events_by_case([c.id for c in cases], EVENTS_OF_INTEREST)
     labels = _Labels(codes)
     today = london_date(now)

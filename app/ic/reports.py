@@ -117,9 +117,11 @@ def build_report(
     date_from: date,
     date_to: date,
     now: datetime,
+    organisation: str | None = None,
 ) -> IcReport:
+    """With `organisation`, episode figures cover the episodes it owns or shares."""
     start, end = period_bounds(date_from, date_to)
-    repo = IcRepository(session)
+    repo = IcRepository(session, organisation)
     ended = repo.events_between(["end_episode"], start, end, site)
     followed_up = repo.events_between(["record_still_at_home"], start, end, site)
     return IcReport(

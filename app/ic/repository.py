@@ -8,19 +8,28 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.cases.scope import visible_to
 from app.errors import Conflict
 from app.ic.episode import OCCUPYING_STATES, WORKFLOW
 from app.models import Case, CaseEvent, Clock, IcService, IcServiceChange
 
 
 class IcRepository:
-    def __init__(self, session: Session) -> None:
+    """With `organisation`, episode lists and report inputs cover only the episodes that
+    organisation owns or shares; service occupancy counts stay whole (capacity is shared)."""
+
+    def __init__(self, session: Session, organisation: str | None = None) -> None:
         self.session = session
+        self.organisation = organisation
+
+    def _scoped(self, stmt: Select[Any]) -> Select[Any]:
+        return stmt if self.organisation is None else stmt.where(visible_to(self.organisation))
 
     # -- services -------------------------------------------------------------------------
     def services(
@@ -101,7 +110,7 @@ class IcRepository:
             )
             .order_by(Case.id)
         )
-        return list(self.session.execute(stmt).scalars())
+        return list(self.session.execute(self._scoped(stmt)).scalars())
 
     # -- episodes -------------------------------------------------------------------------
     def episodes_in_state(self, state: str, *, site: str | None, limit: int) -> list[Case]:
@@ -113,6 +122,7 @@ class IcRepository:
         )
         if site is not None:
             stmt = stmt.where(Case.site == site)
+        stmt = self._scoped(stmt)
         return list(self.session.execute(stmt).scalars())
 
     def latest_event_times(self, case_ids: list[int], event: str) -> dict[int, datetime]:
@@ -154,6 +164,7 @@ class IcRepository:
         )
         if site is not None:
             stmt = stmt.where(Case.site == site)
+        stmt = self._scoped(stmt)
         return [(clock, case) for clock, case in self.session.execute(stmt).all()]
 
     def events_between(
@@ -173,6 +184,7 @@ class IcRepository:
         )
         if site is not None:
             stmt = stmt.where(Case.site == site)
+        stmt = self._scoped(stmt)
         return [(event, case) for event, case in self.session.execute(stmt).all()]
 
     def running_clocks(self, name: str, site: str | None) -> list[Clock]:
@@ -184,4 +196,5 @@ class IcRepository:
         )
         if site is not None:
             stmt = stmt.where(Case.site == site)
+        stmt = self._scoped(stmt)
         return list(self.session.execute(stmt).scalars())

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
+from app.audit.routes import log_read
 from app.cases.routes import PROBLEM
 from app.cases.schemas import CODE_PATTERN
 from app.deps import CurrentActor, EngineDep, SessionDep
@@ -84,41 +85,64 @@ def service_changes(
 
 
 @router.get("/services/{service_id}/occupancy", response_model=OccupancyRead, responses=PROBLEM)
-def occupancy(service_id: int, _actor: CurrentActor, db: SessionDep) -> OccupancyRead:
-    """Who holds the service's beds or slots now (active, or waiting for an ongoing package)."""
-    return service.occupancy(db, service_id=service_id, now=utcnow())
+def occupancy(
+    request: Request, service_id: int, actor: CurrentActor, db: SessionDep
+) -> OccupancyRead:
+    """Who holds the service's beds or slots now (active, or waiting for an ongoing package):
+    the count covers everyone, the list only those your organisation works with."""
+    read = service.occupancy(
+        db, service_id=service_id, now=utcnow(), organisation=actor.organisation
+    )
+    log_read(request, db, actor, [o.case_id for o in read.occupants])
+    return read
 
 
 @router.get("/waiting-list", response_model=WaitingList)
 def waiting_list(
     request: Request,
-    _actor: CurrentActor,
+    actor: CurrentActor,
     db: SessionDep,
     site: Site = None,
     planned_model: ModelName | None = None,
 ) -> WaitingList:
     """People accepted and waiting for capacity: highest need first, then longest waiting."""
-    return service.waiting_list(
-        db, config=_config(request), site=site, planned_model=planned_model, now=utcnow()
+    read = service.waiting_list(
+        db,
+        config=_config(request),
+        site=site,
+        planned_model=planned_model,
+        now=utcnow(),
+        organisation=actor.organisation,
     )
+    log_read(request, db, actor, [row.case_id for row in read.items])
+    return read
 
 
 @router.get("/follow-ups", response_model=FollowUpList)
 def follow_ups(
     request: Request,
-    _actor: CurrentActor,
+    actor: CurrentActor,
     db: SessionDep,
     site: Site = None,
     due_by: Annotated[date | None, Query(description="Only those due on or before")] = None,
 ) -> FollowUpList:
     """Ended episodes owed the 91-day still-at-home follow-up, soonest due first."""
-    return service.follow_ups(db, config=_config(request), site=site, due_by=due_by, now=utcnow())
+    read = service.follow_ups(
+        db,
+        config=_config(request),
+        site=site,
+        due_by=due_by,
+        now=utcnow(),
+        organisation=actor.organisation,
+    )
+    log_read(request, db, actor, [row.case_id for row in read.items])
+    return read
 
 
 @router.get("/report", response_model=reports.IcReport, responses=PROBLEM)
 def report(
     request: Request,
-    _actor: CurrentActor,
+    actor: CurrentActor,
     db: SessionDep,
     engine: EngineDep,
     site: Site = None,
@@ -141,4 +165,5 @@ def report(
         date_from=date_from or end - timedelta(days=27),
         date_to=end,
         now=now,
+        organisation=actor.organisation,
     )

@@ -70,13 +70,16 @@ def get_service(session: Session, *, service_id: int) -> ServiceRead:
     return service_read(service, repo.occupancy([service.id]).get(service.id, 0))
 
 
-def occupancy(session: Session, *, service_id: int, now: datetime) -> OccupancyRead:
+def occupancy(
+    session: Session, *, service_id: int, now: datetime, organisation: str
+) -> OccupancyRead:
+    """The service's whole occupancy, listing only the people the organisation may see."""
     repo = IcRepository(session)
     service = _service(repo, service_id)
-    occupants = repo.occupants(service.id)
+    occupants = IcRepository(session, organisation).occupants(service.id)
     return OccupancyRead(
         as_of=now,
-        service=service_read(service, len(occupants)),
+        service=service_read(service, repo.occupancy([service.id]).get(service.id, 0)),
         occupants=[
             Occupant(
                 case_id=c.id,
@@ -167,10 +170,11 @@ def waiting_list(
     site: str | None,
     planned_model: str | None,
     now: datetime,
+    organisation: str,
 ) -> WaitingList:
     """Everyone accepted and waiting for a bed or slot: highest need first, then longest wait
     since referral (the wait the 2-day start clock counts)."""
-    repo = IcRepository(session)
+    repo = IcRepository(session, organisation)
     cases = repo.episodes_in_state(episode.WAITING_STATE, site=site, limit=WAITING_LIST_LIMIT)
     if planned_model is not None:
         cases = [c for c in cases if c.attributes.get("planned_model") == planned_model]
@@ -187,12 +191,19 @@ def waiting_list(
 
 
 def follow_ups(
-    session: Session, *, config: IcConfig, site: str | None, due_by: date | None, now: datetime
+    session: Session,
+    *,
+    config: IcConfig,
+    site: str | None,
+    due_by: date | None,
+    now: datetime,
+    organisation: str,
 ) -> FollowUpList:
     """Ended episodes still owed their 91-day still-at-home follow-up, soonest due first."""
     today = episode.london_day(now)
     rows: list[FollowUpRow] = []
-    for case in IcRepository(session).episodes_in_state("ended", site=site, limit=10_000):
+    scoped = IcRepository(session, organisation)
+    for case in scoped.episodes_in_state("ended", site=site, limit=10_000):
         status = episode.follow_up(case.attributes, config)
         if not status.needed or status.due_on is None:
             continue

@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from app.models import IdempotencyRecord
+
+_COLUMNS = (
+    "actor_id",
+    "key",
+    "fingerprint",
+    "status_code",
+    "response_body",
+    "response_headers",
+    "created_at",
+    "expires_at",
+)
 
 
 class IdempotencyRepository:
@@ -20,17 +32,28 @@ class IdempotencyRepository:
         return self.session.execute(stmt).scalar_one_or_none()
 
     def try_claim(self, record: IdempotencyRecord) -> bool:
-        """Insert the claim; False when a concurrent request with the key committed first.
+        """Insert the claim; False when the key is taken (by a concurrent request that committed
+        first, or earlier).
 
-        On PostgreSQL the insert waits for the other transaction and then fails on the unique
-        key; the savepoint keeps this transaction usable so the caller can read the winner.
+        `INSERT ... ON CONFLICT DO NOTHING RETURNING id`: one statement, and no error to recover
+        from, so no savepoint. On PostgreSQL the insert waits for a concurrent transaction
+        holding the same key and then inserts nothing; the caller reads the winner.
         """
-        try:
-            with self.session.begin_nested():
-                self.session.add(record)
-                self.session.flush()
-        except IntegrityError:
+        postgres = self.session.get_bind().dialect.name == "postgresql"
+        insert = pg_insert if postgres else sqlite_insert
+        stmt = (
+            insert(IdempotencyRecord)
+            .values({name: getattr(record, name) for name in _COLUMNS})
+            .on_conflict_do_nothing(index_elements=["actor_id", "key"])
+            .returning(IdempotencyRecord.id)
+        )
+        new_id = self.session.execute(stmt).scalar_one_or_none()
+        if new_id is None:
             return False
+        # Track the inserted row without reading it back: later changes become an UPDATE.
+        record.id = new_id
+        make_transient_to_detached(record)
+        self.session.add(record)
         return True
 
     def delete(self, record: IdempotencyRecord) -> None:

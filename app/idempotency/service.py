@@ -47,27 +47,34 @@ class IdempotencyGuard:
         """None: go ahead. A response: this request was answered before, replay it."""
         if self.key is None:
             return None
+        # Try the insert first: a new key (the usual case) costs one statement.
+        if self._try_insert():
+            return None
         existing = self.repo.find(self.actor_id, self.key)
         if existing is not None and existing.expires_at <= self.now:
             self.repo.delete(existing)
-            existing = None
-        if existing is None:
-            record = IdempotencyRecord(
-                actor_id=self.actor_id,
-                key=self.key,
-                fingerprint=self.fingerprint,
-                status_code=None,
-                response_body=None,
-                response_headers=None,
-                created_at=self.now,
-                expires_at=self.now + self.ttl,
-            )
-            if self.repo.try_claim(record):
-                self.record = record
+            if self._try_insert():
                 return None
             existing = self.repo.find(self.actor_id, self.key)
-            assert existing is not None  # noqa: S101 - the insert lost to this row
+        assert existing is not None  # noqa: S101 - the insert lost to this row
         return self._replay(existing)
+
+    def _try_insert(self) -> bool:
+        assert self.key is not None  # noqa: S101 - only called with a key
+        record = IdempotencyRecord(
+            actor_id=self.actor_id,
+            key=self.key,
+            fingerprint=self.fingerprint,
+            status_code=None,
+            response_body=None,
+            response_headers=None,
+            created_at=self.now,
+            expires_at=self.now + self.ttl,
+        )
+        if self.repo.try_claim(record):
+            self.record = record
+            return True
+        return False
 
     def _replay(self, existing: IdempotencyRecord) -> StoredResponse:
         if existing.fingerprint != self.fingerprint:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.actor import Actor
 from app.cases.repository import CaseRepository
+from app.cases.sharing import share_with_journey
 from app.clocks.repository import ClockRepository
 from app.clocks.service import ClockService
 from app.engine.engine import Engine, OpenCommand
@@ -48,6 +49,7 @@ def open_linked(
         store=cases,
         clocks=ClockService(ClockRepository(session), now=now),
     )
+    share_with_journey(session, source_id=source.id, target=target, now=now, by=actor.username)
     LinkRepository(session).add(
         CaseLink(
             from_case_id=source.id,

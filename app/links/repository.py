@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from app.cases.scope import visible_to
 from app.models import Case, CaseLink
 
 
@@ -16,8 +17,11 @@ class LinkRepository:
         self.session.add(link)
         self.session.flush()
 
-    def for_case(self, case_id: int) -> list[tuple[CaseLink, Case]]:
-        """Links in both directions, each with the case at the other end."""
+    def for_case(
+        self, case_id: int, *, visible_to_org: str | None = None
+    ) -> list[tuple[CaseLink, Case]]:
+        """Links in both directions, each with the case at the other end (only ends the
+        organisation may see, when one is given)."""
         stmt = (
             select(CaseLink, Case)
             .join(
@@ -29,4 +33,6 @@ class LinkRepository:
             )
             .order_by(CaseLink.id)
         )
+        if visible_to_org is not None:
+            stmt = stmt.where(visible_to(visible_to_org))
         return [(link, other) for link, other in self.session.execute(stmt).all()]

@@ -7,7 +7,14 @@ from fastapi.responses import JSONResponse
 
 from app.cases.routes import PROBLEM, respond
 from app.cases.schemas import CaseRead, LinkRead
-from app.deps import CurrentActor, EngineDep, IdempotencyKey, SessionDep, SettingsDep
+from app.deps import (
+    CurrentActor,
+    EngineDep,
+    IdempotencyKey,
+    SessionDep,
+    SettingsDep,
+    VisibleCaseId,
+)
 from app.links import service
 from app.links.schemas import LinkedCaseCreate
 from app.timeutil import utcnow
@@ -17,7 +24,7 @@ router = APIRouter(prefix="/cases/{case_id}/links", tags=["links"])
 
 @router.post("", status_code=201, response_model=CaseRead, responses=PROBLEM)
 def open_linked_case(
-    case_id: int,
+    case_id: VisibleCaseId,
     body: LinkedCaseCreate,
     actor: CurrentActor,
     db: SessionDep,
@@ -42,6 +49,6 @@ def open_linked_case(
 
 
 @router.get("", response_model=list[LinkRead], responses=PROBLEM)
-def list_links(case_id: int, _actor: CurrentActor, db: SessionDep) -> list[LinkRead]:
+def list_links(case_id: VisibleCaseId, actor: CurrentActor, db: SessionDep) -> list[LinkRead]:
     """Links in both directions."""
-    return service.links_for(db, case_id)
+    return service.links_for(db, case_id, actor.organisation)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.cases.schemas import CODE_PATTERN, NAME_PATTERN
+from app.security.inputs import IsoAwareDatetime
 
 LinkType = Literal["step_down", "chc_referral", "follow_on", "readmission", "related"]
 
@@ -18,5 +19,5 @@ class LinkedCaseCreate(BaseModel):
     link_type: LinkType
     site: str | None = Field(default=None, pattern=CODE_PATTERN)
     data: dict[str, Any] = Field(default_factory=dict, max_length=100)
-    occurred_at: AwareDatetime | None = None
+    occurred_at: IsoAwareDatetime | None = None
     reason: str | None = Field(default=None, max_length=2000)

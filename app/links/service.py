@@ -66,9 +66,10 @@ def create_linked_case(
     return response
 
 
-def links_for(session: Session, case_id: int) -> list[LinkRead]:
+def links_for(session: Session, case_id: int, organisation: str) -> list[LinkRead]:
     if CaseRepository(session).get(case_id) is None:
         raise NotFound(f"case {case_id} not found")
     return [
-        link_read(case_id, link, other) for link, other in LinkRepository(session).for_case(case_id)
+        link_read(case_id, link, other)
+        for link, other in LinkRepository(session).for_case(case_id, visible_to_org=organisation)
     ]

@@ -1,5 +1,6 @@
 """All ORM tables; importing this package registers them on `Base.metadata`."""
 
+from app.models.access import AccessRecord, AccessRecordCase
 from app.models.base import Base
 from app.models.case import Case
 from app.models.chc import (
@@ -17,10 +18,14 @@ from app.models.event import AppendOnlyViolation, CaseEvent
 from app.models.ic import IcService, IcServiceChange
 from app.models.idempotency import IdempotencyRecord
 from app.models.link import CaseLink
+from app.models.share import CaseShare
 from app.models.snapshot import MetricSnapshot
 from app.models.user import ApiToken, User
 
 __all__ = [
+    "AccessRecord",
+    "AccessRecordCase",
+    "CaseShare",
     "ApiToken",
     "AppendOnlyViolation",
     "Base",

@@ -16,12 +16,14 @@ ALL_SITES = "*"
 
 class MetricSnapshot(Base):
     __tablename__ = "metric_snapshots"
-    __table_args__ = (UniqueConstraint("day", "site"),)
+    __table_args__ = (UniqueConstraint("day", "site", "organisation"),)
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     day: Mapped[date] = mapped_column(Date)
     # A site code, or "*" for all sites together.
     site: Mapped[str] = mapped_column(String(64))
+    # The figures cover the cases this organisation may see (owned or shared with it).
+    organisation: Mapped[str] = mapped_column(String(64))
     snapshot_at: Mapped[datetime]
     computed_at: Mapped[datetime]
     payload: Mapped[dict[str, Any]]

@@ -28,6 +28,7 @@ def upgrade() -> None:
         ),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("site", sa.String(length=64), nullable=False),
+        sa.Column("organisation", sa.String(length=64), nullable=False),
         sa.Column("snapshot_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column(
@@ -36,7 +37,9 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_metric_snapshots")),
-        sa.UniqueConstraint("day", "site", name=op.f("uq_metric_snapshots_day_site")),
+        sa.UniqueConstraint(
+            "day", "site", "organisation", name=op.f("uq_metric_snapshots_day_site_organisation")
+        ),
     )
     if op.get_bind().dialect.name == "postgresql":
         # homefirst_refuse_change() was created by revision 0001.

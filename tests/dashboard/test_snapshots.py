@@ -37,6 +37,7 @@ def test_a_reported_day_does_not_change_after_a_late_correction(
             session,
             day=date(2026, 3, 29),
             site=site,
+            organisation=user.org,
             now=datetime.now(UTC),
             ctx=client.app.state.metrics_ctx,
         )

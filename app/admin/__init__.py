@@ -1,0 +1,1 @@
+"""User management for administrators, over HTTP (the CLI does the same on the server)."""

@@ -1,0 +1,39 @@
+"""/admin/users: administrators manage their organisation's users and issue tokens."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from app.admin import service
+from app.deps import CurrentActor, SessionDep
+
+router = APIRouter(prefix="/admin/users", tags=["admin"])
+Username = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9._-]{1,63}$")]
+
+
+@router.get("", response_model=list[service.UserRead])
+def list_users(actor: CurrentActor, db: SessionDep) -> list[service.UserRead]:
+    """Users of your organisation."""
+    return service.list_users(db, actor=actor)
+
+
+@router.post("", status_code=201, response_model=service.UserRead)
+def create_user(body: service.UserCreate, actor: CurrentActor, db: SessionDep) -> service.UserRead:
+    """Add a user to your organisation with roles."""
+    return service.create(db, actor=actor, body=body)
+
+
+@router.post("/{username}/deactivate", response_model=service.UserRead)
+def deactivate_user(username: Username, actor: CurrentActor, db: SessionDep) -> service.UserRead:
+    """Deactivate a user: their tokens stop working at once."""
+    return service.deactivate(db, actor=actor, username=username)
+
+
+@router.post("/{username}/tokens", status_code=201, response_model=service.TokenIssued)
+def issue_token(
+    username: Username, body: service.TokenRequest, actor: CurrentActor, db: SessionDep
+) -> service.TokenIssued:
+    """Issue a token for a user of your organisation (shown once)."""
+    return service.issue_token(db, actor=actor, username=username, body=body)

@@ -1,0 +1,1 @@
+"""Access audit: who read which patient's data, when, through which endpoint."""

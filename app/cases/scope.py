@@ -1,0 +1,60 @@
+"""Organisation scoping: a case is seen and changed only by its owner and the organisations it
+is shared with (for example the hospital trust and the care transfer hub; the CSU for CHC; the
+provider of an intermediate-care episode). Everything else answers 404, never 403, so a case
+number from another organisation tells the caller nothing."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, exists, or_, select
+from sqlalchemy.orm import Session
+
+from app.errors import NotFound
+from app.models import Case, CaseShare
+
+
+def visible_to(organisation: str) -> ColumnElement[bool]:
+    """SQL condition on `Case`: owned by or shared with the organisation."""
+    shared = exists().where(CaseShare.case_id == Case.id, CaseShare.organisation == organisation)
+    return or_(Case.organisation == organisation, shared)
+
+
+class ScopeRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def is_visible(self, case_id: int, organisation: str) -> bool:
+        stmt = select(Case.id).where(Case.id == case_id, visible_to(organisation))
+        return self.session.execute(stmt).first() is not None
+
+    def visible_ids(self, case_ids: list[int], organisation: str) -> set[int]:
+        if not case_ids:
+            return set()
+        stmt = select(Case.id).where(Case.id.in_(case_ids), visible_to(organisation))
+        return set(self.session.execute(stmt).scalars())
+
+    def organisations(self, case_id: int) -> list[str]:
+        """The owner first, then every organisation the case is shared with."""
+        owner = self.session.execute(select(Case.organisation).where(Case.id == case_id))
+        shares = self.session.execute(
+            select(CaseShare.organisation)
+            .where(CaseShare.case_id == case_id)
+            .order_by(CaseShare.id)
+        )
+        return [*owner.scalars(), *shares.scalars()]
+
+    def shares(self, case_id: int) -> list[CaseShare]:
+        stmt = select(CaseShare).where(CaseShare.case_id == case_id).order_by(CaseShare.id)
+        return list(self.session.execute(stmt).scalars())
+
+    def add_share(self, share: CaseShare) -> None:
+        self.session.add(share)
+        self.session.flush()
+
+    def delete_share(self, share: CaseShare) -> None:
+        self.session.delete(share)
+        self.session.flush()
+
+
+def require_visible(session: Session, case_id: int, organisation: str) -> None:
+    if not ScopeRepository(session).is_visible(case_id, organisation):
+        raise NotFound(f"case {case_id} not found")

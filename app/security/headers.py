@@ -1,0 +1,95 @@
+"""Security headers on every response, added as the response starts (pure ASGI).
+
+A header the application set itself is left alone, so a route can loosen or tighten one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from app.security.asgi import ASGIApp, Message, Receive, Scope, Send
+
+# The dashboard page uses only its own stylesheet, inline SVG and two same-origin forms, and no
+# scripts; its templates carry a few `style` attributes, hence style-src-attr. JSON needs less
+# still, so one policy serves both.
+DEFAULT_CSP = (
+    "default-src 'none'; style-src 'self'; style-src-attr 'unsafe-inline'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+# FastAPI's /docs and /redoc pages load Swagger UI and ReDoc from a CDN and run inline script.
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    "font-src https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com "
+    "https://cdn.redoc.ly; connect-src 'self'; worker-src blob:; frame-ancestors 'none'; "
+    "base-uri 'none'"
+)
+DOCS_PATHS = ("/docs", "/redoc")
+# Static assets may be cached; every other response may carry patient data and must not be.
+CACHEABLE_PREFIXES = ("/dashboard/static/",)
+
+
+class SecurityHeaders:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        csp: str = DEFAULT_CSP,
+        docs_csp: str = DOCS_CSP,
+        hsts_seconds: int = 0,
+    ) -> None:
+        self.app = app
+        self.csp = csp
+        self.docs_csp = docs_csp
+        self.common = common_headers(hsts_seconds)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        extra = list(self.common)
+        extra.append((b"content-security-policy", self._csp(path).encode()))
+        if not path.startswith(CACHEABLE_PREFIXES):
+            extra.append((b"cache-control", b"no-store"))
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = merged(message.get("headers", ()), extra)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    def _csp(self, path: str) -> str:
+        if path in DOCS_PATHS or path.startswith("/docs/"):
+            return self.docs_csp
+        return self.csp
+
+
+def common_headers(hsts_seconds: int) -> list[tuple[bytes, bytes]]:
+    out = [
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"cross-origin-opener-policy", b"same-origin"),
+    ]
+    if hsts_seconds > 0:
+        out.append((b"strict-transport-security", f"max-age={hsts_seconds}".encode()))
+    return out
+
+
+def merged(
+    existing: Iterable[tuple[bytes, bytes]], extra: Iterable[tuple[bytes, bytes]]
+) -> list[tuple[bytes, bytes]]:
+    headers = list(existing)
+    present = {bytes(k).lower() for k, _ in headers}
+    headers.extend((k, v) for k, v in extra if k not in present)
+    return headers
+
+
+def error_headers(csp: str, hsts_seconds: int) -> dict[str, str]:
+    """The same headers for the 500 answer, which Starlette sends from outside the middleware."""
+    headers = {k.decode(): v.decode() for k, v in common_headers(hsts_seconds)}
+    headers["content-security-policy"] = csp
+    headers["cache-control"] = "no-store"
+    return headers

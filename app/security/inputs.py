@@ -1,0 +1,195 @@
+"""Checks on every API request's inputs before its route runs (a router-wide dependency).
+
+- An unknown query parameter is a 422, not silently ignored: a misspelt filter (`?stat=open`)
+  must not quietly widen a list of patients.
+- An integer path parameter (a database id) beyond what the database can hold is a 422, never
+  an overflow inside the database driver.
+- A date or date-time in the query or path must be written as ISO 8601 (`2026-03-31`,
+  `2026-03-31T14:30:00Z`): pydantic would otherwise read `?to=1.5e9` as a Unix timestamp.
+- No text may carry a NUL character or an unpaired surrogate, in the query, the path, a header,
+  a JSON body or a form: PostgreSQL cannot store either (the driver raises), and neither has a
+  place in clinical text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import types
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Annotated, Any, Union, get_args, get_origin
+
+from fastapi import Request
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from pydantic import (
+    AwareDatetime,
+    BeforeValidator,
+    FutureDate,
+    FutureDatetime,
+    NaiveDatetime,
+    PastDate,
+    PastDatetime,
+)
+
+MAX_ID = 2**63 - 1  # BIGINT on PostgreSQL, INTEGER on SQLite
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+ISO_DATETIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}(:?\d{2})?)?"
+)
+DATE_MSG = "Input should be a date written YYYY-MM-DD"
+DATETIME_MSG = "Input should be an ISO 8601 date-time, e.g. 2026-03-31T14:30:00Z"
+MAX_ERRORS = 20
+DATETIMES = {datetime, AwareDatetime, NaiveDatetime, PastDatetime, FutureDatetime}
+DATES = {date, PastDate, FutureDate}
+
+
+def _iso_datetime(value: Any) -> Any:
+    if isinstance(value, datetime) or (
+        isinstance(value, str) and ISO_DATETIME.fullmatch(value.strip())
+    ):
+        return value
+    raise ValueError("must be an ISO 8601 date-time with a time zone, e.g. 2026-03-31T14:30:00Z")
+
+
+# A date-time in a request body: ISO 8601 text only (pydantic alone would take a number as a
+# Unix timestamp), with a time zone.
+IsoAwareDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_datetime)]
+
+
+@dataclass(frozen=True)
+class _RouteInputs:
+    query: frozenset[str]
+    dates: dict[str, str]  # parameter name -> "date" or "datetime"
+    has_body: bool
+
+
+_routes: dict[int, _RouteInputs] = {}
+
+
+async def check_inputs(request: Request) -> None:
+    route = request.scope.get("route")
+    spec = _spec(route) if isinstance(route, APIRoute) else None
+    errors: list[dict[str, Any]] = []
+
+    for name, value in request.query_params.multi_items():
+        if spec is not None and name not in spec.query:
+            errors.append(_error(("query", name), "Unknown query parameter", "extra_forbidden"))
+        elif spec is not None and name in spec.dates:
+            errors += _date_errors(("query", name), value, spec.dates[name])
+        errors += _text_errors(("query", name), value)
+    for name, raw in request.path_params.items():
+        value = str(raw)
+        if value.isdigit() and len(value) > 18 and int(value) > MAX_ID:
+            errors.append(
+                _error(("path", name), f"Input should be at most {MAX_ID}", "less_than_equal")
+            )
+        if spec is not None and name in spec.dates:
+            errors += _date_errors(("path", name), value, spec.dates[name])
+        errors += _text_errors(("path", name), value)
+    for name, value in request.headers.items():
+        if "\x00" in value:
+            errors += _text_errors(("header", name), value)
+    if spec is not None and spec.has_body and not errors:
+        errors += await _body_errors(request)
+    if errors:
+        raise RequestValidationError(errors[:MAX_ERRORS])
+
+
+async def _body_errors(request: Request) -> list[dict[str, Any]]:
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+        form = await request.form()  # already parsed (and cached) for the route
+        out: list[dict[str, Any]] = []
+        for name, value in form.multi_items():
+            text = value if isinstance(value, str) else (value.filename or "")
+            out += _text_errors(("body", name), text)
+        return out
+    raw = await request.body()  # already read (and cached) for the route
+    if b"\\u" not in raw:  # a NUL or a lone surrogate can only arrive as a \u escape
+        return []
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        return []  # not JSON: the route's own parsing answers
+    return list(_walk(("body",), document))
+
+
+def _walk(loc: tuple[str | int, ...], value: Any) -> Any:
+    if isinstance(value, str):
+        yield from _text_errors(loc, value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _text_errors((*loc, key), key)
+            yield from _walk((*loc, key), item)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _walk((*loc, index), item)
+
+
+def _text_errors(loc: tuple[str | int, ...], value: str) -> list[dict[str, Any]]:
+    if "\x00" in value:
+        return [_error(loc, "Text may not contain a NUL character", "string_nul")]
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return [_error(loc, "Text must be valid Unicode (an unpaired surrogate)", "string_unicode")]
+    return []
+
+
+def _date_errors(loc: tuple[str, str], value: str, kind: str) -> list[dict[str, Any]]:
+    pattern, message = (ISO_DATE, DATE_MSG) if kind == "date" else (ISO_DATETIME, DATETIME_MSG)
+    if pattern.fullmatch(value.strip()):
+        return []
+    return [_error(loc, message, f"{kind}_format")]
+
+
+def _error(loc: tuple[str | int, ...], msg: str, kind: str) -> dict[str, Any]:
+    return {"loc": tuple(map(printable, loc)), "msg": msg, "type": kind, "input": None}
+
+
+def printable(part: str | int) -> str | int:
+    """A location part safe to send back (an unpaired surrogate cannot be encoded)."""
+    if isinstance(part, int):
+        return part
+    return part.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _spec(route: APIRoute) -> _RouteInputs:
+    spec = _routes.get(id(route))
+    if spec is None:
+        query: set[str] = set()
+        dates: dict[str, str] = {}
+        _collect(route.dependant, query, dates)
+        spec = _routes[id(route)] = _RouteInputs(
+            frozenset(query), dates, route.body_field is not None
+        )
+    return spec
+
+
+def _collect(dependant: Dependant, query: set[str], dates: dict[str, str]) -> None:
+    for field in dependant.query_params:
+        query.add(field.alias)
+    for field in [*dependant.query_params, *dependant.path_params]:
+        kinds = _types(field.field_info.annotation)
+        if kinds & DATETIMES:
+            dates[field.alias] = "datetime"
+        elif kinds & DATES:
+            dates[field.alias] = "date"
+    for sub in dependant.dependencies:
+        _collect(sub, query, dates)
+
+
+def _types(annotation: Any) -> set[Any]:
+    """The plain types inside an annotation (through Optional, unions and Annotated)."""
+    origin = get_origin(annotation)
+    if origin is None:
+        return {annotation}
+    if origin in (Union, types.UnionType, Annotated):
+        out: set[Any] = set()
+        for arg in get_args(annotation):
+            out |= _types(arg)
+        return out
+    return {annotation}

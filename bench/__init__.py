@@ -1,0 +1,1 @@
+"""HomeFirst benchmarks: `python -m bench run --quick` (see bench/README.md)."""

@@ -1,0 +1,58 @@
+"""`python -m bench run --quick | --full` (see bench/README.md)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+
+from bench.run import FULL, QUICK, Ctx, report, run, save
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="build the data set, measure, print a table, write JSON")
+    size = r.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="10k open cases, 300k events (default)")
+    size.add_argument("--full", action="store_true", help="10k/50k/100k open, 2M then 10M events")
+    r.add_argument(
+        "--pg-url",
+        default=os.environ.get(
+            "BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+        ),
+    )
+    r.add_argument("--db-name", default="hf_bench")
+    r.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    r.add_argument("--seed", type=int, default=20261123)
+    r.add_argument("--keep-db", action="store_true", help="leave the bench database behind")
+    r.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        choices=["transitions", "claims", "dashboard", "big", "sqlite"],
+    )
+    r.add_argument("--no-save", action="store_true", help="print only; write no JSON")
+    args = parser.parse_args(argv)
+    if shutil.which("pgbench") is None:
+        print("pgbench not found: apt-get install -y postgresql-client", file=sys.stderr)
+        return 2
+    host = args.pg_url.split("@")[-1].split("/")[0].split(":")[0]
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print("the bench only runs against a PostgreSQL on this machine", file=sys.stderr)
+        return 2
+    mode = FULL if args.full else QUICK
+    ctx = Ctx(
+        mode, args.pg_url, args.db_name, args.workers, args.keep_db, args.seed, set(args.skip)
+    )
+    out = run(ctx)
+    print()
+    print(report(out))
+    if not args.no_save:
+        print(f"\nJSON: {save(out)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
