@@ -14,6 +14,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from app.models.ddl import allow_changes, refuse_changes
+
 revision: str = "0004"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
@@ -74,49 +76,14 @@ def upgrade() -> None:
     )
     with op.batch_alter_table(AUDIT, schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_ic_service_changes_service_id"), ["service_id"])
-    _append_only(AUDIT)
+    refuse_changes(AUDIT)
 
 
 def downgrade() -> None:
-    _drop_append_only(AUDIT)
+    allow_changes(AUDIT)
     with op.batch_alter_table(AUDIT, schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_ic_service_changes_service_id"))
     op.drop_table(AUDIT)
     with op.batch_alter_table("ic_services", schema=None) as batch_op:
         batch_op.drop_index("ix_ic_services_site_model")
     op.drop_table("ic_services")
-
-
-def _append_only(table: str) -> None:
-    """The 0001 pattern: the database itself refuses UPDATE and DELETE on an audit table."""
-    if op.get_bind().dialect.name == "postgresql":
-        # 0001 creates the function; CREATE OR REPLACE keeps this revision self-contained.
-        op.execute(
-            """
-            CREATE OR REPLACE FUNCTION homefirst_refuse_change() RETURNS trigger AS $$
-            BEGIN
-                RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
-                    USING ERRCODE = 'insufficient_privilege';
-            END;
-            $$ LANGUAGE plpgsql
-            """
-        )
-        op.execute(
-            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-            "FOR EACH ROW EXECUTE FUNCTION homefirst_refuse_change()"
-        )
-    else:
-        for verb in ("UPDATE", "DELETE"):
-            op.execute(
-                f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
-                f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: {verb} refused'); END"
-            )
-
-
-def _drop_append_only(table: str) -> None:
-    # The function belongs to 0001 and stays.
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
-    else:
-        for verb in ("update", "delete"):
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{verb}")

@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from app.models.ddl import allow_changes, refuse_changes
+
 revision: str = "0005"
 down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
@@ -41,25 +43,9 @@ def upgrade() -> None:
             "day", "site", "organisation", name=op.f("uq_metric_snapshots_day_site_organisation")
         ),
     )
-    if op.get_bind().dialect.name == "postgresql":
-        # homefirst_refuse_change() was created by revision 0001.
-        op.execute(
-            "CREATE TRIGGER metric_snapshots_append_only BEFORE UPDATE OR DELETE ON "
-            "metric_snapshots FOR EACH ROW EXECUTE FUNCTION homefirst_refuse_change()"
-        )
-    else:
-        for verb in ("UPDATE", "DELETE"):
-            op.execute(
-                f"CREATE TRIGGER metric_snapshots_no_{verb.lower()} BEFORE {verb} ON "
-                f"metric_snapshots BEGIN SELECT RAISE(ABORT, 'metric_snapshots is append-only: "
-                f"{verb} refused'); END"
-            )
+    refuse_changes("metric_snapshots")
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER IF EXISTS metric_snapshots_append_only ON metric_snapshots")
-    else:
-        for verb in ("update", "delete"):
-            op.execute(f"DROP TRIGGER IF EXISTS metric_snapshots_no_{verb}")
+    allow_changes("metric_snapshots")
     op.drop_table("metric_snapshots")

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from app.models.ddl import allow_changes, refuse_changes
+
 revision: str = "0006"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
@@ -81,35 +83,12 @@ def upgrade() -> None:
             batch_op.f("ix_access_record_cases_record_id"), ["record_id"], unique=False
         )
     for table in APPEND_ONLY:
-        _refuse_changes(table)
+        refuse_changes(table)
 
 
 def downgrade() -> None:
     for table in APPEND_ONLY:
-        _allow_changes(table)
+        allow_changes(table)
     op.drop_table("access_record_cases")
     op.drop_table("access_records")
     op.drop_table("case_shares")
-
-
-def _refuse_changes(table: str) -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        # homefirst_refuse_change() was created by revision 0001.
-        op.execute(
-            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-            "FOR EACH ROW EXECUTE FUNCTION homefirst_refuse_change()"
-        )
-    else:
-        for verb in ("UPDATE", "DELETE"):
-            op.execute(
-                f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
-                f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: {verb} refused'); END"
-            )
-
-
-def _allow_changes(table: str) -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
-    else:
-        for verb in ("update", "delete"):
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{verb}")
