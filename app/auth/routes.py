@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from app.auth.service import rotate_token
 from app.deps import BearerToken, CurrentActor, SessionDep
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 class TokenRotate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    expires_in_days: int | None = Field(
+    expires_in_days: StrictInt | None = Field(
         default=None,
         ge=1,
         le=3650,

@@ -2,8 +2,8 @@
 
 - An unknown query parameter is a 422, not silently ignored: a misspelt filter (`?stat=open`)
   must not quietly widen a list of patients.
-- An integer path parameter (a database id) beyond what the database can hold is a 422, never
-  an overflow inside the database driver.
+- An integer in the query or path (a database id, a page size) beyond what the database can
+  hold is a 422, never an overflow inside the database driver.
 - A date or date-time in the query or path must be written as ISO 8601 (`2026-03-31`,
   `2026-03-31T14:30:00Z`): pydantic would otherwise read `?to=1.5e9` as a Unix timestamp.
 - No text may carry a NUL character or an unpaired surrogate, in the query, the path, a header,
@@ -18,6 +18,7 @@ import re
 import types
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from fastapi import Request
@@ -63,6 +64,7 @@ IsoAwareDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_datetime)]
 class _RouteInputs:
     query: frozenset[str]
     dates: dict[str, str]  # parameter name -> "date" or "datetime"
+    integers: frozenset[str]  # query and path parameters that are integers
     has_body: bool
 
 
@@ -77,18 +79,9 @@ async def check_inputs(request: Request) -> None:
     for name, value in request.query_params.multi_items():
         if spec is not None and name not in spec.query:
             errors.append(_error(("query", name), "Unknown query parameter", "extra_forbidden"))
-        elif spec is not None and name in spec.dates:
-            errors += _date_errors(("query", name), value, spec.dates[name])
-        errors += _text_errors(("query", name), value)
+        errors += _value_errors(("query", name), value, spec)
     for name, raw in request.path_params.items():
-        value = str(raw)
-        if value.isdigit() and len(value) > 18 and int(value) > MAX_ID:
-            errors.append(
-                _error(("path", name), f"Input should be at most {MAX_ID}", "less_than_equal")
-            )
-        if spec is not None and name in spec.dates:
-            errors += _date_errors(("path", name), value, spec.dates[name])
-        errors += _text_errors(("path", name), value)
+        errors += _value_errors(("path", name), str(raw), spec)
     for name, value in request.headers.items():
         if "\x00" in value:
             errors += _text_errors(("header", name), value)
@@ -96,6 +89,23 @@ async def check_inputs(request: Request) -> None:
         errors += await _body_errors(request)
     if errors:
         raise RequestValidationError(errors[:MAX_ERRORS])
+
+
+def _value_errors(
+    loc: tuple[str, str], value: str, spec: _RouteInputs | None
+) -> list[dict[str, Any]]:
+    name = loc[1]
+    out = _text_errors(loc, value)
+    if spec is not None and name in spec.dates:
+        out += _date_errors(loc, value, spec.dates[name])
+    if spec is not None and name in spec.integers and len(value.strip()) > 18:
+        try:
+            number = Decimal(value.strip())
+        except ArithmeticError:
+            number = None  # not a number: the route's own validation answers
+        if number is not None and number.is_finite() and abs(number) > MAX_ID:
+            out.append(_error(loc, f"Input should be at most {MAX_ID}", "less_than_equal"))
+    return out
 
 
 async def _body_errors(request: Request) -> list[dict[str, Any]]:
@@ -162,14 +172,17 @@ def _spec(route: APIRoute) -> _RouteInputs:
     if spec is None:
         query: set[str] = set()
         dates: dict[str, str] = {}
-        _collect(route.dependant, query, dates)
+        integers: set[str] = set()
+        _collect(route.dependant, query, dates, integers)
         spec = _routes[id(route)] = _RouteInputs(
-            frozenset(query), dates, route.body_field is not None
+            frozenset(query), dates, frozenset(integers), route.body_field is not None
         )
     return spec
 
 
-def _collect(dependant: Dependant, query: set[str], dates: dict[str, str]) -> None:
+def _collect(
+    dependant: Dependant, query: set[str], dates: dict[str, str], integers: set[str]
+) -> None:
     for field in dependant.query_params:
         query.add(field.alias)
     for field in [*dependant.query_params, *dependant.path_params]:
@@ -178,8 +191,10 @@ def _collect(dependant: Dependant, query: set[str], dates: dict[str, str]) -> No
             dates[field.alias] = "datetime"
         elif kinds & DATES:
             dates[field.alias] = "date"
+        if int in kinds:
+            integers.add(field.alias)
     for sub in dependant.dependencies:
-        _collect(sub, query, dates)
+        _collect(sub, query, dates, integers)
 
 
 def _types(annotation: Any) -> set[Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from fastapi.testclient import TestClient
 
 from tests.helpers import SAMPLE, Api, ago
@@ -161,15 +163,15 @@ def test_backdated_events_need_a_reason_and_future_times_are_refused(
     client: TestClient, make_user
 ) -> None:
     api = Api(client, make_user(*COORD).headers)
-    case_id = api.create(occurred_at=ago(hours=5), reason="paper referral entered late").json()[
-        "id"
-    ]
+    triaged = ago(hours=3)
+    referred = (datetime.fromisoformat(triaged) - timedelta(hours=2)).isoformat()  # 2 h apart
+    case_id = api.create(occurred_at=referred, reason="paper referral entered late").json()["id"]
     r = api.fire(case_id, "triage", occurred_at=ago(hours=3), expect=422)
     assert r.json()["code"] == "invalid_time"
     assert r.json()["detail"] == "a backdated event needs a reason"
     api.fire(case_id, "triage", occurred_at=ago(hours=6), reason="late entry", expect=422)
     api.fire(case_id, "triage", occurred_at=ago(hours=-1), expect=422)
-    r = api.fire(case_id, "triage", occurred_at=ago(hours=3), reason="ward phoned it through")
+    r = api.fire(case_id, "triage", occurred_at=triaged, reason="ward phoned it through")
     event = r.json()["event"]
     assert event["backdated"] is True
     assert event["reason"] == "ward phoned it through"

@@ -155,7 +155,7 @@ def test_fuzz_the_api(target: Target, backend: str) -> None:
                     counts["cases"] += 1
                     response = case.call_and_validate(checks=CHECKS, timeout=TIMEOUT)
                     statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
-                    slowest[0] = max(slowest[0], (response.elapsed, operation.label))
+                    slowest[0] = max(slowest[0], (response.elapsed, case.operation.label))
 
                 try:
                     run()

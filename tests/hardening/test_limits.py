@@ -173,6 +173,21 @@ def test_ids_beyond_the_database_range_are_422_not_500(client, make_user, path) 
     assert client.get(f"/api/v1/cases/{MAX_ID}", headers=user.headers).status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("path", "loc"),
+    [
+        (f"/api/v1/pathways/discharge?version={10**20}", ["query", "version"]),
+        (f"/api/v1/cases?limit={MAX_ID + 1}", ["query", "limit"]),
+        (f"/api/v1/reconciliation/chc?case_id={-(10**19)}", ["query", "case_id"]),
+    ],
+)
+def test_integers_in_the_query_must_fit_the_database(client, make_user, path, loc) -> None:
+    user = make_user("discharge_team", "chc_assessor")
+    r = client.get(path, headers=user.headers)
+    assert r.status_code == 422, r.text
+    assert [e["loc"] for e in r.json()["errors"]] == [loc]
+
+
 def test_an_invalid_nhs_number_is_refused(client, make_user) -> None:
     user = make_user("discharge_team")
     r = client.post(

@@ -78,9 +78,13 @@ def test_rotation_keeps_the_lifetime_unless_told_otherwise(client, sessions, mak
     expires = datetime.fromisoformat(r.json()["expires_at"])
     assert timedelta(hours=23) < expires - datetime.now(UTC) <= timedelta(days=1)
 
-    bad = client.post(ROTATE, headers=_bearer(r.json()["token"]), json={"expires_in_days": 0})
-    assert bad.status_code == 422
-    assert bad.json()["errors"][0]["loc"] == ["body", "expires_in_days"]
+    for days in (0, 3651, True, "7"):  # a boolean or text is not a number of days
+        bad = client.post(
+            ROTATE, headers=_bearer(r.json()["token"]), json={"expires_in_days": days}
+        )
+        assert bad.status_code == 422, days
+        assert bad.json()["errors"][0]["loc"] == ["body", "expires_in_days"]
+    assert client.get("/api/v1/pathways", headers=_bearer(r.json()["token"])).status_code == 200
 
 
 def test_an_expired_or_revoked_token_cannot_be_rotated(client, sessions, make_user) -> None:
