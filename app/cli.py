@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -167,7 +167,8 @@ def clocks_sweep(
     from app.db import get_sessionmaker
     from app.timeutil import utcnow
 
-    at = now.replace(tzinfo=now.tzinfo or __import__("datetime").UTC) if now else utcnow()
+    # A time given without an offset is read as UTC, as the option's help says.
+    at = (now if now.tzinfo else now.replace(tzinfo=UTC)) if now else utcnow()
     report = sweep(get_sessionmaker(), now=at)
     typer.echo(f"warnings: {report.warnings}  breaches: {report.breaches}")
 
