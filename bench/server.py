@@ -59,7 +59,7 @@ class Server:
             **os.environ,
             "DATABASE_URL": self.database_url,
             "CLOCK_SWEEP_INTERVAL_SECONDS": "0",
-            "PYTHONPATH": str(PROJECT_ROOT) + os.pathsep + os.environ.get("BENCH_EXTRA_PATH", ""),
+            "PYTHONPATH": str(PROJECT_ROOT),
         }
         cmd = [
             sys.executable,
