@@ -23,9 +23,9 @@ end of D, or now when D is today):
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -42,6 +42,9 @@ EXPECTED_SHARES = {
     "P3": (1.0, "maximum"),
 }
 LOS_THRESHOLDS = (7, 14, 21)
+MICROSECONDS_PER_DAY = 86_400_000_000
+NOT_RECORDED = "not recorded"
+ONE_MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,36 @@ def nctr_during(s: Spell, day_start: datetime, day_end: datetime) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class Discharged:
+    delay_days: int  # DRD to discharge date, 0 when discharged meeting the criteria
+    pathway: str | None
+    hospital_system: str | None
+    site: str | None
+
+
+@dataclass
+class SiteCounts:
+    inpatients: int = 0
+    nctr_remaining: int = 0
+    escalated: int = 0
+
+
+@dataclass
+class Aggregates:
+    """What the day's figures are made from. The plain derivation (`aggregate_spells`) and the
+    projection's SQL (`app.dashboard.live_repository`) both produce one; `assemble` turns
+    either into the same figures, so the two can be compared exactly."""
+
+    nctr_on_day: int = 0
+    remaining_days: Counter[int] = field(default_factory=Counter)  # days since DRD -> patients
+    discharges: list[Discharged] = field(default_factory=list)
+    primaries: Counter[tuple[str, str | None]] = field(default_factory=Counter)
+    support: dict[str, tuple[int, int]] = field(default_factory=dict)  # area -> (periods, µs)
+    stays: Counter[int] = field(default_factory=Counter)  # London days since admission -> n
+    sites: dict[tuple[str, str], SiteCounts] = field(default_factory=dict)
+
+
 def discharge_metrics(
     spells: Sequence[Spell],
     *,
@@ -83,30 +116,59 @@ def discharge_metrics(
     family_precedence: Sequence[str],
     labels: dict[str, str | None],
 ) -> dict[str, Any]:
+    """The day's figures from spells whose facts were derived up to the snapshot."""
+    return assemble(aggregate_spells(spells, day, snapshot, family_precedence), labels)
+
+
+def aggregate_spells(
+    spells: Sequence[Spell], day: date, snapshot: datetime, family_precedence: Sequence[str]
+) -> Aggregates:
     day_start, day_end = day_bounds(day)
-    inpatients = [s for s in spells if in_hospital(s, snapshot)]
-    remaining = [s for s in inpatients if nctr_at(s, snapshot)]
-    on_day = [
-        s
-        for s in spells
-        if nctr_during(s, day_start, min(day_end, snapshot))
-        and s.admitted_at < min(day_end, snapshot)
-        and (s.facts.left_hospital_at is None or s.facts.left_hospital_at >= day_start)
-    ]
-    discharged = [
-        s
-        for s in spells
-        if s.facts.discharged_at is not None and day_start <= s.facts.discharged_at <= snapshot
-    ]
-    discharge_delays = [_delay_at_discharge(s) for s in discharged]
-    summary = summarise_delays(discharge_delays)
-    remaining_days = [(day - (s.facts.drd.discharge_ready_date or day)).days for s in remaining]
-    primaries = [_primary(s, snapshot, family_precedence) for s in remaining]
+    until = min(day_end, snapshot)
+    agg = Aggregates()
+    for s in spells:
+        key = (s.hospital_system or "", s.site or "")
+        if in_hospital(s, snapshot):
+            site = agg.sites.setdefault(key, SiteCounts())
+            site.inpatients += 1
+            site.escalated += s.facts.escalated
+            agg.stays[(day - london_date(s.admitted_at)).days] += 1
+            if nctr_at(s, snapshot):
+                site.nctr_remaining += 1
+                agg.remaining_days[(day - (s.facts.drd.discharge_ready_date or day)).days] += 1
+                primary = _primary(s, snapshot, family_precedence)
+                if primary is not None:
+                    agg.primaries[primary] += 1
+        if (
+            nctr_during(s, day_start, until)
+            and s.admitted_at < until
+            and (s.facts.left_hospital_at is None or s.facts.left_hospital_at >= day_start)
+        ):
+            agg.nctr_on_day += 1
+        discharged_at = s.facts.discharged_at
+        if discharged_at is not None and day_start <= discharged_at <= snapshot:
+            agg.sites.setdefault(key, SiteCounts())
+            agg.discharges.append(
+                Discharged(
+                    _delay_at_discharge(s), s.facts.discharge_pathway, s.hospital_system, s.site
+                )
+            )
+    agg.support = _support_areas(spells, day_start, snapshot)
+    return agg
+
+
+def assemble(agg: Aggregates, labels: dict[str, str | None]) -> dict[str, Any]:
+    summary = summarise_delays(d.delay_days for d in agg.discharges)
+    remaining = sum(agg.remaining_days.values())
+    with_reason = sum(agg.primaries.values())
+    by_family = Counter[str]()
+    for (_, family), n in agg.primaries.items():
+        by_family[family or "No family"] += n
     return {
-        "nctr_on_day": len(on_day),
-        "nctr_remaining": len(remaining),
-        "discharged": len(discharged),
-        "discharges_by_pathway": _pathway_shares(discharged),
+        "nctr_on_day": agg.nctr_on_day,
+        "nctr_remaining": remaining,
+        "discharged": len(agg.discharges),
+        "discharges_by_pathway": _pathway_shares([d.pathway for d in agg.discharges]),
         "discharge_delays": {
             "buckets": summary.bucket_counts,
             "bucket_bed_days": summary.bucket_bed_days,
@@ -116,35 +178,36 @@ def discharge_metrics(
             "average_including_zero": _round(summary.average_including_zero),
             "average_excluding_zero": _round(summary.average_excluding_zero),
         },
-        "remaining_delay_buckets": _buckets(remaining_days),
-        "remaining_delayed_bed_days": sum(remaining_days),
-        "by_primary_reason": _count_reasons(primaries, labels),
-        "by_family": dict(
-            sorted(Counter(f or "No family" for _, f in (p for p in primaries if p)).items())
-        ),
-        "no_reason_recorded": sum(1 for p in primaries if p is None),
-        "support_areas": _support_areas(spells, day_start, snapshot),
-        "length_of_stay": _length_of_stay(inpatients, day),
-        "escalated": sum(1 for s in inpatients if s.facts.escalated),
-        "by_site": _by_site(inpatients, remaining, discharged),
+        "remaining_delay_buckets": _buckets(agg.remaining_days),
+        "remaining_delayed_bed_days": sum(d * n for d, n in agg.remaining_days.items()),
+        "by_primary_reason": _count_reasons(agg.primaries, labels),
+        "by_family": dict(sorted(by_family.items())),
+        "no_reason_recorded": remaining - with_reason,
+        "support_areas": {
+            area: {"periods": n, "average_days": _round(total_us / n / MICROSECONDS_PER_DAY)}
+            for area, (n, total_us) in sorted(agg.support.items())
+        },
+        "length_of_stay": _length_of_stay(agg.stays),
+        "escalated": sum(s.escalated for s in agg.sites.values()),
+        "by_site": _by_site(agg),
     }
 
 
 def _delay_at_discharge(s: Spell) -> int:
     drd = s.facts.drd.discharge_ready_date
     assert s.facts.discharged_at is not None  # noqa: S101 - only discharged spells come here
+    return delay_days(drd, london_date(s.facts.discharged_at))
+
+
+def delay_days(drd: date | None, discharged_on: date) -> int:
     if drd is None:
         return 0  # discharged while meeting the criteria: no delay to count
-    return max((london_date(s.facts.discharged_at) - drd).days, 0)
+    return max((discharged_on - drd).days, 0)
 
 
-def _pathway_shares(discharged: Sequence[Spell]) -> dict[str, Any]:
-    national = Counter(
-        "P0" if s.facts.discharge_pathway == "P3b" else s.facts.discharge_pathway
-        for s in discharged
-    )
-    recorded = Counter(s.facts.discharge_pathway for s in discharged)
-    total = len(discharged)
+def _pathway_shares(pathways: Sequence[str | None]) -> dict[str, Any]:
+    national = Counter("P0" if p == "P3b" else p for p in pathways)
+    total = len(pathways)
     out: dict[str, Any] = {}
     for pathway, (expected, kind) in EXPECTED_SHARES.items():
         count = national.get(pathway, 0)
@@ -154,14 +217,14 @@ def _pathway_shares(discharged: Sequence[Spell]) -> dict[str, Any]:
             "expected_percent": expected,
             "expected_is": kind,
         }
-    out["P3b_recorded"] = recorded.get("P3b", 0)
+    out["P3b_recorded"] = sum(1 for p in pathways if p == "P3b")
     return out
 
 
-def _buckets(days: Sequence[int]) -> dict[str, int]:
+def _buckets(days: Counter[int]) -> dict[str, int]:
     counts = dict.fromkeys(BUCKET_LABELS, 0)
-    for d in days:
-        counts[bucket_for(d)] += 1
+    for d, n in days.items():
+        counts[bucket_for(d)] += n
     return counts
 
 
@@ -171,19 +234,25 @@ def _primary(s: Spell, at: datetime, precedence: Sequence[str]) -> tuple[str, st
 
 
 def _count_reasons(
-    primaries: Sequence[tuple[str, str | None] | None], labels: dict[str, str | None]
+    counts: Counter[tuple[str, str | None]], labels: dict[str, str | None]
 ) -> list[dict[str, Any]]:
-    counts = Counter(p for p in primaries if p)
     return [
         {"code": code, "label": labels.get(code), "family": family, "patients": n}
-        for (code, family), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0][0]))
+        for (code, family), n in sorted(counts.items(), key=_reason_order)
     ]
+
+
+def _reason_order(item: tuple[tuple[str, str | None], int]) -> tuple[int, str, str]:
+    (code, family), n = item
+    return (-n, code, family or "")
 
 
 def _support_areas(
     spells: Sequence[Spell], day_start: datetime, snapshot: datetime
-) -> dict[str, Any]:
-    lengths: dict[str, list[float]] = defaultdict(list)
+) -> dict[str, tuple[int, int]]:
+    """Delay periods open at the snapshot or ended during the day, by support area: how many,
+    and their lengths (to their end, or to the snapshot) in whole microseconds."""
+    totals: dict[str, tuple[int, int]] = {}
     for s in spells:
         for period in s.facts.delays:
             if period.started_at > snapshot:
@@ -193,47 +262,36 @@ def _support_areas(
             if ended is not None and ended < day_start:
                 continue
             note = s.facts.delay_notes.get((period.code, period.started_at), {})
-            area = note.get("support_area") or "not recorded"
-            end = ended or snapshot
-            lengths[area].append((end - period.started_at).total_seconds() / 86400)
-    return {
-        area: {"periods": len(v), "average_days": _round(sum(v) / len(v))}
-        for area, v in sorted(lengths.items())
-    }
+            area = note.get("support_area") or NOT_RECORDED
+            n, total = totals.get(area, (0, 0))
+            length = ((ended or snapshot) - period.started_at) // ONE_MICROSECOND
+            totals[area] = (n + 1, total + length)
+    return totals
 
 
-def _length_of_stay(inpatients: Sequence[Spell], day: date) -> dict[str, Any]:
-    stays = [(day - london_date(s.admitted_at)).days for s in inpatients]
+def _length_of_stay(stays: Counter[int]) -> dict[str, Any]:
     return {
         f"{t}_plus": {
-            "patients": sum(1 for d in stays if d >= t),
-            "bed_days_beyond": sum(d - t for d in stays if d >= t),
+            "patients": sum(n for d, n in stays.items() if d >= t),
+            "bed_days_beyond": sum((d - t) * n for d, n in stays.items() if d >= t),
         }
         for t in LOS_THRESHOLDS
     }
 
 
-def _by_site(
-    inpatients: Sequence[Spell], remaining: Sequence[Spell], discharged: Sequence[Spell]
-) -> list[dict[str, Any]]:
-    keys = sorted({(s.hospital_system or "", s.site or "") for s in [*inpatients, *discharged]})
-    rows = []
-    for system, site in keys:
-
-        def match(s: Spell, system: str = system, site: str = site) -> bool:
-            return (s.hospital_system or "", s.site or "") == (system, site)
-
-        rows.append(
-            {
-                "hospital_system": system or None,
-                "site": site or None,
-                "inpatients": sum(map(match, inpatients)),
-                "nctr_remaining": sum(map(match, remaining)),
-                "discharged": sum(map(match, discharged)),
-                "escalated": sum(1 for s in inpatients if match(s) and s.facts.escalated),
-            }
-        )
-    return rows
+def _by_site(agg: Aggregates) -> list[dict[str, Any]]:
+    discharged = Counter((d.hospital_system or "", d.site or "") for d in agg.discharges)
+    return [
+        {
+            "hospital_system": system or None,
+            "site": site or None,
+            "inpatients": c.inpatients,
+            "nctr_remaining": c.nctr_remaining,
+            "discharged": discharged.get((system, site), 0),
+            "escalated": c.escalated,
+        }
+        for (system, site), c in sorted(agg.sites.items())
+    ]
 
 
 def _round(value: float | None) -> float | None:

@@ -12,6 +12,27 @@ from app.models import Case, CaseEvent, CaseShare
 from app.models.snapshot import MetricSnapshot
 
 
+# The oldest transaction id that was still running when this statement's snapshot was taken,
+# among those that may write to this database (the snapshot's upper bound if there is none).
+# A running transaction is left out only while pg_stat_activity shows it working in another
+# database; one that finished in between, a prepared one, or one whose session this role may
+# not see, is kept, which can only delay an event, never skip it. 64-bit ids (xid8) are
+# compared with pg_stat_activity's 32-bit ones modulo 2^32.
+PG_FEED_HORIZON = """(
+    SELECT coalesce(
+        min(x::text::bigint),
+        pg_snapshot_xmax(pg_current_snapshot())::text::bigint
+    )
+    FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+    WHERE NOT EXISTS (
+        SELECT 1 FROM pg_stat_activity AS a
+        WHERE a.datname <> current_database()
+          AND a.backend_xid IS NOT NULL
+          AND a.backend_xid::text::bigint = x::text::bigint % 4294967296
+    )
+)"""
+
+
 class DashboardRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -79,10 +100,11 @@ class DashboardRepository:
 
         Ids are taken at INSERT, not at COMMIT, so id 101 can be visible while id 100 is still
         being written. On PostgreSQL an event is served only when its transaction is older than
-        every transaction still running (`pg_snapshot_xmin`), so the cursor never passes an id
-        that could still appear. SQLite runs one writer at a time, so ids commit in order there.
-        The horizon is server-wide: a long writing transaction anywhere on the PostgreSQL server
-        delays the feed until it ends (nothing is skipped; keep such transactions short).
+        every transaction that was still running when the statement's snapshot was taken
+        (`PG_FEED_HORIZON`), so the cursor never passes an id that could still appear.
+        Transactions known to belong to other databases on the same server are left out, so a
+        long load elsewhere does not hold the feed back. SQLite runs one writer at a time, so
+        ids commit in order there.
         """
         stmt = (
             select(CaseEvent, Case)
@@ -92,8 +114,7 @@ class DashboardRepository:
             .limit(limit)
         )
         if self.session.get_bind().dialect.name == "postgresql":
-            xmin = text("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-            stmt = stmt.where(CaseEvent.tx_id < xmin)
+            stmt = stmt.where(CaseEvent.tx_id < text(PG_FEED_HORIZON))
         if workflow is not None:
             stmt = stmt.where(Case.workflow_key == workflow)
         return [(e, c) for e, c in self.session.execute(stmt).all()]

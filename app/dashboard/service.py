@@ -11,15 +11,16 @@ from app.calc.drd import london_date
 from app.codelists.loader import CodeSetNotFound, CodeSetRegistry
 from app.dashboard import snapshots
 from app.dashboard.context import MetricsContext
-from app.dashboard.discharge_metrics import Spell, discharge_metrics, snapshot_time
+from app.dashboard.discharge_metrics import Spell, assemble, discharge_metrics, snapshot_time
+from app.dashboard.live_repository import LiveRepository
 from app.dashboard.repository import DashboardRepository
-from app.discharge.history import EVENTS_OF_INTEREST, FamilyOf, derive_facts
+from app.discharge.history import EVENTS_OF_INTEREST, derive_facts
+from app.discharge.projection import DELAY_LIST, family_lookup, micros
 from app.discharge.repository import DischargeRepository
 from app.errors import ValidationFailed
 from app.ic.reports import build_report
 from app.timeutil import day_bounds
 
-DELAY_LIST = "delay-reasons-acute"
 MAX_SERIES_DAYS = 365
 SERIES_FIELDS = (
     "nctr_on_day",
@@ -39,15 +40,48 @@ def compute_metrics(
     now: datetime,
     ctx: MetricsContext,
 ) -> dict[str, Any]:
+    """The day's figures: today's from the spell projection (SQL aggregates), a finished day's
+    by deriving every spell's facts from its events as at the end of the day."""
     if day > london_date(now):
         raise ValidationFailed(f"{day.isoformat()} is in the future: no figures yet")
+    snapshot = snapshot_time(day, now)
+    if snapshot >= now:
+        discharge = _live_discharge(
+            session, day=day, site=site, organisation=organisation, now=now, ctx=ctx
+        )
+    else:
+        discharge = plain_discharge(
+            session, day=day, site=site, organisation=organisation, now=now, ctx=ctx
+        )
+    return {
+        "date": day.isoformat(),
+        "site": site,
+        "organisation": organisation,
+        "snapshot_at": snapshot.isoformat(),
+        "final": snapshot < now,
+        "discharge": discharge,
+        "intermediate_care": _ic(session, ctx, day, site, organisation, now),
+    }
+
+
+def plain_discharge(
+    session: Session,
+    *,
+    day: date,
+    site: str | None,
+    organisation: str,
+    now: datetime,
+    ctx: MetricsContext,
+) -> dict[str, Any]:
+    """The discharge figures derived from the raw events, spell by spell: the definition the
+    projection is checked against."""
     snapshot = snapshot_time(day, now)
     day_start, _ = day_bounds(day)
     cases = DashboardRepository(session).discharge_cases_touching(
         day_start, snapshot, site, organisation
     )
     events = DischargeRepository(session).events_by_case([c.id for c in cases], EVENTS_OF_INTEREST)
-    family = _family_lookup(ctx.codes)
+    family = family_lookup(ctx.codes)
     spells = []
     for case in cases:
         admitted = case.attributes.get("admitted_at")
@@ -63,22 +97,69 @@ def compute_metrics(
                 derive_facts(known, family),
             )
         )
-    labels = _labels(ctx.codes, day)
-    return {
-        "date": day.isoformat(),
-        "site": site,
-        "organisation": organisation,
-        "snapshot_at": snapshot.isoformat(),
-        "final": snapshot < now,
-        "discharge": discharge_metrics(
-            spells,
-            day=day,
-            snapshot=snapshot,
-            family_precedence=ctx.discharge.primary_reason_family_precedence,
-            labels=labels,
-        ),
-        "intermediate_care": _ic(session, ctx, day, site, organisation, now),
-    }
+    return discharge_metrics(
+        spells,
+        day=day,
+        snapshot=snapshot,
+        family_precedence=ctx.discharge.primary_reason_family_precedence,
+        labels=_labels(ctx.codes, day),
+    )
+
+
+def _live_discharge(
+    session: Session,
+    *,
+    day: date,
+    site: str | None,
+    organisation: str,
+    now: datetime,
+    ctx: MetricsContext,
+) -> dict[str, Any]:
+    day_start, day_end = day_bounds(day)
+    agg = LiveRepository(session).aggregates(
+        organisation=organisation,
+        site=site,
+        day=day,
+        day_start=day_start,
+        day_end=day_end,
+        at=now,
+        at_us=micros(now),
+        family_precedence=ctx.discharge.primary_reason_family_precedence,
+    )
+    return assemble(agg, _labels(ctx.codes, day))
+
+
+def check_live_figures(
+    session: Session, *, site: str | None, organisation: str, now: datetime, ctx: MetricsContext
+) -> list[str]:
+    """Today's figures from the projection against the plain derivation over the raw events:
+    the paths (e.g. `by_site[0].inpatients`) where they differ; empty when they agree."""
+    day = london_date(now)
+    kwargs: dict[str, Any] = {"day": day, "site": site, "organisation": organisation, "now": now}
+    live = _live_discharge(session, ctx=ctx, **kwargs)
+    plain = plain_discharge(session, ctx=ctx, **kwargs)
+    return differences(plain, live)
+
+
+def differences(expected: Any, got: Any, path: str = "") -> list[str]:
+    if isinstance(expected, dict) and isinstance(got, dict):
+        out = []
+        for key in sorted(set(expected) | set(got), key=str):
+            out += differences(
+                expected.get(key), got.get(key), f"{path}.{key}" if path else str(key)
+            )
+        return out
+    if isinstance(expected, list) and isinstance(got, list) and len(expected) == len(got):
+        return [
+            d
+            for i, (a, b) in enumerate(zip(expected, got, strict=True))
+            for d in differences(a, b, f"{path}[{i}]")
+        ]
+    return (
+        []
+        if expected == got and type(expected) is type(got)
+        else [f"{path}: {expected!r} != {got!r}"]
+    )
 
 
 def _ic(
@@ -102,16 +183,6 @@ def _ic(
     )
     figures = report.model_dump(mode="json", exclude={"as_of", "date_from", "date_to", "site"})
     return dict(figures)
-
-
-def _family_lookup(codes: CodeSetRegistry) -> FamilyOf:
-    def family(code: str, at: datetime) -> str | None:
-        try:
-            return codes.family_of(DELAY_LIST, code, london_date(at))
-        except CodeSetNotFound:
-            return None
-
-    return family
 
 
 def _labels(codes: CodeSetRegistry, day: date) -> dict[str, str | None]:

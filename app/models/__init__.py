@@ -20,6 +20,7 @@ from app.models.idempotency import IdempotencyRecord
 from app.models.link import CaseLink
 from app.models.share import CaseShare
 from app.models.snapshot import MetricSnapshot
+from app.models.spell import DischargeDelayPeriod, DischargeSpell
 from app.models.user import ApiToken, User
 
 __all__ = [
@@ -42,6 +43,8 @@ __all__ = [
     "CaseLink",
     "Clock",
     "ClockEvent",
+    "DischargeDelayPeriod",
+    "DischargeSpell",
     "IcService",
     "IcServiceChange",
     "IdempotencyRecord",

@@ -107,3 +107,28 @@ def test_feed_waits_for_a_late_commit(
         (slow_case["id"], "update_details"),
         (fast_case["id"], "accept"),
     ]
+
+
+def test_a_long_transaction_in_another_database_does_not_hold_the_feed_back(
+    backend: str, db_url: str, client: TestClient, sessions, make_user
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("the horizon of running transactions is PostgreSQL's")
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(db_url).set(drivername="postgresql", database="postgres")
+    user = make_user(*TEAM)
+    api = Api(client, user.headers)
+    cursor = _start_cursor(sessions)
+    elsewhere = psycopg.connect(url.render_as_string(hide_password=False))
+    try:
+        # A writing transaction in another database of the same server stays open...
+        elsewhere.execute("SELECT pg_current_xact_id()")
+        case = open_case(api, NHS[3], site="AINTREE")
+        # ...and the feed still serves this database's committed events at once.
+        page = _poll(client, user.headers, cursor)
+        assert [(i["case_id"], i["event"]) for i in page["items"]] == [(case["id"], "open")]
+    finally:
+        elsewhere.rollback()
+        elsewhere.close()

@@ -1,0 +1,385 @@
+"""Today's figures come from the discharge spell projection; they must equal the plain
+derivation over the raw events exactly, whatever journeys the cases took."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.auth.actor import Actor
+from app.calc.nhs_number import nhs_number_check_digit
+from app.cases import service
+from app.cases.effects import CaseEffectPorts
+from app.cases.repository import CaseRepository
+from app.cases.schemas import CaseCreate, EventCreate
+from app.cases.sharing import ShareCreate, share_case
+from app.clocks.repository import ClockRepository
+from app.clocks.service import ClockService
+from app.codelists.loader import CodeSetNotFound, CodeSetRegistry
+from app.config import Settings
+from app.dashboard.context import MetricsContext, metrics_context
+from app.dashboard.service import check_live_figures, compute_metrics, plain_discharge
+from app.db import UnitOfWork
+from app.discharge.projection import rebuild_with
+from app.engine.engine import Command, Engine
+from app.engine.spec import FieldSpec, PathwaySpec
+from app.errors import DomainError
+from app.models import Case, CaseEvent
+from app.models.spell import DischargeDelayPeriod, DischargeSpell
+from app.timeutil import LONDON
+
+TTL = timedelta(hours=1)
+SITES = ("AINTREE", "SOUTHPORT", "ORMSKIRK")
+SYSTEMS = ("LUHFT", "S&O")
+# The discharge events that matter to the figures are picked more often than the rest.
+WEIGHTS = {
+    "not_meeting_ctr": 6,
+    "meets_ctr_again": 2,
+    "open_delay": 6,
+    "end_delay": 3,
+    "set_primary_delay": 2,
+    "raise_escalation": 2,
+    "clear_escalation": 1,
+    "discharge": 3,
+    "died": 0.3,
+    "transfer": 0.3,
+    "cancel": 0.3,
+    "update_details": 1,
+}
+
+
+class Maker:
+    """Values for a transition's data: valid ones mostly, so most transitions are accepted."""
+
+    def __init__(self, spec: PathwaySpec, codes: CodeSetRegistry, rng: random.Random) -> None:
+        self.spec, self.codes, self.rng = spec, codes, rng
+
+    def value(self, name: str, f: FieldSpec, at: datetime, case: Case) -> Any:
+        rng = self.rng
+        on: date = at.astimezone(LONDON).date()
+        if name == "delay_code":
+            open_codes = [d["code"] if isinstance(d, dict) else d for d in _open_delays(case)]
+            if open_codes and rng.random() < 0.7:
+                return rng.choice(open_codes)
+        if name == "hospital_system":
+            return rng.choice(SYSTEMS)
+        if f.type == "enum":
+            return rng.choice(f.choices)
+        if f.type == "boolean":
+            return rng.random() < 0.3
+        if f.type == "date":
+            return on.isoformat()
+        if f.type == "datetime":
+            return (at - timedelta(hours=1)).isoformat()
+        if f.type == "code":
+            try:
+                return rng.choice(self.codes.current(str(f.codelist), on).codes).code
+            except CodeSetNotFound:
+                return None
+        if f.type == "integer":
+            return f.minimum or 1
+        return f"generated {name}"[: f.max_length]
+
+    def data(self, event: str, at: datetime, case: Case) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for t in self.spec.transitions:
+            if t.trigger != event:
+                continue
+            for name in t.requires:
+                out[name] = self.value(name, self.spec.fields[name], at, case)
+            for name in t.accepts:
+                if name not in out and self.rng.random() < 0.6:
+                    out[name] = self.value(name, self.spec.fields[name], at, case)
+            break
+        return {k: v for k, v in out.items() if v is not None}
+
+
+def _nhs_number(rng: random.Random) -> str:
+    """A number from the 999 test range with a valid Modulus 11 check digit."""
+    while True:
+        first_nine = f"999{rng.randrange(1_000_000):06d}"
+        check = nhs_number_check_digit(first_nine)
+        if check is not None:
+            return f"{first_nine}{check}"
+
+
+def _open_delays(case: Case) -> list[Any]:
+    return list((case.attributes or {}).get("open_delays") or [])
+
+
+def _journeys(
+    session: Session,
+    engine: Engine,
+    actor: Actor,
+    codes: CodeSetRegistry,
+    rng: random.Random,
+    *,
+    cases: int,
+    now: datetime,
+) -> tuple[list[int], int]:
+    spec = engine.catalogue.latest("discharge")
+    assert spec is not None
+    maker = Maker(spec.spec, codes, rng)
+    ids, accepted = [], 0
+    for _ in range(cases):
+        admitted = now - timedelta(days=rng.uniform(0.2, 25))
+        created = service.create_case(
+            session,
+            engine=engine,
+            actor=actor,
+            body=CaseCreate(
+                workflow="discharge",
+                site=rng.choice(SITES),
+                patient_ref=_nhs_number(rng),
+                data={
+                    "hospital_system": rng.choice(SYSTEMS),
+                    "ward": "Ward 7",
+                    "admitted_at": admitted.isoformat(),
+                },
+                occurred_at=admitted + timedelta(hours=1),
+                reason="generated",
+            ),
+            idempotency_key=None,
+            now=now,
+            ttl=TTL,
+        )
+        case_id, version = created.body["id"], 1
+        ids.append(case_id)
+        steps = rng.randint(0, 12)
+        # Clinical times run forward from admission to now, with the last steps often today.
+        times = sorted(admitted + (now - admitted) * rng.uniform(0.05, 0.999) for _ in range(steps))
+        for at in times:
+            case = session.get(Case, case_id)
+            session.rollback()
+            assert case is not None
+            options = [t.trigger for t in spec.spec.transitions_from(case.state)]
+            if not options:
+                break
+            event = rng.choices(options, [WEIGHTS.get(o, 0.5) for o in options])[0]
+            try:
+                fired = service.fire_event(
+                    session,
+                    engine=engine,
+                    actor=actor,
+                    case_id=case_id,
+                    body=EventCreate(
+                        event=event,
+                        data=maker.data(event, at, case),
+                        occurred_at=at,
+                        reason="generated",
+                    ),
+                    if_match=str(version),
+                    idempotency_key=None,
+                    now=now,
+                    ttl=TTL,
+                )
+                version = fired.body["case"]["version"]
+                accepted += 1
+            except DomainError:
+                session.rollback()
+    return ids, accepted
+
+
+def _projection(session: Session) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    spells = session.execute(select(DischargeSpell).order_by(DischargeSpell.case_id)).scalars()
+    periods = session.execute(
+        select(DischargeDelayPeriod).order_by(
+            DischargeDelayPeriod.case_id, DischargeDelayPeriod.ordinal
+        )
+    ).scalars()
+    out = (
+        [_row(s, DischargeSpell) for s in spells],
+        [_row(p, DischargeDelayPeriod) for p in periods],
+    )
+    session.rollback()
+    return out
+
+
+def _row(obj: Any, model: Any) -> tuple[Any, ...]:
+    return tuple(getattr(obj, c.key) for c in model.__table__.columns)
+
+
+@pytest.fixture
+def ctx(settings: Settings, codes: CodeSetRegistry) -> MetricsContext:
+    return metrics_context(settings, codes)
+
+
+def test_live_figures_equal_the_plain_derivation_over_generated_journeys(
+    sessions: sessionmaker[Session],
+    engine: Engine,
+    codes: CodeSetRegistry,
+    ctx: MetricsContext,
+    make_user,
+) -> None:
+    rng = random.Random(20261123)  # fixed seed: a failure is reproducible
+    team = make_user("discharge_team", "ward_clinician", "huddle_chair", "mh_liaison")
+    hub = make_user("discharge_team")
+    now = datetime.now(UTC)
+    with sessions() as session:
+        ids, accepted = _journeys(session, engine, team.actor, codes, rng, cases=45, now=now)
+        for case_id in ids[::4]:  # the care transfer hub works a quarter of them
+            share_case(
+                session,
+                actor=team.actor,
+                case_id=case_id,
+                body=ShareCreate(organisation=hub.actor.organisation, reason="hub"),
+                now=now,
+            )
+        at = datetime.now(UTC)
+        for org in (team.actor.organisation, hub.actor.organisation):
+            for site in (None, *SITES):
+                assert (
+                    check_live_figures(session, site=site, organisation=org, now=at, ctx=ctx) == []
+                )
+        figures = plain_discharge(
+            session,
+            day=at.astimezone(LONDON).date(),
+            site=None,
+            organisation=team.actor.organisation,
+            now=at,
+            ctx=ctx,
+        )
+    # The journeys reached the states whose figures are being compared.
+    assert accepted > 150
+    assert figures["nctr_remaining"] > 3
+    assert figures["nctr_on_day"] >= figures["nctr_remaining"]
+    assert figures["by_primary_reason"]
+    assert figures["support_areas"]
+    assert figures["discharged"] + sum(r["inpatients"] for r in figures["by_site"]) > 10
+    assert figures["escalated"] > 0
+
+
+def test_a_rebuild_from_the_events_gives_the_rows_the_transitions_kept(
+    sessions: sessionmaker[Session], engine: Engine, codes: CodeSetRegistry, make_user
+) -> None:
+    rng = random.Random(7)
+    team = make_user("discharge_team", "ward_clinician", "huddle_chair", "mh_liaison")
+    with sessions() as session:
+        _journeys(session, engine, team.actor, codes, rng, cases=25, now=datetime.now(UTC))
+        kept = _projection(session)
+        with UnitOfWork(session):
+            written = rebuild_with(session, codes)
+        assert written == len(kept[0]) >= 25  # the database may hold earlier tests' cases
+        assert _projection(session) == kept
+        assert kept[1], "the journeys opened delay periods"
+
+
+def test_todays_figures_use_the_projection_and_see_each_accepted_change(
+    sessions: sessionmaker[Session],
+    engine: Engine,
+    codes: CodeSetRegistry,
+    ctx: MetricsContext,
+    make_user,
+) -> None:
+    team = make_user("discharge_team", "ward_clinician")
+    org = team.actor.organisation
+    now = datetime.now(UTC)
+    with sessions() as session:
+        created = service.create_case(
+            session,
+            engine=engine,
+            actor=team.actor,
+            body=CaseCreate(
+                workflow="discharge",
+                site="AINTREE",
+                patient_ref="9990000018",
+                data={
+                    "hospital_system": "LUHFT",
+                    "ward": "W1",
+                    "admitted_at": (now - timedelta(days=3)).isoformat(),
+                },
+            ),
+            idempotency_key=None,
+            now=now,
+            ttl=TTL,
+        )
+        case_id = created.body["id"]
+
+        def figures() -> dict[str, Any]:
+            day = datetime.now(UTC).astimezone(LONDON).date()
+            out = compute_metrics(
+                session, day=day, site=None, organisation=org, now=datetime.now(UTC), ctx=ctx
+            )
+            session.rollback()
+            return dict(out["discharge"])
+
+        assert figures()["nctr_remaining"] == 0
+        service.fire_event(
+            session,
+            engine=engine,
+            actor=team.actor,
+            case_id=case_id,
+            body=EventCreate(event="not_meeting_ctr", data={}),
+            if_match="1",
+            idempotency_key=None,
+            now=datetime.now(UTC),
+            ttl=TTL,
+        )
+        assert figures()["nctr_remaining"] == 1
+        spell = session.get(DischargeSpell, case_id)
+        assert spell is not None
+        assert spell.nctr_last_start is not None
+        assert spell.nctr_last_end is None
+        session.rollback()
+
+
+def test_a_transition_that_rolls_back_leaves_the_projection_as_it_was(
+    sessions: sessionmaker[Session], engine: Engine, codes: CodeSetRegistry, make_user
+) -> None:
+    team = make_user("discharge_team", "ward_clinician")
+    now = datetime.now(UTC)
+    with sessions() as session:
+        created = service.create_case(
+            session,
+            engine=engine,
+            actor=team.actor,
+            body=CaseCreate(
+                workflow="discharge",
+                site="AINTREE",
+                patient_ref="9990000018",
+                data={
+                    "hospital_system": "LUHFT",
+                    "ward": "W1",
+                    "admitted_at": (now - timedelta(days=2)).isoformat(),
+                },
+            ),
+            idempotency_key=None,
+            now=now,
+            ttl=TTL,
+        )
+        case_id = created.body["id"]
+        before = _projection(session)
+
+        class Boom(Exception):
+            pass
+
+        def fire_then_fail() -> None:
+            with UnitOfWork(session):
+                case = CaseRepository(session).get(case_id)
+                assert case is not None
+                engine.fire(
+                    case,
+                    Command("not_meeting_ctr", team.actor, {}),
+                    now=now,
+                    store=CaseRepository(session),
+                    clocks=ClockService(ClockRepository(session), now=now),
+                    effects=CaseEffectPorts(session, engine, team.actor, now),
+                )
+                session.flush()
+                raise Boom
+
+        with pytest.raises(Boom):
+            fire_then_fail()
+        assert _projection(session) == before
+        assert (
+            session.execute(select(CaseEvent).where(CaseEvent.case_id == case_id))
+            .scalars()
+            .all()[-1]
+            .event
+            == "open"
+        )
