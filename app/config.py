@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     # (run `homefirst clocks sweep` from cron instead).
     clock_sweep_interval_seconds: int = 60
     sql_echo: bool = False
+    # Today's dashboard figures are computed ahead (README "Managers' dashboard"): a reader gets
+    # figures at most this many seconds old, and the service's refresher recomputes figures
+    # someone has asked for once they are `live_figures_refresh_seconds` old. 0 computes them
+    # on every request; a refresh of 0 turns the in-process refresher off.
+    live_figures_max_age_seconds: float = Field(default=30, ge=0)
+    live_figures_refresh_seconds: float = Field(default=10, ge=0)
 
     # -- Security and limits (README "Security and limits") ----------------------------------
     # Largest request body, in bytes; larger is a 413. The CHC backlog upload gets its own cap
@@ -52,6 +58,14 @@ class Settings(BaseSettings):
     @property
     def idempotency_ttl(self) -> timedelta:
         return timedelta(hours=self.idempotency_ttl_hours)
+
+    @property
+    def live_figures_refresh(self) -> timedelta:
+        return timedelta(seconds=self.live_figures_refresh_seconds)
+
+    @property
+    def live_figures_max_age(self) -> timedelta:
+        return timedelta(seconds=self.live_figures_max_age_seconds)
 
 
 @lru_cache

@@ -18,15 +18,17 @@ from app.audit.routes import router as audit_router
 from app.auth.routes import router as auth_router
 from app.cases.routes import router as cases_router
 from app.cases.sharing_routes import router as sharing_router
+from app.chc.config import chc_config
 from app.chc.routes import routers as chc_routers
 from app.clocks.sweeper import sweep
 from app.codelists.checks import code_checker
 from app.codelists.loader import CodeSetRegistry
 from app.config import Settings, get_settings
 from app.dashboard.context import context_for
+from app.dashboard.live_figures import Freshness, refresh_due
 from app.dashboard.page import router as dashboard_page
 from app.dashboard.routes import router as dashboard_router
-from app.dashboard.service import store_day
+from app.dashboard.service import live_source, store_day
 from app.dashboard.snapshots import yesterday
 from app.db import get_sessionmaker, make_engine, make_sessionmaker
 from app.discharge.config import load_discharge_config
@@ -70,12 +72,19 @@ async def lifespan(application: FastAPI) -> AsyncIterator[None]:
             target=_sweep_loop, args=(stop, application), daemon=True, name="clock-sweeper"
         )
         thread.start()
+    refresher = None
+    if settings.live_figures_max_age_seconds > 0 and settings.live_figures_refresh_seconds > 0:
+        refresher = threading.Thread(
+            target=_live_loop, args=(stop, application), daemon=True, name="live-figures"
+        )
+        refresher.start()
     try:
         yield
     finally:
         stop.set()
-        if thread is not None:
-            thread.join(timeout=5)
+        for running in (thread, refresher):
+            if running is not None:
+                running.join(timeout=5)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -93,6 +102,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application.state.codes = codes
     application.state.discharge_config = load_discharge_config(settings.pathways_dir)
     application.state.metrics_ctx = context_for(settings, engine.catalogue, codes)
+    application.state.live = live_source(
+        application.state.metrics_ctx,
+        engine,
+        chc_config(settings.pathways_dir / "config"),
+        Freshness(settings.live_figures_max_age, settings.live_figures_refresh),
+    )
     application.state.settings = settings
     application.state.sessions = (
         get_sessionmaker()
@@ -124,6 +139,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "/dashboard/static", StaticFiles(directory=DASHBOARD_STATIC), name="dashboard-static"
     )
     return application
+
+
+def _live_loop(stop: threading.Event, application: FastAPI) -> None:
+    """Keeps today's dashboard figures that someone is reading at most a refresh old."""
+    settings: Settings = application.state.settings
+    live = application.state.live
+    while not stop.wait(settings.live_figures_refresh_seconds / 2):
+        try:
+            refresh_due(
+                application.state.sessions,
+                now=utcnow(),
+                refresh=settings.live_figures_refresh,
+                compute=live.compute,
+            )
+        except Exception:  # keep going after a transient database error
+            log.exception("live figures refresh failed")
 
 
 def _sweep_loop(stop: threading.Event, application: FastAPI) -> None:

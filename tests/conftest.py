@@ -128,7 +128,11 @@ def codes() -> CodeSetRegistry:
 
 @pytest.fixture(scope="session")
 def settings(db_url: str) -> Settings:
-    return Settings(database_url=db_url, clock_sweep_interval_seconds=0)
+    # Today's figures computed on every request: tests read them right after writing
+    # (the figures computed ahead have tests of their own).
+    return Settings(
+        database_url=db_url, clock_sweep_interval_seconds=0, live_figures_max_age_seconds=0
+    )
 
 
 @pytest.fixture(scope="session")

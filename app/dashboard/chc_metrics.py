@@ -11,19 +11,73 @@ from app.auth.actor import Actor
 from app.calc.drd import london_date
 from app.chc.config import ChcConfig
 from app.chc.errors import REPORT_ROLES
+from app.chc.queue import refresh_for_claim
 from app.chc.read_repository import ChcReadRepository
 from app.chc.reports import chc_report
+from app.chc.repository import ChcRepository
+from app.chc.worklist import worklist_states
+from app.dashboard.chc_live import chc_day_figures
+from app.dashboard.live_figures import CHC as CHC_PART
+from app.dashboard.live_figures import LiveSource
+from app.db import UnitOfWork
 from app.engine.engine import Engine
 
 
 def chc_metrics(
+    session: Session,
+    *,
+    engine: Engine,
+    cfg: ChcConfig,
+    actor: Actor,
+    day: date,
+    now: datetime,
+    live: LiveSource | None = None,
+) -> dict[str, Any]:
+    """The caller's organisation's CHC figures for the day (today's computed ahead when `live`
+    is given), or why the caller may not see them."""
+    if actor.role_for(REPORT_ROLES) is None:
+        return _unavailable()
+    if live is not None and day == london_date(now):
+        return live.figures(session, actor.organisation, None, CHC_PART, now)
+    return chc_org_figures(
+        session, engine=engine, cfg=cfg, organisation=actor.organisation, day=day, now=now
+    )
+
+
+def chc_org_figures(
+    session: Session, *, engine: Engine, cfg: ChcConfig, organisation: str, day: date, now: datetime
+) -> dict[str, Any]:
+    """The day's CHC figures from SQL aggregates, after bringing the work items' ratings up to
+    date (incrementally: only cases changed since the last rating, or all once a day)."""
+    with UnitOfWork(session):
+        refresh_for_claim(ChcRepository(session), cfg, organisation=organisation, now=now)
+    figures = chc_day_figures(
+        session,
+        cfg=cfg,
+        organisation=organisation,
+        states=sorted(worklist_states(engine)),
+        day=day,
+        now=now,
+        skew=engine.time_policy.future_skew,
+    )
+    session.rollback()  # end the read
+    return figures
+
+
+def _unavailable() -> dict[str, Any]:
+    return {
+        "available": False,
+        "reason": f"CHC figures need one of the roles: {', '.join(REPORT_ROLES)}",
+    }
+
+
+def chc_metrics_from_report(
     session: Session, *, engine: Engine, cfg: ChcConfig, actor: Actor, day: date, now: datetime
 ) -> dict[str, Any]:
+    """The same figures through the full CHC report (every event and clock of the
+    organisation): the definition `chc_metrics` is checked against."""
     if actor.role_for(REPORT_ROLES) is None:
-        return {
-            "available": False,
-            "reason": f"CHC figures need one of the roles: {', '.join(REPORT_ROLES)}",
-        }
+        return _unavailable()
     report = chc_report(
         session, engine=engine, cfg=cfg, actor=actor, period_from=day, period_to=day, now=now
     )

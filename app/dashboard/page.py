@@ -97,9 +97,10 @@ def dashboard(
     day = min(day or today, today)
     site = site or None
     ctx: MetricsContext = request.app.state.metrics_ctx
+    live = request.app.state.live
     try:
         metrics = service.metrics_for(
-            db, day=day, site=site, organisation=actor.organisation, now=now, ctx=ctx
+            db, day=day, site=site, organisation=actor.organisation, now=now, ctx=ctx, live=live
         )
     except DomainError as exc:
         return HTMLResponse(f"<p>{exc.detail}</p>", status_code=exc.status_code)
@@ -111,6 +112,7 @@ def dashboard(
             organisation=actor.organisation,
             now=now,
             ctx=ctx,
+            live=live,
         )["discharge"]
         for n in range(TREND_DAYS - 1, -1, -1)
     ]
@@ -198,7 +200,8 @@ def _chc(
     request: Request, db: SessionDep, engine: EngineDep, actor: Actor, day: date, now: datetime
 ) -> dict[str, Any]:
     cfg = chc_config(request.app.state.settings.pathways_dir / "config")
-    return chc_metrics(db, engine=engine, cfg=cfg, actor=actor, day=day, now=now)
+    live = request.app.state.live
+    return chc_metrics(db, engine=engine, cfg=cfg, actor=actor, day=day, now=now, live=live)
 
 
 def _panels(metrics: dict[str, Any], chc: dict[str, Any]) -> list[dict[str, Any]]:

@@ -11,7 +11,6 @@ from app.cases.scope import visible_to
 from app.models import Case, CaseEvent, CaseShare
 from app.models.snapshot import MetricSnapshot
 
-
 # The oldest transaction id that was still running when this statement's snapshot was taken,
 # among those that may write to this database (the snapshot's upper bound if there is none).
 # A running transaction is left out only while pg_stat_activity shows it working in another

@@ -47,11 +47,20 @@ def metrics(
     """
     now = utcnow()
     day = day or london_date(now)
+    live = request.app.state.live
     figures = service.metrics_for(
-        db, day=day, site=site, organisation=actor.organisation, now=now, ctx=_ctx(request)
+        db,
+        day=day,
+        site=site,
+        organisation=actor.organisation,
+        now=now,
+        ctx=_ctx(request),
+        live=live,
     )
     cfg = chc_config(settings.pathways_dir / "config")
-    figures["chc"] = chc_metrics(db, engine=engine, cfg=cfg, actor=actor, day=day, now=now)
+    figures["chc"] = chc_metrics(
+        db, engine=engine, cfg=cfg, actor=actor, day=day, now=now, live=live
+    )
     return figures
 
 
@@ -73,6 +82,7 @@ def series(
         organisation=actor.organisation,
         now=utcnow(),
         ctx=_ctx(request),
+        live=request.app.state.live,
     )
     return {"site": site, "items": items}
 

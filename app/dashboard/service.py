@@ -8,15 +8,19 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.calc.drd import london_date
+from app.chc.config import ChcConfig
 from app.codelists.loader import CodeSetNotFound, CodeSetRegistry
 from app.dashboard import snapshots
+from app.dashboard.chc_metrics import chc_org_figures
 from app.dashboard.context import MetricsContext
 from app.dashboard.discharge_metrics import Spell, assemble, discharge_metrics, snapshot_time
+from app.dashboard.live_figures import DAILY, Freshness, LiveSource
 from app.dashboard.live_repository import LiveRepository
 from app.dashboard.repository import DashboardRepository
 from app.discharge.history import EVENTS_OF_INTEREST, derive_facts
 from app.discharge.projection import DELAY_LIST, family_lookup, micros
 from app.discharge.repository import DischargeRepository
+from app.engine.engine import Engine
 from app.errors import ValidationFailed
 from app.ic.reports import build_report
 from app.timeutil import day_bounds
@@ -204,8 +208,11 @@ def metrics_for(
     organisation: str,
     now: datetime,
     ctx: MetricsContext,
+    live: LiveSource | None = None,
 ) -> dict[str, Any]:
-    """Stored figures for a finished day, live figures for today."""
+    """Stored figures for a finished day; today's computed ahead (`live`) or now."""
+    if live is not None and day == london_date(now):
+        return live.figures(session, organisation, site, DAILY, now)
     return snapshots.metrics_for(
         session,
         day=day,
@@ -226,6 +233,7 @@ def series(
     organisation: str,
     now: datetime,
     ctx: MetricsContext,
+    live: LiveSource | None = None,
 ) -> list[dict[str, Any]]:
     """Headline figures for each day of a range, for trend charts."""
     if last < first or (last - first).days > MAX_SERIES_DAYS:
@@ -235,7 +243,9 @@ def series(
     out = []
     day = first
     while day <= last:
-        m = metrics_for(session, day=day, site=site, organisation=organisation, now=now, ctx=ctx)
+        m = metrics_for(
+            session, day=day, site=site, organisation=organisation, now=now, ctx=ctx, live=live
+        )
         d = m["discharge"]
         out.append(
             {
@@ -259,3 +269,24 @@ def store_day(
         raise ValidationFailed(f"{chosen.isoformat()} is not over yet")
     new = snapshots.take_snapshots(session, day=chosen, now=now, ctx=ctx, compute=compute_metrics)
     return chosen, new
+
+
+def live_source(
+    ctx: MetricsContext, engine: Engine, cfg: ChcConfig, freshness: Freshness
+) -> LiveSource:
+    """Today's figures for the live cache: discharge and IC per organisation and site, CHC per
+    organisation."""
+
+    def compute(
+        session: Session, organisation: str, site: str | None, part: str, now: datetime
+    ) -> dict[str, Any]:
+        day = london_date(now)
+        if part == DAILY:
+            return compute_metrics(
+                session, day=day, site=site, organisation=organisation, now=now, ctx=ctx
+            )
+        return chc_org_figures(
+            session, engine=engine, cfg=cfg, organisation=organisation, day=day, now=now
+        )
+
+    return LiveSource(freshness, compute)

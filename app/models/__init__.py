@@ -18,6 +18,7 @@ from app.models.event import AppendOnlyViolation, CaseEvent
 from app.models.ic import IcService, IcServiceChange
 from app.models.idempotency import IdempotencyRecord
 from app.models.link import CaseLink
+from app.models.live import LiveFigures
 from app.models.share import CaseShare
 from app.models.snapshot import MetricSnapshot
 from app.models.spell import DischargeDelayPeriod, DischargeSpell
@@ -48,6 +49,7 @@ __all__ = [
     "IcService",
     "IcServiceChange",
     "IdempotencyRecord",
+    "LiveFigures",
     "MetricSnapshot",
     "User",
 ]

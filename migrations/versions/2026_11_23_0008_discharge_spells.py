@@ -1,7 +1,7 @@
-"""The discharge spell projection: derived facts per discharge case, for the live dashboard.
+"""Live dashboard figures: the discharge spell projection and the figures computed ahead.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-11-23
 
 The rows are derived from the case events, so the upgrade fills them for the cases already
@@ -12,14 +12,16 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 revision: str = "0008"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 TS = sa.DateTime(timezone=True)
+JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
 def upgrade() -> None:
@@ -88,6 +90,16 @@ def upgrade() -> None:
             sqlite_where=sa.text("ended_at IS NULL"),
         )
         batch_op.create_index("ix_discharge_delay_periods_ended_at", ["ended_at"], unique=False)
+    op.create_table(
+        "live_figures",
+        sa.Column("organisation", sa.String(length=64), nullable=False),
+        sa.Column("site", sa.String(length=64), nullable=False),
+        sa.Column("part", sa.String(length=16), nullable=False),
+        sa.Column("computed_at", TS, nullable=False),
+        sa.Column("requested_at", TS, nullable=False),
+        sa.Column("payload", JSON, nullable=False),
+        sa.PrimaryKeyConstraint("organisation", "site", "part", name=op.f("pk_live_figures")),
+    )
     _backfill()
 
 
@@ -104,5 +116,6 @@ def _backfill() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("live_figures")
     op.drop_table("discharge_delay_periods")
     op.drop_table("discharge_spells")

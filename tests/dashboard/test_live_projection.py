@@ -4,7 +4,7 @@ derivation over the raw events exactly, whatever journeys the cases took."""
 from __future__ import annotations
 
 import random
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,7 +12,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.auth.actor import Actor
-from app.calc.nhs_number import nhs_number_check_digit
 from app.cases import service
 from app.cases.effects import CaseEffectPorts
 from app.cases.repository import CaseRepository
@@ -20,18 +19,17 @@ from app.cases.schemas import CaseCreate, EventCreate
 from app.cases.sharing import ShareCreate, share_case
 from app.clocks.repository import ClockRepository
 from app.clocks.service import ClockService
-from app.codelists.loader import CodeSetNotFound, CodeSetRegistry
+from app.codelists.loader import CodeSetRegistry
 from app.config import Settings
 from app.dashboard.context import MetricsContext, metrics_context
 from app.dashboard.service import check_live_figures, compute_metrics, plain_discharge
 from app.db import UnitOfWork
 from app.discharge.projection import rebuild_with
 from app.engine.engine import Command, Engine
-from app.engine.spec import FieldSpec, PathwaySpec
-from app.errors import DomainError
-from app.models import Case, CaseEvent
+from app.models import CaseEvent
 from app.models.spell import DischargeDelayPeriod, DischargeSpell
 from app.timeutil import LONDON
+from tests.journeys import Maker, nhs_number, walk
 
 TTL = timedelta(hours=1)
 SITES = ("AINTREE", "SOUTHPORT", "ORMSKIRK")
@@ -51,65 +49,6 @@ WEIGHTS = {
     "cancel": 0.3,
     "update_details": 1,
 }
-
-
-class Maker:
-    """Values for a transition's data: valid ones mostly, so most transitions are accepted."""
-
-    def __init__(self, spec: PathwaySpec, codes: CodeSetRegistry, rng: random.Random) -> None:
-        self.spec, self.codes, self.rng = spec, codes, rng
-
-    def value(self, name: str, f: FieldSpec, at: datetime, case: Case) -> Any:
-        rng = self.rng
-        on: date = at.astimezone(LONDON).date()
-        if name == "delay_code":
-            open_codes = [d["code"] if isinstance(d, dict) else d for d in _open_delays(case)]
-            if open_codes and rng.random() < 0.7:
-                return rng.choice(open_codes)
-        if name == "hospital_system":
-            return rng.choice(SYSTEMS)
-        if f.type == "enum":
-            return rng.choice(f.choices)
-        if f.type == "boolean":
-            return rng.random() < 0.3
-        if f.type == "date":
-            return on.isoformat()
-        if f.type == "datetime":
-            return (at - timedelta(hours=1)).isoformat()
-        if f.type == "code":
-            try:
-                return rng.choice(self.codes.current(str(f.codelist), on).codes).code
-            except CodeSetNotFound:
-                return None
-        if f.type == "integer":
-            return f.minimum or 1
-        return f"generated {name}"[: f.max_length]
-
-    def data(self, event: str, at: datetime, case: Case) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for t in self.spec.transitions:
-            if t.trigger != event:
-                continue
-            for name in t.requires:
-                out[name] = self.value(name, self.spec.fields[name], at, case)
-            for name in t.accepts:
-                if name not in out and self.rng.random() < 0.6:
-                    out[name] = self.value(name, self.spec.fields[name], at, case)
-            break
-        return {k: v for k, v in out.items() if v is not None}
-
-
-def _nhs_number(rng: random.Random) -> str:
-    """A number from the 999 test range with a valid Modulus 11 check digit."""
-    while True:
-        first_nine = f"999{rng.randrange(1_000_000):06d}"
-        check = nhs_number_check_digit(first_nine)
-        if check is not None:
-            return f"{first_nine}{check}"
-
-
-def _open_delays(case: Case) -> list[Any]:
-    return list((case.attributes or {}).get("open_delays") or [])
 
 
 def _journeys(
@@ -135,7 +74,7 @@ def _journeys(
             body=CaseCreate(
                 workflow="discharge",
                 site=rng.choice(SITES),
-                patient_ref=_nhs_number(rng),
+                patient_ref=nhs_number(rng),
                 data={
                     "hospital_system": rng.choice(SYSTEMS),
                     "ward": "Ward 7",
@@ -148,40 +87,23 @@ def _journeys(
             now=now,
             ttl=TTL,
         )
-        case_id, version = created.body["id"], 1
-        ids.append(case_id)
-        steps = rng.randint(0, 12)
+        ids.append(created.body["id"])
         # Clinical times run forward from admission to now, with the last steps often today.
-        times = sorted(admitted + (now - admitted) * rng.uniform(0.05, 0.999) for _ in range(steps))
-        for at in times:
-            case = session.get(Case, case_id)
-            session.rollback()
-            assert case is not None
-            options = [t.trigger for t in spec.spec.transitions_from(case.state)]
-            if not options:
-                break
-            event = rng.choices(options, [WEIGHTS.get(o, 0.5) for o in options])[0]
-            try:
-                fired = service.fire_event(
-                    session,
-                    engine=engine,
-                    actor=actor,
-                    case_id=case_id,
-                    body=EventCreate(
-                        event=event,
-                        data=maker.data(event, at, case),
-                        occurred_at=at,
-                        reason="generated",
-                    ),
-                    if_match=str(version),
-                    idempotency_key=None,
-                    now=now,
-                    ttl=TTL,
-                )
-                version = fired.body["case"]["version"]
-                accepted += 1
-            except DomainError:
-                session.rollback()
+        times = sorted(
+            admitted + (now - admitted) * rng.uniform(0.05, 0.999)
+            for _ in range(rng.randint(0, 12))
+        )
+        accepted += walk(
+            session,
+            engine,
+            actor,
+            maker,
+            rng,
+            case_id=created.body["id"],
+            times=times,
+            weights=WEIGHTS,
+            now=now,
+        )
     return ids, accepted
 
 
