@@ -368,7 +368,8 @@ def _dashboard(
     }
     ctx.say(
         f"dashboard @ {row['open_cases']} open / {row['events']} events: "
-        f"metrics p50 {res['metrics']['p50_ms']} ms p99 {res['metrics']['p99_ms']} ms; "
+        f"metrics p50 {res['metrics']['p50_ms']} ms p99 {res['metrics']['p99_ms']} ms "
+        f"(computing them: {res['metrics']['extra']['first_ms']} ms); "
         f"rfd p50 {res['rfd']['p50_ms']} ms p99 {res['rfd']['p99_ms']} ms ({res['rfd']['extra']['rows']} rows)"
     )
     return row
@@ -885,10 +886,12 @@ def report(out: dict[str, Any]) -> str:
                 d["events"],
                 d["metrics"]["p50_ms"],
                 d["metrics"]["p99_ms"],
+                d["metrics"]["extra"].get("first_ms"),
                 d["rfd"]["p50_ms"],
                 d["rfd"]["p99_ms"],
                 d["rfd"]["extra"]["rows"],
                 d["metrics"]["ops"],
+                d.get("projection_check", {}).get("differences"),
             )
             for d in dash
         ]
@@ -901,10 +904,12 @@ def report(out: dict[str, Any]) -> str:
                     "events",
                     "metrics p50",
                     "metrics p99",
+                    "computing them",
                     "rfd p50",
                     "rfd p99",
                     "rfd rows",
                     "samples",
+                    "projection vs plain: differences",
                 ),
                 rows,
             ),
@@ -990,6 +995,8 @@ def summary(out: dict[str, Any]) -> dict[str, Any]:
                 "events": d["events"],
                 "metrics_p50_ms": d["metrics"]["p50_ms"],
                 "metrics_p99_ms": d["metrics"]["p99_ms"],
+                "metrics_compute_ms": d["metrics"]["extra"].get("first_ms"),
+                "projection_differences": d.get("projection_check", {}).get("differences"),
                 "rfd_p50_ms": d["rfd"]["p50_ms"],
                 "rfd_p99_ms": d["rfd"]["p99_ms"],
                 "samples": d["metrics"]["ops"],
