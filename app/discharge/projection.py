@@ -166,6 +166,8 @@ def spell_rows(case: Case, facts: DischargeFacts) -> SpellRows:
                 "marked_primary": period.marked_primary,
                 # The report shows an empty area as "not recorded", as for a missing one.
                 "support_area": note.get("support_area") or None,
+                "note": note.get("delay_note"),
+                "codelist": note.get("codelist"),
                 "started_us": micros(period.started_at),
                 "ended_us": micros(period.ended_at) if period.ended_at else None,
             }

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.cases.scope import visible_to
 from app.models import Case, CaseEvent
+from app.models.spell import DischargeDelayPeriod, DischargeSpell
 
 WORKFLOW = "discharge"
 
@@ -51,3 +52,28 @@ class DischargeRepository:
         for event in self.session.execute(stmt).scalars():
             grouped[event.case_id].append(event)
         return grouped
+
+    def projected(
+        self, case_ids: list[int]
+    ) -> tuple[dict[int, DischargeSpell], dict[int, list[DischargeDelayPeriod]]]:
+        """The spell projection of the cases, with their open delay periods in order."""
+        if not case_ids:
+            return {}, {}
+        spells = {
+            s.case_id: s
+            for s in self.session.execute(
+                select(DischargeSpell).where(DischargeSpell.case_id.in_(case_ids))
+            ).scalars()
+        }
+        periods: dict[int, list[DischargeDelayPeriod]] = defaultdict(list)
+        stmt = (
+            select(DischargeDelayPeriod)
+            .where(
+                DischargeDelayPeriod.case_id.in_(case_ids),
+                DischargeDelayPeriod.ended_at.is_(None),
+            )
+            .order_by(DischargeDelayPeriod.case_id, DischargeDelayPeriod.ordinal)
+        )
+        for period in self.session.execute(stmt).scalars():
+            periods[period.case_id].append(period)
+        return spells, periods

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.calc.drd import days_delayed, london_date
+from app.calc.drd import DrdResult, days_delayed, london_date
 from app.calc.primary_reason import DelayPeriod, choose_primary_reason
 from app.cases.repository import CaseRepository
 from app.codelists.loader import CodeSetNotFound, CodeSetRegistry
@@ -26,6 +27,7 @@ from app.discharge.schemas import (
 )
 from app.engine.catalogue import PathwayCatalogue
 from app.errors import NotFound, ValidationFailed
+from app.models.spell import DischargeDelayPeriod, DischargeSpell
 
 DELAY_LIST = "delay-reasons-acute"
 RFD_TAG = "rfd-list"
@@ -80,18 +82,22 @@ def rfd_list(
     sort: str,
     now: datetime,
     organisation: str,
+    source: str = "projection",
 ) -> RfdList:
+    """The patients in a Ready-for-Discharge state. Their facts come from the spell projection
+    (`source="projection"`), or are derived from the events (`"events"`, the definition the
+    projection is checked against)."""
     states = _rfd_states(catalogue)
     repo = DischargeRepository(session)
     cases = repo.cases_in_states(
         states, organisation=organisation, site=flt.site, limit=config.rfd_list_limit
     )
-    events = repo.events_by_case([c.id for c in cases], EVENTS_OF_INTEREST)
     labels = _Labels(codes)
+    facts_of = _facts_source(repo, [c.id for c in cases], labels, source)
     today = london_date(now)
     rows = []
     for case in cases:
-        facts = derive_facts(events.get(case.id, []), labels.family)
+        facts = facts_of(case.id)
         row = _row(
             case.id,
             case.patient_ref,
@@ -107,6 +113,54 @@ def rfd_list(
         if _keep(row, flt):
             rows.append(row)
     return RfdList(as_of=now, count=len(rows), items=_sorted(rows, sort))
+
+
+def _facts_source(
+    repo: DischargeRepository, case_ids: list[int], labels: _Labels, source: str
+) -> Callable[[int], DischargeFacts]:
+    spells: dict[int, DischargeSpell] = {}
+    periods: dict[int, list[DischargeDelayPeriod]] = {}
+    if source == "projection":
+        spells, periods = repo.projected(case_ids)
+    missing = [cid for cid in case_ids if cid not in spells]
+    events = repo.events_by_case(missing, EVENTS_OF_INTEREST)
+
+    def facts(case_id: int) -> DischargeFacts:
+        spell = spells.get(case_id)
+        if spell is None:
+            return derive_facts(events.get(case_id, []), labels.family)
+        return _projected_facts(spell, periods.get(case_id, []))
+
+    return facts
+
+
+def _projected_facts(
+    spell: DischargeSpell, open_periods: list[DischargeDelayPeriod]
+) -> DischargeFacts:
+    """What the Ready-for-Discharge list reads of a spell's facts, from its projection: the
+    discharge-ready date, the open NCTR period's start and the open delay periods."""
+    drd = date.fromordinal(spell.drd_day) if spell.drd_day is not None else None
+    return DischargeFacts(
+        drd=DrdResult(spell.nctr_last_start if drd else None, drd, []),
+        ctr_log=[],
+        delays=[
+            DelayPeriod(p.code, p.family, p.started_at, p.ended_at, p.recorded_at, p.marked_primary)
+            for p in open_periods
+        ],
+        delay_notes={
+            (p.code, p.started_at): {
+                "support_area": p.support_area,
+                "delay_note": p.note,
+                "codelist": p.codelist,
+            }
+            for p in open_periods
+        },
+        pathways=[],
+        left_hospital_at=spell.left_at,
+        discharged_at=spell.discharged_at,
+        discharge_pathway=spell.discharge_pathway,
+        escalated=spell.escalated,
+    )
 
 
 def discharge_facts(

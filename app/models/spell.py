@@ -80,5 +80,8 @@ class DischargeDelayPeriod(Base):
     recorded_at: Mapped[datetime]
     marked_primary: Mapped[bool] = mapped_column(Boolean, default=False)
     support_area: Mapped[str | None] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(String(2000))
+    # The code list version the code was checked against, as the event recorded it.
+    codelist: Mapped[str | None] = mapped_column(String(100))
     started_us: Mapped[int] = mapped_column(BigInteger)
     ended_us: Mapped[int | None] = mapped_column(BigInteger)

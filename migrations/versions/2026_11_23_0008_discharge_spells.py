@@ -71,6 +71,8 @@ def upgrade() -> None:
         sa.Column("recorded_at", TS, nullable=False),
         sa.Column("marked_primary", sa.Boolean(), nullable=False),
         sa.Column("support_area", sa.String(length=200), nullable=True),
+        sa.Column("note", sa.String(length=2000), nullable=True),
+        sa.Column("codelist", sa.String(length=100), nullable=True),
         sa.Column("started_us", sa.BigInteger(), nullable=False),
         sa.Column("ended_us", sa.BigInteger(), nullable=True),
         sa.ForeignKeyConstraint(

@@ -25,6 +25,7 @@ from app.dashboard.context import MetricsContext, metrics_context
 from app.dashboard.service import check_live_figures, compute_metrics, plain_discharge
 from app.db import UnitOfWork
 from app.discharge.projection import rebuild_with
+from app.discharge.service import RfdFilter, rfd_list
 from app.engine.engine import Command, Engine
 from app.models import CaseEvent
 from app.models.spell import DischargeDelayPeriod, DischargeSpell
@@ -166,6 +167,25 @@ def test_live_figures_equal_the_plain_derivation_over_generated_journeys(
             now=at,
             ctx=ctx,
         )
+        # The Ready-for-Discharge list reads the projection too, and must say the same.
+        lists = {
+            source: rfd_list(
+                session,
+                catalogue=engine.catalogue,
+                codes=codes,
+                config=ctx.discharge,
+                flt=RfdFilter(),
+                sort="case_id",
+                now=at,
+                organisation=team.actor.organisation,
+                source=source,
+            ).model_dump()
+            for source in ("events", "projection")
+        }
+    assert lists["projection"] == lists["events"]
+    rows = lists["events"]["items"]
+    assert len(rows) > 3
+    assert any(r["delays"] and r["primary_reason"] for r in rows)
     # The journeys reached the states whose figures are being compared.
     assert accepted > 150
     assert figures["nctr_remaining"] > 3

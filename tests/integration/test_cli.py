@@ -63,3 +63,37 @@ def test_clock_sweep_command_runs(cli_env: CliRunner) -> None:
     result = cli_env.invoke(cli, ["clocks", "sweep"])
     assert result.exit_code == 0, result.output
     assert result.output.startswith("warnings: ")
+
+
+def test_metrics_check_and_rebuild_from_the_command_line(
+    cli_env: CliRunner, client: TestClient, sessions, make_user
+) -> None:
+    from sqlalchemy import update
+
+    from app.models.spell import DischargeSpell
+    from tests.discharge.helpers import NHS, TEAM, fire, open_case
+    from tests.helpers import Api
+
+    user = make_user(*TEAM)
+    api = Api(client, user.headers)
+    case = open_case(api, NHS[5], site="AINTREE")
+    fire(api, case["id"], "accept")
+    fire(api, case["id"], "not_meeting_ctr")
+    ok = cli_env.invoke(cli, ["metrics", "check", "--org", user.org])
+    assert ok.exit_code == 0, ok.output
+    assert "equal the plain derivation" in ok.output
+    # A projection row that no longer matches its events is found, and a rebuild mends it.
+    with sessions() as session:
+        session.execute(
+            update(DischargeSpell)
+            .where(DischargeSpell.case_id == case["id"])
+            .values(nctr_last_start=None, drd_day=None)
+        )
+        session.commit()
+    broken = cli_env.invoke(cli, ["metrics", "check", "--org", user.org])
+    assert broken.exit_code == 1
+    assert "nctr_remaining: 1 != 0" in broken.output
+    rebuilt = cli_env.invoke(cli, ["metrics", "rebuild"])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert "discharge spell(s) derived from their events" in rebuilt.output
+    assert cli_env.invoke(cli, ["metrics", "check", "--org", user.org]).exit_code == 0
