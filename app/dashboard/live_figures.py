@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -65,12 +65,7 @@ class LiveFiguresRepository:
         refreshers skip it; False if it is fresh or another refresher claimed it first."""
         stmt = (
             update(LiveFigures)
-            .where(
-                LiveFigures.organisation == key[0],
-                LiveFigures.site == key[1],
-                LiveFigures.part == key[2],
-                LiveFigures.computed_at <= now - refresh,
-            )
+            .where(_is(key), LiveFigures.computed_at <= now - refresh)
             .values(computed_at=now)
             .execution_options(synchronize_session=False)
         )
@@ -79,15 +74,17 @@ class LiveFiguresRepository:
     def store(self, key: tuple[str, str, str], payload: dict[str, Any], now: datetime) -> None:
         stmt = (
             update(LiveFigures)
-            .where(
-                LiveFigures.organisation == key[0],
-                LiveFigures.site == key[1],
-                LiveFigures.part == key[2],
-            )
+            .where(_is(key))
             .values(computed_at=now, payload=payload)
             .execution_options(synchronize_session=False)
         )
         self.session.execute(stmt)
+
+
+def _is(key: tuple[str, str, str]) -> ColumnElement[bool]:
+    return and_(
+        LiveFigures.organisation == key[0], LiveFigures.site == key[1], LiveFigures.part == key[2]
+    )
 
 
 def figures(

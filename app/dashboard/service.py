@@ -49,14 +49,8 @@ def compute_metrics(
     if day > london_date(now):
         raise ValidationFailed(f"{day.isoformat()} is in the future: no figures yet")
     snapshot = snapshot_time(day, now)
-    if snapshot >= now:
-        discharge = _live_discharge(
-            session, day=day, site=site, organisation=organisation, now=now, ctx=ctx
-        )
-    else:
-        discharge = plain_discharge(
-            session, day=day, site=site, organisation=organisation, now=now, ctx=ctx
-        )
+    derive = _live_discharge if snapshot >= now else plain_discharge
+    discharge = derive(session, day=day, site=site, organisation=organisation, now=now, ctx=ctx)
     return {
         "date": day.isoformat(),
         "site": site,

@@ -78,7 +78,8 @@ def test_chc_day_figures_equal_the_full_report(
                 ttl=TTL,
             )
             times = sorted(
-                opened + (now - opened) * rng.uniform(0.05, 0.999) for _ in range(rng.randint(0, 14))
+                opened + (now - opened) * rng.uniform(0.05, 0.999)
+                for _ in range(rng.randint(0, 14))
             )
             accepted += walk(
                 session,

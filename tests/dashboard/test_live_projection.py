@@ -108,6 +108,31 @@ def _journeys(
     return ids, accepted
 
 
+def _admitted(
+    session: Session, engine: Engine, actor: Actor, now: datetime, *, days_ago: int
+) -> int:
+    """A discharge case for a patient admitted `days_ago` days ago; its id."""
+    created = service.create_case(
+        session,
+        engine=engine,
+        actor=actor,
+        body=CaseCreate(
+            workflow="discharge",
+            site="AINTREE",
+            patient_ref="9990000018",
+            data={
+                "hospital_system": "LUHFT",
+                "ward": "W1",
+                "admitted_at": (now - timedelta(days=days_ago)).isoformat(),
+            },
+        ),
+        idempotency_key=None,
+        now=now,
+        ttl=TTL,
+    )
+    return int(created.body["id"])
+
+
 def _projection(session: Session) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     spells = session.execute(select(DischargeSpell).order_by(DischargeSpell.case_id)).scalars()
     periods = session.execute(
@@ -222,25 +247,7 @@ def test_todays_figures_use_the_projection_and_see_each_accepted_change(
     org = team.actor.organisation
     now = datetime.now(UTC)
     with sessions() as session:
-        created = service.create_case(
-            session,
-            engine=engine,
-            actor=team.actor,
-            body=CaseCreate(
-                workflow="discharge",
-                site="AINTREE",
-                patient_ref="9990000018",
-                data={
-                    "hospital_system": "LUHFT",
-                    "ward": "W1",
-                    "admitted_at": (now - timedelta(days=3)).isoformat(),
-                },
-            ),
-            idempotency_key=None,
-            now=now,
-            ttl=TTL,
-        )
-        case_id = created.body["id"]
+        case_id = _admitted(session, engine, team.actor, now, days_ago=3)
 
         def figures() -> dict[str, Any]:
             day = datetime.now(UTC).astimezone(LONDON).date()
@@ -276,25 +283,7 @@ def test_a_transition_that_rolls_back_leaves_the_projection_as_it_was(
     team = make_user("discharge_team", "ward_clinician")
     now = datetime.now(UTC)
     with sessions() as session:
-        created = service.create_case(
-            session,
-            engine=engine,
-            actor=team.actor,
-            body=CaseCreate(
-                workflow="discharge",
-                site="AINTREE",
-                patient_ref="9990000018",
-                data={
-                    "hospital_system": "LUHFT",
-                    "ward": "W1",
-                    "admitted_at": (now - timedelta(days=2)).isoformat(),
-                },
-            ),
-            idempotency_key=None,
-            now=now,
-            ttl=TTL,
-        )
-        case_id = created.body["id"]
+        case_id = _admitted(session, engine, team.actor, now, days_ago=2)
         before = _projection(session)
 
         class Boom(Exception):
