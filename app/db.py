@@ -7,7 +7,7 @@ Routes get a plain `Session` that never commits; a service wraps each use case i
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from app.config import get_settings
@@ -104,14 +105,24 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
 
 
-def get_db(request: Request) -> Iterator[Session]:
-    """FastAPI dependency: a session per request. It never commits; services do."""
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    """FastAPI dependency: a session per request. It never commits; services do.
+
+    `async` so that opening and closing the session cost no thread-pool hand-off (FastAPI runs a
+    plain generator dependency in the pool twice per request). Creating a session does no I/O;
+    closing one whose transaction has ended (a use case committed or rolled back) does none
+    either, so it closes here. A session still in a transaction (a read that never committed)
+    closes in the thread pool, since its ROLLBACK is a round trip that must not block the loop.
+    """
     sessions: sessionmaker[Session] = request.app.state.sessions
     session = sessions()
     try:
         yield session
     finally:
-        session.close()
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 class UnitOfWork:

@@ -1,15 +1,23 @@
-"""The vocabulary routes use: a session, the acting user, the engine, common headers."""
+"""The vocabulary routes use: a session, the acting user, the engine, common headers.
+
+Dependencies that do no blocking work are `async def`: FastAPI runs every plain `def`
+dependency in the thread pool, and each hand-off costs more than the work itself. The acting
+user comes from the token cache without leaving the event loop; only a token not seen in the
+last few seconds is looked up in the database (in the thread pool).
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Header, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from app.auth.actor import Actor
-from app.auth.service import authenticate
+from app.auth.service import authenticate, cached_actor
 from app.cases.scope import require_visible
 from app.codelists.loader import CodeSetRegistry
 from app.config import Settings, get_settings
@@ -19,21 +27,36 @@ from app.errors import Unauthorized
 from app.security.inputs import MAX_ID
 from app.timeutil import utcnow
 
+
+async def settings_dep() -> Settings:
+    return get_settings()
+
+
 SessionDep = Annotated[Session, Depends(get_db)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[Settings, Depends(settings_dep)]
 _bearer = HTTPBearer(auto_error=False, description="A token from `homefirst tokens create`.")
 
 
-def current_actor(
-    session: SessionDep,
+async def current_actor(
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("send Authorization: Bearer <token>")
-    return authenticate(session, credentials.credentials, now=utcnow())
+    sessions: sessionmaker[Session] = request.app.state.sessions
+    now = utcnow()
+    actor = cached_actor(sessions.kw["bind"], credentials.credentials, now=now)
+    if actor is None:
+        actor = await run_in_threadpool(_authenticate, sessions, credentials.credentials, now)
+    return actor
 
 
-def bearer_token(
+def _authenticate(sessions: sessionmaker[Session], token: str, now: datetime) -> Actor:
+    with sessions() as session:
+        return authenticate(session, token, now=now)
+
+
+async def bearer_token(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> str:
     """The raw bearer token of the request (for rotating it); never logged or stored."""
@@ -42,12 +65,12 @@ def bearer_token(
     return credentials.credentials
 
 
-def get_engine_dep(request: Request) -> Engine:
+async def get_engine_dep(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
 
 
-def get_codes_dep(request: Request) -> CodeSetRegistry:
+async def get_codes_dep(request: Request) -> CodeSetRegistry:
     codes: CodeSetRegistry = request.app.state.codes
     return codes
 
@@ -56,17 +79,19 @@ CurrentActor = Annotated[Actor, Depends(current_actor)]
 BearerToken = Annotated[str, Depends(bearer_token)]
 CodesDep = Annotated[CodeSetRegistry, Depends(get_codes_dep)]
 EngineDep = Annotated[Engine, Depends(get_engine_dep)]
+IDEMPOTENCY_KEY_MAX = 200
+IF_MATCH_MAX = 40
 IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
-        max_length=200,
+        max_length=IDEMPOTENCY_KEY_MAX,
         description="Makes a retry safe: the same key and body replays the first answer.",
     ),
 ]
 IfMatch = Annotated[
     str | None,
-    Header(alias="If-Match", max_length=40, description='The case\'s ETag, e.g. "3".'),
+    Header(alias="If-Match", max_length=IF_MATCH_MAX, description='The case\'s ETag, e.g. "3".'),
 ]
 # A database id in a path: a positive integer the database can hold (larger is a 422).
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]

@@ -166,8 +166,11 @@ def _short(sql: str) -> str:
     if not m:
         return text[:60]
     if m.group(1) == "SELECT":
-        # The statement's own FROM comes after any subquery in its select list.
-        tables = re.findall(r"(?:FROM|JOIN) (\w+)", text.split(") AS last_same")[-1])
+        # The statement's own FROM comes after the subqueries in its select list (the time
+        # floor, the organisation's visibility).
+        tables = re.findall(
+            r"(?:FROM|JOIN) (\w+)", re.split(r"\) AS (?:last_same|visible)", text)[-1]
+        )
         lock = " FOR UPDATE" if "FOR UPDATE" in text else ""
         return f"SELECT {'+'.join(dict.fromkeys(tables)) or '?'}{lock}"
     return f"{m.group(1)} {m.group(2)}"

@@ -2,10 +2,41 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+from typing import NamedTuple
+
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.models import ApiToken, User
+
+
+class TokenState(NamedTuple):
+    """What authenticating a request needs about a token and its user: plain values, so nothing
+    is loaded again after the read ends."""
+
+    revoked_at: datetime | None
+    expires_at: datetime | None
+    user_id: int
+    username: str
+    organisation: str
+    roles: str
+    active: bool
+
+
+_TOKEN_STATE = (
+    select(
+        ApiToken.revoked_at,
+        ApiToken.expires_at,
+        User.id,
+        User.username,
+        User.organisation,
+        User.roles,
+        User.active,
+    )
+    .join(User, User.id == ApiToken.user_id)
+    .where(ApiToken.token_hash == bindparam("token_hash"))
+)
 
 
 class AuthRepository:
@@ -27,6 +58,10 @@ class AuthRepository:
             .where(ApiToken.token_hash == token_hash)
         ).first()
         return (row[0], row[1]) if row else None
+
+    def token_state(self, token_hash: str) -> TokenState | None:
+        row = self.session.execute(_TOKEN_STATE, {"token_hash": token_hash}).first()
+        return TokenState(*row) if row is not None else None
 
     def tokens_for(self, user_id: int) -> list[ApiToken]:
         return list(

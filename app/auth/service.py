@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app.auth.actor import KNOWN_ROLES, Actor
@@ -149,17 +153,95 @@ def _token_to_rotate(
     return found
 
 
+# -- authenticating a request -------------------------------------------------------------------
+# A token that authenticated is remembered for this many seconds (per process), so a busy client
+# does not cost a database round trip per request. Expiry is checked on every request. Revoking a
+# token, rotating it, or deactivating or changing its user through this process (API, CLI command
+# in the same process, tests) forgets every remembered token at once; a revocation made by another
+# process (the `homefirst tokens revoke` command, another worker) takes effect within this TTL.
+TOKEN_CACHE_SECONDS = 5.0
+TOKEN_CACHE_MAX = 10_000
+
+
+@dataclass(frozen=True)
+class _Authenticated:
+    actor: Actor
+    expires_at: datetime | None
+    valid_until: float  # time.monotonic() deadline
+
+
+class TokenCache:
+    """Authenticated tokens by (database, SHA-256 of the token): never the token itself."""
+
+    def __init__(self, ttl: float = TOKEN_CACHE_SECONDS, max_entries: int = TOKEN_CACHE_MAX):
+        self.ttl, self.max_entries = ttl, max_entries
+        self._entries: dict[tuple[int, str], _Authenticated] = {}
+        self._lock = threading.Lock()
+
+    def get(self, bind: object, token_hash: str, *, now: datetime) -> Actor | None:
+        """The cached actor; None when not cached (or stale). Raises once the token expired."""
+        entry = self._entries.get((id(bind), token_hash))
+        if entry is None or entry.valid_until <= time.monotonic():
+            return None
+        if entry.expires_at is not None and entry.expires_at <= now:
+            raise Unauthorized("the bearer token has expired")
+        return entry.actor
+
+    def put(self, bind: object, token_hash: str, actor: Actor, expires_at: datetime | None) -> None:
+        entry = _Authenticated(actor, expires_at, time.monotonic() + self.ttl)
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+            self._entries[(id(bind), token_hash)] = entry
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+TOKENS = TokenCache()
+
+
+def _forget_tokens(*_args: Any) -> None:
+    TOKENS.clear()
+
+
+# Whatever changes whether a token authenticates, or as whom, forgets the cache: a revocation
+# (`revoke_tokens`, `rotate_token`), an expiry change, a deactivation or a change of roles or
+# organisation (the admin API). Attribute events fire as the value is set, in this process.
+for _attribute in (
+    ApiToken.revoked_at,
+    ApiToken.expires_at,
+    User.active,
+    User.roles,
+    User.organisation,
+    User.username,
+):
+    event.listen(_attribute, "set", _forget_tokens)
+
+
+def cached_actor(bind: object, raw_token: str, *, now: datetime) -> Actor | None:
+    """The actor for a token authenticated recently (no database work), else None."""
+    return TOKENS.get(bind, hash_token(raw_token), now=now)
+
+
 def authenticate(session: Session, raw_token: str, *, now: datetime) -> Actor:
-    found = AuthRepository(session).token_with_user(hash_token(raw_token))
+    token_hash = hash_token(raw_token)
+    bind = session.get_bind()
+    cached = TOKENS.get(bind, token_hash, now=now)
+    if cached is not None:
+        return cached
+    found = AuthRepository(session).token_state(token_hash)
     # End the read at once: the request's real work runs in its own unit of work.
     session.rollback()
     if found is None:
         raise Unauthorized("the bearer token is not recognised")
-    token, user = found
-    if token.revoked_at is not None:
+    if found.revoked_at is not None:
         raise Unauthorized("the bearer token has been revoked")
-    if token.expires_at is not None and token.expires_at <= now:
+    if found.expires_at is not None and found.expires_at <= now:
         raise Unauthorized("the bearer token has expired")
-    if not user.active:
+    if not found.active:
         raise Unauthorized("the user is inactive")
-    return Actor(user.id, user.username, user.organisation, frozenset(user.role_list))
+    actor = Actor(found.user_id, found.username, found.organisation, frozenset(found.roles.split()))
+    TOKENS.put(bind, token_hash, actor, found.expires_at)
+    return actor

@@ -7,6 +7,7 @@ import binascii
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -20,10 +21,9 @@ from app.cases.schemas import (
     CaseRead,
     EventCreate,
     EventRead,
-    TransitionResult,
 )
 from app.cases.scope import ScopeRepository
-from app.cases.views import case_read, case_summary, event_read
+from app.cases.views import case_dict, case_read, case_summary, event_dict, event_read
 from app.clocks.repository import ClockRepository
 from app.clocks.service import ClockService
 from app.db import UnitOfWork
@@ -57,7 +57,7 @@ def create_case(
             idempotency_key,
             "POST",
             f"{API_PREFIX}/cases",
-            body.model_dump(mode="json"),
+            body,
             now,
             ttl,
         )
@@ -97,26 +97,41 @@ def fire_event(
     idempotency_key: str | None,
     now: datetime,
     ttl: timedelta,
+    visible_to: str | None = None,
 ) -> StoredResponse:
-    expected = parse_if_match(if_match)
+    """Fire an event on a case. With `visible_to` (the API passes the caller's organisation), a
+    case that organisation neither owns nor has shared with it is not found (404), before
+    anything else is checked, as if it did not exist."""
     with UnitOfWork(session):
+        cases = CaseRepository(session)
+        locked = None
+        if visible_to is not None:
+            if idempotency_key is None:
+                # One statement locks the case and tells whether the caller may see it.
+                locked = cases.lock_for_event(case_id, body.event, visible_to=visible_to)
+                if locked is None or not locked.visible:
+                    raise NotFound(f"case {case_id} not found")
+            elif not ScopeRepository(session).is_visible(case_id, visible_to):
+                # A replay must not outlive the caller's access: check before the key.
+                raise NotFound(f"case {case_id} not found")
+        expected = parse_if_match(if_match)
         guard = _guard(
             session,
             actor,
             idempotency_key,
             "POST",
             f"{API_PREFIX}/cases/{case_id}/events",
-            body.model_dump(mode="json"),
+            body,
             now,
             ttl,
         )
         if (replay := guard.claim()) is not None:
             return replay
-        cases = CaseRepository(session)
         clocks = ClockRepository(session)
-        locked = cases.lock_for_event(case_id, body.event)
         if locked is None:
-            raise NotFound(f"case {case_id} not found")
+            locked = cases.lock_for_event(case_id, body.event)
+            if locked is None:
+                raise NotFound(f"case {case_id} not found")
         case = locked.case
         clocks.prime(case_id, locked.clocks)
         if case.version != expected:
@@ -137,11 +152,11 @@ def fire_event(
         # The response is built from what the lock read and the transition changed in memory;
         # links are read again only if an effect linked the case to another.
         links = locked.links if not _new_links(session, case_id, locked.links) else None
-        result = TransitionResult(
-            case=_read(session, engine, case, actor, now, clocks=clocks, links=links),
-            event=event_read(event),
-        )
-        response = StoredResponse(200, result.model_dump(mode="json"), {"ETag": case.etag})
+        result = {
+            "case": _read_dict(session, engine, case, actor, now, clocks=clocks, links=links),
+            "event": event_dict(event),
+        }
+        response = StoredResponse(200, result, {"ETag": case.etag})
         guard.remember(response)
     return response
 
@@ -238,6 +253,33 @@ def _read(
     )
 
 
+def _read_dict(
+    session: Session,
+    engine: Engine,
+    case: Case,
+    actor: Actor,
+    now: datetime,
+    *,
+    clocks: ClockRepository,
+    links: list[tuple[CaseLink, Case]] | None,
+) -> dict[str, Any]:
+    """`_read(...).model_dump(mode="json")`, built without the pydantic models."""
+    if links:  # only linked cases the caller's organisation may see are shown
+        visible = ScopeRepository(session).visible_ids([o.id for _, o in links], actor.organisation)
+        links = [(link, other) for link, other in links if other.id in visible]
+    return case_dict(
+        case,
+        clocks=clocks.for_case(case.id),
+        allowed=engine.allowed_events(
+            case, actor, now=now, facts=CaseFacts(session, engine.catalogue.rules)
+        ),
+        links=links
+        if links is not None
+        else LinkRepository(session).for_case(case.id, visible_to_org=actor.organisation),
+        now=now,
+    )
+
+
 def _new_links(session: Session, case_id: int, known: list[tuple[CaseLink, Case]]) -> bool:
     """True when this unit of work linked the case to another (an effect opened a case)."""
     seen = {link.id for link, _ in known}
@@ -266,15 +308,16 @@ def _guard(
     key: str | None,
     method: str,
     path: str,
-    body: dict[str, Any],
+    body: BaseModel,
     now: datetime,
     ttl: timedelta,
 ) -> IdempotencyGuard:
+    # Without a key there is nothing to compare a retry with: skip the fingerprint.
     return IdempotencyGuard(
         IdempotencyRepository(session),
         actor_id=actor.user_id,
         key=key,
-        fingerprint=fingerprint(method, path, body),
+        fingerprint=fingerprint(method, path, body.model_dump(mode="json")) if key else "",
         now=now,
         ttl=ttl,
     )

@@ -69,19 +69,60 @@ class AllowedEvent:
     accepts: list[str]
 
 
+class PathwayIndex:
+    """Lookups a pathway version answers on every transition, worked out once: its states by
+    name, and the transitions out of each state (in file order), by trigger too."""
+
+    def __init__(self, spec: PathwaySpec) -> None:
+        self.states = {s.name: s for s in spec.states}
+        self._from: dict[str, tuple[TransitionSpec, ...]] = {}
+        self._by_trigger: dict[tuple[str, str], tuple[TransitionSpec, ...]] = {}
+        # Per transition (by identity: hashing a spec model walks all its fields), the fields it
+        # accepts beyond those it requires (allowed_events).
+        self._optional = {
+            id(t): tuple(f for f in t.accepts if f not in t.requires) for t in spec.transitions
+        }
+        self._spec = spec
+
+    def transitions_from(self, state: str) -> tuple[TransitionSpec, ...]:
+        found = self._from.get(state)
+        if found is None:
+            found = self._from[state] = tuple(self._spec.transitions_from(state))
+        return found
+
+    def optional(self, t: TransitionSpec) -> tuple[str, ...]:
+        return self._optional[id(t)]
+
+    def candidates(self, state: str, trigger: str) -> tuple[TransitionSpec, ...]:
+        found = self._by_trigger.get((state, trigger))
+        if found is None:
+            found = tuple(t for t in self.transitions_from(state) if t.trigger == trigger)
+            self._by_trigger[(state, trigger)] = found
+        return found
+
+
 @dataclass
 class Engine:
     catalogue: PathwayCatalogue
     time_policy: TimePolicy = field(default_factory=TimePolicy)
     code_check: CodeCheck | None = None
+    # (pathway key, version) -> the loaded pathway and its index; pathway versions never change.
+    _indexes: dict[tuple[str, int], tuple[LoadedPathway, PathwayIndex]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def pathway_for(self, case: Case) -> LoadedPathway:
-        loaded = self.catalogue.get(case.workflow_key, case.workflow_version)
+        return self._indexed(case.workflow_key, case.workflow_version)[0]
+
+    def _indexed(self, key: str, version: int) -> tuple[LoadedPathway, PathwayIndex]:
+        found = self._indexes.get((key, version))
+        if found is not None and self.catalogue.get(key, version) is found[0]:
+            return found
+        loaded = self.catalogue.get(key, version)
         if loaded is None:
-            raise NotFound(
-                f"pathway {case.workflow_key} version {case.workflow_version} is not loaded"
-            )
-        return loaded
+            raise NotFound(f"pathway {key} version {version} is not loaded")
+        found = self._indexes[(key, version)] = (loaded, PathwayIndex(loaded.spec))
+        return found
 
     def open_case(
         self, cmd: OpenCommand, *, now: datetime, store: CaseStore, clocks: ClockPort
@@ -153,16 +194,16 @@ class Engine:
         effects: EffectPorts,
         facts: FactPort | None = None,
     ) -> CaseEvent:
-        loaded = self.pathway_for(case)
+        loaded, index = self._indexed(case.workflow_key, case.workflow_version)
         spec = loaded.spec
-        candidates = [t for t in spec.transitions_from(case.state) if t.trigger == cmd.trigger]
+        candidates = index.candidates(case.state, cmd.trigger)
         if not candidates:
             raise InvalidTransition(
                 f"{cmd.trigger!r} is not allowed while the case is {case.state!r}",
                 event=cmd.trigger,
                 state=case.state,
                 reasons=[f"{cmd.trigger!r} cannot be fired from {case.state!r}"],
-                allowed_events=sorted({t.trigger for t in spec.transitions_from(case.state)}),
+                allowed_events=sorted({t.trigger for t in index.transitions_from(case.state)}),
             )
         permitted = [t for t in candidates if cmd.actor.role_for(t.roles)]
         if not permitted:
@@ -202,7 +243,7 @@ class Engine:
         assert chosen is not None  # noqa: S101 - set by the gate that let the machine move
         role = cmd.actor.role_for(chosen.roles)
         assert role is not None  # noqa: S101 - `permitted` holds only transitions the actor may fire
-        dest = spec.state(chosen.target(from_state))
+        dest = index.states[chosen.target(from_state)]
         case.state, case.queue, case.version = dest.name, dest.queue, case.version + 1
         case.is_open = not dest.final
         case.closed_at = at if dest.final else None
@@ -247,13 +288,13 @@ class Engine:
         self, case: Case, actor: Actor, *, now: datetime, facts: FactPort | None = None
     ) -> list[AllowedEvent]:
         """Every event from the current state, with why the caller cannot fire it now."""
-        spec = self.pathway_for(case).spec
+        _loaded, index = self._indexed(case.workflow_key, case.workflow_version)
         out: list[AllowedEvent] = []
-        for t in spec.transitions_from(case.state):
+        for t in index.transitions_from(case.state):
             reasons: list[str] = []
             if actor.role_for(t.roles) is None:
                 reasons.append(f"needs one of the roles: {', '.join(t.roles)}")
-            else:
+            elif t.guards:  # facts are looked up only for the guards that read them
                 reasons += evaluate_guards(
                     t, self._context(case, t, actor, {}, now, None, facts), self.catalogue.rules
                 )
@@ -264,7 +305,7 @@ class Engine:
                     not reasons,
                     reasons,
                     list(t.requires),
-                    [f for f in t.accepts if f not in t.requires],
+                    list(index.optional(t)),
                 )
             )
         return out
