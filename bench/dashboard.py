@@ -1,4 +1,5 @@
-"""Dashboard reads over HTTP: the day's metrics and the Ready-for-Discharge list.
+"""Dashboard reads over HTTP: the day's metrics, the Ready-for-Discharge list and the change
+feed.
 
 Sequential requests (one client), so each figure is the latency a person waits for. Bounded by a
 sample count and a time budget per endpoint, whichever ends first.
@@ -20,13 +21,17 @@ ENDPOINTS = {
 }
 
 
-def measure(port: int, token: str, samples: int, budget_s: float) -> dict[str, Any]:
-    return asyncio.run(_measure(port, token, samples, budget_s))
+def measure(
+    port: int, token: str, samples: int, budget_s: float, extra: dict[str, str] | None = None
+) -> dict[str, Any]:
+    return asyncio.run(_measure(port, token, samples, budget_s, {**ENDPOINTS, **(extra or {})}))
 
 
-async def _measure(port: int, token: str, samples: int, budget_s: float) -> dict[str, Any]:
+async def _measure(
+    port: int, token: str, samples: int, budget_s: float, endpoints: dict[str, str]
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for name, path in ENDPOINTS.items():
+    for name, path in endpoints.items():
         conn = Conn("127.0.0.1", port)
         lats: list[float] = []
         size = 0

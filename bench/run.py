@@ -19,6 +19,7 @@ from sqlalchemy.orm import sessionmaker
 import app.rules  # noqa: F401 - registers guards and effects
 from app.auth.actor import Actor
 from app.auth.service import add_user, create_token
+from app.cases.service import encode_cursor
 from app.chc.config import chc_config
 from app.chc.worklist import worklist_states
 from app.config import PROJECT_ROOT, Settings
@@ -350,8 +351,16 @@ def _dashboard(
     if "dashboard" in ctx.skip:
         return {}
     m = ctx.mode
+    with psycopg.connect(ctx.dsn) as conn:
+        last = conn.execute("SELECT coalesce(max(id), 0) FROM case_events").fetchone()
+    # A dashboard tailing the change feed: the page after a cursor 500 events back.
+    feed_cursor = encode_cursor(max(int(last[0]) - 500, 0) if last else 0)
     res = dashboard.measure(
-        server.port, users["clinician_token"], m.dashboard_samples, m.dashboard_budget_s
+        server.port,
+        users["clinician_token"],
+        m.dashboard_samples,
+        m.dashboard_budget_s,
+        extra={"feed": f"/api/v1/dashboard/feed?limit=200&cursor={feed_cursor}"},
     )
     with psycopg.connect(ctx.dsn) as conn:
         found = conn.execute(
@@ -370,7 +379,8 @@ def _dashboard(
         f"dashboard @ {row['open_cases']} open / {row['events']} events: "
         f"metrics p50 {res['metrics']['p50_ms']} ms p99 {res['metrics']['p99_ms']} ms "
         f"(computing them: {res['metrics']['extra']['first_ms']} ms); "
-        f"rfd p50 {res['rfd']['p50_ms']} ms p99 {res['rfd']['p99_ms']} ms ({res['rfd']['extra']['rows']} rows)"
+        f"rfd p50 {res['rfd']['p50_ms']} ms p99 {res['rfd']['p99_ms']} ms ({res['rfd']['extra']['rows']} rows); "
+        f"feed p50 {res['feed']['p50_ms']} ms p99 {res['feed']['p99_ms']} ms"
     )
     return row
 
@@ -890,6 +900,8 @@ def report(out: dict[str, Any]) -> str:
                 d["rfd"]["p50_ms"],
                 d["rfd"]["p99_ms"],
                 d["rfd"]["extra"]["rows"],
+                d.get("feed", {}).get("p50_ms"),
+                d.get("feed", {}).get("p99_ms"),
                 d["metrics"]["ops"],
                 d.get("projection_check", {}).get("differences"),
             )
@@ -908,6 +920,8 @@ def report(out: dict[str, Any]) -> str:
                     "rfd p50",
                     "rfd p99",
                     "rfd rows",
+                    "feed p50",
+                    "feed p99",
                     "samples",
                     "projection vs plain: differences",
                 ),
@@ -999,6 +1013,8 @@ def summary(out: dict[str, Any]) -> dict[str, Any]:
                 "projection_differences": d.get("projection_check", {}).get("differences"),
                 "rfd_p50_ms": d["rfd"]["p50_ms"],
                 "rfd_p99_ms": d["rfd"]["p99_ms"],
+                "feed_p50_ms": d.get("feed", {}).get("p50_ms"),
+                "feed_p99_ms": d.get("feed", {}).get("p99_ms"),
                 "samples": d["metrics"]["ops"],
             }
             for d in out.get("dashboard", [])
