@@ -69,6 +69,12 @@ class AllowedEvent:
     accepts: list[str]
 
 
+# An allowed_events entry known from the roles alone: (event, dest, allowed, reasons, requires,
+# accepts), or None when the transition's guards must run.
+_Fixed = tuple[str, str, bool, tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+_Planned = tuple[TransitionSpec, _Fixed | None]
+
+
 class PathwayIndex:
     """Lookups a pathway version answers on every transition, worked out once: its states by
     name, and the transitions out of each state (in file order), by trigger too."""
@@ -83,6 +89,7 @@ class PathwayIndex:
             id(t): tuple(f for f in t.accepts if f not in t.requires) for t in spec.transitions
         }
         self._spec = spec
+        self._plans: dict[tuple[str, frozenset[str]], tuple[_Planned, ...]] = {}
 
     def transitions_from(self, state: str) -> tuple[TransitionSpec, ...]:
         found = self._from.get(state)
@@ -92,6 +99,28 @@ class PathwayIndex:
 
     def optional(self, t: TransitionSpec) -> tuple[str, ...]:
         return self._optional[id(t)]
+
+    def allowed_plan(self, state: str, roles: frozenset[str]) -> tuple[_Planned, ...]:
+        """For each transition out of `state`, its `allowed_events` entry when that depends only
+        on the caller's roles (the caller lacks every role it names, or it has no guards), else
+        None: its guards must run on the case."""
+        key = (state, roles)
+        found = self._plans.get(key)
+        if found is None:
+            found = tuple(self._plan(state, roles, t) for t in self.transitions_from(state))
+            if len(self._plans) >= 1_000:  # roles come in few combinations; stay bounded anyway
+                self._plans.clear()
+            self._plans[key] = found
+        return found
+
+    def _plan(self, state: str, roles: frozenset[str], t: TransitionSpec) -> _Planned:
+        fixed: _Fixed | None = None
+        if not any(role in roles for role in t.roles):
+            reason = f"needs one of the roles: {', '.join(t.roles)}"
+            fixed = (t.trigger, t.target(state), False, (reason,), t.requires, self.optional(t))
+        elif not t.guards:
+            fixed = (t.trigger, t.target(state), True, (), t.requires, self.optional(t))
+        return t, fixed
 
     def candidates(self, state: str, trigger: str) -> tuple[TransitionSpec, ...]:
         found = self._by_trigger.get((state, trigger))
@@ -290,20 +319,23 @@ class Engine:
         """Every event from the current state, with why the caller cannot fire it now."""
         _loaded, index = self._indexed(case.workflow_key, case.workflow_version)
         out: list[AllowedEvent] = []
-        for t in index.transitions_from(case.state):
-            reasons: list[str] = []
-            if actor.role_for(t.roles) is None:
-                reasons.append(f"needs one of the roles: {', '.join(t.roles)}")
-            elif t.guards:  # facts are looked up only for the guards that read them
-                reasons += evaluate_guards(
-                    t, self._context(case, t, actor, {}, now, None, facts), self.catalogue.rules
+        for t, fixed in index.allowed_plan(case.state, actor.roles):
+            if fixed is not None:  # decided by the caller's roles alone
+                event, dest, allowed, reasons, requires, accepts = fixed
+                out.append(
+                    AllowedEvent(event, dest, allowed, list(reasons), list(requires), list(accepts))
                 )
+                continue
+            # The caller may fire it: its guards decide (facts are looked up only for them).
+            refusals = evaluate_guards(
+                t, self._context(case, t, actor, {}, now, None, facts), self.catalogue.rules
+            )
             out.append(
                 AllowedEvent(
                     t.trigger,
                     t.target(case.state),
-                    not reasons,
-                    reasons,
+                    not refusals,
+                    refusals,
                     list(t.requires),
                     list(index.optional(t)),
                 )

@@ -42,16 +42,19 @@ class SecurityHeaders:
         self.csp = csp
         self.docs_csp = docs_csp
         self.common = common_headers(hsts_seconds)
+        # The headers added, worked out once for each (docs page?, cacheable?) combination.
+        self._extra = {
+            (docs, cacheable): self._headers(docs, cacheable)
+            for docs in (False, True)
+            for cacheable in (False, True)
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
-        extra = list(self.common)
-        extra.append((b"content-security-policy", self._csp(path).encode()))
-        if not path.startswith(CACHEABLE_PREFIXES):
-            extra.append((b"cache-control", b"no-store"))
+        extra = self._extra[(self._is_docs(path), path.startswith(CACHEABLE_PREFIXES))]
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -60,10 +63,16 @@ class SecurityHeaders:
 
         await self.app(scope, receive, send_with_headers)
 
-    def _csp(self, path: str) -> str:
-        if path in DOCS_PATHS or path.startswith("/docs/"):
-            return self.docs_csp
-        return self.csp
+    @staticmethod
+    def _is_docs(path: str) -> bool:
+        return path in DOCS_PATHS or path.startswith("/docs/")
+
+    def _headers(self, docs: bool, cacheable: bool) -> tuple[tuple[bytes, bytes], ...]:
+        extra = list(self.common)
+        extra.append((b"content-security-policy", (self.docs_csp if docs else self.csp).encode()))
+        if not cacheable:
+            extra.append((b"cache-control", b"no-store"))
+        return tuple(extra)
 
 
 def common_headers(hsts_seconds: int) -> list[tuple[bytes, bytes]]:
