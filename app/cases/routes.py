@@ -33,12 +33,12 @@ from app.deps import (
     CurrentActor,
     EngineDep,
     IdempotencyKey,
-    IdPath,
     IfMatch,
     SessionDep,
     SettingsDep,
     VisibleCaseId,
     current_actor,
+    visible_case,
 )
 from app.errors import Unauthorized
 from app.idempotency.service import StoredResponse
@@ -236,7 +236,7 @@ def _simple_request(request: Request) -> tuple[int, Actor, str | None, str | Non
 
 def fire_event(
     request: Request,
-    case_id: IdPath,
+    case_id: VisibleCaseId,
     body: EventCreate,
     actor: CurrentActor,
     if_match: IfMatch = None,
@@ -259,16 +259,18 @@ def fire_event(
                 idempotency_key=key,
                 now=utcnow(),
                 ttl=get_settings().idempotency_ttl,
-                # Organisation scoping is checked with the case's lock (one statement), not by
-                # a separate dependency: a case the caller's organisation may not see is a 404.
+                # Organisation scoping is checked again with the case's lock (the same
+                # statement): the short way skips the `VisibleCaseId` dependency and relies on
+                # this; a case the caller's organisation may not see is a 404.
                 visible_to=actor.organisation,
             )
         )
 
 
-# What the full way runs for this route besides the endpoint: the router-wide input checks and
-# the bearer token (whose every check `_simple_request` repeats).
-_SHORT_WAY_DEPENDENCIES = frozenset({check_inputs, current_actor})
+# What the full way runs for this route besides the endpoint: the router-wide input checks, the
+# bearer token (whose every check `_simple_request` repeats) and the organisation scoping of the
+# case (which the service repeats in the lock statement, before any other check).
+_SHORT_WAY_DEPENDENCIES = frozenset({check_inputs, current_actor, visible_case})
 
 router.add_api_route(
     "/{case_id}/events",

@@ -142,6 +142,15 @@ def test_scoping_comes_first_with_or_without_an_idempotency_key(
     ):
         r = client.post(url, json=body, headers={**stranger.headers, **extra})
         assert (r.status_code, r.json()["code"]) == (404, "not_found"), (extra, r.text)
+    # A malformed request takes the full way, where scoping still comes before validation.
+    for bad_body, extra in (
+        ({"event": "update_details", "x": 1}, {"If-Match": '"1"'}),
+        (body, {"If-Match": '"' + "1" * 60 + '"'}),
+    ):
+        r = client.post(url, json=bad_body, headers={**stranger.headers, **extra})
+        assert (r.status_code, r.json()["code"]) == (404, "not_found"), r.text
+        r = client.post(url, json=bad_body, headers={**owner.headers, **extra})
+        assert (r.status_code, r.json()["code"]) == (422, "validation_failed"), r.text
     missing = client.post("/api/v1/cases/999999999/events", json=body, headers=owner.headers)
     assert (missing.status_code, missing.json()["code"]) == (404, "not_found")
     r = client.post(url, json=body, headers=owner.headers)
