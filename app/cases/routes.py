@@ -198,6 +198,13 @@ def _dependency_calls(route: APIRoute) -> set[Any]:
     return {d.call for d in dependant.dependencies}
 
 
+_SHORT_WAY_HEADERS = frozenset({b"content-type", b"if-match", b"idempotency-key", b"authorization"})
+
+
+def _text(value: bytes | None) -> str | None:
+    return value.decode("latin-1") if value is not None else None
+
+
 def _simple_request(request: Request) -> tuple[int, Actor, str | None, str | None] | None:
     """(case id, actor, If-Match, Idempotency-Key) when nothing about the request needs the full
     way; else None. Mirrors the checks the full way makes, erring towards None."""
@@ -210,18 +217,24 @@ def _simple_request(request: Request) -> tuple[int, Actor, str | None, str | Non
     case_id = int(text)
     if not 1 <= case_id <= MAX_ID:
         return None
-    if any(b"\x00" in value for _name, value in scope["headers"]):
-        return None
-    headers = request.headers
-    content_type = headers.get("content-type", "")
+    # One pass over the raw headers (ASGI names them in lower case; the first value counts, as
+    # in `request.headers.get`), refusing any with a NUL as the input checks do.
+    found: dict[bytes, bytes] = {}
+    for name, value in scope["headers"]:
+        if b"\x00" in value:
+            return None
+        if name in _SHORT_WAY_HEADERS and name not in found:
+            found[name] = value
+    content_type = found.get(b"content-type", b"").decode("latin-1")
     if content_type.split(";", 1)[0].strip().lower() != "application/json":
         return None
-    if_match, key = headers.get("if-match"), headers.get("idempotency-key")
+    if_match = _text(found.get(b"if-match"))
+    key = _text(found.get(b"idempotency-key"))
     if (if_match is not None and len(if_match) > IF_MATCH_MAX) or (
         key is not None and len(key) > IDEMPOTENCY_KEY_MAX
     ):
         return None
-    scheme, _, credentials = headers.get("authorization", "").partition(" ")
+    scheme, _, credentials = found.get(b"authorization", b"").decode("latin-1").partition(" ")
     credentials = credentials.strip()
     if scheme.lower() != "bearer" or not credentials:
         return None
