@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shutil
 import sys
@@ -34,6 +35,12 @@ def main(argv: list[str] | None = None) -> int:
         choices=["transitions", "claims", "dashboard", "big", "sqlite"],
     )
     r.add_argument("--no-save", action="store_true", help="print only; write no JSON")
+    r.add_argument(
+        "--claim-backlog", type=int, help="CHC claim backlog per run (default: the mode's)"
+    )
+    r.add_argument(
+        "--claim-budget", type=float, help="seconds each claim drain may take (default: the mode's)"
+    )
     args = parser.parse_args(argv)
     if shutil.which("pgbench") is None:
         print("pgbench not found: apt-get install -y postgresql-client", file=sys.stderr)
@@ -43,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
         print("the bench only runs against a PostgreSQL on this machine", file=sys.stderr)
         return 2
     mode = FULL if args.full else QUICK
+    if args.claim_backlog is not None:
+        mode = dataclasses.replace(mode, claim_backlog=args.claim_backlog)
+    if args.claim_budget is not None:
+        mode = dataclasses.replace(mode, claim_budget_s=args.claim_budget)
     ctx = Ctx(
         mode, args.pg_url, args.db_name, args.workers, args.keep_db, args.seed, set(args.skip)
     )

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import threading
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.actor import Actor
@@ -128,8 +127,9 @@ def claim_next(
     states = worklist_states(engine)
     repo = ChcRepository(session)
     with UnitOfWork(session):
+        # Commits by itself when it re-rated anything; otherwise the claim goes on in the same
+        # transaction (a look that found nothing has nothing to keep).
         refresh_for_claim(repo, cfg, organisation=actor.organisation, now=now)
-    with UnitOfWork(session):
         repo.lock_user(actor.user_id)
         held = repo.active_claims(actor.organisation, actor.user_id, now)
         limit = cfg.local.claims.max_active_per_assessor
@@ -158,16 +158,24 @@ def claim_next(
 # -- keeping ratings current for claims, without re-rating the whole list each time -------------
 # A rating depends on the case's facts and on the London date (waiting days), nothing else. So a
 # claim re-rates the whole organisation once per London date (and rule set) per process, and in
-# between only the cases changed since this process last looked, with a margin for transactions
-# that committed late. Every change to a case's facts moves `cases.updated_at`.
+# between only the cases changed since this process last looked. Every change to a case's facts
+# moves `cases.updated_at`, stamped when the writing request started, so a change can commit
+# after a look that began later than its stamp. Each claim looks back RECENT_MARGIN before the
+# start of this process's previous look, which covers changes that committed within that time of
+# their stamp (nearly all); once every SWEEP_EVERY one look goes back LATE_COMMIT_MARGIN for the
+# rest. A claim so reads the last few seconds of changes, not the last five minutes of them
+# (which grew with the claim rate: every finished case is a change).
 LATE_COMMIT_MARGIN = timedelta(minutes=5)
+RECENT_MARGIN = timedelta(seconds=2)
+SWEEP_EVERY = timedelta(seconds=10)
 
 
 @dataclass(frozen=True)
 class _Rated:
     day: date
     rules: tuple[str, str]
-    since: datetime
+    since: datetime  # start of this process's latest look
+    swept: datetime  # start of its latest look back over LATE_COMMIT_MARGIN
 
 
 _RATED: weakref.WeakKeyDictionary[Any, dict[str, _Rated]] = weakref.WeakKeyDictionary()
@@ -178,7 +186,11 @@ _FULL_LOCKS: weakref.WeakKeyDictionary[Any, dict[str, threading.Lock]] = weakref
 def refresh_for_claim(
     repo: ChcRepository, cfg: ChcConfig, *, organisation: str, now: datetime
 ) -> None:
-    """`refresh` for the organisation, incrementally when this process rated it today."""
+    """`refresh` for the organisation, incrementally when this process rated it today.
+
+    Commits when it re-rated anything, so a claim that then fails keeps the new ratings (this
+    process will not look at those changes again).
+    """
     bind = repo.session.get_bind()
     day = now.astimezone(LONDON).date()
     rules = (cfg.rag.version, cfg.local.version)
@@ -192,12 +204,14 @@ def refresh_for_claim(
             if mark is None or mark.day != day or mark.rules != rules:
                 refresh(repo, cfg, organisation=organisation, now=now)
                 repo.session.commit()
-                _set_mark(bind, organisation, _Rated(day, rules, started))
+                _set_mark(bind, organisation, _Rated(day, rules, started, started))
                 return
-    changed = _changed_since(repo.session, organisation, mark.since - LATE_COMMIT_MARGIN)
+    margin = LATE_COMMIT_MARGIN if _take_sweep(bind, organisation, started) else RECENT_MARGIN
+    changed = repo.open_cases_changed_since(organisation, mark.since - margin)
     if changed:
         refresh(repo, cfg, organisation=organisation, now=now, case_ids=changed)
-    _set_mark(bind, organisation, _Rated(day, rules, max(started, mark.since)))
+        repo.session.commit()
+    _advance(bind, organisation, started)
 
 
 def _mark(bind: Any, organisation: str) -> _Rated | None:
@@ -210,20 +224,26 @@ def _set_mark(bind: Any, organisation: str, mark: _Rated) -> None:
         _RATED.setdefault(bind, {})[organisation] = mark
 
 
+def _take_sweep(bind: Any, organisation: str, started: datetime) -> bool:
+    """True for the one look (among concurrent ones) that is due to go back the long margin."""
+    with _RATED_LOCK:
+        mark = _RATED.get(bind, {}).get(organisation)
+        if mark is None or started - mark.swept < SWEEP_EVERY:
+            return False
+        _RATED[bind][organisation] = replace(mark, swept=started)
+        return True
+
+
+def _advance(bind: Any, organisation: str, started: datetime) -> None:
+    with _RATED_LOCK:
+        mark = _RATED.get(bind, {}).get(organisation)
+        if mark is not None and started > mark.since:
+            _RATED[bind][organisation] = replace(mark, since=started)
+
+
 def _full_lock(bind: Any, organisation: str) -> threading.Lock:
     with _RATED_LOCK:
         return _FULL_LOCKS.setdefault(bind, {}).setdefault(organisation, threading.Lock())
-
-
-def _changed_since(session: Session, organisation: str, since: datetime) -> list[int]:
-    """Open CHC cases of the organisation whose facts changed at or after `since`."""
-    stmt = select(Case.id).where(
-        Case.updated_at >= since,
-        Case.workflow_key == "chc",
-        Case.organisation == organisation,
-        Case.is_open.is_(True),
-    )
-    return list(session.execute(stmt).scalars())
 
 
 def release(
@@ -310,7 +330,7 @@ def _log(
     now: datetime,
     reason: str | None = None,
 ) -> None:
-    repo.add(
+    repo.session.add(  # flushed with the work item at commit: one flush per claim
         ChcClaimLog(
             case_id=item.case_id,
             organisation=item.organisation,

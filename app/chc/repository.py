@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import or_, select, text, update
+from sqlalchemy import and_, bindparam, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -165,11 +166,20 @@ class ChcRepository:
 
     # -- work items -------------------------------------------------------------------------------
     def chc_cases_for_refresh(
-        self, organisation: str | None, case_ids: Iterable[int] | None
+        self,
+        organisation: str | None,
+        case_ids: Iterable[int] | None,
+        *,
+        after: int | None = None,
+        limit: int | None = None,
     ) -> list[tuple[Case, ChcWorkItem | None]]:
+        """Open CHC cases with their work items, in id order (`after`/`limit`: one chunk)."""
+        on = ChcWorkItem.case_id == Case.id
+        if after is not None:  # said of both sides, so a merge join starts at the chunk
+            on = and_(on, ChcWorkItem.case_id > after)
         stmt = (
             select(Case, ChcWorkItem)
-            .outerjoin(ChcWorkItem, ChcWorkItem.case_id == Case.id)
+            .outerjoin(ChcWorkItem, on)
             .where(Case.workflow_key == CHC, Case.is_open.is_(True))
             .order_by(Case.id)
         )
@@ -177,7 +187,29 @@ class ChcRepository:
             stmt = stmt.where(Case.organisation == organisation)
         if case_ids is not None:
             stmt = stmt.where(Case.id.in_(list(case_ids)))
+        if after is not None:
+            stmt = stmt.where(Case.id > after)
+        if limit is not None:
+            stmt = stmt.limit(limit)
         return [(c, w) for c, w in self.session.execute(stmt).tuples()]
+
+    def retire_closed(self, organisation: str | None) -> int:
+        """Retire the work items of closed cases that are not retired yet.
+
+        The trigger of migration 0007 retires an item when its case closes; this catches an item
+        first written by a refresh that read its case open just before it closed.
+        """
+        closed = select(Case.id).where(Case.workflow_key == CHC, Case.is_open.is_(False))
+        stmt = update(ChcWorkItem).where(
+            ChcWorkItem.retired_at.is_(None), ChcWorkItem.case_id.in_(closed)
+        )
+        if organisation is not None:
+            stmt = stmt.where(ChcWorkItem.organisation == organisation)
+        closed_at = select(Case.updated_at).where(Case.id == ChcWorkItem.case_id)
+        stmt = stmt.values(retired_at=closed_at.scalar_subquery()).execution_options(
+            synchronize_session=False
+        )
+        return int(self.session.execute(stmt).rowcount)  # type: ignore[attr-defined]
 
     def try_add_work_item(self, item: ChcWorkItem) -> bool:
         try:
@@ -229,43 +261,80 @@ class ChcRepository:
         PostgreSQL: `FOR UPDATE OF chc_work_items SKIP LOCKED`, so concurrent claimers each get a
         different row without waiting. SQLite ignores the clause; its single writer lock
         (BEGIN IMMEDIATE) makes the read-then-update atomic instead.
+
+        Read through `ix_chc_work_items_queue` (items of open cases, in exactly this order): the
+        scan passes only live claims and rows other claimers hold, never the closed history.
         """
-        stmt = (
-            self._queue_select(organisation, states)
-            .where(or_(ChcWorkItem.claimed_by_id.is_(None), ChcWorkItem.claim_expires_at <= now))
-            .limit(1)
-            .with_for_update(skip_locked=True, of=ChcWorkItem)
-        )
-        row = self.session.execute(stmt).tuples().first()
+        params = {"organisation": organisation, "states": list(states), "now": now}
+        row = self.session.execute(_next_claimable(), params).tuples().first()
         return (row[0], row[1]) if row else None
 
     def active_claims(self, organisation: str, user_id: int, now: datetime) -> list[ChcWorkItem]:
-        stmt = (
-            select(ChcWorkItem)
-            .join(Case, Case.id == ChcWorkItem.case_id)
-            .where(
-                ChcWorkItem.organisation == organisation,
-                ChcWorkItem.claimed_by_id == user_id,
-                ChcWorkItem.claim_expires_at > now,
-                Case.is_open.is_(True),
-            )
-            .order_by(ChcWorkItem.case_id)
-        )
-        return list(self.session.execute(stmt).scalars())
+        params = {"organisation": organisation, "user_id": user_id, "now": now}
+        return list(self.session.execute(_active_claims(), params).scalars())
 
     def _queue_select(self, organisation: str, states: Sequence[str]) -> Any:
-        return (
-            select(ChcWorkItem, Case)
-            .join(Case, Case.id == ChcWorkItem.case_id)
-            .where(
-                ChcWorkItem.organisation == organisation,
-                Case.workflow_key == CHC,
-                Case.is_open.is_(True),
-                Case.state.in_(list(states)),
-            )
-            .order_by(ChcWorkItem.rag_rank, ChcWorkItem.waiting_since, ChcWorkItem.case_id)
+        return _queue_select(organisation, list(states))
+
+    def open_cases_changed_since(self, organisation: str, since: datetime) -> list[int]:
+        """Open CHC cases of the organisation whose facts changed at or after `since`."""
+        stmt = select(Case.id).where(
+            Case.updated_at >= since,
+            Case.workflow_key == CHC,
+            Case.organisation == organisation,
+            Case.is_open.is_(True),
         )
+        return list(self.session.execute(stmt).scalars())
 
     def user_by_username(self, username: str) -> User | None:
         stmt = select(User).where(User.username == username)
         return self.session.execute(stmt).scalar_one_or_none()
+
+
+def _queue_select(organisation: Any, states: Any) -> Any:
+    return (
+        select(ChcWorkItem, Case)
+        .join(Case, Case.id == ChcWorkItem.case_id)
+        .where(
+            ChcWorkItem.organisation == organisation,
+            # Retired items belong to closed cases (the join says so too); this term lets the
+            # partial index ix_chc_work_items_queue serve the order.
+            ChcWorkItem.retired_at.is_(None),
+            Case.workflow_key == CHC,
+            Case.is_open.is_(True),
+            Case.state.in_(states),
+        )
+        .order_by(ChcWorkItem.rag_rank, ChcWorkItem.waiting_since, ChcWorkItem.case_id)
+    )
+
+
+# The claim's two reads are built once (bound parameters), not per request.
+@cache
+def _next_claimable() -> Any:
+    return (
+        _queue_select(bindparam("organisation"), bindparam("states", expanding=True))
+        .where(
+            or_(
+                ChcWorkItem.claimed_by_id.is_(None),
+                ChcWorkItem.claim_expires_at <= bindparam("now"),
+            )
+        )
+        .limit(1)
+        .with_for_update(skip_locked=True, of=ChcWorkItem)
+    )
+
+
+@cache
+def _active_claims() -> Any:
+    return (
+        select(ChcWorkItem)
+        .join(Case, Case.id == ChcWorkItem.case_id)
+        .where(
+            ChcWorkItem.organisation == bindparam("organisation"),
+            ChcWorkItem.claimed_by_id == bindparam("user_id"),
+            ChcWorkItem.retired_at.is_(None),  # ix_chc_work_items_live_claims
+            ChcWorkItem.claim_expires_at > bindparam("now"),
+            Case.is_open.is_(True),
+        )
+        .order_by(ChcWorkItem.case_id)
+    )

@@ -9,7 +9,7 @@ so ratings follow both new facts and the passing of time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -48,6 +48,7 @@ class RefreshReport:
     created: int = 0
     updated: int = 0
     rerated: int = 0
+    retired: int = 0  # items of closed cases found not retired (a whole-list refresh only)
 
 
 def refresh(
@@ -60,7 +61,7 @@ def refresh(
 ) -> RefreshReport:
     report = RefreshReport()
     repo.session.flush()  # pending changes must be visible here and survive the expiry below
-    for case, item in repo.chc_cases_for_refresh(organisation, case_ids):
+    for case, item in _cases(repo, organisation, case_ids):
         report.examined += 1
         values = _computed(case, cfg, now)
         if item is None:
@@ -93,11 +94,33 @@ def refresh(
             if _material(item, values):
                 repo.add(_history(case.id, values))
                 report.rerated += 1
-    if report.updated:
+    if case_ids is None:
+        report.retired = repo.retire_closed(organisation)
+    if report.updated or report.retired:
         # The compare-and-set ran as plain UPDATEs: reload rows this session already holds.
         repo.session.flush()
         repo.session.expire_all()
     return report
+
+
+# A whole organisation is read this many cases at a time: the session holds its objects only
+# weakly, so memory follows the chunk, not the list (100k cases took ~800 MB read at once).
+CHUNK = 2000
+
+
+def _cases(
+    repo: ChcRepository, organisation: str | None, case_ids: Iterable[int] | None
+) -> Iterator[tuple[Case, ChcWorkItem | None]]:
+    if case_ids is not None:
+        yield from repo.chc_cases_for_refresh(organisation, case_ids)
+        return
+    after = 0
+    while True:
+        rows = repo.chc_cases_for_refresh(organisation, None, after=after, limit=CHUNK)
+        yield from rows
+        if len(rows) < CHUNK:
+            return
+        after = rows[-1][0].id
 
 
 def _computed(case: Case, cfg: ChcConfig, now: datetime) -> dict[str, Any]:

@@ -10,7 +10,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint, event
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    event,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, BigIntPK, JSONType
@@ -112,12 +121,37 @@ class ChcReconciliationItem(Base):
     created_at: Mapped[datetime]
 
 
+# A work item whose case has closed is retired (`retired_at`, set by a trigger on `cases` in
+# migration 0007): it keeps its last rating and claim for the record, but drops out of the two
+# indexes the claim path reads, so they hold only open cases however long the history grows.
+_LIVE = "retired_at IS NULL"
+_LIVE_CLAIM = "claimed_by_id IS NOT NULL AND retired_at IS NULL"
+
+
 class ChcWorkItem(Base):
     """The case's place on the single working list: cohort, current RAG, override, claim."""
 
     __tablename__ = "chc_work_items"
     __table_args__ = (
         Index("ix_chc_work_items_order", "organisation", "rag_rank", "waiting_since"),
+        # The claim scan: items of open cases in exact queue order (case_id breaks ties, so
+        # LIMIT 1 reads the first row instead of sorting a day's worth of equal waits).
+        Index(
+            "ix_chc_work_items_queue",
+            "organisation",
+            "rag_rank",
+            "waiting_since",
+            "case_id",
+            postgresql_where=text(_LIVE),
+            sqlite_where=text(_LIVE),
+        ),
+        # An assessor's claims on cases still open: the claim limit check.
+        Index(
+            "ix_chc_work_items_live_claims",
+            "claimed_by_id",
+            postgresql_where=text(_LIVE_CLAIM),
+            sqlite_where=text(_LIVE_CLAIM),
+        ),
     )
 
     case_id: Mapped[int] = mapped_column(
@@ -145,6 +179,10 @@ class ChcWorkItem(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     claimed_at: Mapped[datetime | None]
     claim_expires_at: Mapped[datetime | None]
+    # When the case closed (its `updated_at` then); NULL while it is open. Kept by the database:
+    # a trigger on `cases` sets it when `is_open` turns false and clears it if it turns true
+    # (a whole-list `refresh` also retires any item of a closed case it finds not retired).
+    retired_at: Mapped[datetime | None]
 
 
 class ChcRagRating(Base):
