@@ -19,11 +19,13 @@ from sqlalchemy.orm import sessionmaker
 import app.rules  # noqa: F401 - registers guards and effects
 from app.auth.actor import Actor
 from app.auth.service import add_user, create_token
+from app.calc.drd import london_date
 from app.cases.service import encode_cursor
 from app.chc.config import chc_config
 from app.chc.worklist import worklist_states
 from app.config import PROJECT_ROOT, Settings
 from app.dashboard import service as dash_service
+from app.dashboard.chc_metrics import chc_org_figures
 from app.dashboard.context import context_for
 from app.dashboard.service import check_live_figures
 from app.db import UnitOfWork, make_engine, make_sessionmaker
@@ -403,10 +405,39 @@ def _projection_check(ctx: Ctx) -> dict[str, Any]:
                 out["differences"] += len(found)
                 out["first"] += found[: 5 - len(out["first"])]
                 session.rollback()
+            out["compute_ms"] = _compute_cost(session, mctx, settings)
     finally:
         sa_engine.dispose()
     out["seconds"] = round(time.perf_counter() - t0, 1)
-    ctx.say(f"projection check: {out['differences']} differences over {out['views']} views")
+    ctx.say(
+        f"projection check: {out['differences']} differences over {out['views']} views; "
+        f"computing today's figures (what the refresher does): {out['compute_ms']}"
+    )
+    return out
+
+
+def _compute_cost(session: Any, mctx: Any, settings: Settings) -> dict[str, float]:
+    """What computing today's figures costs (the refresher's work, which readers no longer
+    wait for), best of three, in ms: discharge and IC for all sites, and the CHC figures."""
+    engine = build_engine(settings)
+    cfg = chc_config(settings.pathways_dir / "config")
+    out: dict[str, float] = {}
+    for name in ("daily", "chc"):
+        best = float("inf")
+        for _ in range(3):
+            now = utcnow()
+            t0 = time.perf_counter()
+            if name == "daily":
+                dash_service.compute_metrics(
+                    session, day=london_date(now), site=None, organisation=ORG, now=now, ctx=mctx
+                )
+            else:
+                chc_org_figures(
+                    session, engine=engine, cfg=cfg, organisation=ORG, day=london_date(now), now=now
+                )
+            best = min(best, time.perf_counter() - t0)
+            session.rollback()
+        out[name] = round(1000 * best, 1)
     return out
 
 
@@ -904,6 +935,8 @@ def report(out: dict[str, Any]) -> str:
                 d.get("feed", {}).get("p99_ms"),
                 d["metrics"]["ops"],
                 d.get("projection_check", {}).get("differences"),
+                (d.get("projection_check", {}).get("compute_ms") or {}).get("daily"),
+                (d.get("projection_check", {}).get("compute_ms") or {}).get("chc"),
             )
             for d in dash
         ]
@@ -924,6 +957,8 @@ def report(out: dict[str, Any]) -> str:
                     "feed p99",
                     "samples",
                     "projection vs plain: differences",
+                    "computing daily ms",
+                    "computing chc ms",
                 ),
                 rows,
             ),
