@@ -131,8 +131,16 @@ def derive_facts(events: Iterable[CaseEvent], family_of: FamilyOf) -> DischargeF
 
 
 def _ended(period: DelayPeriod, at: datetime) -> DelayPeriod:
+    # An entry backdated to before the delay began (say, meeting the criteria again from a time
+    # before the delay was opened) leaves the delay with no length, rather than a negative one.
+    end = max(at, period.started_at)
     return DelayPeriod(
-        period.code, period.family, period.started_at, at, period.recorded_at, period.marked_primary
+        period.code,
+        period.family,
+        period.started_at,
+        end,
+        period.recorded_at,
+        period.marked_primary,
     )
 
 

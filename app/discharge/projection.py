@@ -58,7 +58,10 @@ _PENDING = "homefirst.discharge_spells_pending"
 # Set only by the benchmark, to measure what keeping the projection costs a transition.
 SKIP_KEY = "homefirst.skip_discharge_projection"
 
-CASE_COLUMNS, FACTS, FACTS_AND_PERIODS = 1, 2, 3
+CASE_COLUMNS, STEP, FACTS, FACTS_AND_PERIODS = 1, 2, 3, 4
+# Entries that can usually be applied to the spell row as it is (see `step`).
+STEP_EVENTS = frozenset({NOT_MEETING, MEETS_AGAIN, RAISE_ESCALATION, CLEAR_ESCALATION})
+_STEPS = "homefirst.discharge_spell_steps"
 FACT_EVENTS = frozenset({NOT_MEETING, MEETS_AGAIN, RAISE_ESCALATION, CLEAR_ESCALATION}) | (
     LEAVES_HOSPITAL
 )
@@ -150,6 +153,8 @@ def spell_rows(case: Case, facts: DischargeFacts) -> SpellRows:
         "nctr_last_start": last_start,
         "nctr_last_end": last_end,
         "escalated": facts.escalated,
+        "ctr_last_at": max((c.effective_at for c in facts.ctr_log), default=None),
+        "open_delays": sum(1 for p in facts.delays if p.ended_at is None),
     }
     rows = []
     for ordinal, period in enumerate(facts.delays):
@@ -191,7 +196,11 @@ def refresh(session: Session, levels: dict[int, int], family_of: FamilyOf) -> No
         )
         if session.execute(stmt).rowcount == 0:  # type: ignore[attr-defined]
             levels[case_id] = FACTS_AND_PERIODS  # no row yet: derive it whole
-    derive = {cid: level for cid, level in levels.items() if level > CASE_COLUMNS}
+    steps: dict[int, tuple[str, datetime]] = session.info.pop(_STEPS, {})
+    for case_id in [cid for cid, level in levels.items() if level == STEP]:
+        if not _apply_step(session, case_id, steps.get(case_id)):
+            levels[case_id] = FACTS_AND_PERIODS  # the events decide
+    derive = {cid: level for cid, level in levels.items() if level > STEP}
     if not derive:
         return
     events = _events_of_interest(session, sorted(derive))
@@ -207,6 +216,63 @@ def refresh(session: Session, levels: dict[int, int], family_of: FamilyOf) -> No
             )
             if rows.periods:
                 session.execute(insert(DischargeDelayPeriod), rows.periods)
+
+
+def _apply_step(session: Session, case_id: int, entry: tuple[str, datetime] | None) -> bool:
+    """Apply one new criteria-to-reside or escalation entry to the spell row without reading
+    the events; False when the row cannot tell (then the events are derived again)."""
+    case = session.get(Case, case_id)
+    row = session.execute(
+        select(DischargeSpell.__table__).where(DischargeSpell.case_id == case_id)
+    ).first()
+    if case is None or row is None or entry is None:
+        return False
+    changed = step(row, *entry)
+    if changed is None:
+        return False
+    session.execute(
+        update(DischargeSpell)
+        .where(DischargeSpell.case_id == case_id)
+        .values(**case_columns(case), **changed)
+        .execution_options(synchronize_session=False)
+    )
+    return True
+
+
+def step(row: Any, event: str, at: datetime) -> dict[str, Any] | None:
+    """The spell row's new values after one entry appended to the log, or None when only the
+    events can say. Mirrors `derive_facts` and the final-period rule of `derive_drd`:
+
+    - escalation: the latest entry wins, whatever its clinical time;
+    - a criteria-to-reside entry at or after every earlier one (ties keep log order): not
+      meeting opens a period unless one is open; meeting again closes the open one. A period
+      closed at the instant it opened is dropped (the row no longer knows the one before),
+      and meeting again with delays open must close them: both go back to the events. So does
+      a backdated entry, or one for a patient who has left.
+    """
+    if event in (RAISE_ESCALATION, CLEAR_ESCALATION):
+        return {"escalated": event == RAISE_ESCALATION}
+    if row.left_at is not None or (row.ctr_last_at is not None and at < row.ctr_last_at):
+        return None
+    is_open = row.nctr_last_start is not None and row.nctr_last_end is None
+    if event == NOT_MEETING:
+        if is_open:
+            return {"ctr_last_at": at}
+        return {
+            "ctr_last_at": at,
+            "nctr_last_start": at,
+            "nctr_last_end": None,
+            "drd_day": london_date(at).toordinal(),
+        }
+    if event == MEETS_AGAIN:
+        if row.open_delays:
+            return None
+        if not is_open:
+            return {"ctr_last_at": at}
+        if at <= row.nctr_last_start:
+            return None
+        return {"ctr_last_at": at, "nctr_last_end": at, "drd_day": None}
+    return None
 
 
 def _events_of_interest(session: Session, case_ids: Sequence[int]) -> dict[int, list[Any]]:
@@ -296,8 +362,14 @@ def _note_changes(session: Session, _flush_context: Any, _instances: Any) -> Non
         return
     for obj in session.new:
         if isinstance(obj, CaseEvent) and obj.pathway_key == WORKFLOW:
-            if obj.seq == 1 or obj.event in PERIOD_EVENTS:
+            steps: dict[int, Any] = session.info.setdefault(_STEPS, {})
+            if obj.case_id in steps:  # a second entry in one transaction: the events decide
                 _note(session, obj.case_id, FACTS_AND_PERIODS)
+            if obj.seq == 1 or (obj.event in PERIOD_EVENTS and obj.event not in STEP_EVENTS):
+                _note(session, obj.case_id, FACTS_AND_PERIODS)
+            elif obj.event in STEP_EVENTS:
+                steps[obj.case_id] = (obj.event, obj.occurred_at)
+                _note(session, obj.case_id, STEP)
             elif obj.event in FACT_EVENTS:
                 _note(session, obj.case_id, FACTS)
     for obj in session.dirty:
@@ -320,6 +392,7 @@ def _refresh_pending(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _forget_pending(session: Session) -> None:
     session.info.pop(_PENDING, None)
+    session.info.pop(_STEPS, None)
 
 
 def rebuild_default(session: Session) -> int:

@@ -53,6 +53,10 @@ class DischargeSpell(Base):
     nctr_last_start: Mapped[datetime | None]
     nctr_last_end: Mapped[datetime | None]
     escalated: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The clinical time of the latest criteria-to-reside entry and how many delay periods are
+    # open: what decides whether the next entry can be applied to the row without the events.
+    ctr_last_at: Mapped[datetime | None]
+    open_delays: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class DischargeDelayPeriod(Base):

@@ -43,6 +43,8 @@ def upgrade() -> None:
         sa.Column("nctr_last_start", TS, nullable=True),
         sa.Column("nctr_last_end", TS, nullable=True),
         sa.Column("escalated", sa.Boolean(), nullable=False),
+        sa.Column("ctr_last_at", TS, nullable=True),
+        sa.Column("open_delays", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["case_id"],
             ["cases.id"],

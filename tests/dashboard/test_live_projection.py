@@ -94,6 +94,11 @@ def _journeys(
             admitted + (now - admitted) * rng.uniform(0.05, 0.999)
             for _ in range(rng.randint(0, 12))
         )
+        # Some entries are recorded late, behind one already there (backdated: the projection
+        # must then go back to the events).
+        for i in range(1, len(times)):
+            if rng.random() < 0.2:
+                times[i - 1], times[i] = times[i], times[i - 1]
         accepted += walk(
             session,
             engine,
