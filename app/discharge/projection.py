@@ -403,3 +403,14 @@ def rebuild_default(session: Session) -> int:
 def derive_missing_default(session: Session) -> int:
     """`derive_missing` with the code lists of the configured pathways directory."""
     return derive_missing(session, _family_of(session))
+
+
+def rederive(session: Session, case_ids: Sequence[int]) -> int:
+    """Derive the rows of the given discharge cases again from their events (after writes
+    that bypassed the service); returns the spells written. The caller commits."""
+    ids = list(case_ids)
+    for start in range(0, len(ids), 2000):
+        chunk = ids[start : start + 2000]
+        session.execute(delete(DischargeDelayPeriod).where(DischargeDelayPeriod.case_id.in_(chunk)))
+        session.execute(delete(DischargeSpell).where(DischargeSpell.case_id.in_(chunk)))
+    return derive_missing_default(session)
