@@ -18,8 +18,8 @@ from app.dashboard.live_figures import DAILY, Freshness, LiveSource
 from app.dashboard.live_repository import LiveRepository
 from app.dashboard.repository import DashboardRepository
 from app.discharge.history import EVENTS_OF_INTEREST, derive_facts
-from app.discharge.projection import DELAY_LIST, family_lookup, micros
 from app.discharge.repository import DischargeRepository
+from app.discharge.spell_rows import DELAY_LIST, family_lookup, micros
 from app.engine.engine import Engine
 from app.errors import ValidationFailed
 from app.ic.reports import build_report

@@ -20,8 +20,7 @@ What is re-derived depends on the change, so a routine detail update costs nothi
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -30,8 +29,7 @@ from sqlalchemy import delete, event, insert, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from app.calc.drd import london_date
-from app.codelists.loader import CodeSetNotFound, CodeSetRegistry
+from app.codelists.loader import CodeSetRegistry
 from app.discharge.history import (
     CLEAR_ESCALATION,
     CLOSES_ALL_DELAYS,
@@ -43,15 +41,20 @@ from app.discharge.history import (
     OPEN_DELAY,
     RAISE_ESCALATION,
     SET_PRIMARY,
-    DischargeFacts,
     FamilyOf,
     derive_facts,
+)
+from app.discharge.spell_rows import (
+    STEP_EVENTS,
+    case_columns,
+    family_lookup,
+    spell_rows,
+    step,
 )
 from app.models import Case, CaseEvent
 from app.models.spell import DischargeDelayPeriod, DischargeSpell
 
 WORKFLOW = "discharge"
-DELAY_LIST = "delay-reasons-acute"
 # session.info keys: the code lists to take delay families from, and the cases to re-derive.
 CODES_KEY = "homefirst.codes"
 _PENDING = "homefirst.discharge_spells_pending"
@@ -59,8 +62,6 @@ _PENDING = "homefirst.discharge_spells_pending"
 SKIP_KEY = "homefirst.skip_discharge_projection"
 
 CASE_COLUMNS, STEP, FACTS, FACTS_AND_PERIODS = 1, 2, 3, 4
-# Entries that can usually be applied to the spell row as it is (see `step`).
-STEP_EVENTS = frozenset({NOT_MEETING, MEETS_AGAIN, RAISE_ESCALATION, CLEAR_ESCALATION})
 _STEPS = "homefirst.discharge_spell_steps"
 FACT_EVENTS = frozenset({NOT_MEETING, MEETS_AGAIN, RAISE_ESCALATION, CLEAR_ESCALATION}) | (
     LEAVES_HOSPITAL
@@ -68,8 +69,6 @@ FACT_EVENTS = frozenset({NOT_MEETING, MEETS_AGAIN, RAISE_ESCALATION, CLEAR_ESCAL
 PERIOD_EVENTS = frozenset({OPEN_DELAY, END_DELAY, SET_PRIMARY}) | CLOSES_ALL_DELAYS
 TRACKED_CASE_FIELDS = ("organisation", "site", "opened_at", "closed_at")
 TRACKED_ATTRIBUTES = ("admitted_at", "hospital_system")
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_MICROSECOND = timedelta(microseconds=1)
 
 _events = CaseEvent.__table__
 _EVENT_COLUMNS = (
@@ -84,18 +83,6 @@ _EVENT_COLUMNS = (
 )
 
 
-def family_lookup(codes: CodeSetRegistry) -> FamilyOf:
-    """(delay code, clinical time) -> the code's family in the list in force on that date."""
-
-    def family(code: str, at: datetime) -> str | None:
-        try:
-            return codes.family_of(DELAY_LIST, code, london_date(at))
-        except CodeSetNotFound:
-            return None
-
-    return family
-
-
 @lru_cache
 def _default_codes(codelists: Path) -> CodeSetRegistry:
     return CodeSetRegistry.from_directory(codelists)
@@ -108,76 +95,6 @@ def _family_of(session: Session) -> FamilyOf:
 
         codes = _default_codes(get_settings().pathways_dir / "codelists")
     return family_lookup(codes)
-
-
-def micros(at: datetime) -> int:
-    """Whole microseconds since the Unix epoch: exact integer arithmetic in SQL and Python."""
-    return (at - EPOCH) // _ONE_MICROSECOND
-
-
-# -- what a spell's rows hold ---------------------------------------------------------------------
-@dataclass(frozen=True)
-class SpellRows:
-    spell: dict[str, Any]
-    periods: list[dict[str, Any]]
-
-
-def case_columns(case: Case) -> dict[str, Any]:
-    admitted_raw = (case.attributes or {}).get("admitted_at")
-    admitted = datetime.fromisoformat(admitted_raw) if admitted_raw else None
-    return {
-        "organisation": case.organisation,
-        "site": case.site,
-        "hospital_system": (case.attributes or {}).get("hospital_system"),
-        "opened_at": case.opened_at,
-        "closed_at": case.closed_at,
-        "admitted_at": admitted,
-        "admitted_day": london_date(admitted).toordinal() if admitted else None,
-    }
-
-
-def spell_rows(case: Case, facts: DischargeFacts) -> SpellRows:
-    periods = facts.drd.nctr_periods
-    last_start, last_end = periods[-1] if periods else (None, None)
-    drd = facts.drd.discharge_ready_date
-    spell = {
-        "case_id": case.id,
-        **case_columns(case),
-        "left_at": facts.left_hospital_at,
-        "discharged_at": facts.discharged_at,
-        "discharged_day": (
-            london_date(facts.discharged_at).toordinal() if facts.discharged_at else None
-        ),
-        "discharge_pathway": facts.discharge_pathway,
-        "drd_day": drd.toordinal() if drd else None,
-        "nctr_last_start": last_start,
-        "nctr_last_end": last_end,
-        "escalated": facts.escalated,
-        "ctr_last_at": max((c.effective_at for c in facts.ctr_log), default=None),
-        "open_delays": sum(1 for p in facts.delays if p.ended_at is None),
-    }
-    rows = []
-    for ordinal, period in enumerate(facts.delays):
-        note = facts.delay_notes.get((period.code, period.started_at), {})
-        rows.append(
-            {
-                "case_id": case.id,
-                "ordinal": ordinal,
-                "code": period.code,
-                "family": period.family,
-                "started_at": period.started_at,
-                "ended_at": period.ended_at,
-                "recorded_at": period.recorded_at,
-                "marked_primary": period.marked_primary,
-                # The report shows an empty area as "not recorded", as for a missing one.
-                "support_area": note.get("support_area") or None,
-                "note": note.get("delay_note"),
-                "codelist": note.get("codelist"),
-                "started_us": micros(period.started_at),
-                "ended_us": micros(period.ended_at) if period.ended_at else None,
-            }
-        )
-    return SpellRows(spell, rows)
 
 
 # -- writing -------------------------------------------------------------------------------------
@@ -239,42 +156,6 @@ def _apply_step(session: Session, case_id: int, entry: tuple[str, datetime] | No
     return True
 
 
-def step(row: Any, event: str, at: datetime) -> dict[str, Any] | None:
-    """The spell row's new values after one entry appended to the log, or None when only the
-    events can say. Mirrors `derive_facts` and the final-period rule of `derive_drd`:
-
-    - escalation: the latest entry wins, whatever its clinical time;
-    - a criteria-to-reside entry at or after every earlier one (ties keep log order): not
-      meeting opens a period unless one is open; meeting again closes the open one. A period
-      closed at the instant it opened is dropped (the row no longer knows the one before),
-      and meeting again with delays open must close them: both go back to the events. So does
-      a backdated entry, or one for a patient who has left.
-    """
-    if event in (RAISE_ESCALATION, CLEAR_ESCALATION):
-        return {"escalated": event == RAISE_ESCALATION}
-    if row.left_at is not None or (row.ctr_last_at is not None and at < row.ctr_last_at):
-        return None
-    is_open = row.nctr_last_start is not None and row.nctr_last_end is None
-    if event == NOT_MEETING:
-        if is_open:
-            return {"ctr_last_at": at}
-        return {
-            "ctr_last_at": at,
-            "nctr_last_start": at,
-            "nctr_last_end": None,
-            "drd_day": london_date(at).toordinal(),
-        }
-    if event == MEETS_AGAIN:
-        if row.open_delays:
-            return None
-        if not is_open:
-            return {"ctr_last_at": at}
-        if at <= row.nctr_last_start:
-            return None
-        return {"ctr_last_at": at, "nctr_last_end": at, "drd_day": None}
-    return None
-
-
 def _events_of_interest(session: Session, case_ids: Sequence[int]) -> dict[int, list[Any]]:
     stmt = (
         select(*_EVENT_COLUMNS)
@@ -305,7 +186,7 @@ def rebuild(session: Session, family_of: FamilyOf) -> int:
     return derive_missing(session, family_of)
 
 
-def derive_missing(session: Session, family_of: FamilyOf, *, batch: int = 2000) -> int:
+def derive_missing(session: Session, family_of: FamilyOf) -> int:
     """Derive the rows of the discharge cases that have none (after a bulk load that bypassed
     the service); returns the spells written. The caller commits."""
     missing = (
@@ -314,7 +195,11 @@ def derive_missing(session: Session, family_of: FamilyOf, *, batch: int = 2000) 
         .where(Case.workflow_key == WORKFLOW, DischargeSpell.case_id.is_(None))
         .order_by(Case.id)
     )
-    ids = list(session.execute(missing).scalars())
+    return _derive(session, list(session.execute(missing).scalars()), family_of)
+
+
+def _derive(session: Session, ids: list[int], family_of: FamilyOf, batch: int = 2000) -> int:
+    """Insert the rows of the given cases (which have none), a batch at a time."""
     written = 0
     for start in range(0, len(ids), batch):
         chunk = ids[start : start + batch]
@@ -413,4 +298,5 @@ def rederive(session: Session, case_ids: Sequence[int]) -> int:
         chunk = ids[start : start + 2000]
         session.execute(delete(DischargeDelayPeriod).where(DischargeDelayPeriod.case_id.in_(chunk)))
         session.execute(delete(DischargeSpell).where(DischargeSpell.case_id.in_(chunk)))
-    return derive_missing_default(session)
+    discharge = select(Case.id).where(Case.id.in_(ids), Case.workflow_key == WORKFLOW)
+    return _derive(session, list(session.execute(discharge).scalars()), _family_of(session))

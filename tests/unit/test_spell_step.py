@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from app.discharge.history import derive_facts
-from app.discharge.projection import STEP_EVENTS, spell_rows, step
+from app.discharge.spell_rows import STEP_EVENTS, spell_rows, step
 
 START = datetime(2026, 3, 20, 8, 0, tzinfo=UTC)  # the clocks change during these logs
 CASE = SimpleNamespace(
