@@ -8,11 +8,10 @@ from typing import Annotated
 
 import typer
 
-from app.chc.cli import chc_cli
+from app.composition import workflows
 from app.config import get_settings
 from app.dashboard.cli import metrics_cli
 from app.errors import DomainError
-from app.ic.cli import ic_cli
 
 cli = typer.Typer(help="HomeFirst workflow service.", no_args_is_help=True)
 pathways_cli = typer.Typer(help="Check pathway files.", no_args_is_help=True)
@@ -30,9 +29,11 @@ for name, sub in (
     ("demo", demo_cli),
 ):
     cli.add_typer(sub, name=name)
-cli.add_typer(chc_cli, name="chc")
 cli.add_typer(metrics_cli, name="metrics")
-cli.add_typer(ic_cli, name="ic")
+# Each registered workflow's own commands (`homefirst chc ...`, `homefirst ic ...`).
+for _workflow in workflows():
+    for name, sub in _workflow.cli:
+        cli.add_typer(sub, name=name)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -42,15 +43,18 @@ def _fail(message: str) -> typer.Exit:
 
 @pathways_cli.command("check")
 def pathways_check(directory: Annotated[Path | None, typer.Option("--dir")] = None) -> None:
-    """Load and check every pathway file; exit 1 naming the file and problem on error."""
-    import app.rules  # noqa: F401 - registers guards and effects
-    from app.engine.catalogue import PathwayCatalogue
+    """Load and check every pathway file and every workflow's configuration files; exit 1
+    naming the file and problem on error."""
+    from app.composition import build_catalogue
+    from app.configfiles import ConfigFileError
     from app.engine.loader import PathwayError
-    from app.engine.registry import RULES
 
+    pathways_dir = directory or get_settings().pathways_dir
+    registered = workflows()
     try:
-        catalogue = PathwayCatalogue.from_directory(directory or get_settings().pathways_dir, RULES)
-    except PathwayError as exc:
+        catalogue = build_catalogue(registered, pathways_dir)
+        registered.load_configs(pathways_dir / "config")
+    except (PathwayError, ConfigFileError) as exc:
         raise _fail(f"pathway check failed: {exc}") from None
     for p in catalogue.all():
         typer.echo(
@@ -189,11 +193,12 @@ def demo_load() -> None:
 
 
 def _load_demo() -> object:
+    from app.composition import build_parts
     from app.db import get_sessionmaker
     from app.demo import load_demo
-    from app.main import build_engine
 
-    return load_demo(get_sessionmaker(), build_engine(get_settings()))
+    parts = build_parts(get_settings())
+    return load_demo(get_sessionmaker(), parts.writer, parts.workflows)
 
 
 def _print_demo(result: object) -> None:

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from app.auth.actor import Actor
 from app.auth.service import authenticate, cached_actor
 from app.cases.scope import require_visible
+from app.cases.transition import CaseWriter
 from app.codelists.loader import CodeSetRegistry
 from app.config import Settings, get_settings
 from app.db import get_db
@@ -106,3 +107,12 @@ def visible_case(case_id: IdPath, actor: CurrentActor, db: SessionDep) -> int:
 
 # A case the caller's organisation owns or shares; use in place of `IdPath` for `{case_id}`.
 VisibleCaseId = Annotated[int, Depends(visible_case)]
+
+
+async def get_writer_dep(request: Request) -> CaseWriter:
+    writer: CaseWriter = request.app.state.writer
+    return writer
+
+
+# The one transition entry point, for routes whose use case changes cases.
+WriterDep = Annotated[CaseWriter, Depends(get_writer_dep)]

@@ -12,17 +12,14 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-import app.rules  # noqa: F401 - registers named guards and effects
 from app.admin.routes import router as admin_router
 from app.audit.routes import router as audit_router
 from app.auth.routes import router as auth_router
 from app.cases.routes import router as cases_router
 from app.cases.sharing_routes import router as sharing_router
 from app.chc.config import chc_config
-from app.chc.routes import routers as chc_routers
 from app.clocks.sweeper import sweep
-from app.codelists.checks import code_checker
-from app.codelists.loader import CodeSetRegistry
+from app.composition import build_engine, build_writer, load_codes, workflows
 from app.config import Settings, get_settings
 from app.dashboard.context import context_for
 from app.dashboard.live_figures import Freshness, refresh_due
@@ -32,34 +29,17 @@ from app.dashboard.service import live_source, store_day
 from app.dashboard.snapshots import yesterday
 from app.db import get_sessionmaker, make_engine, make_sessionmaker
 from app.discharge.config import load_discharge_config
-from app.discharge.routes import router as discharge_router
-from app.engine.catalogue import PathwayCatalogue
-from app.engine.engine import Engine
-from app.engine.registry import RULES
+from app.engine.readmodels import tick_read_models
 from app.health import router as health_router
-from app.ic.routes import router as ic_router
 from app.links.routes import router as links_router
 from app.pathways_api.routes import router as pathways_router
 from app.problems import install_error_handlers
 from app.security.inputs import check_inputs
 from app.security.install import install_security
-from app.timeutil import utcnow
+from app.timeutil import london_today, utcnow
 
 log = logging.getLogger(__name__)
 DASHBOARD_STATIC = Path(__file__).parent / "dashboard" / "static"
-
-
-def load_codes(settings: Settings) -> CodeSetRegistry:
-    return CodeSetRegistry.from_directory(settings.pathways_dir / "codelists")
-
-
-def build_engine(settings: Settings, codes: CodeSetRegistry | None = None) -> Engine:
-    """Load every pathway file; a bad file raises `PathwayError` naming it and the problem."""
-    codes = codes or load_codes(settings)
-    return Engine(
-        PathwayCatalogue.from_directory(settings.pathways_dir, RULES),
-        code_check=code_checker(codes),
-    )
 
 
 @asynccontextmanager
@@ -89,8 +69,10 @@ async def lifespan(application: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    registered = workflows()
     codes = load_codes(settings)
-    engine = build_engine(settings, codes)
+    registered.load_configs(settings.pathways_dir / "config")  # a bad file stops the start
+    engine = build_engine(settings, codes, registered)
 
     application = FastAPI(
         title="HomeFirst",
@@ -98,7 +80,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Discharge-to-assess, continuing healthcare and intermediate-care workflows.",
         lifespan=lifespan,
     )
+    application.state.workflows = registered
     application.state.engine = engine
+    application.state.writer = build_writer(settings, engine, codes, registered)
     application.state.codes = codes
     application.state.discharge_config = load_discharge_config(settings.pathways_dir)
     application.state.metrics_ctx = context_for(settings, engine.catalogue, codes)
@@ -121,15 +105,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         cases_router,
         pathways_router,
         health_router,
-        discharge_router,
         links_router,
         sharing_router,
         audit_router,
         admin_router,
-        ic_router,
         dashboard_router,
-        *chc_routers,
         auth_router,
+        *registered.routers(),
     ):
         api.include_router(router)
     application.include_router(api)
@@ -162,12 +144,19 @@ def _sweep_loop(stop: threading.Event, application: FastAPI) -> None:
     once a day. Safe beside other processes: both jobs are exactly-once in the database."""
     settings: Settings = application.state.settings
     snapshotted: date | None = None
+    ticked: date | None = None
     while not stop.wait(settings.clock_sweep_interval_seconds):
         try:
             now = utcnow()
             report = sweep(application.state.sessions, now=now)
             if report.warnings or report.breaches:
                 log.info("clock sweep: %s warnings, %s breaches", report.warnings, report.breaches)
+            if ticked != london_today(now):
+                # Read models that depend on the date (CHC days waiting) move on once a day.
+                with application.state.sessions() as session:
+                    changed = tick_read_models(session, application.state.writer.read_models, now)
+                ticked = london_today(now)
+                log.info("read models re-derived for %s: %s rows changed", ticked, changed)
             if snapshotted != yesterday(now):
                 with application.state.sessions() as session:
                     snapshotted, new = store_day(

@@ -24,3 +24,8 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     start = datetime.combine(day, time(0), tzinfo=LONDON).astimezone(UTC)
     end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=LONDON).astimezone(UTC)
     return start, end
+
+
+def london_today(at: datetime) -> date:
+    """The Europe/London calendar date of an aware instant."""
+    return as_utc(at).astimezone(LONDON).date()

@@ -19,7 +19,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from app.chc.config import COLOUR_RANK, ChcConfig
-from app.chc.worklist import _computed
+from app.chc.worklist import computed as _computed
 from app.migrations_state import upgrade_to_head
 from app.models import Case
 from bench.nhs import nhs_numbers

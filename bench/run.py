@@ -14,24 +14,25 @@ from typing import Any
 
 import psycopg
 from sqlalchemy import select
-from sqlalchemy.orm import sessionmaker
 
-import app.rules  # noqa: F401 - registers guards and effects
 from app.auth.actor import Actor
 from app.auth.service import add_user, create_token
-from app.calc.drd import london_date
 from app.cases.service import encode_cursor
+from app.cases.transition import CaseWriter
 from app.chc.config import chc_config
+from app.chc.metrics import chc_org_figures
 from app.chc.worklist import worklist_states
+from app.composition import build_engine, build_writer, load_codes
 from app.config import PROJECT_ROOT, Settings
 from app.dashboard import service as dash_service
-from app.dashboard.chc_metrics import chc_org_figures
 from app.dashboard.context import context_for
 from app.dashboard.service import check_live_figures
 from app.db import UnitOfWork, make_engine, make_sessionmaker
-from app.discharge.projection import SKIP_KEY, derive_missing_default, rederive
+from app.discharge.drd import london_date
+from app.discharge.projection import derive_missing_default, rederive
+from app.engine.readmodels import ReadModelRegistry
 from app.engine.replay import replay
-from app.main import build_engine, create_app, load_codes
+from app.main import create_app
 from app.models import CaseEvent
 from app.timeutil import utcnow
 from bench import claims as claims_mod
@@ -224,7 +225,13 @@ def run(ctx: Ctx) -> dict[str, Any]:
         if "transitions" not in ctx.skip:
             started = utcnow()
             ctx.out["transitions"] = _transitions(
-                ctx, sessions, engine, users, server, ranges, settings
+                ctx,
+                sessions,
+                build_writer(settings, engine, codes),
+                users,
+                server,
+                ranges,
+                settings,
             )
             # The raw psycopg loop and pgbench write cases and events with plain SQL, past the
             # service and so past the projection's hooks: derive those cases' rows again.
@@ -475,7 +482,7 @@ def _compute_cost(session: Any, mctx: Any, settings: Settings) -> dict[str, floa
 def _transitions(
     ctx: Ctx,
     sessions: Any,
-    engine: Any,
+    writer: Any,
     users: dict[str, Any],
     server: Server,
     ranges: dict[str, Any],
@@ -499,7 +506,7 @@ def _transitions(
             if name == "raw":
                 p = txn.raw(ctx.dsn, actor, plans, m.seconds, m.warmup)
             elif name == "inproc":
-                p = txn.inprocess(sessions, engine, actor, plans, m.seconds, m.warmup)
+                p = txn.inprocess(sessions, writer, actor, plans, m.seconds, m.warmup)
             elif name == "http":
                 p = txn.http(server.port, token, plans, m.seconds, m.warmup)
             else:
@@ -516,7 +523,7 @@ def _transitions(
     refresh_versions(ctx.dsn, slots)
     p = txn.inprocess(
         sessions,
-        engine,
+        writer,
         actor,
         txn.splits(slots, biggest, "update"),
         m.seconds,
@@ -534,7 +541,7 @@ def _transitions(
         if name == "raw":
             q = txn.raw(ctx.dsn, actor, plans, m.seconds, m.warmup)
         elif name == "inproc":
-            q = txn.inprocess(sessions, engine, actor, plans, m.seconds, m.warmup)
+            q = txn.inprocess(sessions, writer, actor, plans, m.seconds, m.warmup)
         else:
             q = txn.http(server.port, token, plans, m.seconds, m.warmup)
         q.name = q.name + " (mix)"
@@ -547,15 +554,15 @@ def _transitions(
         "points": [q.as_dict() for q in mix_rows],
         "inproc_vs_raw": ratio(mix_rows[1].ops_per_s, mix_rows[0].ops_per_s),
         "http_vs_raw": ratio(mix_rows[2].ops_per_s, mix_rows[0].ops_per_s),
-        "projection_cost": _projection_cost(ctx, sessions, engine, actor, mix_slots, biggest),
+        "projection_cost": _projection_cost(ctx, sessions, writer, actor, mix_slots, biggest),
     }
     refresh_versions(ctx.dsn, slots)
     out["statements"] = txn.count_statements(
-        sessions, engine, actor, txn.Plan("update", slots[:50]), 50
+        sessions, writer, actor, txn.Plan("update", slots[:50]), 50
     )
     refresh_versions(ctx.dsn, mix_slots)
     out["statements_mix"] = txn.count_statements(
-        sessions, engine, actor, txn.Plan("mix", mix_slots[:60]), 60
+        sessions, writer, actor, txn.Plan("mix", mix_slots[:60]), 60
     )
     refresh_versions(ctx.dsn, slots)
     out["statements"].update(
@@ -571,19 +578,18 @@ def _transitions(
 
 
 def _projection_cost(
-    ctx: Ctx, sessions: Any, engine: Any, actor: Actor, slots: Any, clients: int
+    ctx: Ctx, sessions: Any, writer: CaseWriter, actor: Actor, slots: Any, clients: int
 ) -> dict[str, Any]:
-    """What keeping the discharge spell projection costs the state-change mix, in-process:
-    runs with and without it, alternated so drift hits both alike."""
-    bare = sessionmaker(
-        bind=sessions.kw["bind"], expire_on_commit=False, autoflush=False, info={SKIP_KEY: True}
-    )
+    """What keeping every read model costs the state-change mix, in-process: runs through the
+    transition entry point with the registered read models and with none, alternated so drift
+    hits both alike."""
+    bare = CaseWriter(writer.engine, ReadModelRegistry())
     rates: dict[str, list[float]] = {"with": [], "without": []}
     for _ in range(2):
-        for name, factory in (("with", sessions), ("without", bare)):
+        for name, chosen in (("with", writer), ("without", bare)):
             refresh_versions(ctx.dsn, slots)
             plans = txn.splits(slots, clients, "mix")
-            q = txn.inprocess(factory, engine, actor, plans, ctx.mode.seconds, ctx.mode.warmup)
+            q = txn.inprocess(sessions, chosen, actor, plans, ctx.mode.seconds, ctx.mode.warmup)
             rates[name].append(q.ops_per_s)
     with_, without = (sum(v) / len(v) for v in (rates["with"], rates["without"]))
     cost = 1 - with_ / without if without else None

@@ -23,7 +23,8 @@ from app.cases.schemas import EventCreate
 from app.chc import queue
 from app.chc.config import chc_config
 from app.codelists.loader import CodeSetRegistry
-from app.config import PROJECT_ROOT
+from app.composition import build_writer
+from app.config import PROJECT_ROOT, Settings
 from app.db import make_engine, make_sessionmaker
 from app.engine.engine import Engine
 from app.engine.replay import replay
@@ -102,19 +103,22 @@ def _insert(session: Any, t: Template, org: str, walker: int, patient: str) -> i
 
 def sqlite_correctness(
     engine: Engine, codes: CodeSetRegistry, templates: TemplateSet, seed: int
-) -> dict[str, Any]:  # noqa: ARG001
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="hf-bench-sqlite-") as tmp:
         url = f"sqlite:///{Path(tmp) / 'bench.db'}"
         upgrade_to_head(url)
         sa = make_engine(url)
         sessions = make_sessionmaker(sa)
         try:
-            return _check(sessions, engine, templates)
+            return _check(sessions, engine, templates, codes)
         finally:
             sa.dispose()
 
 
-def _check(sessions: Any, engine: Engine, templates: TemplateSet) -> dict[str, Any]:
+def _check(
+    sessions: Any, engine: Engine, templates: TemplateSet, codes: CodeSetRegistry
+) -> dict[str, Any]:
+    writer = build_writer(Settings(), engine, codes)
     roles = ["discharge_team", "ward_clinician", "ic_coordinator", "chc_assessor"]
     with sessions() as s:
         walker = add_user(
@@ -167,7 +171,7 @@ def _check(sessions: Any, engine: Engine, templates: TemplateSet) -> dict[str, A
                 with sessions() as s:
                     service.fire_event(
                         s,
-                        engine=engine,
+                        writer=writer,
                         actor=actor,
                         case_id=op.case_id,
                         body=EventCreate(event=op.event, data=op.data),
@@ -210,7 +214,7 @@ def _check(sessions: Any, engine: Engine, templates: TemplateSet) -> dict[str, A
                 version = s.get(Case, item.case_id).version  # type: ignore[union-attr]
                 service.fire_event(
                     s,
-                    engine=engine,
+                    writer=writer,
                     actor=a,
                     case_id=item.case_id,
                     body=EventCreate(event="withdraw", data={"withdrawal_reason": "bench"}),

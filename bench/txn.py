@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.auth.actor import Actor
 from app.cases import service
 from app.cases.schemas import EventCreate
-from app.engine.engine import Engine
+from app.cases.transition import CaseWriter
 from app.timeutil import utcnow
 from bench.httpclient import Conn
 from bench.stats import Point, percentile, point
@@ -69,7 +69,7 @@ def _run_threads(
 # -- in-process: the service layer ---------------------------------------------------------------
 def inprocess(
     sessions: sessionmaker[Session],
-    engine: Engine,
+    writer: CaseWriter,
     actor: Actor,
     plans: list[Plan],
     seconds: float,
@@ -91,7 +91,7 @@ def inprocess(
                 with sessions() as session:
                     service.fire_event(
                         session,
-                        engine=engine,
+                        writer=writer,
                         actor=actor,
                         case_id=op.case_id,
                         body=request,
@@ -113,7 +113,7 @@ def inprocess(
 
 
 def count_statements(
-    sessions: sessionmaker[Session], engine: Engine, actor: Actor, plan: Plan, n: int
+    sessions: sessionmaker[Session], writer: CaseWriter, actor: Actor, plan: Plan, n: int
 ) -> dict[str, Any]:
     """Statements (cursor executes) and commits per transition, with the SQL of the last one."""
     bind = sessions.kw["bind"]
@@ -136,7 +136,7 @@ def count_statements(
             with sessions() as session:
                 service.fire_event(
                     session,
-                    engine=engine,
+                    writer=writer,
                     actor=actor,
                     case_id=op.case_id,
                     body=EventCreate(event=op.event, data=op.data),

@@ -19,16 +19,16 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-import app.rules  # noqa: F401 - registers guards and effects
 from app.auth.actor import Actor
 from app.auth.service import add_user, create_token
+from app.cases.transition import CaseWriter
 from app.codelists.checks import code_checker
 from app.codelists.loader import CodeSetRegistry
+from app.composition import build_catalogue, build_writer, workflows
 from app.config import PROJECT_ROOT, Settings
 from app.db import make_engine, make_sessionmaker
 from app.engine.catalogue import PathwayCatalogue
 from app.engine.engine import Engine
-from app.engine.registry import RULES
 from app.main import create_app
 from app.migrations_state import upgrade_to_head
 
@@ -113,7 +113,7 @@ def sessions(db_url: str) -> Iterator[sessionmaker[Session]]:
 
 @pytest.fixture(scope="session")
 def catalogue() -> PathwayCatalogue:
-    return PathwayCatalogue.from_directory(PROJECT_ROOT / "pathways", RULES)
+    return build_catalogue(workflows(), PROJECT_ROOT / "pathways")
 
 
 @pytest.fixture
@@ -204,3 +204,9 @@ def live_server(settings: Settings) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture
+def writer(engine: Engine, codes: CodeSetRegistry, settings: Settings) -> CaseWriter:
+    """The transition entry point with every registered workflow's read models."""
+    return build_writer(settings, engine, codes)

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from fastapi.testclient import TestClient
 from httpx import Response
+
+from app.cases.transition import CaseWriter
+from app.codelists.loader import CodeSetRegistry
+from app.composition import build_writer
+from app.config import PROJECT_ROOT, Settings
+from app.engine.engine import Engine
 
 SAMPLE = "sample-referral"
 
@@ -61,3 +68,14 @@ class Api:
         r = self.client.get(f"/api/v1/cases/{case_id}/events", headers=self.headers)
         assert r.status_code == 200, r.text
         return list(r.json())
+
+
+@cache
+def _codes() -> CodeSetRegistry:
+    return CodeSetRegistry.from_directory(PROJECT_ROOT / "pathways" / "codelists")
+
+
+def writer_for(engine: Engine) -> CaseWriter:
+    """The transition entry point over `engine`, with every registered workflow's read models
+    (what the application builds), for tests that call the service layer directly."""
+    return build_writer(Settings(), engine, _codes())

@@ -18,6 +18,7 @@ from app.engine.spec import FieldSpec, PathwaySpec
 from app.errors import DomainError
 from app.models import Case
 from app.timeutil import LONDON
+from tests.helpers import writer_for
 
 SYSTEMS = ("LUHFT", "S&O")
 TTL = timedelta(hours=1)
@@ -110,7 +111,7 @@ def walk(
         try:
             fired = service.fire_event(
                 session,
-                engine=engine,
+                writer=writer_for(engine),
                 actor=actor,
                 case_id=case_id,
                 body=EventCreate(

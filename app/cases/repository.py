@@ -46,6 +46,8 @@ class CaseRepository:
         self.session = session
         # (case id, event) -> clinical time of the case's latest such event, read with the lock.
         self._last_seen: dict[tuple[int, str], datetime | None] = {}
+        # The event this repository appended last (the transition entry point hands it on).
+        self.appended: CaseEvent | None = None
 
     # -- CaseStore port -------------------------------------------------------------------
     def add_case(self, case: Case) -> None:
@@ -59,6 +61,7 @@ class CaseRepository:
         except IntegrityError as exc:
             # Another writer appended this seq first: the caller's view of the case is stale.
             raise StaleCase("the case was changed by someone else; reload and retry") from exc
+        self.appended = event
 
     def last_occurred_at(self, case_id: int, event: str) -> datetime | None:
         if (case_id, event) in self._last_seen:

@@ -8,11 +8,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app.auth.actor import Actor
-from app.cases.effects import CaseEffectPorts
 from app.cases.facts import CaseFacts
 from app.cases.repository import CaseFilter, CaseRepository
 from app.cases.schemas import (
@@ -23,12 +21,12 @@ from app.cases.schemas import (
     EventRead,
 )
 from app.cases.scope import ScopeRepository
+from app.cases.transition import CaseWriter
 from app.cases.views import case_dict, case_read, case_summary, event_dict, event_read
 from app.clocks.repository import ClockRepository
-from app.clocks.service import ClockService
 from app.db import UnitOfWork
 from app.engine.engine import Command, Engine, OpenCommand
-from app.errors import Forbidden, NotFound, PreconditionRequired, StaleCase, ValidationFailed
+from app.errors import Forbidden, NotFound, PreconditionRequired, ValidationFailed
 from app.idempotency.repository import IdempotencyRepository
 from app.idempotency.service import IdempotencyGuard, StoredResponse, fingerprint
 from app.links.repository import LinkRepository
@@ -40,7 +38,7 @@ API_PREFIX = "/api/v1"
 def create_case(
     session: Session,
     *,
-    engine: Engine,
+    writer: CaseWriter,
     actor: Actor,
     body: CaseCreate,
     idempotency_key: str | None,
@@ -63,9 +61,8 @@ def create_case(
         )
         if (replay := guard.claim()) is not None:
             return replay
-        cases = CaseRepository(session)
-        clocks = ClockRepository(session)
-        case = engine.open_case(
+        case = writer.open(
+            session,
             OpenCommand(
                 body.workflow,
                 actor,
@@ -78,10 +75,8 @@ def create_case(
                 idempotency_key,
             ),
             now=now,
-            store=cases,
-            clocks=ClockService(clocks, now=now),
         )
-        response = case_response(session, engine, case, actor, now, status=201)
+        response = case_response(session, writer.engine, case, actor, now, status=201)
         guard.remember(response)
     return response
 
@@ -89,7 +84,7 @@ def create_case(
 def fire_event(
     session: Session,
     *,
-    engine: Engine,
+    writer: CaseWriter,
     actor: Actor,
     case_id: int,
     body: EventCreate,
@@ -127,34 +122,24 @@ def fire_event(
         )
         if (replay := guard.claim()) is not None:
             return replay
-        clocks = ClockRepository(session)
-        if locked is None:
-            locked = cases.lock_for_event(case_id, body.event)
-            if locked is None:
-                raise NotFound(f"case {case_id} not found")
-        case = locked.case
-        clocks.prime(case_id, locked.clocks)
-        if case.version != expected:
-            raise StaleCase(
-                f"the case is at version {case.version}, not {expected}; reload and retry",
-                current_version=case.version,
-                etag=case.etag,
-            )
-        event = engine.fire(
-            case,
+        fired = writer.fire(
+            session,
+            case_id,
             Command(body.event, actor, body.data, body.occurred_at, body.reason, idempotency_key),
             now=now,
+            expected_version=expected,
+            locked=locked,
             store=cases,
-            clocks=ClockService(clocks, now=now),
-            effects=CaseEffectPorts(session, engine, actor, now),
-            facts=CaseFacts(session, engine.catalogue.rules),
         )
+        case = fired.case
         # The response is built from what the lock read and the transition changed in memory;
         # links are read again only if an effect linked the case to another.
-        links = locked.links if not _new_links(session, case_id, locked.links) else None
+        links = None if fired.opened_linked else fired.locked.links
         result = {
-            "case": _read_dict(session, engine, case, actor, now, clocks=clocks, links=links),
-            "event": event_dict(event),
+            "case": _read_dict(
+                session, writer.engine, case, actor, now, clocks=fired.clocks, links=links
+            ),
+            "event": event_dict(fired.event),
         }
         response = StoredResponse(200, result, {"ETag": case.etag})
         guard.remember(response)
@@ -278,28 +263,6 @@ def _read_dict(
         else LinkRepository(session).for_case(case.id, visible_to_org=actor.organisation),
         now=now,
     )
-
-
-def _new_links(session: Session, case_id: int, known: list[tuple[CaseLink, Case]]) -> bool:
-    """True when this unit of work linked the case to another (an effect opened a case)."""
-    seen = {link.id for link, _ in known}
-    return any(
-        case_id in ends and link_id not in seen
-        for link_id, ends in session.info.get(_NEW_LINKS, ())
-    )
-
-
-_NEW_LINKS = "homefirst.new_case_links"
-
-
-@event.listens_for(Session, "pending_to_persistent")
-def _note_new_link(session: Session, instance: object) -> None:
-    # Links are flushed by the links package; noting them here lets a transition's response
-    # know its case gained a link without reading the links again.
-    if isinstance(instance, CaseLink):
-        session.info.setdefault(_NEW_LINKS, []).append(
-            (instance.id, (instance.from_case_id, instance.to_case_id))
-        )
 
 
 def _guard(

@@ -51,22 +51,21 @@ def import_list(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from app.chc.importer import import_list as run_import
+    from app.composition import build_parts
     from app.config import get_settings
     from app.db import get_sessionmaker
     from app.errors import DomainError
-    from app.main import build_engine
     from app.timeutil import utcnow
 
     actor = _actor(user)
-    settings = get_settings()
-    engine = build_engine(settings)
+    writer = build_parts(get_settings()).writer
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, transient=True) as bar, get_sessionmaker()() as session:
         task = bar.add_task(f"importing {file.name}", total=None)
         try:
             outcome = run_import(
                 session,
-                engine=engine,
+                writer=writer,
                 cfg=_config(),
                 actor=actor,
                 source=source,
@@ -146,18 +145,16 @@ def panel(
 @chc_cli.command("check")
 def check() -> None:
     """Validate the CHC configuration and its agreement with pathways/chc.yaml."""
-    import app.rules  # noqa: F401 - registers guards and effects
     from app.chc.config import ChcConfigError
     from app.chc.consistency import consistency_problems
+    from app.composition import build_catalogue, workflows
     from app.config import get_settings
-    from app.engine.catalogue import PathwayCatalogue
     from app.engine.loader import PathwayError
-    from app.engine.registry import RULES
 
     settings = get_settings()
     try:
         cfg = _config()
-        catalogue = PathwayCatalogue.from_directory(settings.pathways_dir, RULES)
+        catalogue = build_catalogue(workflows(), settings.pathways_dir)
     except (ChcConfigError, PathwayError) as exc:
         raise _fail(f"CHC check failed: {exc}") from None
     loaded = catalogue.latest("chc")

@@ -13,9 +13,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.configfiles import ConfigFileError, load_config
 from app.engine.durations import parse_duration
 
 Colour = Literal["red", "amber", "green"]
@@ -23,7 +23,7 @@ COLOUR_RANK: dict[str, int] = {"red": 0, "amber": 1, "green": 2}
 FILES = ("chc-assessment-tools.yaml", "chc-rag.yaml", "chc-local.yaml", "chc-sources.yaml")
 
 
-class ChcConfigError(ValueError):
+class ChcConfigError(ConfigFileError):
     """A CHC configuration file is missing or invalid; the message names the file."""
 
 
@@ -239,29 +239,12 @@ MODELS: dict[str, type[BaseModel]] = {
 }
 
 
-def _read(directory: Path, name: str) -> Any:
-    path = directory / name
-    try:
-        return yaml.safe_load(path.read_bytes())
-    except FileNotFoundError:
-        raise ChcConfigError(f"{path}: CHC configuration file not found") from None
-    except yaml.YAMLError as exc:
-        raise ChcConfigError(f"{path}: not valid YAML: {exc}") from exc
-
-
 def load_chc_config(directory: Path) -> ChcConfig:
     """Load and validate the four CHC configuration files in `directory`."""
-    parts: dict[str, Any] = {}
-    for key, name in zip(("tools", "rag", "local", "sources"), FILES, strict=True):
-        raw = _read(directory, name)
-        model: type[BaseModel] = MODELS[key]
-        try:
-            parts[key] = model.model_validate(raw)
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()
-            )
-            raise ChcConfigError(f"{directory / name}: {problems}") from exc
+    parts: dict[str, Any] = {
+        key: load_config(directory, name, MODELS[key], error=ChcConfigError)
+        for key, name in zip(("tools", "rag", "local", "sources"), FILES, strict=True)
+    }
     return ChcConfig(**parts)
 
 

@@ -21,15 +21,14 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.auth.actor import Actor
+from app.cases.transition import CaseWriter
 from app.chc.config import ChcConfig
 from app.chc.csvread import ListFileError, parse_list
 from app.chc.errors import IMPORT_ROLES, READ_ROLES, ImportFileInvalid, NotChcCase, require_role
 from app.chc.merge import ListMerger
 from app.chc.repository import ChcRepository
 from app.chc.schemas import ImportSummary
-from app.chc.worklist import refresh
 from app.db import UnitOfWork
-from app.engine.engine import Engine
 from app.errors import ValidationFailed
 from app.models import ChcImport
 from app.timeutil import LONDON
@@ -59,7 +58,7 @@ def canonical_source(name: str) -> str:
 def import_list(
     session: Session,
     *,
-    engine: Engine,
+    writer: CaseWriter,
     cfg: ChcConfig,
     actor: Actor,
     source: str,
@@ -103,12 +102,11 @@ def import_list(
             earlier = repo.find_import(actor.organisation, source, digest)
             assert earlier is not None  # noqa: S101 - the unique key named this row
             return _replay(earlier)
-        run = ListMerger(session, repo, engine, actor, batch, now)
+        run = ListMerger(session, repo, writer, actor, batch, now)
         for done, row in enumerate(parsed.rows, start=1):
             run.row(row)
             if progress is not None:
                 progress(done, len(parsed.rows))
-        refresh(repo, cfg, organisation=actor.organisation, now=now, case_ids=run.touched)
         body = run.report(parsed.columns, parsed.ignored_columns, parsed.blank_rows)
         for name in ("accepted", "merged", "conflicts", "rejected", "unchanged"):
             setattr(batch, name, len(run.lists[name]))

@@ -15,11 +15,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.auth.actor import Actor
+from app.cases.transition import CaseWriter
 from app.chc.csvread import ParsedRow
-from app.chc.engine_calls import fire, open_case
 from app.chc.repository import ChcRepository
 from app.chc.worklist import facts_of, start_of_day
-from app.engine.engine import Command, Engine, OpenCommand
+from app.engine.engine import Command, OpenCommand
 from app.errors import DomainError
 from app.models import Case, ChcImport, ChcImportRejection, ChcReconciliationItem, ChcSourceRecord
 
@@ -49,7 +49,7 @@ def as_text(value: Any) -> str | None:
 class ListMerger:
     session: Session
     repo: ChcRepository
-    engine: Engine
+    writer: CaseWriter
     actor: Actor
     batch: ChcImport
     now: datetime
@@ -130,7 +130,7 @@ class ListMerger:
             at,
             why,
         )
-        case = open_case(self.session, self.engine, cmd, now=self.now)
+        case = self.writer.open(self.session, cmd, now=self.now)
         if row.values.get("fast_track"):
             reason = f"Fast Track flagged on the {self.batch.source_list} list"
             self._fire(
@@ -142,7 +142,7 @@ class ListMerger:
         self, case: Case, trigger: str, data: dict[str, Any], at: datetime | None, why: str
     ) -> None:
         cmd = Command(trigger, self.actor, data, at, why or None)
-        fire(self.session, self.engine, case, cmd, now=self.now)
+        self.writer.fire(self.session, case.id, cmd, now=self.now)
 
     def _why(self, row: ParsedRow, what: str) -> str:
         return (

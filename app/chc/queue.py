@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import threading
 import weakref
-from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -35,7 +35,7 @@ from app.db import UnitOfWork
 from app.engine.engine import Engine
 from app.errors import ValidationFailed
 from app.models import Case, ChcClaimLog, ChcWorkItem
-from app.timeutil import LONDON, utcnow
+from app.timeutil import LONDON
 
 ORDERING = (
     "Red before Amber before Green (a manual override, with its reason, replaces the computed "
@@ -97,7 +97,6 @@ def list_queue(
     session: Session,
     *,
     engine: Engine,
-    cfg: ChcConfig,
     actor: Actor,
     now: datetime,
     cohort: str | None,
@@ -108,8 +107,6 @@ def list_queue(
     require_role(actor, READ_ROLES, "reading the CHC queue")
     states = worklist_states(engine)
     repo = ChcRepository(session)
-    with UnitOfWork(session):
-        refresh(repo, cfg, organisation=actor.organisation, now=now)
     with UnitOfWork(session):
         rows = repo.queue(actor.organisation, states, cohort=cohort, rag=rag)
     items = [
@@ -127,9 +124,8 @@ def claim_next(
     states = worklist_states(engine)
     repo = ChcRepository(session)
     with UnitOfWork(session):
-        # Commits by itself when it re-rated anything; otherwise the claim goes on in the same
-        # transaction (a look that found nothing has nothing to keep).
-        refresh_for_claim(repo, cfg, organisation=actor.organisation, now=now)
+        # Commits by itself when it re-rated; otherwise the claim goes on in the same transaction.
+        rate_for_the_day(repo, cfg, organisation=actor.organisation, now=now)
         repo.lock_user(actor.user_id)
         held = repo.active_claims(actor.organisation, actor.user_id, now)
         limit = cfg.local.claims.max_active_per_assessor
@@ -155,27 +151,17 @@ def claim_next(
     return result
 
 
-# -- keeping ratings current for claims, without re-rating the whole list each time -------------
-# A rating depends on the case's facts and on the London date (waiting days), nothing else. So a
-# claim re-rates the whole organisation once per London date (and rule set) per process, and in
-# between only the cases changed since this process last looked. Every change to a case's facts
-# moves `cases.updated_at`, stamped when the writing request started, so a change can commit
-# after a look that began later than its stamp. Each claim looks back RECENT_MARGIN before the
-# start of this process's previous look, which covers changes that committed within that time of
-# their stamp (nearly all); once every SWEEP_EVERY one look goes back LATE_COMMIT_MARGIN for the
-# rest. A claim so reads the last few seconds of changes, not the last five minutes of them
-# (which grew with the claim rate: every finished case is a change).
-LATE_COMMIT_MARGIN = timedelta(minutes=5)
-RECENT_MARGIN = timedelta(seconds=2)
-SWEEP_EVERY = timedelta(seconds=10)
+# -- the day's re-rating before a claim ---------------------------------------------------------
+# Every change to a case's facts re-rates its work item in the same transaction (the read model
+# in `app.chc.readmodel`). A rating also depends on the London date (days waiting): the scheduler
+# re-rates every open case once a day, and so does the first claim of a London date (and rule
+# set) in each process, in case the scheduler has not run yet. Reads never re-rate.
 
 
 @dataclass(frozen=True)
 class _Rated:
     day: date
     rules: tuple[str, str]
-    since: datetime  # start of this process's latest look
-    swept: datetime  # start of its latest look back over LATE_COMMIT_MARGIN
 
 
 _RATED: weakref.WeakKeyDictionary[Any, dict[str, _Rated]] = weakref.WeakKeyDictionary()
@@ -183,35 +169,22 @@ _RATED_LOCK = threading.Lock()
 _FULL_LOCKS: weakref.WeakKeyDictionary[Any, dict[str, threading.Lock]] = weakref.WeakKeyDictionary()
 
 
-def refresh_for_claim(
+def rate_for_the_day(
     repo: ChcRepository, cfg: ChcConfig, *, organisation: str, now: datetime
 ) -> None:
-    """`refresh` for the organisation, incrementally when this process rated it today.
+    """Re-rate the organisation's open cases once per London date and rule set per process.
 
-    Commits when it re-rated anything, so a claim that then fails keeps the new ratings (this
-    process will not look at those changes again).
-    """
+    Commits when it re-rated, so a claim that then fails keeps the new ratings."""
     bind = repo.session.get_bind()
-    day = now.astimezone(LONDON).date()
-    rules = (cfg.rag.version, cfg.local.version)
-    started = min(now, utcnow())
-    mark = _mark(bind, organisation)
-    if mark is None or mark.day != day or mark.rules != rules:
-        # One full re-rating at a time per organisation: concurrent claimers wait for it and
-        # then take the incremental path, instead of all re-rating the whole list at once.
-        with _full_lock(bind, organisation):
-            mark = _mark(bind, organisation)
-            if mark is None or mark.day != day or mark.rules != rules:
-                refresh(repo, cfg, organisation=organisation, now=now)
-                repo.session.commit()
-                _set_mark(bind, organisation, _Rated(day, rules, started, started))
-                return
-    margin = LATE_COMMIT_MARGIN if _take_sweep(bind, organisation, started) else RECENT_MARGIN
-    changed = repo.open_cases_changed_since(organisation, mark.since - margin)
-    if changed:
-        refresh(repo, cfg, organisation=organisation, now=now, case_ids=changed)
-        repo.session.commit()
-    _advance(bind, organisation, started)
+    mark = _Rated(now.astimezone(LONDON).date(), (cfg.rag.version, cfg.local.version))
+    if _mark(bind, organisation) == mark:
+        return
+    # One re-rating at a time per organisation: concurrent claimers wait for it.
+    with _full_lock(bind, organisation):
+        if _mark(bind, organisation) != mark:
+            refresh(repo, cfg, organisation=organisation, now=now)
+            repo.session.commit()
+            _set_mark(bind, organisation, mark)
 
 
 def _mark(bind: Any, organisation: str) -> _Rated | None:
@@ -222,23 +195,6 @@ def _mark(bind: Any, organisation: str) -> _Rated | None:
 def _set_mark(bind: Any, organisation: str, mark: _Rated) -> None:
     with _RATED_LOCK:
         _RATED.setdefault(bind, {})[organisation] = mark
-
-
-def _take_sweep(bind: Any, organisation: str, started: datetime) -> bool:
-    """True for the one look (among concurrent ones) that is due to go back the long margin."""
-    with _RATED_LOCK:
-        mark = _RATED.get(bind, {}).get(organisation)
-        if mark is None or started - mark.swept < SWEEP_EVERY:
-            return False
-        _RATED[bind][organisation] = replace(mark, swept=started)
-        return True
-
-
-def _advance(bind: Any, organisation: str, started: datetime) -> None:
-    with _RATED_LOCK:
-        mark = _RATED.get(bind, {}).get(organisation)
-        if mark is not None and started > mark.since:
-            _RATED[bind][organisation] = replace(mark, since=started)
 
 
 def _full_lock(bind: Any, organisation: str) -> threading.Lock:

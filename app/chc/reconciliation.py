@@ -14,8 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.actor import Actor
 from app.cases.repository import CaseRepository
-from app.chc.config import ChcConfig
-from app.chc.engine_calls import fire
+from app.cases.transition import CaseWriter
 from app.chc.errors import (
     ASSESSOR_ROLES,
     READ_ROLES,
@@ -25,9 +24,8 @@ from app.chc.errors import (
 )
 from app.chc.repository import ChcRepository
 from app.chc.schemas import ReconciliationItemRead, ReconciliationList, ResolveRequest
-from app.chc.worklist import refresh
 from app.db import UnitOfWork
-from app.engine.engine import Command, Engine
+from app.engine.engine import Command
 from app.errors import Conflict
 from app.models import ChcReconciliationItem
 
@@ -67,8 +65,7 @@ def list_items(
 def resolve(
     session: Session,
     *,
-    engine: Engine,
-    cfg: ChcConfig,
+    writer: CaseWriter,
     actor: Actor,
     item_id: int,
     body: ResolveRequest,
@@ -86,10 +83,9 @@ def resolve(
                 resolution=item.resolution,
             )
         if body.resolution == "use_incoming":
-            _apply_incoming(session, repo, engine, actor, item, body.note, now)
+            _apply_incoming(session, repo, writer, actor, item, body.note, now)
         item.status, item.resolution = "resolved", body.resolution
         item.resolution_note, item.resolved_by, item.resolved_at = body.note, actor.username, now
-        refresh(repo, cfg, organisation=actor.organisation, now=now, case_ids=[item.case_id])
         result = item_read(repo, item)
     return result
 
@@ -97,7 +93,7 @@ def resolve(
 def _apply_incoming(
     session: Session,
     repo: ChcRepository,
-    engine: Engine,
+    writer: CaseWriter,
     actor: Actor,
     item: ChcReconciliationItem,
     note: str | None,
@@ -119,11 +115,11 @@ def _apply_incoming(
         if value is not True:
             raise Conflict("a Fast Track case cannot be taken off Fast Track by reconciliation")
         data: dict[str, Any] = {"fast_track_reason": why}
-        fire(session, engine, case, Command("fast_track", actor, data, None, why), now=now)
+        writer.fire(session, case.id, Command("fast_track", actor, data, None, why), now=now)
         return
     data = {
         item.field: value,
         "source_list": record.source_list,
         "source_record_id": record.source_record_id,
     }
-    fire(session, engine, case, Command("update_details", actor, data, None, why), now=now)
+    writer.fire(session, case.id, Command("update_details", actor, data, None, why), now=now)

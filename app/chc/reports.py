@@ -24,7 +24,7 @@ from app.chc.errors import REPORT_ROLES, require_role
 from app.chc.read_repository import ChcReadRepository
 from app.chc.repository import ChcRepository
 from app.chc.schemas import BandCount, ChcReport
-from app.chc.worklist import refresh, worklist_states
+from app.chc.worklist import worklist_states
 from app.db import UnitOfWork
 from app.engine.engine import Engine
 from app.models import CaseEvent, Clock
@@ -68,8 +68,6 @@ def chc_report(
     rep = cfg.local.reporting
     org = actor.organisation
     repo, reads = ChcRepository(session), ChcReadRepository(session)
-    with UnitOfWork(session):
-        refresh(repo, cfg, organisation=org, now=now)
     with UnitOfWork(session):
 
         def in_period(e: CaseEvent) -> bool:

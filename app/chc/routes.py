@@ -34,7 +34,7 @@ from app.chc.schemas import (
     ReleaseRequest,
     ResolveRequest,
 )
-from app.deps import CurrentActor, EngineDep, IdPath, SessionDep, SettingsDep
+from app.deps import CurrentActor, EngineDep, IdPath, SessionDep, SettingsDep, WriterDep
 from app.errors import ValidationFailed
 from app.security.inputs import MAX_ID
 from app.timeutil import LONDON, utcnow
@@ -71,7 +71,7 @@ report_routes = APIRouter(prefix="/reports", tags=["chc"], responses=PROBLEM)
 def import_backlog(
     actor: CurrentActor,
     db: SessionDep,
-    engine: EngineDep,
+    writer: WriterDep,
     cfg: ConfigDep,
     file: Annotated[UploadFile, File(description="The source list as CSV")],
     source: Annotated[str, Form(max_length=64, description="e.g. MLCSU, LSCFT, Sefton MBC")],
@@ -83,7 +83,7 @@ def import_backlog(
         raise ImportFileInvalid(f"the file is larger than {MAX_UPLOAD_BYTES // 1024 // 1024} MB")
     outcome = importer.import_list(
         db,
-        engine=engine,
+        writer=writer,
         cfg=cfg,
         actor=actor,
         source=source,
@@ -124,12 +124,11 @@ def resolve_reconciliation(
     body: ResolveRequest,
     actor: CurrentActor,
     db: SessionDep,
-    engine: EngineDep,
-    cfg: ConfigDep,
+    writer: WriterDep,
 ) -> ReconciliationItemRead:
     """Keep the case's value, or take the list's value (one case event)."""
     return reconciliation.resolve(
-        db, engine=engine, cfg=cfg, actor=actor, item_id=item_id, body=body, now=utcnow()
+        db, writer=writer, actor=actor, item_id=item_id, body=body, now=utcnow()
     )
 
 
@@ -138,7 +137,6 @@ def get_queue(
     actor: CurrentActor,
     db: SessionDep,
     engine: EngineDep,
-    cfg: ConfigDep,
     cohort: Annotated[str | None, Query(max_length=32)] = None,
     rag: Literal["red", "amber", "green"] | None = None,
     unclaimed_only: bool = False,
@@ -148,7 +146,6 @@ def get_queue(
     return queue.list_queue(
         db,
         engine=engine,
-        cfg=cfg,
         actor=actor,
         now=utcnow(),
         cohort=cohort,

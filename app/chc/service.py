@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.auth.actor import Actor
-from app.calc.checklist import ChecklistIncomplete, ChecklistOutcome, evaluate_checklist
-from app.calc.dst import DstIncomplete, DstOutcome, evaluate_dst
+from app.chc.checklist import ChecklistIncomplete, ChecklistOutcome, evaluate_checklist
 from app.chc.config import COLOUR_RANK, ChcConfig
+from app.chc.dst import DstIncomplete, DstOutcome, evaluate_dst
 from app.chc.errors import ASSESSOR_ROLES, READ_ROLES, NotChcCase, require_role
 from app.chc.queue import queue_item
 from app.chc.read_repository import ChcReadRepository
@@ -107,7 +107,6 @@ def get_case(
     repo = ChcRepository(session)
     with UnitOfWork(session):
         case = _chc_case(repo, actor, case_id)
-        refresh(repo, cfg, organisation=actor.organisation, now=now, case_ids=[case_id])
         item = repo.work_item(case_id)
         checklist, dst = case_indicatives(case.attributes, cfg)
         read = ChcCaseRead(

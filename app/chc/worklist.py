@@ -1,10 +1,11 @@
 """Keeping each CHC case's place on the single working list up to date (DOMAIN.md §7.10, §7.11).
 
-`refresh` recomputes cohort and RAG from the case's facts and the time. It writes only what
+`rate_one` recomputes a case's cohort and RAG from its facts and the time. It writes only what
 changed: the work item (compare-and-set on `rating_seq`, so concurrent refreshes never double up)
-and, when the colour, the fired rules or the cohort change, one row of rating history. It runs
-after every CHC write, before every queue read or claim, and from `homefirst chc refresh` (cron),
-so ratings follow both new facts and the passing of time.
+and, when the colour, the fired rules or the cohort change, one row of rating history. The work
+item read model (`app.chc.readmodel`) calls it after every CHC state change, in the same
+transaction; `refresh` re-rates a whole list for the passing of time (the scheduler once a London
+day, the first claim of a day, and `homefirst chc refresh`). Reads never write.
 """
 
 from __future__ import annotations
@@ -59,41 +60,11 @@ def refresh(
     now: datetime,
     case_ids: Iterable[int] | None = None,
 ) -> RefreshReport:
+    """Re-rate open CHC cases (an organisation's, or the given ones) as at `now`."""
     report = RefreshReport()
     repo.session.flush()  # pending changes must be visible here and survive the expiry below
     for case, item in _cases(repo, organisation, case_ids):
-        report.examined += 1
-        values = _computed(case, cfg, now)
-        if item is None:
-            created = ChcWorkItem(
-                case_id=case.id,
-                organisation=case.organisation,
-                rating_seq=1,
-                rag=values["computed_rag"],
-                rag_rank=COLOUR_RANK[values["computed_rag"]],
-                override_rag=None,
-                override_reason=None,
-                override_by=None,
-                override_at=None,
-                claimed_by_id=None,
-                claimed_by=None,
-                claimed_at=None,
-                claim_expires_at=None,
-                **values,
-            )
-            if repo.try_add_work_item(created):
-                repo.add(_history(case.id, values))
-                report.created += 1
-            continue
-        if all(getattr(item, k) == v for k, v in values.items() if k != "rated_at"):
-            continue
-        effective = item.override_rag or values["computed_rag"]
-        changed = {**values, "rag": effective, "rag_rank": COLOUR_RANK[effective]}
-        if repo.update_rating(case.id, item.rating_seq, changed):
-            report.updated += 1
-            if _material(item, values):
-                repo.add(_history(case.id, values))
-                report.rerated += 1
+        rate_one(repo, cfg, case, item, now, report)
     if case_ids is None:
         report.retired = repo.retire_closed(organisation)
     if report.updated or report.retired:
@@ -101,6 +72,49 @@ def refresh(
         repo.session.flush()
         repo.session.expire_all()
     return report
+
+
+def rate_one(
+    repo: ChcRepository,
+    cfg: ChcConfig,
+    case: Case,
+    item: ChcWorkItem | None,
+    now: datetime,
+    report: RefreshReport,
+) -> None:
+    """Write one open case's work item as its facts and `now` rate it (only what changed)."""
+    report.examined += 1
+    values = computed(case, cfg, now)
+    if item is None:
+        created = ChcWorkItem(
+            case_id=case.id,
+            organisation=case.organisation,
+            rating_seq=1,
+            rag=values["computed_rag"],
+            rag_rank=COLOUR_RANK[values["computed_rag"]],
+            override_rag=None,
+            override_reason=None,
+            override_by=None,
+            override_at=None,
+            claimed_by_id=None,
+            claimed_by=None,
+            claimed_at=None,
+            claim_expires_at=None,
+            **values,
+        )
+        if repo.try_add_work_item(created):
+            repo.add(_history(case.id, values))
+            report.created += 1
+        return
+    if all(getattr(item, k) == v for k, v in values.items() if k != "rated_at"):
+        return
+    effective = item.override_rag or values["computed_rag"]
+    changed = {**values, "rag": effective, "rag_rank": COLOUR_RANK[effective]}
+    if repo.update_rating(case.id, item.rating_seq, changed):
+        report.updated += 1
+        if _material(item, values):
+            repo.add(_history(case.id, values))
+            report.rerated += 1
 
 
 # A whole organisation is read this many cases at a time: the session holds its objects only
@@ -123,7 +137,7 @@ def _cases(
         after = rows[-1][0].id
 
 
-def _computed(case: Case, cfg: ChcConfig, now: datetime) -> dict[str, Any]:
+def computed(case: Case, cfg: ChcConfig, now: datetime) -> dict[str, Any]:
     facts = facts_of(case)
     rating = rate(facts, cfg.rag, now=now)
     cohort = assign_cohort(facts, cfg.local)

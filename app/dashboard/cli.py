@@ -1,4 +1,4 @@
-"""`homefirst metrics snapshot|rebuild|check`: stored days, the live projection and its check."""
+"""`homefirst metrics snapshot|rebuild|check`: stored days, the read models and their checks."""
 
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ def snapshot(
     ] = None,
 ) -> None:
     """Store the day's figures for every site and for all sites together (once; safe to rerun)."""
+    from app.composition import build_engine
     from app.config import get_settings
     from app.dashboard.context import context_for
     from app.dashboard.service import store_day
     from app.db import get_sessionmaker
-    from app.main import build_engine
     from app.timeutil import utcnow
 
     settings = get_settings()
@@ -36,40 +36,76 @@ def snapshot(
     typer.echo(f"{stored_day.isoformat()}: {new} snapshot(s) stored")
 
 
-@metrics_cli.command("rebuild")
-def rebuild() -> None:
-    """Derive the discharge spell projection again from the case events (after a bulk load
-    that bypassed the service, or a change of the delay code lists)."""
-    from app.db import UnitOfWork, get_sessionmaker
-    from app.discharge.projection import rebuild_default
+ModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--model", help="One read model: discharge_spells, chc_work_items or ic_placements"
+    ),
+]
 
-    with get_sessionmaker()() as session, UnitOfWork(session):
-        written = rebuild_default(session)
-    typer.echo(f"{written} discharge spell(s) derived from their events")
+
+@metrics_cli.command("rebuild")
+def rebuild(model: ModelOption = None) -> None:
+    """Derive the read models (or one) again from the case events: after a bulk load that
+    bypassed the service, or a change of the delay code lists."""
+    from app.composition import build_parts
+    from app.config import get_settings
+    from app.db import UnitOfWork, get_sessionmaker
+    from app.timeutil import utcnow
+
+    registry = build_parts(get_settings()).writer.read_models
+    names = _chosen(registry.names(), model)
+    for name in names:
+        with get_sessionmaker()() as session, UnitOfWork(session):
+            written = registry.get(name).rebuild(session, now=utcnow())
+        typer.echo(f"{name}: {written} row(s) derived from their events")
 
 
 @metrics_cli.command("check")
 def check(
-    organisation: Annotated[str, typer.Option("--org", help="The organisation whose figures")],
+    organisation: Annotated[
+        str | None, typer.Option("--org", help="Also compare this organisation's figures")
+    ] = None,
     site: Annotated[str | None, typer.Option("--site", help="One site; all if omitted")] = None,
+    model: ModelOption = None,
 ) -> None:
-    """Compare today's figures from the projection with the plain derivation over the raw
-    events; exit 1 and list the differences if they disagree."""
+    """Compare every read model (or one) with the plain derivation from the events, and with
+    --org today's figures from the read models with the plain derivation over the raw events;
+    exit 1 and list the differences if any disagree."""
+    from app.composition import build_parts
     from app.config import get_settings
     from app.dashboard.context import context_for
     from app.dashboard.service import check_live_figures
     from app.db import get_sessionmaker
-    from app.main import build_engine
     from app.timeutil import utcnow
 
     settings = get_settings()
-    ctx = context_for(settings, build_engine(settings).catalogue)
-    with get_sessionmaker()() as session:
-        found = check_live_figures(
-            session, site=site, organisation=organisation, now=utcnow(), ctx=ctx
-        )
+    parts = build_parts(settings)
+    registry = parts.writer.read_models
+    now = utcnow()
+    found: list[str] = []
+    for name in _chosen(registry.names(), model):
+        with get_sessionmaker()() as session:
+            differences = registry.get(name).check(session, now=now)
+        found += differences
+        typer.echo(f"{name}: {len(differences)} difference(s)")
+    if organisation is not None:
+        ctx = context_for(settings, parts.engine.catalogue)
+        with get_sessionmaker()() as session:
+            found += check_live_figures(
+                session, site=site, organisation=organisation, now=now, ctx=ctx
+            )
     for line in found:
         typer.echo(line)
     if found:
         raise typer.Exit(code=1)
-    typer.echo("today's figures from the projection equal the plain derivation")
+    typer.echo("the read models (and figures) equal the plain derivation")
+
+
+def _chosen(names: list[str], model: str | None) -> list[str]:
+    if model is None:
+        return names
+    if model not in names:
+        typer.secho(f"no read model {model!r}; known: {', '.join(names)}", fg=typer.colors.RED)
+        raise typer.Exit(code=2)
+    return [model]

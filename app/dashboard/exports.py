@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 from app.auth.actor import Actor
 from app.chc.config import ChcConfig
 from app.chc.errors import REPORT_ROLES, require_role
+from app.chc.quarterly import TRACKED, Quarter, quarterly_row
 from app.chc.read_repository import ChcReadRepository
 from app.dashboard import service
-from app.dashboard.chc_quarterly import TRACKED, Quarter, quarterly_row
 from app.dashboard.context import MetricsContext
 from app.errors import ValidationFailed
 

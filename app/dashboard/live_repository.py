@@ -1,7 +1,7 @@
 """SQL aggregates over the discharge spell projection: today's figures without re-deriving
 every spell (the plain derivation in `app.dashboard.service` stays as the cross-check).
 
-Each predicate mirrors one in `app.dashboard.discharge_metrics`. The projection keeps only
+Each predicate mirrors one in `app.discharge.metrics`. The projection keeps only
 the latest period of not meeting the criteria to reside; for a snapshot at the present moment
 that is the only period that can be open at it or overlap today (an earlier period ended before
 the latest began, and no event lies in the future), which is why these figures are for today
@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from app.dashboard.discharge_metrics import (
+from app.discharge.metrics import (
     NOT_RECORDED,
     Aggregates,
     Discharged,
@@ -127,7 +127,7 @@ class LiveRepository:
         self, spells: ColumnElement[bool], at: datetime, precedence: Sequence[str]
     ) -> Counter[tuple[str, str | None]]:
         """The primary reason of each patient still delayed: the rule of
-        `app.calc.primary_reason.choose_primary_reason`, as a window over the open periods."""
+        `app.discharge.primary_reason.choose_primary_reason`, as a window over the open periods."""
         code: Any = P.code
         if self.session.get_bind().dialect.name == "postgresql":
             code = P.code.collate("C")  # Python's plain string order, not the locale's

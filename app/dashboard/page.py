@@ -17,15 +17,15 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from app.audit.routes import log_read
 from app.auth.actor import Actor
 from app.auth.service import authenticate
-from app.calc.drd import london_date
 from app.chc.config import chc_config
+from app.chc.metrics import chc_metrics
 from app.dashboard import service
 from app.dashboard.charts import bar_chart, line_chart
-from app.dashboard.chc_metrics import chc_metrics
 from app.dashboard.context import MetricsContext
 from app.dashboard.diagram_svg import mermaid_to_svg
 from app.deps import EngineDep, SessionDep
 from app.discharge import service as discharge_service
+from app.discharge.drd import london_date
 from app.engine.diagrams import mermaid
 from app.errors import DomainError, Unauthorized
 from app.timeutil import utcnow

@@ -9,14 +9,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from app.audit.routes import log_read
-from app.calc.drd import london_date
 from app.chc.config import chc_config
+from app.chc.metrics import chc_metrics
+from app.chc.quarterly import Quarter
 from app.dashboard import exports, service
-from app.dashboard.chc_metrics import chc_metrics
-from app.dashboard.chc_quarterly import Quarter
 from app.dashboard.context import MetricsContext
 from app.dashboard.feed import Feed, read_feed
 from app.deps import CurrentActor, EngineDep, SessionDep, SettingsDep
+from app.discharge.drd import london_date
 from app.timeutil import utcnow
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"])

@@ -7,17 +7,17 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.calc.drd import london_date
 from app.chc.config import ChcConfig
+from app.chc.metrics import chc_org_figures
 from app.codelists.loader import CodeSetNotFound, CodeSetRegistry
 from app.dashboard import snapshots
-from app.dashboard.chc_metrics import chc_org_figures
 from app.dashboard.context import MetricsContext
-from app.dashboard.discharge_metrics import Spell, assemble, discharge_metrics, snapshot_time
 from app.dashboard.live_figures import DAILY, Freshness, LiveSource
 from app.dashboard.live_repository import LiveRepository
 from app.dashboard.repository import DashboardRepository
+from app.discharge.drd import london_date
 from app.discharge.history import EVENTS_OF_INTEREST, derive_facts
+from app.discharge.metrics import Spell, assemble, discharge_metrics, snapshot_time
 from app.discharge.repository import DischargeRepository
 from app.discharge.spell_rows import DELAY_LIST, family_lookup, micros
 from app.engine.engine import Engine

@@ -16,11 +16,11 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.calc.drd import london_date
 from app.dashboard.context import MetricsContext
-from app.dashboard.discharge_metrics import snapshot_time
 from app.dashboard.repository import DashboardRepository
 from app.db import UnitOfWork
+from app.discharge.drd import london_date
+from app.discharge.metrics import snapshot_time
 from app.models.snapshot import ALL_SITES, MetricSnapshot
 
 Compute = Callable[..., dict[str, Any]]

@@ -10,12 +10,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.auth.actor import Actor
 from app.auth.repository import AuthRepository
 from app.auth.service import IssuedToken, add_user, create_token
-from app.demo.discharge import discharge_plans
-from app.demo.ic import demo_services, ic_plans
+from app.cases.transition import CaseWriter
 from app.demo.plans import run_plan
-from app.demo.referrals import referral_plans
-from app.engine.engine import Engine
 from app.timeutil import utcnow
+from app.workflows.contract import DemoContext, WorkflowSet
 
 DEMO_USER = "demo"
 DEMO_ORG = "SEFTON-CTH"  # the care transfer hub, which works across both hospital systems
@@ -37,7 +35,11 @@ class DemoResult:
 
 
 def load_demo(
-    sessions: sessionmaker[Session], engine: Engine, *, now: datetime | None = None
+    sessions: sessionmaker[Session],
+    writer: CaseWriter,
+    workflows: WorkflowSet,
+    *,
+    now: datetime | None = None,
 ) -> DemoResult:
     """Create the demo user and cases once; issue a fresh demo token every time."""
     now = now or utcnow()
@@ -54,16 +56,19 @@ def load_demo(
                 roles=DEMO_ROLES,
             )
             actor = Actor(user.id, user.username, user.organisation, frozenset(user.role_list))
-            created = _demo_cases(session, engine, actor, now)
+            created = _demo_cases(session, writer, workflows, actor, now)
         token = create_token(
             session, username=DEMO_USER, label="demo", expires_in=timedelta(days=30)
         )
     return DemoResult(token, created)
 
 
-def _demo_cases(session: Session, engine: Engine, actor: Actor, now: datetime) -> int:
-    plans = referral_plans() + discharge_plans(now)
-    plans += ic_plans(demo_services(session, actor, now), now)
+def _demo_cases(
+    session: Session, writer: CaseWriter, workflows: WorkflowSet, actor: Actor, now: datetime
+) -> int:
+    """Every registered workflow's demo journeys, in registration order."""
+    ctx = DemoContext(session, actor, now)
+    plans = [plan for w in workflows if w.demo is not None for plan in w.demo(ctx)]
     for plan in plans:
-        run_plan(session, engine, actor, plan, now)
+        run_plan(session, writer, actor, plan, now)
     return len(plans)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.auth.actor import Actor
 from app.cases import service as cases
 from app.cases.schemas import CaseCreate, EventCreate
-from app.engine.engine import Engine
+from app.cases.transition import CaseWriter
 
 TTL = timedelta(hours=24)
 Step = tuple[str, dict[str, Any], timedelta]
@@ -27,10 +27,10 @@ class Plan:
     steps: list[Step] = field(default_factory=list)
 
 
-def run_plan(session: Session, engine: Engine, actor: Actor, plan: Plan, now: datetime) -> int:
+def run_plan(session: Session, writer: CaseWriter, actor: Actor, plan: Plan, now: datetime) -> int:
     created = cases.create_case(
         session,
-        engine=engine,
+        writer=writer,
         actor=actor,
         body=CaseCreate(
             workflow=plan.workflow,
@@ -48,7 +48,7 @@ def run_plan(session: Session, engine: Engine, actor: Actor, plan: Plan, now: da
     for event, data, ago in plan.steps:
         fired = cases.fire_event(
             session,
-            engine=engine,
+            writer=writer,
             actor=actor,
             case_id=case_id,
             body=EventCreate(

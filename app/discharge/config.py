@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.calc.primary_reason import DEFAULT_FAMILY_PRECEDENCE
+from app.configfiles import load_config
+from app.discharge.primary_reason import DEFAULT_FAMILY_PRECEDENCE
+
+FILE = "discharge.yaml"
 
 
 class DischargeConfig(BaseModel):
@@ -18,10 +20,9 @@ class DischargeConfig(BaseModel):
 
 
 def load_discharge_config(pathways_dir: Path) -> DischargeConfig:
-    path = pathways_dir / "config" / "discharge.yaml"
-    if not path.exists():
-        return DischargeConfig()
-    try:
-        return DischargeConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (yaml.YAMLError, ValueError) as exc:
-        raise ValueError(f"{path}: {exc}") from exc
+    return load_discharge_settings(pathways_dir / "config")
+
+
+def load_discharge_settings(config_dir: Path) -> DischargeConfig:
+    """The settings in `config_dir/discharge.yaml` (the workflow's `load_config`)."""
+    return load_config(config_dir, FILE, DischargeConfig, required=False)

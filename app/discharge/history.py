@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app.calc.drd import CtrChange, DrdResult, derive_drd
-from app.calc.primary_reason import DelayPeriod
+from app.discharge.drd import CtrChange, DrdResult, derive_drd
+from app.discharge.primary_reason import DelayPeriod
 from app.models import CaseEvent
 
 NOT_MEETING, MEETS_AGAIN = "not_meeting_ctr", "meets_ctr_again"

@@ -1,20 +1,20 @@
-"""Keeps the discharge spell projection (`discharge_spells`, `discharge_delay_periods`) in step
-with the discharge case events, inside the transaction that writes them.
+"""The discharge spell projection (`discharge_spells`, `discharge_delay_periods`) as a read
+model: each discharge case's derived facts, kept in the transaction that writes its events.
 
-Every path that writes a discharge event (the case API, effects, the demo loader, imports) goes
-through a SQLAlchemy session, so the projection is maintained by session hooks rather than by
-each caller: `before_flush` notes which discharge cases changed in a way the figures can see,
-and `before_commit` rewrites those cases' rows from their events with `derive_facts`, the same
-derivation the plain reports use. A transaction that rolls back takes its projection rows
-with it; one that commits cannot leave them stale.
+The transition entry point calls `DischargeSpells.project` after every discharge state change,
+with the case, the new event and what the change touched; the rows are rewritten with
+`derive_facts`, the same derivation the plain reports use. A transaction that rolls back takes
+its projection rows with it; one that commits cannot leave them stale.
 
 What is re-derived depends on the change, so a routine detail update costs nothing:
 
-- a new criteria-to-reside, escalation or leaving-hospital event: the spell row (one read of
-  the case's events of interest, one upsert);
-- a delay event, or an event that closes every delay: the spell row and its delay periods;
-- a change of site, admission time, hospital system, ownership or a close of the case with no
-  such event: the case's own columns only (one UPDATE).
+- a new criteria-to-reside or escalation entry: applied to the spell row as one step when the
+  row can tell (one read, one UPDATE), else as below;
+- a leaving-hospital event: the spell row (one read of the case's events of interest, one upsert);
+- a delay event, an event that closes every delay, or the case's first event: the spell row and
+  its delay periods;
+- a change of site, admission time, hospital system or a close of the case with no such event:
+  the case's own columns only (one UPDATE).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, event, insert, inspect, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -51,24 +51,26 @@ from app.discharge.spell_rows import (
     spell_rows,
     step,
 )
+from app.engine.readmodels import Change
 from app.models import Case, CaseEvent
 from app.models.spell import DischargeDelayPeriod, DischargeSpell
 
 WORKFLOW = "discharge"
-# session.info keys: the code lists to take delay families from, and the cases to re-derive.
-CODES_KEY = "homefirst.codes"
-_PENDING = "homefirst.discharge_spells_pending"
-# Set only by the benchmark, to measure what keeping the projection costs a transition.
-SKIP_KEY = "homefirst.skip_discharge_projection"
 
 CASE_COLUMNS, STEP, FACTS, FACTS_AND_PERIODS = 1, 2, 3, 4
-_STEPS = "homefirst.discharge_spell_steps"
 FACT_EVENTS = frozenset({NOT_MEETING, MEETS_AGAIN, RAISE_ESCALATION, CLEAR_ESCALATION}) | (
     LEAVES_HOSPITAL
 )
 PERIOD_EVENTS = frozenset({OPEN_DELAY, END_DELAY, SET_PRIMARY}) | CLOSES_ALL_DELAYS
-TRACKED_CASE_FIELDS = ("organisation", "site", "opened_at", "closed_at")
-TRACKED_ATTRIBUTES = ("admitted_at", "hospital_system")
+# What the spell row copies from the case: a change to any of these rewrites those columns.
+TRACKED = (
+    "organisation",
+    "site",
+    "opened_at",
+    "closed_at",
+    "attributes.admitted_at",
+    "attributes.hospital_system",
+)
 
 _events = CaseEvent.__table__
 _EVENT_COLUMNS = (
@@ -88,13 +90,12 @@ def _default_codes(codelists: Path) -> CodeSetRegistry:
     return CodeSetRegistry.from_directory(codelists)
 
 
-def _family_of(session: Session) -> FamilyOf:
-    codes = session.info.get(CODES_KEY)
-    if codes is None:
-        from app.config import get_settings
+def _family_of() -> FamilyOf:
+    """Delay families from the code lists of the configured pathways directory (for callers
+    with no application at hand: the migration that created the tables, the benchmark)."""
+    from app.config import get_settings
 
-        codes = _default_codes(get_settings().pathways_dir / "codelists")
-    return family_lookup(codes)
+    return family_lookup(_default_codes(get_settings().pathways_dir / "codelists"))
 
 
 # -- writing -------------------------------------------------------------------------------------
@@ -113,10 +114,6 @@ def refresh(session: Session, levels: dict[int, int], family_of: FamilyOf) -> No
         )
         if session.execute(stmt).rowcount == 0:  # type: ignore[attr-defined]
             levels[case_id] = FACTS_AND_PERIODS  # no row yet: derive it whole
-    steps: dict[int, tuple[str, datetime]] = session.info.pop(_STEPS, {})
-    for case_id in [cid for cid, level in levels.items() if level == STEP]:
-        if not _apply_step(session, case_id, steps.get(case_id)):
-            levels[case_id] = FACTS_AND_PERIODS  # the events decide
     derive = {cid: level for cid, level in levels.items() if level > STEP}
     if not derive:
         return
@@ -135,14 +132,14 @@ def refresh(session: Session, levels: dict[int, int], family_of: FamilyOf) -> No
                 session.execute(insert(DischargeDelayPeriod), rows.periods)
 
 
-def _apply_step(session: Session, case_id: int, entry: tuple[str, datetime] | None) -> bool:
+def _apply_step(session: Session, case: Case, entry: tuple[str, datetime]) -> bool:
     """Apply one new criteria-to-reside or escalation entry to the spell row without reading
     the events; False when the row cannot tell (then the events are derived again)."""
-    case = session.get(Case, case_id)
+    case_id = case.id
     row = session.execute(
         select(DischargeSpell.__table__).where(DischargeSpell.case_id == case_id)
     ).first()
-    if case is None or row is None or entry is None:
+    if row is None:
         return False
     changed = step(row, *entry)
     if changed is None:
@@ -223,71 +220,60 @@ def rebuild_with(session: Session, codes: CodeSetRegistry) -> int:
     return rebuild(session, family_lookup(codes))
 
 
-# -- the session hooks ---------------------------------------------------------------------------
-def _note(session: Session, case_id: int, level: int) -> None:
-    pending: dict[int, int] = session.info.setdefault(_PENDING, {})
-    pending[case_id] = max(pending.get(case_id, 0), level)
+# -- the read model ---------------------------------------------------------------------------
+def level_of(change: Change) -> int:
+    """How much of the case's rows this change can alter (0: nothing)."""
+    event = change.event
+    if change.opened or (event.event in PERIOD_EVENTS and event.event not in STEP_EVENTS):
+        return FACTS_AND_PERIODS
+    if event.event in STEP_EVENTS:
+        return STEP
+    if event.event in FACT_EVENTS:
+        return FACTS
+    if change.touches(*TRACKED):
+        return CASE_COLUMNS
+    return 0
 
 
-def _tracked_change(case: Case) -> bool:
-    state = inspect(case)
-    if any(state.attrs[name].history.has_changes() for name in TRACKED_CASE_FIELDS):
-        return True
-    history = state.attrs["attributes"].history
-    if not history.has_changes():
-        return False
-    before = (history.deleted or [None])[0] or {}
-    after = (history.added or [None])[0] or {}
-    return any(before.get(k) != after.get(k) for k in TRACKED_ATTRIBUTES)
+class DischargeSpells:
+    """The read model of the discharge workflow (see the module's docstring)."""
 
+    name = "discharge_spells"
+    workflows = frozenset({WORKFLOW})
 
-@event.listens_for(Session, "before_flush")
-def _note_changes(session: Session, _flush_context: Any, _instances: Any) -> None:
-    if session.info.get(SKIP_KEY):
-        return
-    for obj in session.new:
-        if isinstance(obj, CaseEvent) and obj.pathway_key == WORKFLOW:
-            steps: dict[int, Any] = session.info.setdefault(_STEPS, {})
-            if obj.case_id in steps:  # a second entry in one transaction: the events decide
-                _note(session, obj.case_id, FACTS_AND_PERIODS)
-            if obj.seq == 1 or (obj.event in PERIOD_EVENTS and obj.event not in STEP_EVENTS):
-                _note(session, obj.case_id, FACTS_AND_PERIODS)
-            elif obj.event in STEP_EVENTS:
-                steps[obj.case_id] = (obj.event, obj.occurred_at)
-                _note(session, obj.case_id, STEP)
-            elif obj.event in FACT_EVENTS:
-                _note(session, obj.case_id, FACTS)
-    for obj in session.dirty:
-        if isinstance(obj, Case) and obj.workflow_key == WORKFLOW and _tracked_change(obj):
-            _note(session, obj.id, CASE_COLUMNS)
+    def __init__(self, codes: CodeSetRegistry) -> None:
+        self.family_of = family_lookup(codes)
 
+    def project(self, session: Session, change: Change) -> None:
+        level = level_of(change)
+        if level == 0:
+            return
+        case_id = change.case.id
+        if level == STEP and _apply_step(
+            session, change.case, (change.event.event, change.event.occurred_at)
+        ):
+            return
+        # A step the row cannot tell is derived again from the events, periods included.
+        refresh(session, {case_id: FACTS_AND_PERIODS if level == STEP else level}, self.family_of)
 
-@event.listens_for(Session, "before_commit")
-def _refresh_pending(session: Session) -> None:
-    if session.info.get(SKIP_KEY):
-        return
-    if not session.info.get(_PENDING) and not session.new and not session.dirty:
-        return
-    session.flush()  # runs before_flush for what is still pending, so nothing is missed
-    pending = session.info.pop(_PENDING, None)
-    if pending:
-        refresh(session, pending, _family_of(session))
+    def rebuild(self, session: Session, *, now: datetime) -> int:  # noqa: ARG002 - events only
+        return rebuild(session, self.family_of)
 
+    def check(self, session: Session, *, now: datetime) -> list[str]:  # noqa: ARG002
+        return differences(session, self.family_of)
 
-@event.listens_for(Session, "after_rollback")
-def _forget_pending(session: Session) -> None:
-    session.info.pop(_PENDING, None)
-    session.info.pop(_STEPS, None)
+    def tick(self, session: Session, *, now: datetime) -> int:  # noqa: ARG002 - no time part
+        return 0
 
 
 def rebuild_default(session: Session) -> int:
     """`rebuild` with the code lists of the configured pathways directory."""
-    return rebuild(session, _family_of(session))
+    return rebuild(session, _family_of())
 
 
 def derive_missing_default(session: Session) -> int:
     """`derive_missing` with the code lists of the configured pathways directory."""
-    return derive_missing(session, _family_of(session))
+    return derive_missing(session, _family_of())
 
 
 def rederive(session: Session, case_ids: Sequence[int]) -> int:
@@ -299,4 +285,58 @@ def rederive(session: Session, case_ids: Sequence[int]) -> int:
         session.execute(delete(DischargeDelayPeriod).where(DischargeDelayPeriod.case_id.in_(chunk)))
         session.execute(delete(DischargeSpell).where(DischargeSpell.case_id.in_(chunk)))
     discharge = select(Case.id).where(Case.id.in_(ids), Case.workflow_key == WORKFLOW)
-    return _derive(session, list(session.execute(discharge).scalars()), _family_of(session))
+    return _derive(session, list(session.execute(discharge).scalars()), _family_of())
+
+
+def differences(session: Session, family_of: FamilyOf, batch: int = 2000) -> list[str]:
+    """Every discharge case whose stored rows differ from the rows its events derive."""
+    ids = list(
+        session.execute(
+            select(Case.id).where(Case.workflow_key == WORKFLOW).order_by(Case.id)
+        ).scalars()
+    )
+    out: list[str] = []
+    spells = DischargeSpell.__table__
+    periods = DischargeDelayPeriod.__table__
+    stray = session.execute(
+        select(spells.c.case_id)
+        .outerjoin(Case, Case.id == spells.c.case_id)
+        .where((Case.id.is_(None)) | (Case.workflow_key != WORKFLOW))
+    ).scalars()
+    out += [f"spell row {cid}: no discharge case" for cid in stray]
+    for start in range(0, len(ids), batch):
+        chunk = ids[start : start + batch]
+        cases = session.execute(select(Case).where(Case.id.in_(chunk))).scalars().all()
+        events = _events_of_interest(session, chunk)
+        stored = {
+            row.case_id: dict(row._mapping)
+            for row in session.execute(select(spells).where(spells.c.case_id.in_(chunk)))
+        }
+        stored_periods: dict[int, list[dict[str, Any]]] = {}
+        for row in session.execute(
+            select(periods)
+            .where(periods.c.case_id.in_(chunk))
+            .order_by(periods.c.case_id, periods.c.ordinal)
+        ):
+            stored_periods.setdefault(row.case_id, []).append(dict(row._mapping))
+        for case in cases:
+            rows = spell_rows(case, derive_facts(events.get(case.id, []), family_of))
+            have = stored.get(case.id)
+            if have is None:
+                out.append(f"discharge case {case.id}: no spell row")
+                continue
+            for name, value in rows.spell.items():
+                if have.get(name) != value:
+                    out.append(
+                        f"discharge case {case.id}: {name} is {have.get(name)!r}, "
+                        f"its events give {value!r}"
+                    )
+            expected = sorted(rows.periods, key=lambda p: int(p["ordinal"]))
+            kept = stored_periods.get(case.id, [])
+            if expected != kept:
+                out.append(
+                    f"discharge case {case.id}: delay periods {kept!r}, "
+                    f"its events give {expected!r}"
+                )
+        session.expunge_all()
+    return out

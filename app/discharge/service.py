@@ -9,12 +9,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.calc.drd import DrdResult, days_delayed, london_date
-from app.calc.primary_reason import DelayPeriod, choose_primary_reason
 from app.cases.repository import CaseRepository
 from app.codelists.loader import CodeSetNotFound, CodeSetRegistry
 from app.discharge.config import DischargeConfig
+from app.discharge.drd import DrdResult, days_delayed, london_date
 from app.discharge.history import EVENTS_OF_INTEREST, DischargeFacts, derive_facts
+from app.discharge.primary_reason import DelayPeriod, choose_primary_reason
 from app.discharge.repository import WORKFLOW, DischargeRepository
 from app.discharge.schemas import (
     CtrEntry,

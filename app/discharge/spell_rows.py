@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from app.calc.drd import london_date
 from app.codelists.loader import CodeSetNotFound, CodeSetRegistry
+from app.discharge.drd import london_date
 from app.discharge.history import (
     CLEAR_ESCALATION,
     MEETS_AGAIN,

@@ -1,7 +1,10 @@
-"""Whitelisted guard and effect functions that pathway files may name.
+"""Whitelisted guard, effect and fact functions that pathway files may name.
 
 YAML names a guard by its registered name only; it can never name importable code.
 A guard returns None to allow, or a sentence a clinician understands to refuse.
+
+Each workflow keeps its own `RuleRegistry` and declares it in its `Workflow`; the application
+merges the registered workflows' rules (`WorkflowSet.rules`). There is no global registry.
 """
 
 from __future__ import annotations
@@ -79,6 +82,11 @@ class RuleRegistry:
 
         return register
 
-
-# The application's registry; `app.rules` modules add to it on import.
-RULES = RuleRegistry()
+    def include(self, other: RuleRegistry) -> None:
+        """Add another registry's rules (a workflow's); a name may be declared only once."""
+        for kind in ("guards", "effects", "facts"):
+            mine, theirs = getattr(self, kind), getattr(other, kind)
+            for name, rule in theirs.items():
+                if name in mine and mine[name] is not rule:
+                    raise ValueError(f"{kind[:-1]} {name!r} declared by two workflows")
+                mine[name] = rule

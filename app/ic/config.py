@@ -10,15 +10,16 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.configfiles import ConfigFileError, load_config
 
 FILE = "ic.yaml"
 MODELS = ("crisis_response", "home_based_ic", "reablement", "bed_based_ic")
 Model = Literal["crisis_response", "home_based_ic", "reablement", "bed_based_ic"]
 
 
-class IcConfigError(ValueError):
+class IcConfigError(ConfigFileError):
     """The IC configuration file is invalid; the message names the file."""
 
 
@@ -48,14 +49,7 @@ class IcConfig(_Strict):
 
 def load_ic_config(directory: Path) -> IcConfig:
     """The settings in `directory/ic.yaml`, or the defaults when there is no such file."""
-    path = directory / FILE
-    if not path.exists():
-        return IcConfig()
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        return IcConfig.model_validate(raw)
-    except (yaml.YAMLError, ValidationError) as exc:
-        raise IcConfigError(f"{path}: {exc}") from exc
+    return load_config(directory, FILE, IcConfig, required=False, error=IcConfigError)
 
 
 @lru_cache

@@ -1,7 +1,8 @@
 """SQL for intermediate care: services, occupancy, the waiting list and the report's rows.
 
-Occupancy is counted from the episodes themselves (their state and current `service_id`), so it
-can never drift from what the case histories say.
+Occupancy is counted from the `ic_placements` read model, which the transition entry point keeps
+in the transaction of every IC state change (and `homefirst metrics check` compares with the
+episodes).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from app.cases.scope import visible_to
 from app.errors import Conflict
-from app.ic.episode import OCCUPYING_STATES, WORKFLOW
-from app.models import Case, CaseEvent, Clock, IcService, IcServiceChange
+from app.ic.episode import WORKFLOW
+from app.models import Case, CaseEvent, Clock, IcPlacement, IcService, IcServiceChange
 
 
 class IcRepository:
@@ -88,26 +89,19 @@ class IcRepository:
         self, service_ids: Iterable[int] | None = None, *, exclude_case: int | None = None
     ) -> dict[int, int]:
         """People holding a bed or slot, by service id (services with nobody are absent)."""
-        sid = Case.attributes["service_id"].as_integer()
-        stmt = (
-            select(sid, func.count())
-            .where(Case.workflow_key == WORKFLOW, Case.state.in_(OCCUPYING_STATES))
-            .group_by(sid)
-        )
+        sid = IcPlacement.service_id
+        stmt = select(sid, func.count()).where(IcPlacement.occupying.is_(True)).group_by(sid)
         if service_ids is not None:
             stmt = stmt.where(sid.in_(list(service_ids)))
         if exclude_case is not None:
-            stmt = stmt.where(Case.id != exclude_case)
+            stmt = stmt.where(IcPlacement.case_id != exclude_case)
         return {int(s): int(n) for s, n in self.session.execute(stmt).all() if s is not None}
 
     def occupants(self, service_id: int) -> list[Case]:
         stmt = (
             select(Case)
-            .where(
-                Case.workflow_key == WORKFLOW,
-                Case.state.in_(OCCUPYING_STATES),
-                Case.attributes["service_id"].as_integer() == service_id,
-            )
+            .join(IcPlacement, IcPlacement.case_id == Case.id)
+            .where(IcPlacement.occupying.is_(True), IcPlacement.service_id == service_id)
             .order_by(Case.id)
         )
         return list(self.session.execute(self._scoped(stmt)).scalars())

@@ -9,11 +9,11 @@ from app.cases.routes import PROBLEM, respond
 from app.cases.schemas import CaseRead, LinkRead
 from app.deps import (
     CurrentActor,
-    EngineDep,
     IdempotencyKey,
     SessionDep,
     SettingsDep,
     VisibleCaseId,
+    WriterDep,
 )
 from app.links import service
 from app.links.schemas import LinkedCaseCreate
@@ -28,7 +28,7 @@ def open_linked_case(
     body: LinkedCaseCreate,
     actor: CurrentActor,
     db: SessionDep,
-    engine: EngineDep,
+    writer: WriterDep,
     settings: SettingsDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
@@ -37,7 +37,7 @@ def open_linked_case(
     return respond(
         service.create_linked_case(
             db,
-            engine=engine,
+            writer=writer,
             actor=actor,
             case_id=case_id,
             body=body,

@@ -10,13 +10,12 @@ from app.auth.actor import Actor
 from app.cases.repository import CaseRepository
 from app.cases.schemas import LinkRead
 from app.cases.service import API_PREFIX, case_response
+from app.cases.transition import CaseWriter
 from app.cases.views import link_read
 from app.db import UnitOfWork
-from app.engine.engine import Engine
 from app.errors import NotFound
 from app.idempotency.repository import IdempotencyRepository
 from app.idempotency.service import IdempotencyGuard, StoredResponse, fingerprint
-from app.links.opening import open_linked
 from app.links.repository import LinkRepository
 from app.links.schemas import LinkedCaseCreate
 
@@ -24,7 +23,7 @@ from app.links.schemas import LinkedCaseCreate
 def create_linked_case(
     session: Session,
     *,
-    engine: Engine,
+    writer: CaseWriter,
     actor: Actor,
     case_id: int,
     body: LinkedCaseCreate,
@@ -48,9 +47,8 @@ def create_linked_case(
         source = CaseRepository(session).get(case_id, for_update=True)
         if source is None:
             raise NotFound(f"case {case_id} not found")
-        target = open_linked(
+        target = writer.open_linked(
             session,
-            engine=engine,
             actor=actor,
             source=source,
             workflow=body.workflow,
@@ -61,7 +59,7 @@ def create_linked_case(
             reason=body.reason,
             now=now,
         )
-        response = case_response(session, engine, target, actor, now, status=201)
+        response = case_response(session, writer.engine, target, actor, now, status=201)
         guard.remember(response)
     return response
 

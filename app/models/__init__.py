@@ -15,7 +15,7 @@ from app.models.chc import (
 )
 from app.models.clock import Clock, ClockEvent
 from app.models.event import AppendOnlyViolation, CaseEvent
-from app.models.ic import IcService, IcServiceChange
+from app.models.ic import IcPlacement, IcService, IcServiceChange
 from app.models.idempotency import IdempotencyRecord
 from app.models.link import CaseLink
 from app.models.live import LiveFigures
@@ -46,6 +46,7 @@ __all__ = [
     "ClockEvent",
     "DischargeDelayPeriod",
     "DischargeSpell",
+    "IcPlacement",
     "IcService",
     "IcServiceChange",
     "IdempotencyRecord",

@@ -1,9 +1,9 @@
 """Intermediate-care services and their capacity (DOMAIN.md §8.2, §8.5).
 
 A service is one team or unit delivering one IC model at one site, with a capacity in beds
-(bed-based IC) or slots (the models delivered at home). Occupancy is never stored: it is counted
-from the episodes whose current service is this one (app/ic/repository.py). Every change to a
-service is kept in the append-only `ic_service_changes` audit.
+(bed-based IC) or slots (the models delivered at home). Occupancy is counted from the
+`ic_placements` read model (each episode's current service, kept with every IC state change).
+Every change to a service is kept in the append-only `ic_service_changes` audit.
 """
 
 from __future__ import annotations
@@ -63,3 +63,23 @@ class IcServiceChange(Base):
 
 event.listen(IcServiceChange, "before_update", refuse_change("update"))
 event.listen(IcServiceChange, "before_delete", refuse_change("delete"))
+
+
+class IcPlacement(Base):
+    """Read model: each intermediate-care episode's current service and whether it holds a bed
+    or slot there. Kept by `app.ic.readmodel.IcPlacements` in the transaction of every IC state
+    change, and rebuilt from the cases by `homefirst metrics rebuild`. Occupancy is a count of
+    these rows, so reading it never walks the episodes' attributes."""
+
+    __tablename__ = "ic_placements"
+    __table_args__ = (Index("ix_ic_placements_occupying", "service_id", "occupying"),)
+
+    case_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("cases.id", ondelete="RESTRICT"), primary_key=True
+    )
+    organisation: Mapped[str] = mapped_column(String(64))
+    site: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str | None] = mapped_column(String(32))
+    service_id: Mapped[int | None] = mapped_column(BigInteger)
+    occupying: Mapped[bool] = mapped_column(Boolean)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.calc.checklist import ChecklistIncomplete, evaluate_checklist
-from app.calc.dst import DstIncomplete, evaluate_dst
+from app.chc.checklist import ChecklistIncomplete, evaluate_checklist
 from app.chc.consistency import consistency_problems
+from app.chc.dst import DstIncomplete, evaluate_dst
 from app.engine.catalogue import PathwayCatalogue
 from tests.chc.helpers import CFG, CHECKLIST_KEYS, DST_KEYS
 

@@ -15,11 +15,11 @@ from sqlalchemy import MetaData, Table, create_engine, inspect, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.chc import queue
+from app.chc.readmodel import ChcWorkItems
 from app.chc.repository import ChcRepository, _active_claims, _next_claimable
 from app.chc.worklist import refresh, worklist_states
 from app.db import UnitOfWork
 from app.engine.engine import Engine
-from app.errors import DomainError
 from app.migrations_state import alembic_config
 from app.models import Case, ChcWorkItem
 from tests.chc.helpers import CFG, ChcApi
@@ -154,14 +154,12 @@ def _claim(sessions: sessionmaker[Session], engine: Engine, user: Any) -> int:
         ).case_id
 
 
-def _flag_safeguarding(sessions: sessionmaker[Session], case_id: int, stamped: datetime) -> None:
-    """A change of facts written outside the CHC service, stamped `stamped` (its request's
-    start), as a generic case event would write it."""
+def _bypass_safeguarding(sessions: sessionmaker[Session], case_id: int) -> None:
+    """A change of facts written past the transition entry point (as a bulk load might)."""
     with sessions() as session:
         case = session.get(Case, case_id)
         assert case is not None
         case.attributes = {**case.attributes, "safeguarding_concern": True}
-        case.updated_at = stamped
         session.commit()
 
 
@@ -170,40 +168,39 @@ def test_each_claim_sees_changes_made_since_the_previous_one(
     make_user,
     sessions: sessionmaker[Session],
     engine: Engine,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(queue, "SWEEP_EVERY", timedelta(days=1))  # the short look only
+    """A change of facts re-rates the case in its own transaction (the work-item read model),
+    so the next claim sees it without re-rating anything itself."""
     jo = make_user("chc_assessor")
     sam, kim = (make_user("chc_assessor", org=jo.org) for _ in range(2))
     api = ChcApi(client, jo.headers)
     first, second, third = _open(api, 60), _open(api, 50), _open(api, 40)
-    assert _claim(sessions, engine, jo) == first  # rates the whole list
-    _flag_safeguarding(sessions, third, datetime.now(UTC))  # red: now first in the queue
-    assert _claim(sessions, engine, sam) == third
+    assert _claim(sessions, engine, jo) == first
+    api.fire(third, "update_details", data={"safeguarding_concern": True})
+    assert _item(sessions, third)[0].rag == "red"  # before any claim or read
+    assert _claim(sessions, engine, sam) == third  # red: now first in the queue
     assert _claim(sessions, engine, kim) == second
 
 
-def test_a_change_that_commits_late_is_picked_up_by_the_sweep(
-    client: TestClient,
-    make_user,
-    sessions: sessionmaker[Session],
-    engine: Engine,
-    monkeypatch: pytest.MonkeyPatch,
+def test_a_change_past_the_entry_point_is_found_by_the_check_and_mended_by_a_rebuild(
+    client: TestClient, make_user, sessions: sessionmaker[Session]
 ) -> None:
-    """A write stamped well before the previous claim's look but committed after it: the next
-    look that goes back LATE_COMMIT_MARGIN (one every SWEEP_EVERY) re-rates it."""
     jo = make_user("chc_assessor")
-    sam = make_user("chc_assessor", org=jo.org)
-    api = ChcApi(client, jo.headers)
-    first, second, third = _open(api, 60), _open(api, 50), _open(api, 40)
-    monkeypatch.setattr(queue, "SWEEP_EVERY", timedelta(0))  # every look is the long one
-    assert _claim(sessions, engine, jo) == first
-    _flag_safeguarding(sessions, third, datetime.now(UTC) - timedelta(minutes=1))
-    assert _claim(sessions, engine, sam) == third
-    with sessions() as session, pytest.raises(DomainError) as err:  # limit still enforced
-        queue.claim_next(session, engine=engine, cfg=CFG, actor=sam.actor, now=datetime.now(UTC))
-    assert err.value.code == "claim_limit_reached"
-    assert _item(sessions, second)[0].claimed_by_id is None
+    case_id = _open(ChcApi(client, jo.headers), 45)
+    model = ChcWorkItems(CFG)
+    now = datetime.now(UTC)
+    with sessions() as session:
+        assert model.check(session, now=now) == []
+    _bypass_safeguarding(sessions, case_id)
+    with sessions() as session:
+        found = model.check(session, now=now)
+    assert any(f"chc case {case_id}: computed_rag is " in d for d in found), found
+    with sessions() as session:
+        model.rebuild(session, now=now)
+        session.commit()
+    with sessions() as session:
+        assert model.check(session, now=now) == []
+    assert _item(sessions, case_id)[0].rag == "red"
 
 
 # -- migration 0007 on a database with data -----------------------------------------------------

@@ -11,12 +11,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.cases import service
 from app.cases.schemas import CaseCreate
 from app.chc.config import chc_config
+from app.chc.metrics import chc_metrics, chc_metrics_from_report
 from app.codelists.loader import CodeSetRegistry
 from app.config import Settings
-from app.dashboard.chc_metrics import chc_metrics, chc_metrics_from_report
 from app.engine.engine import Engine
 from app.timeutil import LONDON
 from tests.chc.helpers import TEAM
+from tests.helpers import writer_for
 from tests.journeys import TTL, Maker, walk
 
 # Decisions, DSTs and the steps towards them are picked more often than the rest.
@@ -65,7 +66,7 @@ def test_chc_day_figures_equal_the_full_report(
             opened = now - timedelta(days=rng.uniform(0.5, 70))
             created = service.create_case(
                 session,
-                engine=engine,
+                writer=writer_for(engine),
                 actor=user.actor,
                 body=CaseCreate(
                     workflow="chc",

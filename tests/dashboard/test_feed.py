@@ -9,15 +9,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from app.cases.effects import CaseEffectPorts
-from app.cases.repository import CaseRepository
 from app.cases.service import encode_cursor
-from app.clocks.repository import ClockRepository
-from app.clocks.service import ClockService
 from app.engine.engine import Command
 from app.models import CaseEvent
 from tests.discharge.helpers import NHS, TEAM, fire, open_case
-from tests.helpers import Api
+from tests.helpers import Api, writer_for
 
 
 def _start_cursor(sessions) -> str:  # noqa: ANN001
@@ -85,14 +81,11 @@ def test_feed_waits_for_a_late_commit(
     cursor = _start_cursor(sessions)
     held = sessions()
     # A slow writer takes the lower id through the engine and has not committed yet...
-    case = CaseRepository(held).get(slow_case["id"], for_update=True)
-    engine.fire(
-        case,
+    writer_for(engine).fire(
+        held,
+        slow_case["id"],
         Command("update_details", user.actor, data={"ward": "Ward 3"}),
         now=datetime.now(UTC),
-        store=CaseRepository(held),
-        clocks=ClockService(ClockRepository(held), now=datetime.now(UTC)),
-        effects=CaseEffectPorts(held, engine, user.actor, datetime.now(UTC)),
     )
     try:
         # ...while a fast writer commits a higher id.

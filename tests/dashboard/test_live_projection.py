@@ -13,12 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.auth.actor import Actor
 from app.cases import service
-from app.cases.effects import CaseEffectPorts
-from app.cases.repository import CaseRepository
 from app.cases.schemas import CaseCreate, EventCreate
 from app.cases.sharing import ShareCreate, share_case
-from app.clocks.repository import ClockRepository
-from app.clocks.service import ClockService
 from app.codelists.loader import CodeSetRegistry
 from app.config import Settings
 from app.dashboard.context import MetricsContext, metrics_context
@@ -30,6 +26,7 @@ from app.engine.engine import Command, Engine
 from app.models import CaseEvent
 from app.models.spell import DischargeDelayPeriod, DischargeSpell
 from app.timeutil import LONDON
+from tests.helpers import writer_for
 from tests.journeys import Maker, nhs_number, walk
 
 TTL = timedelta(hours=1)
@@ -70,7 +67,7 @@ def _journeys(
         admitted = now - timedelta(days=rng.uniform(0.2, 25))
         created = service.create_case(
             session,
-            engine=engine,
+            writer=writer_for(engine),
             actor=actor,
             body=CaseCreate(
                 workflow="discharge",
@@ -119,7 +116,7 @@ def _admitted(
     """A discharge case for a patient admitted `days_ago` days ago; its id."""
     created = service.create_case(
         session,
-        engine=engine,
+        writer=writer_for(engine),
         actor=actor,
         body=CaseCreate(
             workflow="discharge",
@@ -270,7 +267,7 @@ def test_todays_figures_use_the_projection_and_see_each_accepted_change(
         assert figures()["nctr_remaining"] == 0
         service.fire_event(
             session,
-            engine=engine,
+            writer=writer_for(engine),
             actor=team.actor,
             case_id=case_id,
             body=EventCreate(event="not_meeting_ctr", data={}),
@@ -301,15 +298,8 @@ def test_a_transition_that_rolls_back_leaves_the_projection_as_it_was(
 
         def fire_then_fail() -> None:
             with UnitOfWork(session):
-                case = CaseRepository(session).get(case_id)
-                assert case is not None
-                engine.fire(
-                    case,
-                    Command("not_meeting_ctr", team.actor, {}),
-                    now=now,
-                    store=CaseRepository(session),
-                    clocks=ClockService(ClockRepository(session), now=now),
-                    effects=CaseEffectPorts(session, engine, team.actor, now),
+                writer_for(engine).fire(
+                    session, case_id, Command("not_meeting_ctr", team.actor, {}), now=now
                 )
                 session.flush()
                 raise Boom

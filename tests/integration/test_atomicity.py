@@ -14,6 +14,7 @@ from app.clocks.repository import ClockRepository
 from app.clocks.service import ClockService
 from app.engine.engine import Engine
 from app.models import Case
+from tests.helpers import writer_for
 
 TTL = timedelta(hours=1)
 
@@ -25,7 +26,7 @@ class Boom(RuntimeError):
 def _open(session: Session, engine: Engine, actor) -> int:
     created = service.create_case(
         session,
-        engine=engine,
+        writer=writer_for(engine),
         actor=actor,
         body=CaseCreate(workflow="sample-referral", data={"priority": "routine"}),
         idempotency_key=None,
@@ -60,7 +61,7 @@ def test_failure_after_event_is_written_rolls_everything_back(
     with sessions() as session, pytest.raises(Boom):
         service.fire_event(
             session,
-            engine=engine,
+            writer=writer_for(engine),
             actor=actor,
             case_id=case_id,
             body=EventCreate(event="triage"),
@@ -80,7 +81,7 @@ def test_failure_after_event_is_written_rolls_everything_back(
     with sessions() as session:
         service.fire_event(
             session,
-            engine=engine,
+            writer=writer_for(engine),
             actor=actor,
             case_id=case_id,
             body=EventCreate(event="triage"),

@@ -14,6 +14,7 @@ from app.clocks.repository import ClockRepository
 from app.clocks.sweeper import sweep
 from app.engine.engine import Engine
 from app.models import ClockEvent
+from tests.helpers import writer_for
 
 TTL = timedelta(hours=1)
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -26,7 +27,7 @@ def _journey(
     with sessions() as session:
         created = service.create_case(
             session,
-            engine=engine,
+            writer=writer_for(engine),
             actor=actor,
             body=CaseCreate(
                 workflow="sample-referral", data={"priority": "routine"}, occurred_at=opened
@@ -39,7 +40,7 @@ def _journey(
         for version, (event, data, at) in enumerate(steps, start=1):
             service.fire_event(
                 session,
-                engine=engine,
+                writer=writer_for(engine),
                 actor=actor,
                 case_id=case_id,
                 body=EventCreate(event=event, data=data, occurred_at=at),

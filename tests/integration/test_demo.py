@@ -9,14 +9,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from app.cases.repository import CaseRepository
+from app.composition import workflows
 from app.demo import DEMO_ORG, DEMO_USER, load_demo
 from app.engine.replay import replay
 from app.models import Case, User
+from tests.helpers import writer_for
 
 
 def test_demo_loads_once_and_issues_a_working_token(sessions, engine, client: TestClient) -> None:
-    first = load_demo(sessions, engine, now=datetime.now(UTC))
-    second = load_demo(sessions, engine, now=datetime.now(UTC))
+    first = load_demo(sessions, writer_for(engine), workflows(), now=datetime.now(UTC))
+    second = load_demo(sessions, writer_for(engine), workflows(), now=datetime.now(UTC))
     assert (first.cases_created, second.cases_created) == (20, 0)
     assert first.token.token != second.token.token
     with sessions() as session:

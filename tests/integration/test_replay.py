@@ -16,6 +16,7 @@ from app.engine.engine import Engine
 from app.engine.replay import replay
 from app.errors import DomainError
 from app.models import Case
+from tests.helpers import writer_for
 
 TTL = timedelta(hours=1)
 DATA = {
@@ -48,7 +49,7 @@ def test_replay_matches_stored_state_for_generated_cases(
             )
             created = service.create_case(
                 session,
-                engine=engine,
+                writer=writer_for(engine),
                 actor=actor,
                 body=body,
                 idempotency_key=None,
@@ -68,7 +69,7 @@ def test_replay_matches_stored_state_for_generated_cases(
                 try:
                     fired = service.fire_event(
                         session,
-                        engine=engine,
+                        writer=writer_for(engine),
                         actor=actor,
                         case_id=case_id,
                         body=EventCreate(

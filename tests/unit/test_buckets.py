@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.calc.buckets import BUCKET_LABELS, DELAY_BUCKETS, bucket_for, summarise_delays
+from app.discharge.buckets import BUCKET_LABELS, DELAY_BUCKETS, bucket_for, summarise_delays
 
 
 def test_buckets_are_the_national_seven_in_order() -> None:

@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from app.calc.buckets import bucket_for
-from app.calc.drd import (
+from app.discharge.buckets import bucket_for
+from app.discharge.drd import (
     CtrChange,
     days_delayed,
     derive_drd,

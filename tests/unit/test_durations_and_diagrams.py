@@ -6,13 +6,12 @@ from datetime import timedelta
 
 import pytest
 
-import app.rules  # noqa: F401 - registers the sample pathway's guards and effects
 from app.config import PROJECT_ROOT
 from app.engine.diagrams import mermaid
 from app.engine.durations import parse_duration
 from app.engine.loader import load_file
-from app.engine.registry import RULES
 from app.engine.spec import PathwaySpec
+from app.sample.rules import RULES
 
 
 @pytest.mark.parametrize(

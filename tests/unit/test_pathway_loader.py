@@ -11,11 +11,11 @@ import pytest
 import yaml
 
 import app.engine.catalogue as catalogue_module
-import app.rules  # noqa: F401 - registers the shipped guards and effects
+from app.composition import workflows
 from app.config import PROJECT_ROOT
 from app.engine.catalogue import PathwayCatalogue
 from app.engine.loader import PathwayError, pathway_files
-from app.engine.registry import RULES, RuleRegistry
+from app.engine.registry import RuleRegistry
 
 TEST_RULES = RuleRegistry()
 
@@ -99,7 +99,7 @@ def test_base_document_is_valid(tmp_path: Path) -> None:
 
 def test_shipped_pathways_directory_loads() -> None:
     directory = PROJECT_ROOT / "pathways"
-    cat = PathwayCatalogue.from_directory(directory, RULES)
+    cat = PathwayCatalogue.from_directory(directory, workflows().rules())
     assert "sample-referral" in cat.keys()
     assert {p.source for p in cat.all()} == set(pathway_files(directory))
     for loaded in cat.all():

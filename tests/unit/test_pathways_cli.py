@@ -36,20 +36,40 @@ def test_check_defaults_to_the_configured_directory() -> None:
 
 
 def test_check_lists_every_key_and_version(tmp_path: Path) -> None:
-    shutil.copy(SHIPPED / "sample-referral.yaml", tmp_path / "sample-referral.yaml")
+    shutil.copytree(SHIPPED, tmp_path / "pathways")
     text = (SHIPPED / "sample-referral.yaml").read_text()
-    (tmp_path / "other.yaml").write_text(text.replace("key: sample-referral", "key: other-one"))
-    (tmp_path / "archive").mkdir()
-    (tmp_path / "archive" / "other.v0.yaml").write_text(
-        text.replace("key: sample-referral", "key: other-one").replace("version: 1", "version: 2")
+    (tmp_path / "pathways" / "archive").mkdir()
+    (tmp_path / "pathways" / "archive" / "sample-referral.v2.yaml").write_text(
+        text.replace("version: 1", "version: 2")
     )
-    result = check("--dir", str(tmp_path))
+    result = check("--dir", str(tmp_path / "pathways"))
     assert result.exit_code == 0, result.output
     assert [line.split("  ")[1] for line in result.stdout.splitlines()] == [
-        "other-one v1",
-        "other-one v2",
+        "chc v1",
+        "discharge v1",
+        "intermediate_care v1",
         "sample-referral v1",
+        "sample-referral v2",
     ]
+
+
+def test_check_refuses_a_pathway_no_registered_workflow_owns(tmp_path: Path) -> None:
+    shutil.copytree(SHIPPED, tmp_path / "pathways")
+    text = (SHIPPED / "sample-referral.yaml").read_text()
+    stray = tmp_path / "pathways" / "other.yaml"
+    stray.write_text(text.replace("key: sample-referral", "key: other-one"))
+    result = check("--dir", str(tmp_path / "pathways"))
+    assert result.exit_code == 1
+    assert "no registered workflow owns the pathway key 'other-one'" in result.output
+    assert str(stray) in result.output
+
+
+def test_check_refuses_a_directory_missing_a_workflows_file(tmp_path: Path) -> None:
+    shutil.copytree(SHIPPED, tmp_path / "pathways")
+    (tmp_path / "pathways" / "chc.yaml").unlink()
+    result = check("--dir", str(tmp_path / "pathways"))
+    assert result.exit_code == 1
+    assert "chc.yaml: a registered workflow declares this file; it is missing" in result.output
 
 
 def test_check_broken_file_exits_1_naming_file_and_problem(tmp_path: Path) -> None:

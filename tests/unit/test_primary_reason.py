@@ -5,7 +5,7 @@ from itertools import permutations
 
 import pytest
 
-from app.calc.primary_reason import DelayPeriod, choose_primary_reason
+from app.discharge.primary_reason import DelayPeriod, choose_primary_reason
 
 AS_AT = datetime(2025, 3, 12, 23, 59, tzinfo=UTC)
 

@@ -1,6 +1,6 @@
 """Guards and effects of the intermediate-care pathway (pathways/intermediate_care.yaml):
 referral, transition planning, ending, the 91-day follow-up and re-referral; and the discharge
-effect that opens a step-down episode. Capacity lives in `app/rules/ic_capacity.py`.
+effect that opens a step-down episode. Capacity lives in `app/ic/capacity_rules.py`.
 
 Guards are pure: they read the episode's attributes and the event's data, and refuse in words
 an IC coordinator understands. DOMAIN.md §8 (2-hour UCR §8.4, transition planning §8.8,
@@ -12,9 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from app.engine.context import EffectContext, GuardContext
-from app.engine.registry import RULES
+from app.engine.registry import RuleRegistry
 from app.ic import episode
 from app.ic.config import ic_config
+
+# This workflow's named rules, declared in its `Workflow` (never registered globally).
+RULES = RuleRegistry()
 
 
 # -- referral ---------------------------------------------------------------------------------

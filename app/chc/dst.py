@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from app.calc.checklist import FiredRule
+from app.chc.checklist import FiredRule
 from app.chc.config import DstRule, DstTable
 
 DstResult = Literal["eligibility_expected", "judgement_needed", "not_indicated"]

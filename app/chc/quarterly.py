@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from app.calc.drd import london_date
+from app.discharge.drd import london_date
 from app.models import CaseEvent, Clock
 from app.timeutil import day_bounds
 

@@ -11,13 +11,16 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from app.calc.checklist import ChecklistIncomplete, ChecklistOutcome, evaluate_checklist
-from app.calc.dst import DstIncomplete, DstOutcome, evaluate_dst
+from app.chc.checklist import ChecklistIncomplete, ChecklistOutcome, evaluate_checklist
 from app.chc.config import chc_config
+from app.chc.dst import DstIncomplete, DstOutcome, evaluate_dst
 from app.chc.panels import is_panel_date, next_panel_for_referral, panel_after
 from app.engine.context import EffectContext, GuardContext
-from app.engine.registry import RULES
+from app.engine.registry import RuleRegistry
 from app.timeutil import LONDON
+
+# This workflow's named rules, declared in its `Workflow` (never registered globally).
+RULES = RuleRegistry()
 
 # Outcomes that need a full assessment with the DST (a negative Checklist cannot lead to them).
 NHS_FUNDED_OUTCOMES = frozenset({"chc_eligible", "joint_funded"})

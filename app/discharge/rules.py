@@ -9,7 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from app.engine.context import EffectContext, GuardContext
-from app.engine.registry import RULES
+from app.engine.registry import RuleRegistry
+
+# This workflow's named rules, declared in its `Workflow` (never registered globally).
+RULES = RuleRegistry()
 
 MH_FOR_KNOWN = {"care_coordinator", "mh_clinician"}
 

@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from app.calc.buckets import BUCKET_LABELS, bucket_for, summarise_delays
-from app.calc.drd import london_date
-from app.calc.primary_reason import choose_primary_reason
+from app.discharge.buckets import BUCKET_LABELS, bucket_for, summarise_delays
+from app.discharge.drd import london_date
 from app.discharge.history import DischargeFacts
+from app.discharge.primary_reason import choose_primary_reason
 from app.timeutil import day_bounds
 
 EXPECTED_SHARES = {

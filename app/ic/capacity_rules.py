@@ -15,9 +15,12 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.engine.context import EffectContext, GuardContext
-from app.engine.registry import RULES
+from app.engine.registry import RuleRegistry
 from app.ic import episode
 from app.ic.repository import IcRepository
+
+# This workflow's named rules, declared in its `Workflow` (never registered globally).
+RULES = RuleRegistry()
 
 
 # -- the capacity fact ------------------------------------------------------------------------

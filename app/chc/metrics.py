@@ -8,18 +8,15 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.auth.actor import Actor
-from app.calc.drd import london_date
 from app.chc.config import ChcConfig
 from app.chc.errors import REPORT_ROLES
-from app.chc.queue import refresh_for_claim
+from app.chc.live_metrics import chc_day_figures
 from app.chc.read_repository import ChcReadRepository
 from app.chc.reports import chc_report
-from app.chc.repository import ChcRepository
 from app.chc.worklist import worklist_states
-from app.dashboard.chc_live import chc_day_figures
 from app.dashboard.live_figures import CHC as CHC_PART
 from app.dashboard.live_figures import LiveSource
-from app.db import UnitOfWork
+from app.discharge.drd import london_date
 from app.engine.engine import Engine
 
 
@@ -47,10 +44,8 @@ def chc_metrics(
 def chc_org_figures(
     session: Session, *, engine: Engine, cfg: ChcConfig, organisation: str, day: date, now: datetime
 ) -> dict[str, Any]:
-    """The day's CHC figures from SQL aggregates, after bringing the work items' ratings up to
-    date (incrementally: only cases changed since the last rating, or all once a day)."""
-    with UnitOfWork(session):
-        refresh_for_claim(ChcRepository(session), cfg, organisation=organisation, now=now)
+    """The day's CHC figures from SQL aggregates over the work items (the read model every CHC
+    change keeps) and the day's events."""
     figures = chc_day_figures(
         session,
         cfg=cfg,

@@ -1,0 +1,37 @@
+"""The discharge-to-assess workflow, declared in one place (see `app.workflows.contract`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from app.discharge import rules
+from app.discharge.config import FILE, load_discharge_settings
+from app.discharge.demo import discharge_plans
+from app.discharge.projection import DischargeSpells
+from app.discharge.routes import router
+from app.engine.readmodels import ReadModel
+from app.workflows.contract import BuildContext, DemoContext, Workflow
+
+
+def _read_models(ctx: BuildContext) -> Sequence[ReadModel]:
+    return (DischargeSpells(ctx.codes),)
+
+
+def _demo(ctx: DemoContext) -> Sequence[Any]:
+    return discharge_plans(ctx.now)
+
+
+def definition() -> Workflow:
+    return Workflow(
+        key="discharge",
+        title="Discharge to assess (pathways 0-3)",
+        pathway_files=("discharge.yaml",),
+        rules=(rules.RULES,),
+        config_files=(FILE,),
+        load_config=load_discharge_settings,
+        read_models=_read_models,
+        routers=(router,),
+        metrics=("discharge",),
+        demo=_demo,
+    )

@@ -1,0 +1,1 @@
+"""The sample-referral workflow: a small pathway that shows the engine's features."""

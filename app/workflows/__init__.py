@@ -1,0 +1,1 @@
+"""The contract every workflow fulfils, and the set of workflows an application registers."""
