@@ -8,12 +8,35 @@ from typing import Annotated
 
 import typer
 
+from app.cases.transition import CaseWriter
 from app.composition import workflows
 from app.config import get_settings
 from app.dashboard.cli import metrics_cli
+from app.engine.catalogue import PathwayCatalogue
 from app.errors import DomainError
 
 cli = typer.Typer(help="HomeFirst workflow service.", no_args_is_help=True)
+
+
+class _Commands:
+    """The `CommandPort` the workflows' commands use (built on first use)."""
+
+    def writer(self) -> CaseWriter:
+        from app.composition import build_parts
+
+        return build_parts(get_settings()).writer
+
+    def catalogue(self, pathways_dir: Path) -> PathwayCatalogue:
+        from app.composition import build_catalogue
+
+        return build_catalogue(workflows(), pathways_dir)
+
+
+@cli.callback()
+def _root(ctx: typer.Context) -> None:
+    ctx.obj = _Commands()
+
+
 pathways_cli = typer.Typer(help="Check pathway files.", no_args_is_help=True)
 users_cli = typer.Typer(help="Manage users.", no_args_is_help=True)
 tokens_cli = typer.Typer(help="Issue and revoke bearer tokens.", no_args_is_help=True)

@@ -36,7 +36,7 @@ from app.pathways_api.routes import router as pathways_router
 from app.problems import install_error_handlers
 from app.security.inputs import check_inputs
 from app.security.install import install_security
-from app.timeutil import london_today, utcnow
+from app.timeutil import london_date, utcnow
 
 log = logging.getLogger(__name__)
 DASHBOARD_STATIC = Path(__file__).parent / "dashboard" / "static"
@@ -151,11 +151,11 @@ def _sweep_loop(stop: threading.Event, application: FastAPI) -> None:
             report = sweep(application.state.sessions, now=now)
             if report.warnings or report.breaches:
                 log.info("clock sweep: %s warnings, %s breaches", report.warnings, report.breaches)
-            if ticked != london_today(now):
+            if ticked != london_date(now):
                 # Read models that depend on the date (CHC days waiting) move on once a day.
                 with application.state.sessions() as session:
                     changed = tick_read_models(session, application.state.writer.read_models, now)
-                ticked = london_today(now)
+                ticked = london_date(now)
                 log.info("read models re-derived for %s: %s rows changed", ticked, changed)
             if snapshotted != yesterday(now):
                 with application.state.sessions() as session:

@@ -26,6 +26,6 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, end
 
 
-def london_today(at: datetime) -> date:
+def london_date(at: datetime) -> date:
     """The Europe/London calendar date of an aware instant."""
     return as_utc(at).astimezone(LONDON).date()

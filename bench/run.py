@@ -28,13 +28,12 @@ from app.dashboard import service as dash_service
 from app.dashboard.context import context_for
 from app.dashboard.service import check_live_figures
 from app.db import UnitOfWork, make_engine, make_sessionmaker
-from app.discharge.drd import london_date
 from app.discharge.projection import derive_missing_default, rederive
 from app.engine.readmodels import ReadModelRegistry
 from app.engine.replay import replay
 from app.main import create_app
 from app.models import CaseEvent
-from app.timeutil import utcnow
+from app.timeutil import london_date, utcnow
 from bench import claims as claims_mod
 from bench import dashboard, load, txn
 from bench.server import Server

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.audit.repository import AccessRepository
 from app.auth.actor import Actor
-from app.cases.service import decode_cursor, encode_cursor
+from app.cursors import decode_cursor, encode_cursor
 from app.db import UnitOfWork
 from app.errors import Forbidden
 from app.models.access import AccessRecord

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,9 +22,10 @@ from app.cases.scope import ScopeRepository
 from app.cases.transition import CaseWriter
 from app.cases.views import case_dict, case_read, case_summary, event_dict, event_read
 from app.clocks.repository import ClockRepository
+from app.cursors import decode_cursor, encode_cursor
 from app.db import UnitOfWork
 from app.engine.engine import Command, Engine, OpenCommand
-from app.errors import Forbidden, NotFound, PreconditionRequired, ValidationFailed
+from app.errors import Forbidden, NotFound, PreconditionRequired
 from app.idempotency.repository import IdempotencyRepository
 from app.idempotency.service import IdempotencyGuard, StoredResponse, fingerprint
 from app.links.repository import LinkRepository
@@ -179,23 +178,6 @@ def parse_if_match(value: str | None) -> int:
     if not text.isdigit():
         raise PreconditionRequired(f'If-Match must carry the case\'s ETag, e.g. "3"; got {value!r}')
     return int(text)
-
-
-def encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        prefix, _, number = text.partition(":")
-        if prefix != "id" or not number.isdigit():
-            raise ValueError(text)
-        return int(number)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ValidationFailed(
-            "cursor is not one this service issued", code_hint="bad_cursor"
-        ) from None
 
 
 def case_response(

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
+from app.api_shared import PROBLEM
 from app.cases import sharing
-from app.cases.routes import PROBLEM
 from app.cases.schemas import CODE_PATTERN
 from app.deps import CurrentActor, SessionDep, VisibleCaseId
 from app.timeutil import utcnow

@@ -14,6 +14,7 @@ import typer
 
 from app.auth.actor import Actor
 from app.chc.config import ChcConfig, chc_config
+from app.workflows.contract import CommandPort
 
 chc_cli = typer.Typer(help="NHS Continuing Healthcare working list.", no_args_is_help=True)
 UserOption = Annotated[str, typer.Option("--user", help="Act as this user (their roles and org)")]
@@ -43,6 +44,7 @@ def _config() -> ChcConfig:
 
 @chc_cli.command("import")
 def import_list(
+    ctx: typer.Context,
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
     source: Annotated[str, typer.Option(help="Source list name, e.g. MLCSU, LSCFT, 'Sefton MBC'")],
     user: UserOption,
@@ -51,14 +53,13 @@ def import_list(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from app.chc.importer import import_list as run_import
-    from app.composition import build_parts
-    from app.config import get_settings
     from app.db import get_sessionmaker
     from app.errors import DomainError
     from app.timeutil import utcnow
 
     actor = _actor(user)
-    writer = build_parts(get_settings()).writer
+    commands: CommandPort = ctx.obj
+    writer = commands.writer()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, transient=True) as bar, get_sessionmaker()() as session:
         task = bar.add_task(f"importing {file.name}", total=None)
@@ -143,18 +144,18 @@ def panel(
 
 
 @chc_cli.command("check")
-def check() -> None:
+def check(ctx: typer.Context) -> None:
     """Validate the CHC configuration and its agreement with pathways/chc.yaml."""
     from app.chc.config import ChcConfigError
     from app.chc.consistency import consistency_problems
-    from app.composition import build_catalogue, workflows
     from app.config import get_settings
     from app.engine.loader import PathwayError
 
     settings = get_settings()
+    commands: CommandPort = ctx.obj
     try:
         cfg = _config()
-        catalogue = build_catalogue(workflows(), settings.pathways_dir)
+        catalogue = commands.catalogue(settings.pathways_dir)
     except (ChcConfigError, PathwayError) as exc:
         raise _fail(f"CHC check failed: {exc}") from None
     loaded = catalogue.latest("chc")

@@ -16,8 +16,8 @@ from app.chc.reports import chc_report
 from app.chc.worklist import worklist_states
 from app.dashboard.live_figures import CHC as CHC_PART
 from app.dashboard.live_figures import LiveSource
-from app.discharge.drd import london_date
 from app.engine.engine import Engine
+from app.timeutil import london_date
 
 
 def chc_metrics(

@@ -21,9 +21,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from app.discharge.drd import london_date
 from app.models import CaseEvent, Clock
-from app.timeutil import day_bounds
+from app.timeutil import day_bounds, london_date
 
 DECISIONS = ("screen_out", "decide", "accept_fast_track")
 TRACKED = (*DECISIONS, "open", "record_dst", "complete_review", "dispute")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from app.clocks.calendars import parse_calendar
 from app.clocks.repository import ClockRepository
+from app.engine.calendars import parse_calendar
 from app.engine.ports import ClockAction
 from app.engine.spec import ClockSpec
 from app.models import Case, Clock, ClockEvent

@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from app.cases.service import decode_cursor, encode_cursor
+from app.cursors import decode_cursor, encode_cursor
 from app.dashboard.repository import DashboardRepository
 from app.engine.catalogue import PathwayCatalogue
 

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from app.audit.routes import log_read
+from app.api_shared import log_read
 from app.auth.actor import Actor
 from app.auth.service import authenticate
 from app.chc.config import chc_config
@@ -25,13 +25,13 @@ from app.dashboard.context import MetricsContext
 from app.dashboard.diagram_svg import mermaid_to_svg
 from app.deps import EngineDep, SessionDep
 from app.discharge import service as discharge_service
-from app.discharge.drd import london_date
 from app.engine.diagrams import mermaid
 from app.errors import DomainError, Unauthorized
-from app.timeutil import utcnow
+from app.security.cookies import DASHBOARD_COOKIE
+from app.timeutil import london_date, utcnow
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
-COOKIE = "homefirst_dashboard"
+COOKIE = DASHBOARD_COOKIE
 TREND_DAYS = 14
 RFD_ROWS = 50
 templates = Environment(

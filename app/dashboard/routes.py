@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from app.audit.routes import log_read
+from app.api_shared import log_read
 from app.chc.config import chc_config
 from app.chc.metrics import chc_metrics
 from app.chc.quarterly import Quarter
@@ -16,8 +16,7 @@ from app.dashboard import exports, service
 from app.dashboard.context import MetricsContext
 from app.dashboard.feed import Feed, read_feed
 from app.deps import CurrentActor, EngineDep, SessionDep, SettingsDep
-from app.discharge.drd import london_date
-from app.timeutil import utcnow
+from app.timeutil import london_date, utcnow
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"])
 Site = Annotated[str | None, Query(max_length=64, description="One site; all sites if omitted")]

@@ -15,7 +15,6 @@ from app.dashboard.context import MetricsContext
 from app.dashboard.live_figures import DAILY, Freshness, LiveSource
 from app.dashboard.live_repository import LiveRepository
 from app.dashboard.repository import DashboardRepository
-from app.discharge.drd import london_date
 from app.discharge.history import EVENTS_OF_INTEREST, derive_facts
 from app.discharge.metrics import Spell, assemble, discharge_metrics, snapshot_time
 from app.discharge.repository import DischargeRepository
@@ -23,7 +22,7 @@ from app.discharge.spell_rows import DELAY_LIST, family_lookup, micros
 from app.engine.engine import Engine
 from app.errors import ValidationFailed
 from app.ic.reports import build_report
-from app.timeutil import day_bounds
+from app.timeutil import day_bounds, london_date
 
 MAX_SERIES_DAYS = 365
 SERIES_FIELDS = (

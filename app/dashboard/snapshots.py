@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 from app.dashboard.context import MetricsContext
 from app.dashboard.repository import DashboardRepository
 from app.db import UnitOfWork
-from app.discharge.drd import london_date
 from app.discharge.metrics import snapshot_time
 from app.models.snapshot import ALL_SITES, MetricSnapshot
+from app.timeutil import london_date
 
 Compute = Callable[..., dict[str, Any]]
 

@@ -43,6 +43,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from app.timeutil import london_date
+
 # Hospital-local calendar for every date this module reports (§4.4 note on clocks).
 LONDON = ZoneInfo("Europe/London")
 
@@ -88,12 +90,6 @@ class DrdResult:
     period_start: datetime | None
     discharge_ready_date: date | None
     nctr_periods: list[NctrPeriod]
-
-
-def london_date(at: datetime) -> date:
-    """Calendar date of ``at`` in Europe/London."""
-    _require_aware(at, "at")
-    return at.astimezone(LONDON).date()
 
 
 def derive_drd(changes: Iterable[CtrChange], discharged_at: datetime | None = None) -> DrdResult:

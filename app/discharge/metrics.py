@@ -30,10 +30,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from app.discharge.buckets import BUCKET_LABELS, bucket_for, summarise_delays
-from app.discharge.drd import london_date
 from app.discharge.history import DischargeFacts
 from app.discharge.primary_reason import choose_primary_reason
-from app.timeutil import day_bounds
+from app.timeutil import day_bounds, london_date
 
 EXPECTED_SHARES = {
     "P0": (50.0, "minimum"),

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from app.audit.routes import log_read
+from app.api_shared import log_read
 from app.deps import CodesDep, CurrentActor, EngineDep, SessionDep, VisibleCaseId
 from app.discharge import service
 from app.discharge.config import DischargeConfig

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from app.cases.repository import CaseRepository
 from app.codelists.loader import CodeSetNotFound, CodeSetRegistry
 from app.discharge.config import DischargeConfig
-from app.discharge.drd import DrdResult, days_delayed, london_date
+from app.discharge.drd import DrdResult, days_delayed
 from app.discharge.history import EVENTS_OF_INTEREST, DischargeFacts, derive_facts
 from app.discharge.primary_reason import DelayPeriod, choose_primary_reason
 from app.discharge.repository import WORKFLOW, DischargeRepository
@@ -28,6 +28,7 @@ from app.discharge.schemas import (
 from app.engine.catalogue import PathwayCatalogue
 from app.errors import NotFound, ValidationFailed
 from app.models.spell import DischargeDelayPeriod, DischargeSpell
+from app.timeutil import london_date
 
 DELAY_LIST = "delay-reasons-acute"
 RFD_TAG = "rfd-list"

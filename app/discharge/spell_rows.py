@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.codelists.loader import CodeSetNotFound, CodeSetRegistry
-from app.discharge.drd import london_date
 from app.discharge.history import (
     CLEAR_ESCALATION,
     MEETS_AGAIN,
@@ -19,6 +18,7 @@ from app.discharge.history import (
     FamilyOf,
 )
 from app.models import Case
+from app.timeutil import london_date
 
 DELAY_LIST = "delay-reasons-acute"
 # Entries that can usually be applied to the spell row as it is (see `step`).

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from app.clocks.calendars import parse_calendar
+from app.engine.calendars import parse_calendar
 from app.engine.durations import parse_duration
 
 NAME = r"^[a-z][a-z0-9_]*$"

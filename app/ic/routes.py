@@ -11,8 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from app.audit.routes import log_read
-from app.cases.routes import PROBLEM
+from app.api_shared import PROBLEM, log_read
 from app.cases.schemas import CODE_PATTERN
 from app.deps import CurrentActor, EngineDep, SessionDep
 from app.ic import reports, service

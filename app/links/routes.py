@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from app.cases.routes import PROBLEM, respond
+from app.api_shared import PROBLEM, respond
 from app.cases.schemas import CaseRead, LinkRead
 from app.deps import (
     CurrentActor,

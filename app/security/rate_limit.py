@@ -17,9 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from app.auth.tokens import hash_token
-from app.dashboard.page import COOKIE as DASHBOARD_COOKIE
 from app.problems import problem
 from app.security.asgi import ASGIApp, Receive, Scope, Send, cookie, header
+from app.security.cookies import DASHBOARD_COOKIE
 
 
 @dataclass

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import typer
 from fastapi import APIRouter
@@ -24,6 +24,10 @@ from app.auth.actor import Actor
 from app.codelists.loader import CodeSetRegistry
 from app.engine.readmodels import ReadModel, ReadModelRegistry
 from app.engine.registry import RuleRegistry
+
+if TYPE_CHECKING:
+    from app.cases.transition import CaseWriter
+    from app.engine.catalogue import PathwayCatalogue
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,15 @@ class DemoContext:
     session: Session
     actor: Actor
     now: datetime
+
+
+class CommandPort(Protocol):
+    """What a workflow's commands get from the command line (typer's `ctx.obj`): the
+    service's parts, built on first use, so a workflow never imports the composition root."""
+
+    def writer(self) -> CaseWriter: ...
+
+    def catalogue(self, pathways_dir: Path) -> PathwayCatalogue: ...
 
 
 # A plan of demo journeys: run through the transition entry point by `app.demo`.

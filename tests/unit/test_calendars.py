@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.clocks.calendars import ServiceHours, WallClock, parse_calendar
+from app.engine.calendars import ServiceHours, WallClock, parse_calendar
 from app.timeutil import LONDON
 
 UCR = parse_calendar("hours 08:00-20:00 Europe/London")

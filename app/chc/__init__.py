@@ -1,0 +1,2 @@
+"""NHS Continuing Healthcare: Checklist to review, the merged backlog, RAG triage and the
+assessor work queue."""
