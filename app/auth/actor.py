@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Roles a transition may name. Based on DOMAIN.md section 2.2; pathway files are checked against
+# Roles a transition may name (docs/domain.md §2.2); pathway files are checked against
 # this list at start-up so a typo cannot silently lock everyone out of a transition.
 KNOWN_ROLES: frozenset[str] = frozenset(
     {

@@ -15,7 +15,7 @@ from app.db import UnitOfWork
 from app.errors import Conflict, Forbidden, NotFound
 from app.models import Case, CaseShare
 
-# Roles that hand work between organisations (DOMAIN.md §2.2); managers and analysts only read.
+# Roles that hand work between organisations (docs/domain.md §2.2); managers and analysts only read.
 SHARING_ROLES = ("discharge_team", "chc_assessor", "ic_coordinator", "ic_triager", "admin")
 
 

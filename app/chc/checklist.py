@@ -1,8 +1,8 @@
-"""The CHC Checklist's indicative result: is a full assessment needed? (DOMAIN.md §7.3)
+"""The CHC Checklist's indicative result: is a full assessment needed? (docs/domain.md §7.3)
 
 A pure function over the domain scores and a versioned threshold table. It returns the result
 and every threshold that fired, so the screen can say *why*; it never decides anything. A person
-records whether the case goes on to a full assessment (DOMAIN.md §7.4 design rule).
+records whether the case goes on to a full assessment (docs/domain.md §7.4 design rule).
 """
 
 from __future__ import annotations

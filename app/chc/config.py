@@ -1,6 +1,6 @@
 """CHC configuration kept as data in `pathways/config/` and checked with pydantic at load.
 
-Everything DOMAIN.md §13 marks UNVERIFIED (Checklist and DST tables U7, RAG criteria L5,
+Everything docs/domain.md §13 marks UNVERIFIED (Checklist and DST tables U7, RAG criteria L5,
 cohort windows and responsible organisation L4, panel anchor L5, review schedule U10, Fast Track
 target U11, acute-DST threshold U9, overdue age bands U8) lives in these files, each marked
 `status: provisional`, never in code.
@@ -31,7 +31,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-# -- Checklist and DST (DOMAIN.md §7.3, §7.4) ------------------------------------------------
+# -- Checklist and DST (docs/domain.md §7.3, §7.4) -------------------------------------------------
 class ChecklistDomain(_Strict):
     key: str = Field(pattern=r"^[a-z][a-z_]*$")
     label: str
@@ -90,7 +90,7 @@ class AssessmentTools(_Strict):
     dst: DstTable
 
 
-# -- RAG (DOMAIN.md §7.11) ---------------------------------------------------------------------
+# -- RAG (docs/domain.md §7.11) --------------------------------------------------------------------
 class DateWithin(_Strict):
     field: str
     days: int
@@ -132,7 +132,7 @@ class RagRuleSet(_Strict):
         return self
 
 
-# -- Local operations (DOMAIN.md §7.5-§7.9, §7.12) ---------------------------------------------
+# -- Local operations (docs/domain.md §7.5-§7.9, §7.12) --------------------------------------------
 class Cohort(_Strict):
     key: Literal["covid_period", "restoration"]
     label: str
@@ -204,7 +204,7 @@ class LocalConfig(_Strict):
         return self
 
 
-# -- Source lists (DOMAIN.md §7.10) --------------------------------------------------------------
+# -- Source lists (docs/domain.md §7.10) -----------------------------------------------------------
 class SourceConfig(_Strict):
     version: str
     missing_markers: tuple[str, ...]

@@ -1,6 +1,6 @@
 """Reading one organisation's backlog list: decode, map headings, validate every row.
 
-Pure: bytes in, typed rows and problems out (DOMAIN.md §7.10, §12.2 idea 8 "data-quality
+Pure: bytes in, typed rows and problems out (docs/domain.md §7.10, §12.2 idea 8 "data-quality
 firewall"). UTF-8, UTF-8 with a byte-order mark and Windows-1252 are accepted. Dates are day
 first. Each row is either clean (its values normalised) or carries every reason it is refused;
 nothing is dropped here. Row numbers are spreadsheet row numbers (the heading is row 1).

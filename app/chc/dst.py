@@ -1,4 +1,4 @@
-"""The Decision Support Tool's indicative recommendation (DOMAIN.md §7.4).
+"""The Decision Support Tool's indicative recommendation (docs/domain.md §7.4).
 
 Eligibility is *expected* with one Priority or two or more Severe needs. A primary health need
 *may* also be shown by one Severe plus other needs, or by several High or Moderate needs; that

@@ -1,4 +1,4 @@
-"""Backlog import: several organisations' lists into one working list (DOMAIN.md §7.10).
+"""Backlog import: several organisations' lists into one working list (docs/domain.md §7.10).
 
 Each accepted row is kept as provenance and joins a case: a new case opened through the engine
 (backdated to the list's referral date, with a reason), or an open case of the same person

@@ -1,4 +1,4 @@
-"""Placing each row of a source list on the single working list (DOMAIN.md §7.10).
+"""Placing each row of a source list on the single working list (docs/domain.md §7.10).
 
 Matching: NHS number first; a row without one on name, date of birth and postcode. A new person
 opens a case through the engine, backdated to the list's referral date with a reason. A known

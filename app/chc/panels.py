@@ -1,4 +1,4 @@
-"""Fortnightly CHC panel dates (DOMAIN.md §7.12): pure date arithmetic over the configuration.
+"""Fortnightly CHC panel dates (docs/domain.md §7.12): pure date arithmetic over the configuration.
 
 Panels fall every `cadence_days` from `anchor_date` (both configurable; the anchor is
 UNVERIFIED, §13 L5). A case referred to panel goes on the first panel at least `notice_days`

@@ -1,6 +1,6 @@
 """The quarterly CHC and FNC collection, one row per organisation and financial quarter.
 
-Fields as DOMAIN.md §7.7 lists them, each derived from the CHC event log:
+Fields as docs/domain.md §7.7 lists them, each derived from the CHC event log:
 - new referrals: cases opened in the quarter (their first notice);
 - referrals completed: first eligibility decisions (`screen_out`, `decide`, `accept_fast_track`)
   in the quarter; within 28 days when the case's first `chc_28_day` clock used no more than

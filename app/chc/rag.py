@@ -1,4 +1,5 @@
-"""Explainable RAG triage and cohort assignment for the CHC working list (DOMAIN.md §7.9, §7.11).
+"""Explainable RAG triage and cohort assignment for the CHC working list (docs/domain.md
+§7.9, §7.11).
 
 Pure functions over a case's facts, the time, and the rule set kept as data
 (`pathways/config/chc-rag.yaml`, provisional). A rating is the worst colour among the rules that
@@ -104,7 +105,7 @@ class CohortAssignment:
 
 
 def assign_cohort(facts: CaseFacts, cfg: LocalConfig) -> CohortAssignment:
-    """The first configured cohort the case's facts match (DOMAIN.md §7.9)."""
+    """The first configured cohort the case's facts match (docs/domain.md §7.9)."""
     for cohort in cfg.cohorts:
         why = _cohort_match(cohort, facts)
         if why is not None:

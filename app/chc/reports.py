@@ -2,7 +2,7 @@
 
 Figures are derived from the event log and the durable clocks, never typed in (ARCHITECTURE.md
 §1 principle 4):
-- decisions within 28 days (DOMAIN.md §7.6, national target at least 80%): first decisions
+- decisions within 28 days (docs/domain.md §7.6, national target at least 80%): first decisions
   (`screen_out`, `decide`) made in the period, timed by each case's `chc_28_day` clock; Fast Track
   decisions (`accept_fast_track`) are counted apart, with their package clock (§7.5);
 - incomplete referrals over 28 days (§7.7): open cases whose 28-day clock still runs, banded by
@@ -144,7 +144,7 @@ def chc_report(
         acute_threshold_pct=round(rep.acute_dst_threshold_share * 100, 1),
         backlog_by_rag_and_cohort=backlog,
         notes=[
-            "Provisional figures (DOMAIN.md §13): overdue bands (U8), acute threshold (U9), "
+            "Provisional figures (docs/domain.md §13): overdue bands (U8), acute threshold (U9), "
             "Fast Track target (U11) and the RAG rules (L5) are local configuration.",
             "A negative Checklist recorded as a decision (screen_out) counts as a decision.",
             "Times are measured by the durable clocks from the first notice of each case.",

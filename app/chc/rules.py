@@ -1,7 +1,7 @@
 """Named guards and effects of the CHC pathway (pathways/chc.yaml).
 
 Guards are pure: they read the case's facts and the event's data, and refuse with a sentence an
-assessor understands. The Checklist and DST results they consult are *indicative* (DOMAIN.md
+assessor understands. The Checklist and DST results they consult are *indicative* (docs/domain.md
 §7.3, §7.4): a guard never picks an outcome, it only asks for a rationale when the person's
 choice departs from the indicative result.
 """
@@ -53,7 +53,7 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-@RULES.guard("checklist_complete", "Every Checklist domain has a score (DOMAIN.md §7.3).")
+@RULES.guard("checklist_complete", "Every Checklist domain has a score (docs/domain.md §7.3).")
 def checklist_complete(ctx: GuardContext) -> str | None:
     try:
         evaluate_checklist(checklist_scores(ctx.fact), chc_config().tools.checklist)
@@ -96,7 +96,7 @@ def screen_out_outcome_is_not_nhs_funded(ctx: GuardContext) -> str | None:
     return None
 
 
-@RULES.guard("dst_complete", "Every DST domain has a level (DOMAIN.md §7.4).")
+@RULES.guard("dst_complete", "Every DST domain has a level (docs/domain.md §7.4).")
 def dst_complete(ctx: GuardContext) -> str | None:
     try:
         evaluate_dst(dst_levels(ctx.fact), chc_config().tools.dst)
@@ -107,7 +107,8 @@ def dst_complete(ctx: GuardContext) -> str | None:
 
 @RULES.guard(
     "acute_assessment_needs_exception_reason",
-    "G1: a full assessment in an acute setting needs an exception reason (DOMAIN.md §3.5, §7.6).",
+    "G1: a full assessment in an acute setting needs an exception reason "
+    "(docs/domain.md §3.5, §7.6).",
 )
 def acute_assessment_needs_exception_reason(ctx: GuardContext) -> str | None:
     if ctx.fact("dst_setting") == "acute" and _blank(ctx.fact("acute_exception_reason")):
@@ -138,7 +139,7 @@ def departure_from_dst_needs_rationale(ctx: GuardContext) -> str | None:
 
 @RULES.guard(
     "fast_track_decision_is_chc_eligible",
-    "A completed Fast Track tool establishes eligibility (DOMAIN.md §7.5).",
+    "A completed Fast Track tool establishes eligibility (docs/domain.md §7.5).",
 )
 def fast_track_decision_is_chc_eligible(ctx: GuardContext) -> str | None:
     if ctx.fact("decision_outcome") != "chc_eligible":

@@ -28,7 +28,7 @@ class IndicativeRead(BaseModel):
     fired: list[FiredRuleRead]
     table_version: str
     provisional: bool
-    note: str = "Indicative only: a person records the decision (DOMAIN.md §7.4)."
+    note: str = "Indicative only: a person records the decision (docs/domain.md §7.4)."
 
 
 class ChecklistRequest(_Request):

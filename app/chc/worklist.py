@@ -1,4 +1,5 @@
-"""Keeping each CHC case's place on the single working list up to date (DOMAIN.md §7.10, §7.11).
+"""Keeping each CHC case's place on the single working list up to date (docs/domain.md §7.10,
+§7.11).
 
 `rate_one` recomputes a case's cohort and RAG from its facts and the time. It writes only what
 changed: the work item (compare-and-set on `rating_seq`, so concurrent refreshes never double up)

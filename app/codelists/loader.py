@@ -1,4 +1,4 @@
-"""Load and query versioned code lists (DOMAIN.md §5.5, ARCHITECTURE.md §1 principle 8).
+"""Load and query versioned code lists (docs/domain.md §5.5, ARCHITECTURE.md §1 principle 8).
 
 A code list is a YAML file with a ``key``, a ``version`` and a validity window
 ``[valid_from, valid_to)``; ``valid_to`` is exclusive and ``null`` while the list is current.
@@ -7,7 +7,7 @@ Several files may share a key (the 2022 and 2024 acute delay lists are two versi
 any date. Records store the code *and* the version in force, and history is never rewritten
 when a list changes (§5.5), hence :meth:`CodeSetRegistry.version` next to ``current``.
 
-``status: provisional`` marks lists that DOMAIN.md §13 calls UNVERIFIED. They load and can be
+``status: provisional`` marks lists that docs/domain.md §13 calls UNVERIFIED. They load and can be
 looked up, but callers building a national return should check :attr:`CodeSet.is_provisional`.
 """
 
@@ -51,7 +51,7 @@ class CodeEntry(BaseModel):
     family: StrictStr | None = None
     support_area: StrictStr | None = None
     # False where only the topic is known and the label is HomeFirst's wording until the exact
-    # national string is transcribed (DOMAIN.md §13 U5). A national return must flag these.
+    # national string is transcribed (docs/domain.md §13 U5). A national return must flag these.
     verbatim: bool = True
 
 

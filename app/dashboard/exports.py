@@ -1,5 +1,5 @@
 """National-return exports as CSV: the daily acute discharge return and the quarterly CHC
-collection. Column names are the national ones where DOMAIN.md gives them (§6.3, §7.7)."""
+collection. Column names are the national ones where docs/domain.md gives them (§6.3, §7.7)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ from app.dashboard.context import MetricsContext
 from app.errors import ValidationFailed
 
 MAX_DAYS = 93
-# The three "additional bed days" series: exact published wording UNVERIFIED (DOMAIN.md §13 U2).
+# The three "additional bed days" series: exact published wording UNVERIFIED
+# (docs/domain.md §13 U2).
 ACUTE_COLUMNS = [
     "Date",
     "Hospital system",

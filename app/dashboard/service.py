@@ -167,7 +167,7 @@ def _ic(
     organisation: str,
     now: datetime,
 ) -> dict[str, Any]:
-    """The day's intermediate-care figures (DOMAIN.md §8.9); clock results as known now."""
+    """The day's intermediate-care figures (docs/domain.md §8.9); clock results as known now."""
     report = build_report(
         session,
         config=ctx.ic,

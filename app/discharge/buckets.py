@@ -1,11 +1,11 @@
 """National delay-length buckets and the DRD delay summary.
 
-Source: DOMAIN.md §6.3 (NHS England monthly Discharge Ready Date publication, as wrangled in
+Source: docs/domain.md §6.3 (NHS England monthly Discharge Ready Date publication, as wrangled in
 ``HFAnalyticsLab/Delayed_Discharges``). The buckets are 0 days, 1, 2-3, 4-6, 7-13, 14-20 and
 21+. They are data, not branches, so a change in the publication is a one-line edit here.
 
 Labels use an ASCII hyphen ("2-3"), because they end up as keys in exports and URLs; the
-en dash in DOMAIN.md's tables is typography, not part of a national code string.
+en dash in the published tables is typography, not part of a national code string.
 """
 
 from __future__ import annotations

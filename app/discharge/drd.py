@@ -1,6 +1,6 @@
 """Discharge Ready Date (DRD) derived from a criteria-to-reside (CtR) log.
 
-Source: DOMAIN.md §4.3 (NHS England, *Discharge ready date: guidance, examples and frequently
+Source: docs/domain.md §4.3 (NHS England, *Discharge ready date: guidance, examples and frequently
 asked questions*), golden cases in §4.4, data-model notes in §4.5.
 
 The national rule, as implemented here:

@@ -1,6 +1,6 @@
 """Daily discharge metrics, computed from each spell's derived facts as at a snapshot time.
 
-Definitions (DOMAIN.md §6.1-6.3), for reporting day D in Europe/London and snapshot time T (the
+Definitions (docs/domain.md §6.1-6.3), for reporting day D in Europe/London and snapshot time T (the
 end of D, or now when D is today):
 
 - *In hospital at T*: admitted at or before T and not discharged, dead or transferred by T.

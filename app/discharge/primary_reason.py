@@ -1,6 +1,6 @@
 """Primary delay reason: one code per delayed patient per reporting snapshot.
 
-Source: DOMAIN.md §5.6. The national return takes **one** reason per delayed patient, but a
+Source: docs/domain.md §5.6. The national return takes **one** reason per delayed patient, but a
 delay often has several causes at once, so HomeFirst records one time-bounded period per cause
 and projects a single primary reason from them. Figures are derived, never typed in
 (ARCHITECTURE.md §11 item 17).

@@ -1,6 +1,6 @@
 """Guards and effects of the discharge-to-assess pathway (pathways/discharge.yaml).
 
-Guards answer in words a discharge coordinator understands. Home First rules: DOMAIN.md §3.5
+Guards answer in words a discharge coordinator understands. Home First rules: docs/domain.md §3.5
 (G2 first-time care home, G3 funding never blocks discharge, G4 mental-health involvement).
 """
 

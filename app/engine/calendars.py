@@ -5,7 +5,7 @@ A clock row stores its calendar as text (for example ``wall_clock`` or
 even if the pathway's configuration changes later.
 
 The 2-hour urgent community response is measured in the service's operating hours, 8am to 8pm
-by default (DOMAIN.md §8.4); a referral at 19:30 is due at 09:30 the next morning.
+by default (docs/domain.md §8.4); a referral at 19:30 is due at 09:30 the next morning.
 """
 
 from __future__ import annotations

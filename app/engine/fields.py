@@ -15,7 +15,7 @@ from app.timeutil import as_utc
 # or None when the code is not current.
 CodeCheck = Callable[[str, str, date], str | None]
 # Event data key recording which code-list version each coded field was checked against, so a
-# record keeps "the code and the list version in force" (DOMAIN.md §5.5).
+# record keeps "the code and the list version in force" (docs/domain.md §5.5).
 CODELISTS_KEY = "_codelists"
 
 

@@ -4,7 +4,7 @@ in, moving between and changing IC services (pathways/intermediate_care.yaml).
 Starting or moving into a service that is full is refused with its occupancy in the reason,
 unless the event gives `capacity_override_reason`, which stays in the event as the audit of the
 override. Moves between models keep the episode (and its 6-week clock) and are counted.
-DOMAIN.md §8.2, §8.5, §8.7.
+docs/domain.md §8.2, §8.5, §8.7.
 """
 
 from __future__ import annotations

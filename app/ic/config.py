@@ -1,6 +1,6 @@
 """Intermediate-care settings, read from pathways/config/ic.yaml and checked at load.
 
-Everything here is a local choice or a provisional reading of a national measure (DOMAIN.md
+Everything here is a local choice or a provisional reading of a national measure (docs/domain.md
 §8.4, §8.6, §8.9, §13 L8-L9), so it is data, not code.
 """
 

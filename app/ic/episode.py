@@ -14,7 +14,7 @@ from app.ic.config import MODELS, IcConfig
 from app.timeutil import LONDON
 
 WORKFLOW = "intermediate_care"
-# States in which the person holds a bed or slot in their current service (DOMAIN.md §8.9: a
+# States in which the person holds a bed or slot in their current service (docs/domain.md §8.9: a
 # delayed exit still occupies it), and the state of the waiting list (§11.3 waiting_capacity).
 OCCUPYING_STATES = ("active", "awaiting_ongoing_package")
 WAITING_STATE = "waiting_capacity"
@@ -54,7 +54,7 @@ class FollowUp:
 
 
 def follow_up(attributes: dict[str, Any], config: IcConfig) -> FollowUp:
-    """ASCOF 2B: still at home 91 days after leaving hospital into reablement (DOMAIN.md §8.9).
+    """ASCOF 2B: still at home 91 days after leaving hospital into reablement (docs/domain.md §8.9).
 
     The days count from the hospital discharge when it is known (step-down), otherwise from the
     end of the episode. Who is followed up is configured (`still_at_home_follow_up`).

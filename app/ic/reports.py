@@ -1,7 +1,7 @@
 """The intermediate-care report (used by the dashboard): UCR within 2 hours against the 70%
 standard, starts within 2 days (bed-based, from hospital and from the community, and all
 models), occupancy by service, episode lengths, outcomes, delayed exits, moves between models
-and the 91-day still-at-home follow-up. DOMAIN.md §8.4, §8.5, §8.9.
+and the 91-day still-at-home follow-up. docs/domain.md §8.4, §8.5, §8.9.
 
 Periods are London dates, inclusive. Referral-based figures count the clocks that started in the
 period; end-based figures count the episodes that ended in it. Occupancy is as at now.
@@ -246,6 +246,6 @@ def _still_at_home(results: list[Any]) -> StillAtHome:
     return StillAtHome(
         followed_up=total,
         results=_counts(results, FOLLOW_UP_RESULTS),
-        # ASCOF 2B counts people who cannot be contacted as not at home (DOMAIN.md §8.9).
+        # ASCOF 2B counts people who cannot be contacted as not at home (docs/domain.md §8.9).
         percent_at_home=round(100 * counts.get("at_home", 0) / total, 1) if total else None,
     )

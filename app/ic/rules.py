@@ -3,7 +3,7 @@ referral, transition planning, ending, the 91-day follow-up and re-referral; and
 effect that opens a step-down episode. Capacity lives in `app/ic/capacity_rules.py`.
 
 Guards are pure: they read the episode's attributes and the event's data, and refuse in words
-an IC coordinator understands. DOMAIN.md §8 (2-hour UCR §8.4, transition planning §8.8,
+an IC coordinator understands. docs/domain.md §8 (2-hour UCR §8.4, transition planning §8.8,
 outcomes §8.9), §11.3-11.4.
 """
 
@@ -167,7 +167,7 @@ def re_referral_opened(ctx: EffectContext) -> None:
     )
 
 
-# -- from the discharge pathway (DOMAIN.md §8.6, §11.4) ---------------------------------------
+# -- from the discharge pathway (docs/domain.md §8.6, §11.4) ---------------------------------------
 @RULES.effect(
     "open_step_down_ic_episode",
     "A discharge on a step-down pathway (P1 or P2 by default) opens a linked step-down IC "

@@ -1,7 +1,7 @@
 """Intermediate-care use cases: define services, read capacity, the waiting list, follow-ups.
 
 Writes run in one Unit of Work and leave an audit row; reads derive occupancy and waits from the
-episodes themselves (DOMAIN.md §8.5 capacity and waits, §8.9 the 91-day follow-up).
+episodes themselves (docs/domain.md §8.5 capacity and waits, §8.9 the 91-day follow-up).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Intermediate-care services and their capacity (DOMAIN.md §8.2, §8.5).
+"""Intermediate-care services and their capacity (docs/domain.md §8.2, §8.5).
 
 A service is one team or unit delivering one IC model at one site, with a capacity in beds
 (bed-based IC) or slots (the models delivered at home). Occupancy is counted from the

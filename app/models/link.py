@@ -1,4 +1,4 @@
-"""Explicit links between cases of different workflows (DOMAIN.md §11.4).
+"""Explicit links between cases of different workflows (docs/domain.md §11.4).
 
 A link never copies state from one case to the other; each side keeps its own history.
 """

@@ -1,4 +1,4 @@
-"""Checklist and DST indicative rules (DOMAIN.md §7.3, §7.4): the national threshold tables."""
+"""Checklist and DST indicative rules (docs/domain.md §7.3, §7.4): the national threshold tables."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def levels(**given: str) -> dict[str, str | None]:
     return {k: given.get(k, "low") for k in DST_KEYS}
 
 
-# The worked table of DOMAIN.md §7.3, plus the edges either side of each threshold.
+# The worked table of docs/domain.md §7.3, plus the edges either side of each threshold.
 @pytest.mark.parametrize(
     ("given", "result", "fired"),
     [

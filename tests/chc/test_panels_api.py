@@ -1,4 +1,4 @@
-"""Fortnightly panels: cases referred to panel go on the next agenda (DOMAIN.md §7.12)."""
+"""Fortnightly panels: cases referred to panel go on the next agenda (docs/domain.md §7.12)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Explainable RAG (DOMAIN.md §7.11), cohorts (§7.9) and panel dates (§7.12): pure rules."""
+"""Explainable RAG (docs/domain.md §7.11), cohorts (§7.9) and panel dates (§7.12): pure rules."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""National delay buckets (DOMAIN.md §6.3): every boundary, and the §6.3 worked example."""
+"""National delay buckets (docs/domain.md §6.3): every boundary, and the §6.3 worked example."""
 
 import pytest
 

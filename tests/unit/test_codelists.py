@@ -1,4 +1,4 @@
-"""Shipped code lists and the loader (DOMAIN.md §3.4, §5.2-5.5, §10, §13)."""
+"""Shipped code lists and the loader (docs/domain.md §3.4, §5.2-5.5, §10, §13)."""
 
 from datetime import date
 from pathlib import Path
@@ -18,7 +18,7 @@ from app.codelists import (
 
 EN_DASH = "\u2013"
 
-# DOMAIN.md §5.2, copied character for character: the golden list for the 2022 file.
+# docs/domain.md §5.2, copied character for character: the golden list for the 2022 file.
 ACUTE_2022_LABELS = [
     "Awaiting a medical decision/ intervention including writing the discharge summary",
     "Awaiting community equipment and adaptations to housing",
@@ -45,7 +45,7 @@ ACUTE_2022_LABELS = [
     "Safeguarding concern preventing discharge or Court of Protection",
 ]
 
-# DOMAIN.md §5.4: the five 2024 strings confirmed verbatim.
+# docs/domain.md §5.4: the five 2024 strings confirmed verbatim.
 ACUTE_2024_LABELS = [
     "Hospital process – Awaiting therapy review of need for supported discharge",
     "Care transfer hub process – Waiting for confirmation of immediate care needs and pathway",
@@ -56,7 +56,7 @@ ACUTE_2024_LABELS = [
     "Wellbeing concerns – Patient /family/carer concerns over discharge readiness",
 ]
 
-# DOMAIN.md §3.4, acute Table 4 (2023).
+# docs/domain.md §3.4, acute Table 4 (2023).
 DESTINATION_LABELS = [
     "P0 - Domestic home without reablement support",
     "P0 - Other without reablement support",
@@ -72,7 +72,7 @@ DESTINATION_LABELS = [
     "P3b - Designated Setting (isolation before moving to care home as a new admission)",
 ]
 
-# DOMAIN.md §10.
+# docs/domain.md §10.
 UKCORE_CODES = [
     "19", "29", "30", "37", "38", "48", "49", "50", "51", "52", "53",
     "54", "65", "66", "79", "84", "85", "87", "88", "98", "99",
@@ -113,7 +113,7 @@ class TestShippedFiles:
         verbatim = [e.label for e in codeset.codes if e.verbatim]
         assert verbatim == ACUTE_2024_LABELS
         assert codeset.status == "provisional"  # U5: about 37 codes, 5 known verbatim
-        # The other topics DOMAIN.md names are present, flagged as not yet verbatim.
+        # The other topics docs/domain.md names are present, flagged as not yet verbatim.
         topics = [e for e in codeset.codes if not e.verbatim]
         assert len(topics) == 26
         assert {e.family for e in topics} == {
@@ -218,7 +218,7 @@ def valid_doc(**overrides: Any) -> dict[str, Any]:
         "key": "test-list",
         "version": "1",
         "title": "Test list",
-        "source": "DOMAIN.md",
+        "source": "docs/domain.md",
         "valid_from": date(2024, 1, 1),
         "valid_to": None,
         "status": "verified",

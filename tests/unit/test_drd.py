@@ -1,4 +1,4 @@
-"""Discharge Ready Date: the DOMAIN.md §4.4 worked examples as golden cases, plus edge cases.
+"""Discharge Ready Date: the docs/domain.md §4.4 worked examples as golden cases, plus edge cases.
 
 All §4.4 dates are "in one March"; March 2025 is used, when Europe/London is on GMT until the
 30th, so UTC and local dates agree for the examples.
@@ -40,7 +40,7 @@ LOG_B = [nctr(5), meets(7), nctr(10)]
 
 
 class TestWorkedExamples:
-    """One test per row of the DOMAIN.md §4.4 table."""
+    """One test per row of the docs/domain.md §4.4 table."""
 
     def test_example_a_single_nctr_period(self) -> None:
         result = derive_drd([meets(1), nctr(5)], discharged_at=at(9))

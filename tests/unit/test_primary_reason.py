@@ -1,4 +1,4 @@
-"""Primary delay reason projection (DOMAIN.md §5.6)."""
+"""Primary delay reason projection (docs/domain.md §5.6)."""
 
 from datetime import UTC, datetime
 from itertools import permutations
