@@ -11,12 +11,12 @@ RUN useradd --create-home --uid 10001 homefirst \
     && mkdir /data && chown homefirst /data
 
 WORKDIR /srv/homefirst
-COPY pyproject.toml README.md alembic.ini ./
+COPY pyproject.toml requirements.lock README.md alembic.ini ./
 COPY app ./app
 COPY migrations ./migrations
 COPY pathways ./pathways
 # Editable, so the app finds alembic.ini, migrations/ and pathways/ beside it.
-RUN pip install -e .
+RUN pip install -c requirements.lock -e .
 
 USER homefirst
 EXPOSE 8000

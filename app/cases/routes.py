@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import Annotated, Any, get_type_hints
 
-import fastapi.routing
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
-from pydantic import AwareDatetime
+from fastapi.routing import APIRoute, iter_route_contexts
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from app.audit.routes import log_read
+from app.api_shared import PROBLEM, log_read, respond
 from app.auth.actor import Actor
 from app.auth.service import cached_actor
 from app.cases import service
@@ -37,35 +36,13 @@ from app.deps import (
     SessionDep,
     SettingsDep,
     VisibleCaseId,
-    current_actor,
-    visible_case,
+    WriterDep,
 )
 from app.errors import Unauthorized
-from app.idempotency.service import StoredResponse
 from app.security.inputs import MAX_ID, check_inputs
 from app.timeutil import utcnow
 
 router = APIRouter(prefix="/cases", tags=["cases"])
-
-PROBLEM: dict[int | str, dict[str, Any]] = {
-    code: {"description": text, "content": {"application/problem+json": {}}}
-    for code, text in {
-        401: "No valid bearer token",
-        403: "Your role may not do this",
-        404: "No such case",
-        409: "Not allowed in the case's current state, or refused by a rule (every reason given)",
-        412: "The ETag in If-Match is stale: reload the case",
-        422: "Invalid data",
-        428: "If-Match is missing",
-    }.items()
-}
-
-
-def respond(stored: StoredResponse) -> JSONResponse:
-    headers = dict(stored.headers)
-    if stored.replayed:
-        headers["Idempotent-Replayed"] = "true"
-    return JSONResponse(stored.body, status_code=stored.status_code, headers=headers)
 
 
 @router.post("", status_code=201, response_model=CaseRead, responses=PROBLEM)
@@ -73,7 +50,7 @@ def create_case(
     body: CaseCreate,
     actor: CurrentActor,
     db: SessionDep,
-    engine: EngineDep,
+    writer: WriterDep,
     settings: SettingsDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
@@ -81,7 +58,7 @@ def create_case(
     return respond(
         service.create_case(
             db,
-            engine=engine,
+            writer=writer,
             actor=actor,
             body=body,
             idempotency_key=key,
@@ -91,41 +68,52 @@ def create_case(
     )
 
 
+class CaseQuery(BaseModel):
+    """The query parameters of `GET /cases`. Any other is a 422 (`extra="forbid"`): a misspelt
+    filter must not quietly widen a list of patients. The router-wide input checks
+    (`check_inputs`) answer an unknown parameter first, on every route; this model makes the
+    list of patients refuse one by itself too."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    workflow: str | None = Field(default=None, max_length=64)
+    state: str | None = Field(default=None, max_length=64)
+    organisation: str | None = Field(default=None, max_length=64)
+    site: str | None = Field(default=None, max_length=64)
+    patient_ref: str | None = Field(default=None, max_length=32)
+    is_open: bool | None = None
+    opened_from: AwareDatetime | None = None
+    opened_to: AwareDatetime | None = None
+    updated_from: AwareDatetime | None = None
+    updated_to: AwareDatetime | None = None
+    cursor: str | None = Field(default=None, max_length=100)
+    limit: int | None = Field(default=None, ge=1, description="Capped at the server's maximum")
+
+
 @router.get("", response_model=CaseList, responses=PROBLEM)
 def list_cases(
     request: Request,
     actor: CurrentActor,
     db: SessionDep,
     settings: SettingsDep,
-    workflow: Annotated[str | None, Query(max_length=64)] = None,
-    state: Annotated[str | None, Query(max_length=64)] = None,
-    organisation: Annotated[str | None, Query(max_length=64)] = None,
-    site: Annotated[str | None, Query(max_length=64)] = None,
-    patient_ref: Annotated[str | None, Query(max_length=32)] = None,
-    is_open: bool | None = None,
-    opened_from: AwareDatetime | None = None,
-    opened_to: AwareDatetime | None = None,
-    updated_from: AwareDatetime | None = None,
-    updated_to: AwareDatetime | None = None,
-    cursor: Annotated[str | None, Query(max_length=100)] = None,
-    limit: Annotated[int | None, Query(ge=1, description="Capped at the server's maximum")] = None,
+    query: Annotated[CaseQuery, Query()],
 ) -> CaseList:
     """Cases, newest first, with a keyset cursor."""
     flt = CaseFilter(
-        workflow,
-        state,
-        organisation,
-        site,
-        patient_ref,
-        is_open,
-        opened_from,
-        opened_to,
-        updated_from,
-        updated_to,
+        query.workflow,
+        query.state,
+        query.organisation,
+        query.site,
+        query.patient_ref,
+        query.is_open,
+        query.opened_from,
+        query.opened_to,
+        query.updated_from,
+        query.updated_to,
         visible_to=actor.organisation,
     )
-    capped = min(limit or settings.default_page_size, settings.max_page_size)
-    page = service.list_cases(db, flt=flt, cursor=cursor, limit=capped)
+    capped = min(query.limit or settings.default_page_size, settings.max_page_size)
+    page = service.list_cases(db, flt=flt, cursor=query.cursor, limit=capped)
     log_read(request, db, actor, [c.id for c in page.items])
     return page
 
@@ -157,45 +145,80 @@ class TransitionRoute(APIRoute):
     every check of the full way (`check_inputs`, the bearer scheme, the path and header
     parameters, the body model) would pass, and then runs the same endpoint function with the
     same values. Errors the service raises become the same problem responses either way.
+
+    Only public FastAPI surface: a route class overriding `get_route_handler` (FastAPI's
+    documented "custom APIRoute class") that wraps the handler FastAPI builds, and
+    `fastapi.routing.iter_route_contexts` (public since 0.137.2) to learn, at the first
+    request, which dependencies the routers the route is included in add. The short way steps
+    aside, for good, when the endpoint's parameters are not the ones it stands in for or a
+    router adds a dependency it does not know; and, per request, when dependency overrides are
+    set. `tests/api/test_transition_short_way.py` holds both ways to the same answers.
     """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         full = super().get_route_handler()
-        if not _SHORT_WAY_DEPENDENCIES.issuperset(_dependency_calls(self)):
-            # A dependency the short way knows nothing about (a new router-wide check):
-            # never skip it.
+        if self.endpoint is not fire_event or _parameters(fire_event) != _SHORT_WAY_PARAMETERS:
+            # A parameter the short way knows nothing about (a new dependency), or the same ones
+            # in another order (it calls the endpoint with positional arguments): never skip it.
             return full
 
+        # FastAPI builds a handler for each inclusion of the route (again when its routers
+        # change): whether the routers add only what the short way stands in for is worked out
+        # at the first request each handler serves.
+        routers_known: bool | None = None
+
         async def handler(request: Request) -> Response:
-            if request.app.dependency_overrides:
-                return await full(request)
-            simple = _simple_request(request)
-            if simple is None:
-                return await full(request)
-            case_id, actor, if_match, key = simple
-            raw = await request.body()
-            if not raw or b"\\u" in raw:  # an escape may hide a NUL: the input checks decide
-                return await full(request)
-            try:
-                body = EventCreate.model_validate(json.loads(raw))
-            except Exception:  # not JSON, or not an event: the full way answers (400 or 422)
-                return await full(request)
-            return await run_in_threadpool(fire_event, request, case_id, body, actor, if_match, key)
+            nonlocal routers_known
+            if routers_known is None:
+                routers_known = _only_known_router_dependencies(request.app.routes, self)
+            if routers_known and not request.app.dependency_overrides:
+                arguments = await _short_way(request)
+                if arguments is not None:
+                    return await run_in_threadpool(fire_event, request, *arguments)
+            return await full(request)
 
         return handler
 
 
-def _dependency_calls(route: APIRoute) -> set[Any]:
-    """The dependencies FastAPI runs for the route as it is being built (with those of the
-    routers it is included in), or a marker that matches nothing when that cannot be told."""
-    effective_var = getattr(fastapi.routing, "_effective_route_context_var", None)
-    effective = effective_var.get() if effective_var is not None else None
-    if effective is None:
-        return {d.call for d in route.dependant.dependencies}
-    dependant = getattr(effective, "dependant", None)
-    if getattr(effective, "original_route", None) is not route or dependant is None:
-        return {object()}
-    return {d.call for d in dependant.dependencies}
+def _parameters(endpoint: Callable[..., Any]) -> list[tuple[str, Any]]:
+    """The endpoint's parameters in order, then its return type, as annotated (with the
+    `Annotated` metadata, where the dependencies and header declarations are)."""
+    return list(get_type_hints(endpoint, include_extras=True).items())
+
+
+def _only_known_router_dependencies(routes: Any, route: APIRoute) -> bool:
+    """True when `route` is served (once or more) among `routes` (an application's) and every
+    inclusion of it runs, from its routers and its decorator, only dependencies the short way
+    stands in for. False when that cannot be told: the route is not found, or FastAPI describes
+    an inclusion otherwise than as a route with `dependencies` (a list of `Depends`); the short
+    way then never runs, which the tests of the short way notice."""
+    inclusions = [c for c in iter_route_contexts(routes) if c.original_route is route]
+    try:
+        return bool(inclusions) and all(
+            {depends.dependency for depends in c.dependencies} <= _SHORT_WAY_ROUTER_DEPENDENCIES
+            for c in inclusions
+        )
+    except (AttributeError, TypeError):
+        return False
+
+
+async def _short_way(
+    request: Request,
+) -> tuple[int, EventCreate, Actor, str | None, str | None] | None:
+    """The endpoint's arguments after `request` (case id, body, actor, If-Match,
+    Idempotency-Key) when the request can take the short way; else None (the full way)."""
+    simple = _simple_request(request)
+    if simple is None:
+        return None
+    case_id, actor, if_match, key = simple
+    raw = await request.body()
+    if not raw or b"\\u" in raw:  # an escape may hide a NUL: the input checks decide
+        return None
+    try:
+        body = EventCreate.model_validate(json.loads(raw))
+    except Exception:  # not JSON, or not an event: the full way answers (400 or 422)
+        return None
+    return case_id, body, actor, if_match, key
 
 
 _SHORT_WAY_HEADERS = frozenset({b"content-type", b"if-match", b"idempotency-key", b"authorization"})
@@ -264,7 +287,7 @@ def fire_event(
         return respond(
             service.fire_event(
                 db,
-                engine=state.engine,
+                writer=state.writer,
                 actor=actor,
                 case_id=case_id,
                 body=body,
@@ -280,10 +303,22 @@ def fire_event(
         )
 
 
-# What the full way runs for this route besides the endpoint: the router-wide input checks, the
-# bearer token (whose every check `_simple_request` repeats) and the organisation scoping of the
-# case (which the service repeats in the lock statement, before any other check).
-_SHORT_WAY_DEPENDENCIES = frozenset({check_inputs, current_actor, visible_case})
+# What the full way runs for this route besides the endpoint. From the routers: the input checks
+# (whose every check `_simple_request` repeats, or leaves to the full way). From the endpoint's
+# parameters, exactly these: the bearer token (`CurrentActor`, whose every check
+# `_simple_request` repeats), the organisation scoping of the case (`VisibleCaseId`, which the
+# service repeats in the lock statement, before any other check), the two headers (their length
+# caps repeated) and the body (validated with the same model).
+_SHORT_WAY_ROUTER_DEPENDENCIES = frozenset({check_inputs})
+_SHORT_WAY_PARAMETERS = [
+    ("request", Request),
+    ("case_id", VisibleCaseId),
+    ("body", EventCreate),
+    ("actor", CurrentActor),
+    ("if_match", IfMatch),
+    ("key", IdempotencyKey),
+    ("return", JSONResponse),
+]
 
 router.add_api_route(
     "/{case_id}/events",

@@ -9,31 +9,31 @@
 - No text may carry a NUL character or an unpaired surrogate, in the query, the path, a header,
   a JSON body or a form: PostgreSQL cannot store either (the driver raises), and neither has a
   place in clinical text.
+
+What a route accepts is read from its own OpenAPI description (FastAPI's public `get_openapi`,
+given the route as included: `fastapi.routing.iter_route_contexts`), once per application and
+route: its query and path parameters with their types and formats, and whether it takes a body.
+The check therefore accepts exactly the query parameters the API documents, whether a route
+declares them one by one or as a query-parameter model. A route left out of the API description
+(`include_in_schema=False`) is taken to declare no query parameter at all.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import types
+import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any
 
 from fastapi import Request
-from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
-from pydantic import (
-    AwareDatetime,
-    BeforeValidator,
-    FutureDate,
-    FutureDatetime,
-    NaiveDatetime,
-    PastDate,
-    PastDatetime,
-)
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
+from pydantic import AwareDatetime, BeforeValidator
 
 MAX_ID = 2**63 - 1  # BIGINT on PostgreSQL, INTEGER on SQLite
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -43,8 +43,8 @@ ISO_DATETIME = re.compile(
 DATE_MSG = "Input should be a date written YYYY-MM-DD"
 DATETIME_MSG = "Input should be an ISO 8601 date-time, e.g. 2026-03-31T14:30:00Z"
 MAX_ERRORS = 20
-DATETIMES = {datetime, AwareDatetime, NaiveDatetime, PastDatetime, FutureDatetime}
-DATES = {date, PastDate, FutureDate}
+# OpenAPI string formats (what pydantic writes for `datetime`, `AwareDatetime`, `date`...) -> kind
+FORMATS = {"date-time": "datetime", "date": "date"}
 
 
 def _iso_datetime(value: Any) -> Any:
@@ -68,16 +68,20 @@ class _RouteInputs:
     has_body: bool
 
 
-_routes: dict[int, _RouteInputs] = {}
+# A route that cannot be told (not in the API description, or no route in the request's scope):
+# no query parameter is known, and its body is looked into.
+UNDESCRIBED = _RouteInputs(frozenset(), {}, frozenset(), has_body=True)
+
+# Per application (weakly held), per route (by id: routes do not hash).
+_described: weakref.WeakKeyDictionary[Any, dict[int, _RouteInputs]] = weakref.WeakKeyDictionary()
 
 
 async def check_inputs(request: Request) -> None:
-    route = request.scope.get("route")
-    spec = _spec(route) if isinstance(route, APIRoute) else None
+    spec = _spec(request)
     errors: list[dict[str, Any]] = []
 
     for name, value in request.query_params.multi_items():
-        if spec is not None and name not in spec.query:
+        if name not in spec.query:
             errors.append(_error(("query", name), "Unknown query parameter", "extra_forbidden"))
         errors += _value_errors(("query", name), value, spec)
     for name, raw in request.path_params.items():
@@ -85,20 +89,18 @@ async def check_inputs(request: Request) -> None:
     for name, value in request.headers.items():
         if "\x00" in value:
             errors += _text_errors(("header", name), value)
-    if spec is not None and spec.has_body and not errors:
+    if spec.has_body and not errors:
         errors += await _body_errors(request)
     if errors:
         raise RequestValidationError(errors[:MAX_ERRORS])
 
 
-def _value_errors(
-    loc: tuple[str, str], value: str, spec: _RouteInputs | None
-) -> list[dict[str, Any]]:
+def _value_errors(loc: tuple[str, str], value: str, spec: _RouteInputs) -> list[dict[str, Any]]:
     name = loc[1]
     out = _text_errors(loc, value)
-    if spec is not None and name in spec.dates:
+    if name in spec.dates:
         out += _date_errors(loc, value, spec.dates[name])
-    if spec is not None and name in spec.integers and len(value.strip()) > 18:
+    if name in spec.integers and len(value.strip()) > 18:
         try:
             number = Decimal(value.strip())
         except ArithmeticError:
@@ -167,44 +169,64 @@ def printable(part: str | int) -> str | int:
     return part.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def _spec(route: APIRoute) -> _RouteInputs:
-    spec = _routes.get(id(route))
+def _spec(request: Request) -> _RouteInputs:
+    """What the request's route accepts, worked out at its first request in this application."""
+    route = request.scope.get("route")  # the matched route, which FastAPI puts in the scope
+    if isinstance(route, RouteContext):
+        route = route.original_route
+    if not isinstance(route, APIRoute):
+        return UNDESCRIBED
+    known = _described.setdefault(request.app, {})
+    spec = known.get(id(route))
     if spec is None:
-        query: set[str] = set()
-        dates: dict[str, str] = {}
-        integers: set[str] = set()
-        _collect(route.dependant, query, dates, integers)
-        spec = _routes[id(route)] = _RouteInputs(
-            frozenset(query), dates, frozenset(integers), route.body_field is not None
-        )
+        spec = known[id(route)] = describe(request.app.routes, route)
     return spec
 
 
-def _collect(
-    dependant: Dependant, query: set[str], dates: dict[str, str], integers: set[str]
-) -> None:
-    for field in dependant.query_params:
-        query.add(field.alias)
-    for field in [*dependant.query_params, *dependant.path_params]:
-        kinds = _types(field.field_info.annotation)
-        if kinds & DATETIMES:
-            dates[field.alias] = "datetime"
-        elif kinds & DATES:
-            dates[field.alias] = "date"
-        if int in kinds:
-            integers.add(field.alias)
-    for sub in dependant.dependencies:
-        _collect(sub, query, dates, integers)
+def describe(routes: Any, route: APIRoute) -> _RouteInputs:
+    """The inputs `route` accepts as `routes` (an application's) serve it: from the OpenAPI
+    description of each inclusion of it (with the parameters its routers' dependencies add)."""
+    inclusions = [c for c in iter_route_contexts(routes) if c.original_route is route]
+    document = get_openapi(title="inputs", version="0", routes=inclusions or [route])
+    operations = [op for item in document.get("paths", {}).values() for op in item.values()]
+    if not operations:
+        return UNDESCRIBED
+    query: set[str] = set()
+    dates: dict[str, str] = {}
+    integers: set[str] = set()
+    for operation in operations:
+        for parameter in operation.get("parameters", []):
+            name, where = parameter["name"], parameter["in"]
+            if where not in ("query", "path"):
+                continue
+            if where == "query":
+                query.add(name)
+            kinds = set(_kinds(parameter.get("schema", {})))
+            if "datetime" in kinds:
+                dates[name] = "datetime"
+            elif "date" in kinds:
+                dates[name] = "date"
+            if "integer" in kinds:
+                integers.add(name)
+    return _RouteInputs(
+        frozenset(query),
+        dates,
+        frozenset(integers),
+        has_body=any("requestBody" in op for op in operations),
+    )
 
 
-def _types(annotation: Any) -> set[Any]:
-    """The plain types inside an annotation (through Optional, unions and Annotated)."""
-    origin = get_origin(annotation)
-    if origin is None:
-        return {annotation}
-    if origin in (Union, types.UnionType, Annotated):
-        out: set[Any] = set()
-        for arg in get_args(annotation):
-            out |= _types(arg)
-        return out
-    return {annotation}
+def _kinds(schema: Any) -> Iterator[str]:
+    """What a parameter's JSON schema (or a schema it unites, or that of its items) says its
+    values are: "integer", "date", "datetime"."""
+    if not isinstance(schema, dict):
+        return
+    types = schema.get("type")
+    if types == "integer" or (isinstance(types, list) and "integer" in types):
+        yield "integer"
+    if schema.get("format") in FORMATS:
+        yield FORMATS[schema["format"]]
+    for key in ("anyOf", "oneOf", "allOf"):
+        for part in schema.get(key, ()):
+            yield from _kinds(part)
+    yield from _kinds(schema.get("items"))

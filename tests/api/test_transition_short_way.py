@@ -126,55 +126,42 @@ def test_every_answer_is_the_same_either_way(
     stranger = make_user(*TEAM)
     api = Api(client, owner.headers)
     case_id = _open(api, NHS[6])
+    api.fire(case_id, "update_details", data={"ward": "Ward 2"})  # now at version 2
     answers: dict[str, int] = {}
     for c in (client, full):  # both learn the tokens: the short way needs a known token
         for user in (owner, clerk, stranger):
             assert c.get("/api/v1/cases?limit=1", headers=user.headers).status_code == 200
-    good = {**owner.headers, "If-Match": '"1"'}
-    url = _url(case_id)
-    # (name, headers, body or raw bytes, path, whether the short way should take it); none of
+
+    def sent_by(user: Any, etag: str | None = '"2"') -> dict[str, str]:
+        return {**user.headers, **({"If-Match": etag} if etag is not None else {})}
+
+    good, url, event = sent_by(owner), _url(case_id), _event()
+    # (name, headers, JSON body or raw bytes, path, whether the short way takes it); none of
     # these changes the case, so each goes to the same case both ways.
     matrix: list[tuple[str, dict[str, str], Any, str, bool]] = [
-        ("stale If-Match", {**owner.headers, "If-Match": '"7"'}, _event(), url, True),
-        ("missing If-Match", owner.headers, _event(), url, True),
-        ("If-Match not an ETag", {**owner.headers, "If-Match": "seven"}, _event(), url, True),
+        ("stale If-Match", sent_by(owner, '"1"'), event, url, True),
+        ("missing If-Match", sent_by(owner, None), event, url, True),
+        ("If-Match not an ETag", sent_by(owner, "two"), event, url, True),
         ("unknown event", good, {"event": "no_such_event"}, url, True),
         ("event not allowed in this state", good, {"event": "discharged"}, url, True),
-        (
-            "data that does not validate",
-            good,
-            {"event": "update_details", "data": {"x": 1}},
-            url,
-            True,
-        ),
-        ("wrong role", {**clerk.headers, "If-Match": '"1"'}, _event(), url, True),
-        (
-            "another organisation's case",
-            {**stranger.headers, "If-Match": '"1"'},
-            _event(),
-            url,
-            True,
-        ),
-        ("unknown case", good, _event(), _url(999_999_999), True),
+        ("data that does not validate", good, {**event, "data": {"x": 1}}, url, True),
+        ("wrong role", sent_by(clerk), event, url, True),
+        ("another organisation's case", sent_by(stranger), event, url, True),
+        ("unknown case", good, event, _url(999_999_999), True),
         ("bad JSON", good, b'{"event": "update_details"', url, False),
-        ("body not an event", good, {"event": "update_details", "x": 1}, url, False),
-        ("a query string", good, _event(), url + "?dry_run=1", False),
         (
-            "If-Match too long",
-            {**owner.headers, "If-Match": '"' + "1" * 60 + '"'},
-            _event(),
+            "a NUL in the body",
+            good,
+            b'{"event": "update_details", "reason": "a\\u0000"}',
             url,
             False,
         ),
-        ("no token", {"If-Match": '"1"'}, _event(), url, False),
-        (
-            "unknown token",
-            {"Authorization": "Bearer nope", "If-Match": '"1"'},
-            _event(),
-            url,
-            False,
-        ),
-        ("id beyond the database", good, _event(), _url(10**20), False),
+        ("body not an event", good, {**event, "x": 1}, url, False),
+        ("a query string", good, event, url + "?dry_run=1", False),
+        ("If-Match too long", sent_by(owner, '"' + "2" * 60 + '"'), event, url, False),
+        ("no token", {"If-Match": '"2"'}, event, url, False),
+        ("unknown token", {"Authorization": "Bearer nope", "If-Match": '"2"'}, event, url, False),
+        ("id beyond the database", good, event, _url(10**20), False),
     ]
     for name, headers, body, path, short in matrix:
         if isinstance(body, bytes):
@@ -202,6 +189,7 @@ def test_every_answer_is_the_same_either_way(
         "another organisation's case": 404,
         "unknown case": 404,
         "bad JSON": ANY_4XX,
+        "a NUL in the body": 422,
         "body not an event": 422,
         "a query string": 422,
         "If-Match too long": 422,
@@ -209,7 +197,7 @@ def test_every_answer_is_the_same_either_way(
         "unknown token": 401,
         "id beyond the database": 422,
     }
-    assert [e["event"] for e in api.history(case_id)] == ["open"]
+    assert [e["event"] for e in api.history(case_id)] == ["open", "update_details"]
 
 
 def test_a_transition_is_the_same_either_way(
@@ -274,11 +262,13 @@ def test_idempotent_replays_are_the_same_either_way(
     assert [e["event"] for e in api.history(b)] == ["open", "update_details"]
 
 
+@pytest.mark.parametrize("included", ["before serving", "while serving"])
 def test_a_dependency_a_router_adds_is_never_skipped(
-    settings: Settings, make_user, short_ways: list[bool]
+    settings: Settings, make_user, short_ways: list[bool], included: str
 ) -> None:
     """The short way stands in only for the dependencies it knows. Include the cases routes
-    under a router with one more, and the route always takes the full way, wherever included."""
+    under a router with one more (before the service answers its first request, or once it has
+    served transitions), and that inclusion always takes the full way: the dependency runs."""
     calls: list[str] = []
 
     async def audit(request: Request) -> None:
@@ -287,20 +277,24 @@ def test_a_dependency_a_router_adds_is_never_skipped(
     app = create_app(settings)
     extra = APIRouter(prefix="/audited", dependencies=[Depends(audit)])
     extra.include_router(routes.router)
-    app.include_router(extra)
+    if included == "before serving":
+        app.include_router(extra)
     owner = make_user(*TEAM)
     try:
         with TestClient(app, raise_server_exceptions=False) as c:
             api = Api(c, owner.headers)
             case_id = _open(api, NHS[9])
-            headers = {**owner.headers, "If-Match": '"1"'}
-            r = c.post(f"/audited/cases/{case_id}/events", headers=headers, json=_event())
+            r = c.post(_url(case_id), headers={**owner.headers, "If-Match": '"1"'}, json=_event())
             assert r.status_code == 200, r.text
-            assert calls == [f"/audited/cases/{case_id}/events"]
+            if included == "while serving":
+                assert short_ways == [True]
+                app.include_router(extra)
+            short_ways.clear()
+            audited = f"/audited/cases/{case_id}/events"
             headers = {**owner.headers, "If-Match": '"2"'}
-            r = c.post(_url(case_id), headers=headers, json=_event("Ward 4"))
+            r = c.post(audited, headers=headers, json=_event("Ward 4"))
             assert r.status_code == 200, r.text
-            assert short_ways == []  # neither inclusion asked for the short way
+            assert (calls, short_ways) == ([audited], [])
     finally:
         dispose(app)
 
