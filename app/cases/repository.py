@@ -15,7 +15,7 @@ from sqlalchemy.sql.dml import ReturningInsert
 
 from app.cases.scope import visible_to
 from app.errors import StaleCase
-from app.models import Case, CaseEvent, CaseLink, CaseShare, Clock
+from app.models import Case, CaseEvent, CaseLink, CaseShare, Clock, IdempotencyRecord
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,8 @@ class LockedCase:
     links: list[tuple[CaseLink, Case]]  # by link id, each with the case at the other end
     # Whether the organisation asked about owns the case or has it shared (False when none was).
     visible: bool = False
+    # The stored answer of an earlier request with the Idempotency-Key asked about, if any.
+    stored_response_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -98,26 +100,34 @@ class CaseRepository:
         return self.session.execute(stmt).scalar_one_or_none()
 
     def lock_for_event(
-        self, case_id: int, event: str, *, visible_to: str | None = None
+        self,
+        case_id: int,
+        event: str,
+        *,
+        visible_to: str | None = None,
+        idempotency: tuple[int, str] | None = None,
     ) -> LockedCase | None:
         """The case locked for an event, with what the transition and its response need: its
         clocks, its links (with the case at the other end) and the clinical time of its latest
         `event` (the engine's time floor), and whether `visible_to` (an organisation) may see
-        it. One round trip instead of five.
+        it, and (with `idempotency`, the actor's id and key) the id of the answer stored for an
+        earlier request with that key. One round trip instead of six.
 
         `FOR UPDATE OF cases` locks the case row only (not the linked cases): clocks are written
         under the case's lock. SQLite ignores the clause; its writer lock (BEGIN IMMEDIATE)
         serialises writers instead.
         """
-        rows = self.session.execute(
-            _lock_for_event(), {"case_id": case_id, "event": event, "org": visible_to}
-        ).all()
+        params: dict[str, Any] = {"case_id": case_id, "event": event, "org": visible_to}
+        if idempotency is not None:
+            params["actor_id"], params["key"] = idempotency
+        rows = self.session.execute(_lock_for_event(idempotency is not None), params).all()
         if not rows:
             return None
         first = rows[0]
         case = first[0]
         self._last_seen[(case_id, event)] = first[1]
         visible = visible_to is not None and bool(first[5])
+        stored = first[6] if idempotency is not None else None
         if len(rows) == 1:  # the usual shape: at most one clock, no links
             clock, link = first[2], first[3]
             return LockedCase(
@@ -125,10 +135,11 @@ class CaseRepository:
                 [clock] if clock is not None else [],
                 [(link, first[4])] if link is not None else [],
                 visible,
+                stored,
             )
         clocks = list({row[2].id: row[2] for row in rows if row[2] is not None}.values())
         links = {row[3].id: (row[3], row[4]) for row in rows if row[3] is not None}
-        return LockedCase(case, clocks, [links[k] for k in sorted(links)], visible)
+        return LockedCase(case, clocks, [links[k] for k in sorted(links)], visible, stored)
 
     def search(self, flt: CaseFilter, *, before_id: int | None, limit: int) -> list[Case]:
         """Newest first, keyset-paginated on id (stable under inserts, unlike OFFSET)."""
@@ -189,16 +200,28 @@ def _insert_event() -> ReturningInsert[Any]:
 
 
 @cache
-def _lock_for_event() -> Select[Any]:
-    """Built once: a statement object reused with new parameters skips construction, cache-key
-    generation and compilation on every transition."""
+def _lock_for_event(with_key: bool = False) -> Select[Any]:
+    """Built once (per shape): a statement object reused with new parameters skips
+    construction, cache-key generation and compilation on every transition."""
     other = aliased(Case)
     last = _last_of(bindparam("event"), Case.id).scalar_subquery()
     org = bindparam("org", type_=String())
     shared = exists().where(CaseShare.case_id == Case.id, CaseShare.organisation == org)
     visible = or_(Case.organisation == org, shared)
+    columns: list[Any] = [Case, last.label("last_same"), Clock, CaseLink, other]
+    columns.append(visible.label("visible"))
+    if with_key:
+        stored = (
+            select(IdempotencyRecord.id)
+            .where(
+                IdempotencyRecord.actor_id == bindparam("actor_id"),
+                IdempotencyRecord.key == bindparam("key"),
+            )
+            .scalar_subquery()
+        )
+        columns.append(stored.label("stored_response_id"))
     return (
-        select(Case, last.label("last_same"), Clock, CaseLink, other, visible.label("visible"))
+        select(*columns)
         .outerjoin(Clock, Clock.case_id == Case.id)
         .outerjoin(CaseLink, or_(CaseLink.from_case_id == Case.id, CaseLink.to_case_id == Case.id))
         .outerjoin(

@@ -27,7 +27,7 @@ from app.db import UnitOfWork
 from app.engine.engine import Command, Engine, OpenCommand
 from app.errors import Forbidden, NotFound, PreconditionRequired
 from app.idempotency.repository import IdempotencyRepository
-from app.idempotency.service import IdempotencyGuard, StoredResponse, fingerprint
+from app.idempotency.service import IdempotencyGuard, KeyRaced, StoredResponse, fingerprint
 from app.links.repository import LinkRepository
 from app.models import Case, CaseLink
 
@@ -96,35 +96,65 @@ def fire_event(
     """Fire an event on a case. With `visible_to` (the API passes the caller's organisation), a
     case that organisation neither owns nor has shared with it is not found (404), before
     anything else is checked, as if it did not exist."""
+    guard = _guard(
+        session,
+        actor,
+        idempotency_key,
+        "POST",
+        f"{API_PREFIX}/cases/{case_id}/events",
+        body,
+        now,
+        ttl,
+    )
+    try:
+        return _fire(session, writer, actor, case_id, body, if_match, guard, now, visible_to)
+    except KeyRaced:  # a twin with the same key committed first: this one changed nothing
+        session.rollback()
+        with UnitOfWork(session):
+            return guard.answer_after_race()
+
+
+def _fire(
+    session: Session,
+    writer: CaseWriter,
+    actor: Actor,
+    case_id: int,
+    body: EventCreate,
+    if_match: str | None,
+    guard: IdempotencyGuard,
+    now: datetime,
+    visible_to: str | None,
+) -> StoredResponse:
+    key = guard.key
     with UnitOfWork(session):
         cases = CaseRepository(session)
-        locked = None
-        if visible_to is not None:
-            if idempotency_key is None:
-                # One statement locks the case and tells whether the caller may see it.
-                locked = cases.lock_for_event(case_id, body.event, visible_to=visible_to)
-                if locked is None or not locked.visible:
-                    raise NotFound(f"case {case_id} not found")
-            elif not ScopeRepository(session).is_visible(case_id, visible_to):
-                # A replay must not outlive the caller's access: check before the key.
-                raise NotFound(f"case {case_id} not found")
-        expected = parse_if_match(if_match)
-        guard = _guard(
-            session,
-            actor,
-            idempotency_key,
-            "POST",
-            f"{API_PREFIX}/cases/{case_id}/events",
-            body,
-            now,
-            ttl,
+        # One statement locks the case, tells whether the caller may see it, and finds the
+        # answer to an earlier request with the same key. The lock comes first, so a twin
+        # request waits for this one and then finds its answer; a replay never outlives the
+        # caller's access to the case.
+        locked = cases.lock_for_event(
+            case_id,
+            body.event,
+            visible_to=visible_to,
+            idempotency=(actor.user_id, key) if key is not None else None,
         )
-        if (replay := guard.claim()) is not None:
-            return replay
+        if locked is None or (visible_to is not None and not locked.visible):
+            raise NotFound(f"case {case_id} not found")
+        expected = parse_if_match(if_match)
+        if locked.stored_response_id is not None:
+            replay = guard.replay_stored(locked.stored_response_id)
+            if replay is not None:
+                return replay
+        elif key is not None and locked.case.version != expected:
+            # A twin with this key may have committed while this request waited for the lock:
+            # the lock statement read the keys as they were when it started, so look again.
+            replay = guard.replay_committed()
+            if replay is not None:
+                return replay
         fired = writer.fire(
             session,
             case_id,
-            Command(body.event, actor, body.data, body.occurred_at, body.reason, idempotency_key),
+            Command(body.event, actor, body.data, body.occurred_at, body.reason, key),
             now=now,
             expected_version=expected,
             locked=locked,
@@ -141,7 +171,7 @@ def fire_event(
             "event": event_dict(fired.event),
         }
         response = StoredResponse(200, result, {"ETag": case.etag})
-        guard.remember(response)
+        guard.store(response)
     return response
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from functools import cache
+from typing import Any, cast
+
+from sqlalchemy import Insert, Table, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, make_transient_to_detached
@@ -56,6 +59,29 @@ class IdempotencyRepository:
         self.session.add(record)
         return True
 
+    def get(self, record_id: int) -> IdempotencyRecord | None:
+        return self.session.get(IdempotencyRecord, record_id)
+
+    def insert_answered(self, values: dict[str, Any]) -> bool:
+        """Store a request's key with its answer in one statement; False when the key was taken
+        meanwhile (a concurrent request with the same key committed first)."""
+        dialect = self.session.get_bind().dialect.name
+        inserted = self.session.execute(_insert_answered(dialect), values).scalar_one_or_none()
+        return inserted is not None
+
     def delete(self, record: IdempotencyRecord) -> None:
         self.session.delete(record)
         self.session.flush()
+
+
+@cache
+def _insert_answered(dialect: str) -> Insert:
+    """Built once per dialect: `INSERT ... ON CONFLICT (actor_id, key) DO NOTHING RETURNING id`."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    table = cast(Table, IdempotencyRecord.__table__)  # Core, not the ORM's bulk-insert path
+    return (
+        insert(table)
+        .values({name: bindparam(name) for name in _COLUMNS})
+        .on_conflict_do_nothing(index_elements=["actor_id", "key"])
+        .returning(table.c.id)
+    )

@@ -13,6 +13,10 @@ from app.idempotency.repository import IdempotencyRepository
 from app.models import IdempotencyRecord
 
 
+class KeyRaced(Exception):  # noqa: N818 - a signal between the guard and its use case
+    """Another request with the same key committed its answer while this one ran."""
+
+
 @dataclass(frozen=True)
 class StoredResponse:
     status_code: int
@@ -27,7 +31,10 @@ def fingerprint(method: str, path: str, body: Any) -> str:
 
 
 class IdempotencyGuard:
-    """Used inside one unit of work: `claim()` first, `remember()` just before commit."""
+    """Used inside one unit of work, one of two ways. Opening a case: `claim()` first (a row
+    that makes a concurrent twin wait), `remember()` just before commit. A transition, whose
+    case lock already serialises twins: the lock statement finds an earlier answer
+    (`replay_stored`), and `store()` writes key and answer in one statement at the end."""
 
     def __init__(
         self,
@@ -89,6 +96,55 @@ class IdempotencyGuard:
             dict(existing.response_headers or {}),
             replayed=True,
         )
+
+    # -- the transition's way: look up with the case's lock, store once answered ----------------
+    def replay_stored(self, record_id: int) -> StoredResponse | None:
+        """The earlier answer to this key (found with the case's lock), or None when it has
+        expired (then it is removed and this request goes ahead)."""
+        existing = self.repo.get(record_id)
+        if existing is None:
+            return None
+        if existing.expires_at <= self.now:
+            self.repo.delete(existing)
+            return None
+        return self._replay(existing)
+
+    def replay_committed(self) -> StoredResponse | None:
+        """The answer to this key as committed now (a fresh read), if there is one."""
+        assert self.key is not None  # noqa: S101 - only asked with a key
+        existing = self.repo.find(self.actor_id, self.key)
+        if existing is None:
+            return None
+        return self.replay_stored(existing.id)
+
+    def store(self, response: StoredResponse) -> None:
+        """Keep the answer under the key, in the transaction that made it. Raises `KeyRaced`
+        when a concurrent request with the same key committed first: the caller rolls back and
+        answers with `answer_after_race`."""
+        if self.key is None:
+            return
+        stored = self.repo.insert_answered(
+            {
+                "actor_id": self.actor_id,
+                "key": self.key,
+                "fingerprint": self.fingerprint,
+                "status_code": response.status_code,
+                "response_body": response.body,
+                "response_headers": response.headers,
+                "created_at": self.now,
+                "expires_at": self.now + self.ttl,
+            }
+        )
+        if not stored:
+            raise KeyRaced(self.key)
+
+    def answer_after_race(self) -> StoredResponse:
+        """In a fresh transaction after `KeyRaced`: the winner's answer, or 422 when the key
+        came with another request."""
+        assert self.key is not None  # noqa: S101 - only raced with a key
+        existing = self.repo.find(self.actor_id, self.key)
+        assert existing is not None  # noqa: S101 - the insert lost to this committed row
+        return self._replay(existing)
 
     def remember(self, response: StoredResponse) -> None:
         if self.record is not None:

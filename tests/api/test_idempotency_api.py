@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.helpers import Api
@@ -52,3 +53,46 @@ def test_a_refused_request_is_not_remembered(client: TestClient, make_user) -> N
     # refused body retried is evaluated again rather than replaying the refusal.
     api.fire(case_id, "accept", key="k-accept", expect=409)
     api.fire(case_id, "accept", key="k-accept-2", data={"named_clinician": "Dr Jones"})
+
+
+def test_a_twin_that_commits_first_wins_and_this_request_changes_nothing(
+    backend: str, client: TestClient, make_user, sessions, monkeypatch
+) -> None:
+    """Two requests with one key on two cases: the lock cannot serialise them, so the key is
+    stored with the answer at the end. The one that commits second rolls back all it did and
+    answers as the key's first use says (here: the key came with another request, a 422)."""
+    if backend != "postgresql":
+        pytest.skip("SQLite has one writer at a time: no twin can commit while this one runs")
+    from app.idempotency import service as idempotency
+    from app.idempotency.repository import IdempotencyRepository
+    from app.timeutil import utcnow
+
+    user = make_user("discharge_team", "ic_coordinator")
+    api = Api(client, user.headers)
+    first, second = api.create().json()["id"], api.create().json()["id"]
+    real_store = idempotency.IdempotencyGuard.store
+
+    def twin_commits_first(guard: idempotency.IdempotencyGuard, response) -> None:
+        with sessions() as other:  # the twin, on the first case, commits while this one runs
+            IdempotencyRepository(other).insert_answered(
+                {
+                    "actor_id": guard.actor_id,
+                    "key": guard.key,
+                    "fingerprint": "twin",
+                    "status_code": 200,
+                    "response_body": {"twin": True},
+                    "response_headers": {},
+                    "created_at": utcnow(),
+                    "expires_at": utcnow() + guard.ttl,
+                }
+            )
+            other.commit()
+        real_store(guard, response)
+
+    monkeypatch.setattr(idempotency.IdempotencyGuard, "store", twin_commits_first)
+    r = api.fire(second, "triage", etag='"1"', key="twin-key", expect=422)
+    assert r.json()["code"] == "idempotency_key_reused"
+    monkeypatch.undo()
+    assert [e["event"] for e in api.history(second)] == ["open"]  # rolled back whole
+    assert [e["event"] for e in api.history(first)] == ["open"]
+    assert api.fire(second, "triage", etag='"1"', key="another-key").status_code == 200
