@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from app.chc.config import ChcConfig
 from app.chc.repository import ChcRepository
@@ -44,10 +45,15 @@ class ChcWorkItems:
         if not case.is_open:
             return  # the item retires with its case (the trigger of migration 0007)
         repo = ChcRepository(session)
-        item = None if change.opened else repo.work_item(case.id)
-        rate_one(repo, self.cfg, case, item, change.now, RefreshReport())
-        if item is not None:
-            session.expire(item)  # rated by a plain UPDATE: read it again when next asked
+        # The rating columns only (a plain row, no ORM object): this runs on every CHC change.
+        item = None if change.opened else repo.rating_of(case.id)
+        report = RefreshReport()
+        rate_one(repo, self.cfg, case, item, change.now, report)
+        if report.updated:
+            # Rated by a plain UPDATE: a work item this session already holds is read again.
+            held = session.identity_map.get(identity_key(ChcWorkItem, case.id))
+            if held is not None:
+                session.expire(held)
 
     def tick(self, session: Session, *, now: datetime) -> int:
         """Re-rate every open case as at `now` (the days waiting moved on)."""

@@ -229,6 +229,10 @@ class ChcRepository:
         )
         return bool(self.session.execute(stmt).rowcount)  # type: ignore[attr-defined]
 
+    def rating_of(self, case_id: int) -> Any:
+        """The rating columns of a case's work item, as a plain row (None when it has none)."""
+        return self.session.execute(_rating_of(), {"case_id": case_id}).first()
+
     def work_item(self, case_id: int, *, for_update: bool = False) -> ChcWorkItem | None:
         stmt = select(ChcWorkItem).where(ChcWorkItem.case_id == case_id)
         if for_update:
@@ -338,3 +342,22 @@ def _active_claims() -> Any:
         )
         .order_by(ChcWorkItem.case_id)
     )
+
+
+@cache
+def _rating_of() -> Any:
+    """Built once: what `worklist.rate_one` compares, by case id."""
+    items = ChcWorkItem.__table__.c
+    return select(
+        items.case_id,
+        items.cohort,
+        items.responsible_body,
+        items.waiting_since,
+        items.computed_rag,
+        items.rule_ids,
+        items.reasons,
+        items.ruleset_version,
+        items.rated_at,
+        items.rating_seq,
+        items.override_rag,
+    ).where(items.case_id == bindparam("case_id"))

@@ -79,7 +79,7 @@ def rate_one(
     repo: ChcRepository,
     cfg: ChcConfig,
     case: Case,
-    item: ChcWorkItem | None,
+    item: Any,  # the work item, a row of its rating columns, or None when it has none
     now: datetime,
     report: RefreshReport,
 ) -> None:
