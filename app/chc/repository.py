@@ -280,16 +280,6 @@ class ChcRepository:
     def _queue_select(self, organisation: str, states: Sequence[str]) -> Any:
         return _queue_select(organisation, list(states))
 
-    def open_cases_changed_since(self, organisation: str, since: datetime) -> list[int]:
-        """Open CHC cases of the organisation whose facts changed at or after `since`."""
-        stmt = select(Case.id).where(
-            Case.updated_at >= since,
-            Case.workflow_key == CHC,
-            Case.organisation == organisation,
-            Case.is_open.is_(True),
-        )
-        return list(self.session.execute(stmt).scalars())
-
     def user_by_username(self, username: str) -> User | None:
         stmt = select(User).where(User.username == username)
         return self.session.execute(stmt).scalar_one_or_none()
