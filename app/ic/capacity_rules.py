@@ -4,6 +4,11 @@ in, moving between and changing IC services (pathways/intermediate_care.yaml).
 Starting or moving into a service that is full is refused with its occupancy in the reason,
 unless the event gives `capacity_override_reason`, which stays in the event as the audit of the
 override. Moves between models keep the episode (and its 6-week clock) and are counted.
+
+A service is filled only by its own organisation's staff: another organisation's service is
+refused as if it did not exist (its reads are 404). The episode itself may belong to another
+organisation (a step-down episode is the discharging trust's) when it is shared with the
+provider, whose staff could not fire the event otherwise.
 docs/domain.md §8.2, §8.5, §8.7.
 """
 
@@ -29,6 +34,7 @@ class ServiceFact:
     id: int
     found: bool
     name: str = ""
+    organisation: str = ""
     model: str = ""
     active: bool = False
     capacity: int = 0
@@ -55,6 +61,7 @@ def ic_service(
         service.id,
         True,
         service.name,
+        service.organisation,
         service.model,
         service.active,
         service.capacity,
@@ -69,13 +76,14 @@ def _target_model(ctx: GuardContext) -> str | None:
 
 # -- services and capacity --------------------------------------------------------------------
 @RULES.guard(
-    "service_fits_model", "The service exists, is open and delivers the model being started."
+    "service_fits_model",
+    "The service exists, is the caller's organisation's, is open and delivers the model.",
 )
 def service_fits_model(ctx: GuardContext) -> str | None:
     service = ctx.facts.get("ic_service")
     if not isinstance(service, ServiceFact):
         return None
-    if not service.found:
+    if not service.found or service.organisation != ctx.actor.organisation:
         return f"There is no IC service {service.id}."
     if not service.active:
         return f"{service.name} is closed to new starts."
@@ -95,6 +103,8 @@ def service_has_capacity(ctx: GuardContext) -> str | None:
     service = ctx.facts.get("ic_service")
     if not isinstance(service, ServiceFact) or not service.found:
         return None
+    if service.organisation != ctx.actor.organisation:
+        return None  # service_fits_model refused it without saying any more
     if service.occupied < service.capacity or ctx.data.get("capacity_override_reason"):
         return None
     return (

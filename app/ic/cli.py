@@ -103,7 +103,8 @@ def services_list(site: Annotated[str | None, typer.Option()] = None) -> None:
     from app.ic.service import list_services
 
     with get_sessionmaker()() as session:
-        services = list_services(session, site=site, model=None, active=None)
+        # The server's own shell: every organisation's services.
+        services = list_services(session, organisation=None, site=site, model=None, active=None)
     for s in services:
         flag = "" if s.active else "  (closed)"
         typer.echo(

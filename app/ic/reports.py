@@ -119,7 +119,8 @@ def build_report(
     now: datetime,
     organisation: str | None = None,
 ) -> IcReport:
-    """With `organisation`, episode figures cover the episodes it owns or shares."""
+    """With `organisation`, episode figures cover the episodes it owns or shares, and
+    occupancy its own services."""
     start, end = period_bounds(date_from, date_to)
     repo = IcRepository(session, organisation)
     ended = repo.events_between(["end_episode"], start, end, site)
@@ -133,7 +134,7 @@ def build_report(
         start_within_2_days=_starts(
             repo.clocks_started("start_within_2_days", start, end, site), now
         ),
-        occupancy=_occupancy(session, site),
+        occupancy=_occupancy(session, site, organisation),
         episodes_ended=len(ended),
         outcomes=_counts([e.data.get("outcome") for e, _case in ended], outcomes),
         episode_lengths=_lengths(repo, [c.id for _e, c in ended], start, end, site, now),
@@ -185,7 +186,9 @@ def _starts(rows: list[tuple[Clock, Case]], now: datetime) -> StartsRead:
     )
 
 
-def _occupancy(session: Session, site: str | None) -> list[ServiceOccupancy]:
+def _occupancy(
+    session: Session, site: str | None, organisation: str | None
+) -> list[ServiceOccupancy]:
     return [
         ServiceOccupancy(
             service_id=s.id,
@@ -198,7 +201,9 @@ def _occupancy(session: Session, site: str | None) -> list[ServiceOccupancy]:
             occupied=s.occupied,
             percent_occupied=round(100 * s.occupied / s.capacity, 1) if s.capacity else None,
         )
-        for s in list_services(session, site=site, model=None, active=True)
+        for s in list_services(
+            session, organisation=organisation, site=site, model=None, active=True
+        )
     ]
 
 

@@ -22,8 +22,10 @@ from app.models import Case, CaseEvent, Clock, IcPlacement, IcService, IcService
 
 
 class IcRepository:
-    """With `organisation`, episode lists and report inputs cover only the episodes that
-    organisation owns or shares; service occupancy counts stay whole (capacity is shared)."""
+    """With `organisation`, services are only that organisation's own (another's is not found),
+    and episode lists and report inputs cover only the episodes it owns or shares. A service's
+    occupancy count stays whole: it may hold episodes owned by another organisation that shared
+    them with the provider."""
 
     def __init__(self, session: Session, organisation: str | None = None) -> None:
         self.session = session
@@ -31,6 +33,11 @@ class IcRepository:
 
     def _scoped(self, stmt: Select[Any]) -> Select[Any]:
         return stmt if self.organisation is None else stmt.where(visible_to(self.organisation))
+
+    def _own(self, stmt: Select[Any]) -> Select[Any]:
+        if self.organisation is None:
+            return stmt
+        return stmt.where(IcService.organisation == self.organisation)
 
     # -- services -------------------------------------------------------------------------
     def services(
@@ -50,10 +57,10 @@ class IcRepository:
             stmt = stmt.where(IcService.active == active)
         if for_update:
             stmt = stmt.with_for_update()
-        return list(self.session.execute(stmt).scalars())
+        return list(self.session.execute(self._own(stmt)).scalars())
 
     def service(self, service_id: int, *, for_update: bool = False) -> IcService | None:
-        stmt = select(IcService).where(IcService.id == service_id)
+        stmt = self._own(select(IcService).where(IcService.id == service_id))
         if for_update:
             stmt = stmt.with_for_update()
         return self.session.execute(stmt).scalar_one_or_none()

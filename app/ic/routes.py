@@ -39,19 +39,22 @@ def _config(request: Request) -> IcConfig:
 
 @router.get("/services", response_model=list[ServiceRead])
 def list_services(
-    _actor: CurrentActor,
+    actor: CurrentActor,
     db: SessionDep,
     site: Site = None,
     model: ModelName | None = None,
     active: bool | None = None,
 ) -> list[ServiceRead]:
-    """IC services and teams with their capacity and current occupancy."""
-    return service.list_services(db, site=site, model=model, active=active)
+    """Your organisation's IC services and teams with their capacity and current occupancy."""
+    return service.list_services(
+        db, organisation=actor.organisation, site=site, model=model, active=active
+    )
 
 
 @router.post("/services", status_code=201, response_model=ServiceRead, responses=PROBLEM)
 def create_service(body: ServiceCreate, actor: CurrentActor, db: SessionDep) -> JSONResponse:
-    """Define a service (roles admin or manager). The creation is audited."""
+    """Define a service of your organisation (roles admin or manager; naming another
+    organisation is a 403 `other_organisation`). The creation is audited."""
     created = service.create_service(db, actor=actor, body=body, now=utcnow())
     return JSONResponse(
         created.model_dump(mode="json"),
@@ -61,8 +64,9 @@ def create_service(body: ServiceCreate, actor: CurrentActor, db: SessionDep) -> 
 
 
 @router.get("/services/{service_id}", response_model=ServiceRead, responses=PROBLEM)
-def get_service(service_id: int, _actor: CurrentActor, db: SessionDep) -> ServiceRead:
-    return service.get_service(db, service_id=service_id)
+def get_service(service_id: int, actor: CurrentActor, db: SessionDep) -> ServiceRead:
+    """One of your organisation's services (another organisation's is a 404)."""
+    return service.get_service(db, service_id=service_id, organisation=actor.organisation)
 
 
 @router.patch("/services/{service_id}", response_model=ServiceRead, responses=PROBLEM)
@@ -75,12 +79,14 @@ def update_service(
     return service.update_service(db, actor=actor, service_id=service_id, body=body, now=utcnow())
 
 
-@router.get("/services/{service_id}/changes", response_model=list[ServiceChangeRead])
+@router.get(
+    "/services/{service_id}/changes", response_model=list[ServiceChangeRead], responses=PROBLEM
+)
 def service_changes(
-    service_id: int, _actor: CurrentActor, db: SessionDep
+    service_id: int, actor: CurrentActor, db: SessionDep
 ) -> list[ServiceChangeRead]:
-    """The service's audit trail, oldest first."""
-    return service.service_changes(db, service_id=service_id)
+    """The audit trail of one of your organisation's services, oldest first."""
+    return service.service_changes(db, service_id=service_id, organisation=actor.organisation)
 
 
 @router.get("/services/{service_id}/occupancy", response_model=OccupancyRead, responses=PROBLEM)

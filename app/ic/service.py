@@ -55,17 +55,27 @@ def service_read(service: IcService, occupied: int) -> ServiceRead:
     )
 
 
+class OtherOrganisation(Forbidden):
+    code, title = "other_organisation", "Not your organisation"
+
+
 def list_services(
-    session: Session, *, site: str | None, model: str | None, active: bool | None
+    session: Session,
+    *,
+    organisation: str | None,
+    site: str | None,
+    model: str | None,
+    active: bool | None,
 ) -> list[ServiceRead]:
-    repo = IcRepository(session)
+    """The organisation's own services (every organisation's with None: the server's CLI)."""
+    repo = IcRepository(session, organisation)
     services = repo.services(site=site, model=model, active=active)
     counts = repo.occupancy([s.id for s in services])
     return [service_read(s, counts.get(s.id, 0)) for s in services]
 
 
-def get_service(session: Session, *, service_id: int) -> ServiceRead:
-    repo = IcRepository(session)
+def get_service(session: Session, *, service_id: int, organisation: str) -> ServiceRead:
+    repo = IcRepository(session, organisation)
     service = _service(repo, service_id)
     return service_read(service, repo.occupancy([service.id]).get(service.id, 0))
 
@@ -73,10 +83,11 @@ def get_service(session: Session, *, service_id: int) -> ServiceRead:
 def occupancy(
     session: Session, *, service_id: int, now: datetime, organisation: str
 ) -> OccupancyRead:
-    """The service's whole occupancy, listing only the people the organisation may see."""
-    repo = IcRepository(session)
+    """The whole occupancy of one of the organisation's services, listing only the people the
+    organisation may see (a share withdrawn after the start leaves the person counted)."""
+    repo = IcRepository(session, organisation)
     service = _service(repo, service_id)
-    occupants = IcRepository(session, organisation).occupants(service.id)
+    occupants = repo.occupants(service.id)
     return OccupancyRead(
         as_of=now,
         service=service_read(service, repo.occupancy([service.id]).get(service.id, 0)),
@@ -99,8 +110,14 @@ def create_service(
 ) -> ServiceRead:
     _require_admin(actor)
     organisation = body.organisation or actor.organisation
+    if organisation != actor.organisation:
+        # The caller can see it named; unlike a service id, there is nothing here to hide.
+        raise OtherOrganisation(
+            f"services are defined by their own organisation; you belong to {actor.organisation}",
+            organisation=organisation,
+        )
     with UnitOfWork(session):
-        repo = IcRepository(session)
+        repo = IcRepository(session, organisation)
         if repo.service_by_code(body.code) is not None:
             raise Conflict(
                 f"an IC service with code {body.code!r} already exists", service_code=body.code
@@ -130,7 +147,7 @@ def update_service(
 ) -> ServiceRead:
     _require_admin(actor)
     with UnitOfWork(session):
-        repo = IcRepository(session)
+        repo = IcRepository(session, actor.organisation)
         service = _service(repo, service_id, for_update=True)
         wanted = body.model_dump(exclude_unset=True, exclude={"reason"})
         changes = {
@@ -147,8 +164,10 @@ def update_service(
     return read
 
 
-def service_changes(session: Session, *, service_id: int) -> list[ServiceChangeRead]:
-    repo = IcRepository(session)
+def service_changes(
+    session: Session, *, service_id: int, organisation: str
+) -> list[ServiceChangeRead]:
+    repo = IcRepository(session, organisation)
     _service(repo, service_id)
     return [
         ServiceChangeRead(
@@ -248,7 +267,7 @@ def _waiting_row(
 def _service(repo: IcRepository, service_id: int, *, for_update: bool = False) -> IcService:
     service = repo.service(service_id, for_update=for_update)
     if service is None:
-        raise NotFound(f"IC service {service_id} not found")
+        raise NotFound(f"IC service {service_id} not found")  # another organisation's too
     return service
 
 

@@ -19,7 +19,8 @@ OVERRIDE = "Only bed in the borough tonight; agreed with the IC lead on call"
 def test_services_are_defined_by_managers_and_every_change_is_audited(
     client: TestClient, make_user
 ) -> None:
-    manager, clerk = make_user("manager"), make_user(*IC_TEAM)
+    manager = make_user("manager")
+    clerk = make_user(*IC_TEAM, org=manager.org)  # services are their organisation's own
     site = fresh_site()
     code = f"REAB-{uuid.uuid4().hex[:6].upper()}"
     body = {"code": code, "name": "Reablement North", "site": site, "model": "reablement"}

@@ -30,7 +30,8 @@ def cli_env(db_url: str, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
 
 
 def test_services_from_the_command_line(cli_env: CliRunner, client: TestClient, make_user) -> None:
-    manager, clerk = make_user("manager"), make_user("ic_coordinator")
+    manager = make_user("manager")
+    clerk = make_user("ic_coordinator", org=manager.org)  # services are their organisation's
     site, code = fresh_site(), f"BED-{uuid.uuid4().hex[:6].upper()}"
     args = ["ic", "services", "add", code, "--name", "Chase Heys", "--site", site]
     added = cli_env.invoke(
