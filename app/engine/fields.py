@@ -17,6 +17,15 @@ CodeCheck = Callable[[str, str, date], str | None]
 # Event data key recording which code-list version each coded field was checked against, so a
 # record keeps "the code and the list version in force" (docs/domain.md §5.5).
 CODELISTS_KEY = "_codelists"
+# Every integer field must fit a signed 64-bit column (BIGINT on PostgreSQL, INTEGER on SQLite):
+# rules and read models look ids up and store them, and a larger number would reach the database
+# driver and fail there. A field's own `minimum`/`maximum` narrow this range, never widen it.
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+# Dates and date-times keep a year clear of the calendar's ends (Python's years 1 to 9999): rules
+# and reads turn them into London days and add days to them (a 91-day follow-up, a review due),
+# which must never fall off the calendar. 0001-01-01T00:00Z is already year 0 in London time.
+FIRST_DAY, LAST_DAY = date(2, 1, 1), date(9998, 12, 31)
+DATE_RANGE = f"must be between {FIRST_DAY.isoformat()} and {LAST_DAY.isoformat()}"
 
 
 def validate_data(
@@ -78,17 +87,27 @@ def _coerce(field: FieldSpec, value: Any, on: date, code_check: CodeCheck | None
     if kind == "integer":
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError("must be a whole number")
-        if field.minimum is not None and value < field.minimum:
-            raise ValueError(f"must be at least {field.minimum}")
-        if field.maximum is not None and value > field.maximum:
-            raise ValueError(f"must be at most {field.maximum}")
+        low = INT_MIN if field.minimum is None else max(field.minimum, INT_MIN)
+        high = INT_MAX if field.maximum is None else min(field.maximum, INT_MAX)
+        if value < low:
+            raise ValueError(f"must be at least {low}")
+        if value > high:
+            raise ValueError(f"must be at most {high}")
     if kind == "boolean" and not isinstance(value, bool):
         raise ValueError("must be true or false")
     if kind == "date":
-        return _parse_date(value).isoformat()
+        return _in_calendar(_parse_date(value)).isoformat()
     if kind == "datetime":
-        return _parse_datetime(value).isoformat()
+        at = _parse_datetime(value)
+        _in_calendar(at.date())
+        return at.isoformat()
     return value
+
+
+def _in_calendar(day: date) -> date:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(DATE_RANGE)
+    return day
 
 
 def _parse_date(value: Any) -> date:
@@ -104,8 +123,16 @@ def _parse_datetime(value: Any) -> datetime:
     if not isinstance(value, str):
         raise ValueError("must be a date-time with a time zone, e.g. 2026-01-31T14:30:00Z")
     try:
-        return as_utc(datetime.fromisoformat(value))
+        at = datetime.fromisoformat(value)
     except ValueError:
+        raise ValueError(
+            "must be a date-time with a time zone, e.g. 2026-01-31T14:30:00Z"
+        ) from None
+    try:
+        return as_utc(at)
+    except OverflowError:  # 9999-12-31T23:00-05:00 is past the calendar's last day in UTC
+        raise ValueError(DATE_RANGE) from None
+    except ValueError:  # no time zone
         raise ValueError(
             "must be a date-time with a time zone, e.g. 2026-01-31T14:30:00Z"
         ) from None
