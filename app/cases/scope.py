@@ -5,11 +5,13 @@ number from another organisation tells the caller nothing."""
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, exists, or_, select
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, CursorResult, delete, exists, or_, select
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound
-from app.models import Case, CaseShare
+from app.models import Case, CaseShare, CaseShareChange
 
 
 def visible_to(organisation: str) -> ColumnElement[bool]:
@@ -50,9 +52,29 @@ class ScopeRepository:
         self.session.add(share)
         self.session.flush()
 
-    def delete_share(self, share: CaseShare) -> None:
-        self.session.delete(share)
+    def delete_share(self, case_id: int, organisation: str) -> bool:
+        """Remove the share; False when there was none (or a concurrent withdrawal took it)."""
+        stmt = delete(CaseShare).where(
+            CaseShare.case_id == case_id, CaseShare.organisation == organisation
+        )
+        result = cast("CursorResult[Any]", self.session.execute(stmt))
+        return result.rowcount > 0
+
+    def owner(self, case_id: int) -> str | None:
+        stmt = select(Case.organisation).where(Case.id == case_id)
+        return self.session.execute(stmt).scalar_one_or_none()
+
+    def add_change(self, change: CaseShareChange) -> None:
+        self.session.add(change)
         self.session.flush()
+
+    def changes(self, case_id: int) -> list[CaseShareChange]:
+        stmt = (
+            select(CaseShareChange)
+            .where(CaseShareChange.case_id == case_id)
+            .order_by(CaseShareChange.id)
+        )
+        return list(self.session.execute(stmt).scalars())
 
 
 def require_visible(session: Session, case_id: int, organisation: str) -> None:

@@ -1,10 +1,11 @@
-"""GET/POST /cases/{id}/shares and DELETE /cases/{id}/shares/{organisation}."""
+"""GET/POST /cases/{id}/shares, DELETE /cases/{id}/shares/{organisation} and the sharing log,
+GET /cases/{id}/shares/changes."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Body, Path, Response
 
 from app.api_shared import PROBLEM
 from app.cases import sharing
@@ -23,12 +24,22 @@ def list_shares(
     return sharing.list_shares(db, actor=actor, case_id=case_id)
 
 
+@router.get("/changes", response_model=list[sharing.ShareChangeRead], responses=PROBLEM)
+def share_changes(
+    case_id: VisibleCaseId, actor: CurrentActor, db: SessionDep
+) -> list[sharing.ShareChangeRead]:
+    """The case's sharing audit, oldest first: every share and withdrawal, who made it (user
+    and organisation), when, with which organisation, and why."""
+    return sharing.share_changes(db, actor=actor, case_id=case_id)
+
+
 @router.post("", status_code=201, response_model=sharing.ShareRead, responses=PROBLEM)
 def share(
     case_id: VisibleCaseId, body: sharing.ShareCreate, actor: CurrentActor, db: SessionDep
 ) -> sharing.ShareRead:
     """Share the case with another organisation that works it (for example the care transfer
-    hub, the CSU or an intermediate-care provider)."""
+    hub, the CSU or an intermediate-care provider). Only the owning organisation may; another
+    organisation the case is shared with gets 403 `not_case_owner`."""
     return sharing.share_case(db, actor=actor, case_id=case_id, body=body, now=utcnow())
 
 
@@ -38,7 +49,16 @@ def withdraw(
     organisation: Annotated[str, Path(pattern=CODE_PATTERN)],
     actor: CurrentActor,
     db: SessionDep,
+    body: Annotated[sharing.ShareWithdraw | None, Body()] = None,
 ) -> Response:
-    """Stop sharing the case with an organisation."""
-    sharing.withdraw_share(db, actor=actor, case_id=case_id, organisation=organisation)
+    """Stop sharing the case with an organisation (only the owning organisation may), with an
+    optional `{"reason": ...}` body kept in the sharing audit."""
+    sharing.withdraw_share(
+        db,
+        actor=actor,
+        case_id=case_id,
+        organisation=organisation,
+        reason=body.reason if body is not None else None,
+        now=utcnow(),
+    )
     return Response(status_code=204)

@@ -89,7 +89,7 @@ class CaseWriter:
             ),
             now=now,
         )
-        share_with_journey(session, source_id=source.id, target=target, now=now, by=actor.username)
+        share_with_journey(session, source_id=source.id, target=target, now=now, actor=actor)
         LinkRepository(session).add(
             CaseLink(
                 from_case_id=source.id,

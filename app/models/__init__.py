@@ -19,7 +19,7 @@ from app.models.ic import IcPlacement, IcService, IcServiceChange
 from app.models.idempotency import IdempotencyRecord
 from app.models.link import CaseLink
 from app.models.live import LiveFigures
-from app.models.share import CaseShare
+from app.models.share import CaseShare, CaseShareChange
 from app.models.snapshot import MetricSnapshot
 from app.models.spell import DischargeDelayPeriod, DischargeSpell
 from app.models.user import ApiToken, User
@@ -28,6 +28,7 @@ __all__ = [
     "AccessRecord",
     "AccessRecordCase",
     "CaseShare",
+    "CaseShareChange",
     "ApiToken",
     "AppendOnlyViolation",
     "Base",
