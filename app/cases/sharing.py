@@ -14,12 +14,13 @@ from app.cases.scope import ScopeRepository, require_visible
 from app.db import UnitOfWork
 from app.errors import Conflict, Forbidden, NotFound
 from app.models import Case, CaseShare
+from app.security.inputs import RequestModel
 
 # Roles that hand work between organisations (docs/domain.md §2.2); managers and analysts only read.
 SHARING_ROLES = ("discharge_team", "chc_assessor", "ic_coordinator", "ic_triager", "admin")
 
 
-class ShareCreate(BaseModel):
+class ShareCreate(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     organisation: str = Field(pattern=CODE_PATTERN)

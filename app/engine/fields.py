@@ -9,7 +9,8 @@ from typing import Any
 from app.calc.nhs_number import is_valid_nhs_number, normalise_nhs_number
 from app.engine.spec import FieldSpec, PathwaySpec
 from app.errors import ValidationFailed
-from app.timeutil import as_utc
+from app.security.text import control_character, control_message
+from app.timeutil import DATE_RANGE_MSG, as_utc, in_date_range
 
 # (codelist key, code, on date) -> the version of the list that holds the code on that date,
 # or None when the code is not current.
@@ -17,6 +18,9 @@ CodeCheck = Callable[[str, str, date], str | None]
 # Event data key recording which code-list version each coded field was checked against, so a
 # record keeps "the code and the list version in force" (docs/domain.md §5.5).
 CODELISTS_KEY = "_codelists"
+# An integer field's value must fit a signed 64-bit integer (BIGINT on PostgreSQL, INTEGER on
+# SQLite): a rule or read model may compare it with a column (an IC `service_id`).
+MAX_INTEGER = 2**63 - 1
 
 
 def validate_data(
@@ -65,6 +69,10 @@ def _coerce(field: FieldSpec, value: Any, on: date, code_check: CodeCheck | None
             raise ValueError("must not be blank")
         if len(value) > field.max_length:
             raise ValueError(f"must be at most {field.max_length} characters")
+        # Only `text` is free text (tab and line breaks allowed); every other kind is one line.
+        char = control_character(value, single_line=kind != "text")
+        if char is not None:
+            raise ValueError(control_message(char))
     if kind == "enum" and value not in field.choices:
         raise ValueError(f"must be one of {', '.join(field.choices)}")
     if kind == "nhs_number":
@@ -78,6 +86,8 @@ def _coerce(field: FieldSpec, value: Any, on: date, code_check: CodeCheck | None
     if kind == "integer":
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError("must be a whole number")
+        if not -MAX_INTEGER <= value <= MAX_INTEGER:  # kept in JSON, compared in SQL
+            raise ValueError(f"must be between {-MAX_INTEGER} and {MAX_INTEGER}")
         if field.minimum is not None and value < field.minimum:
             raise ValueError(f"must be at least {field.minimum}")
         if field.maximum is not None and value > field.maximum:
@@ -95,16 +105,27 @@ def _parse_date(value: Any) -> date:
     if not isinstance(value, str):
         raise ValueError("must be a date written YYYY-MM-DD")
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise ValueError("must be a date written YYYY-MM-DD") from None
+    if not in_date_range(day):
+        raise ValueError(DATE_RANGE_MSG)
+    return day
 
 
 def _parse_datetime(value: Any) -> datetime:
     if not isinstance(value, str):
         raise ValueError("must be a date-time with a time zone, e.g. 2026-01-31T14:30:00Z")
     try:
-        return as_utc(datetime.fromisoformat(value))
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(
+            "must be a date-time with a time zone, e.g. 2026-01-31T14:30:00Z"
+        ) from None
+    if not in_date_range(at.date()):  # first: 9999-12-31T23:00-05:00 has no UTC time
+        raise ValueError(DATE_RANGE_MSG)
+    try:
+        return as_utc(at)
     except ValueError:
         raise ValueError(
             "must be a date-time with a time zone, e.g. 2026-01-31T14:30:00Z"
