@@ -12,9 +12,10 @@
 - No text may carry a NUL character or an unpaired surrogate, in the query, the path, a header,
   a JSON body or a form: PostgreSQL cannot store either (the driver raises), and neither has a
   place in clinical text. Nor may it carry another control character (`app.security.text`):
-  none at all in a query or path parameter or a JSON key (one line each), none but tab, line
-  feed and carriage return in a JSON or form value (free text; a name or a code refuses those
-  too, through its own type: `SingleLine`, or a pattern).
+  none at all in a query or path parameter (one line each); none but tab, line feed and
+  carriage return in the text of a JSON body or a form. A field that is one line (a name, a
+  code) refuses those three too, by its own type: `SingleLine`, a pattern, a pathway field
+  other than `text`, or a fixed set of keys.
 
 Request bodies are `RequestModel`s: unknown fields refused, booleans and integers strict (`0` is
 not `false`, `true` is not `1`, `"3"` is not `3`).
@@ -179,7 +180,7 @@ def _walk(loc: tuple[str | int, ...], value: Any) -> Any:
         yield from _text_errors(loc, value)
     elif isinstance(value, dict):
         for key, item in value.items():
-            yield from _text_errors((*loc, key), key, single_line=True)
+            yield from _text_errors((*loc, key), key)
             yield from _walk((*loc, key), item)
     elif isinstance(value, list):
         for index, item in enumerate(value):

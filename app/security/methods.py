@@ -7,7 +7,8 @@ declares) gets that 405. This middleware answers `OPTIONS` on any path the appli
 with 204 and the full `Allow` (every method of every route of that path, and OPTIONS), and puts
 the same full list on every 405. A path no route serves is left alone (404).
 
-A CORS preflight is answered before this, by the CORS middleware, when CORS is configured.
+A CORS preflight is answered before this, by the CORS middleware, when CORS is configured;
+when it is not, the preflight gets the router's 405 as before (with the full `Allow`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from fastapi.routing import iter_route_contexts
 from starlette.routing import compile_path
 
-from app.security.asgi import ASGIApp, Message, Receive, Scope, Send
+from app.security.asgi import ASGIApp, Message, Receive, Scope, Send, header
 
 
 class AllowedMethods:
@@ -28,7 +29,7 @@ class AllowedMethods:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if scope["method"] == "OPTIONS":
+        if scope["method"] == "OPTIONS" and not _preflight(scope):
             allowed = allowed_methods(scope["app"], scope["path"])
             if allowed:
                 await send(
@@ -50,6 +51,15 @@ class AllowedMethods:
             await send(message)
 
         await self.app(scope, receive, send_full_allow)
+
+
+def _preflight(scope: Scope) -> bool:
+    """A CORS preflight: left to the router's 405 (with the full `Allow`), so a browser is
+    refused when CORS is closed; when it is open, the CORS middleware answered it already."""
+    return (
+        header(scope, b"origin") is not None
+        and header(scope, b"access-control-request-method") is not None
+    )
 
 
 def allowed_methods(app: Any, path: str) -> list[str]:

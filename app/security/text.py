@@ -15,10 +15,12 @@ import re
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 # ... and those three too.
 _CONTROL_OR_BREAK = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-# JSON text that may hold a control character once decoded: any `\u` escape, a raw DEL, or a
-# raw C1 character (U+0080..U+009F are 0xC2 0x80..0x9F in UTF-8). A raw C0 character is not
-# valid JSON at all, so the parser refuses it by itself.
-_MAY_HIDE_CONTROL = re.compile(rb"\\u|\x7f|\xc2[\x80-\x9f]")
+# JSON text that may hold a control character once decoded: a `\u` escape, a `\b` or `\f`
+# escape (backspace, form feed), a raw DEL, or a raw C1 character (U+0080..U+009F are 0xC2
+# 0x80..0x9F in UTF-8). A raw C0 character is not valid JSON at all (the parser refuses it).
+# The `\t`, `\n` and `\r` escapes are left out: free text may hold those, and a field that is
+# one line refuses them by its own type.
+_MAY_HIDE_CONTROL = re.compile(rb"\\[ubf]|\x7f|\xc2[\x80-\x9f]")
 
 
 def control_character(text: str, *, single_line: bool) -> str | None:
@@ -34,5 +36,6 @@ def control_message(char: str) -> str:
 
 def may_hide_control(raw: bytes) -> bool:
     """Whether a JSON document's bytes may hold a control character (or a NUL, or a lone
-    surrogate) in a string once parsed; when False, it holds none."""
+    surrogate) in a string once parsed; when False, it holds none but tab, line feed and
+    carriage return."""
     return _MAY_HIDE_CONTROL.search(raw) is not None
