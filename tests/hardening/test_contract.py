@@ -90,6 +90,20 @@ def test_every_date_parameter_refuses_dates_out_of_range(client: TestClient, mak
                     errors,
                 )
                 assert "date_out_of_range" in {e["type"] for e in errors}
+            # The edges of the range are taken (or refused by the route, for its own reason).
+            edges = ("1900-01-01", "2199-12-31")
+            if kind == "date-time":
+                edges = ("1900-01-01T00:00:00+14:00", "2199-12-31T23:59:59-12:00")
+            for value in edges:
+                if parameter["in"] == "path":
+                    url, params = _concrete(path, day=value), {}
+                else:
+                    url, params = _concrete(path), {parameter["name"]: value}
+                r = client.request(method, url, params=params, headers=user.headers)
+                assert r.status_code < 500, (method, path, value, r.text)
+                if r.status_code == 422:
+                    types = {e.get("type") for e in r.json().get("errors", [])}
+                    assert "date_out_of_range" not in types, (method, path, value, r.text)
             checked.add(f"{path}?{parameter['name']}")
     # The routes the outside test named are among those checked.
     for named in (
