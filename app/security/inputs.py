@@ -43,7 +43,15 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
-from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    TypeAdapter,
+    ValidationError,
+)
 
 from app.security.text import control_character, control_message, may_hide_control
 from app.timeutil import DATE_RANGE_MSG, EARLIEST_DATE, LATEST_DATE, in_date_range
@@ -60,13 +68,17 @@ MAX_ERRORS = 20
 FORMATS = {"date-time": "datetime", "date": "date"}
 
 
+_DATETIME = TypeAdapter(datetime)  # pydantic's own (lax) reading of a date-time
+
+
 def _iso_datetime(value: Any) -> Any:
     if isinstance(value, str) and ISO_DATETIME.fullmatch(value.strip()):
-        # Parsed here, so a strict model (which takes no text for a date-time) accepts it.
+        # Parsed here (by pydantic, as before, in lax mode), so a strict model, which takes no
+        # text for a date-time, accepts it.
         try:
-            value = datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise ValueError("must be a valid date-time, e.g. 2026-03-31T14:30:00Z") from None
+            value = _DATETIME.validate_python(value)
+        except ValidationError as exc:
+            raise ValueError(exc.errors()[0]["msg"]) from None
     if not isinstance(value, datetime):
         raise ValueError(
             "must be an ISO 8601 date-time with a time zone, e.g. 2026-03-31T14:30:00Z"
