@@ -3,7 +3,10 @@
 import gc
 
 from app.main import create_app
+from app.security.access_log import install_access_log_filter
 
+# Before the first request: no query string (an NHS number, a token) reaches the access log.
+install_access_log_filter()
 application = create_app()
 
 # Garbage collection tuned for a long-running server process (each uvicorn worker imports this

@@ -27,12 +27,16 @@ PING_AFTER_IDLE_SECONDS = 10.0
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """`hide_parameters`: a statement's values (an NHS number, a token hash) stay out of the
+    text of its errors, which the log keeps, and out of the echoed SQL."""
     if url.startswith("sqlite"):
         return _sqlite_engine(url, echo=echo)
     # The pool keeps as many connections as requests run at once (FastAPI's thread pool runs up
     # to 40 sync routes); overflow connections are closed on return, so a pool smaller than
     # the load opens a new PostgreSQL backend for every request beyond it.
-    engine = create_engine(url, echo=echo, pool_size=POOL_SIZE, max_overflow=10)
+    engine = create_engine(
+        url, echo=echo, hide_parameters=True, pool_size=POOL_SIZE, max_overflow=10
+    )
     _ping_idle_connections(engine)
     return engine
 
@@ -69,7 +73,12 @@ def _sqlite_engine(url: str, *, echo: bool) -> Engine:
     database = url.split(":///", 1)[-1]
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = create_engine(
+        url,
+        echo=echo,
+        hide_parameters=True,
+        connect_args={"check_same_thread": False, "timeout": 30},
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -54,6 +54,12 @@ class StaleCase(DomainError):
     status_code, code, title = 412, "stale_case", "The case has changed since you read it"
 
 
+class IfMatchInvalid(DomainError):
+    """If-Match is there but is not exactly one strong ETag as the service writes them."""
+
+    status_code, code, title = 412, "if_match_invalid", "If-Match is not an ETag of this case"
+
+
 class PreconditionRequired(DomainError):
     status_code, code, title = 428, "precondition_required", "If-Match header required"
 

@@ -1,4 +1,12 @@
-"""RFC 9457 problem details: the one place errors become HTTP responses."""
+"""RFC 9457 problem details: the one place errors become HTTP responses.
+
+An unexpected error in a route becomes the fixed 500 answer inside the application
+(`AnswerUnexpectedErrors`), not in Starlette's outermost error middleware: that one sends the
+answer and then raises the error again to the server, and uvicorn closes a kept-alive connection
+after any error an application raises, so each 500 cost the client its connection (and any
+request it had queued on it). An error raised after the answer has begun still reaches the
+server, which must close the connection: the client has half an answer.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +19,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.errors import DomainError
+from app.security.asgi import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +64,46 @@ def _printable(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def internal_error(headers: dict[str, str] | None = None) -> JSONResponse:
+    """The fixed answer to an unexpected error: never a stack trace or SQL."""
+    return problem(
+        500, "internal_error", "Internal error", "An unexpected error occurred.", None, headers
+    )
+
+
+class AnswerUnexpectedErrors:
+    """Answers an error no handler took with the fixed 500, and does not raise it further (see
+    the module's docstring); the log keeps the error. Innermost of the application's middleware,
+    so the answer passes through the others (security headers and all)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception as exc:
+            if started:
+                raise
+            log.exception("unhandled error", exc_info=exc)
+            await internal_error()(scope, receive, send)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    # Added first: the innermost middleware, just outside the routes' own exception handling.
+    app.add_middleware(AnswerUnexpectedErrors)
+
     @app.exception_handler(DomainError)
     def _domain(_request: Request, exc: DomainError) -> JSONResponse:
         return problem(exc.status_code, exc.code, exc.title, exc.detail, exc.extra, exc.headers())
@@ -88,10 +136,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # Never leak a stack trace or SQL to the client; the log keeps it.
+        # An error raised by a middleware itself, outside `AnswerUnexpectedErrors`. Never leak a
+        # stack trace or SQL to the client; the log keeps it.
         log.exception("unhandled error", exc_info=exc)
         # Starlette sends this answer from outside every middleware: add the security headers.
-        headers = getattr(request.app.state, "error_headers", None)
-        return problem(
-            500, "internal_error", "Internal error", "An unexpected error occurred.", None, headers
-        )
+        return internal_error(getattr(request.app.state, "error_headers", None))

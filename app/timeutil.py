@@ -6,10 +6,21 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 LONDON = ZoneInfo("Europe/London")
+# The dates a client may send (README "Security and limits"): wide enough for any date of
+# birth or record, narrow enough that date arithmetic (a day or a year either side, a time
+# zone) never leaves what `date` and `datetime` can hold (years 1 to 9999).
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2199, 12, 31)
+DATE_RANGE_MSG = f"must be between {EARLIEST_DATE} and {LATEST_DATE}"
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def in_date_range(day: date) -> bool:
+    """Whether a date (or the date of a date-time) from a client is one the service accepts."""
+    return EARLIEST_DATE <= day <= LATEST_DATE
 
 
 def as_utc(value: datetime) -> datetime:

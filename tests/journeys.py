@@ -120,7 +120,7 @@ def walk(
                     occurred_at=at,
                     reason="generated",
                 ),
-                if_match=str(version),
+                if_match=f'"{version}"',
                 idempotency_key=None,
                 now=now,
                 ttl=TTL,

@@ -13,15 +13,16 @@ from app.auth.service import add_user, create_token
 from app.db import UnitOfWork
 from app.errors import Forbidden, NotFound
 from app.models import User
+from app.security.inputs import RequestModel, SingleLine
 
 ADMIN_ROLES = ("admin",)
 
 
-class UserCreate(BaseModel):
+class UserCreate(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     username: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,63}$")
-    display_name: str = Field(min_length=1, max_length=200)
+    display_name: SingleLine = Field(min_length=1, max_length=200)
     roles: list[str] = Field(min_length=1, max_length=20)
 
 
@@ -41,10 +42,10 @@ class TokenIssued(BaseModel):
     expires_at: datetime | None
 
 
-class TokenRequest(BaseModel):
+class TokenRequest(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
-    label: str = Field(default="", max_length=200)
+    label: SingleLine = Field(default="", max_length=200)
     expires_in_days: int | None = Field(default=None, ge=1, le=366)
 
 

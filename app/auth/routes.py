@@ -11,11 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from app.auth.service import rotate_token
 from app.deps import BearerToken, CurrentActor, SessionDep
+from app.security.inputs import RequestModel
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-class TokenRotate(BaseModel):
+class TokenRotate(RequestModel):
     model_config = ConfigDict(extra="forbid")
     expires_in_days: StrictInt | None = Field(
         default=None,

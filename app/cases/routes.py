@@ -40,6 +40,7 @@ from app.deps import (
 )
 from app.errors import Unauthorized
 from app.security.inputs import MAX_ID, check_inputs
+from app.security.text import may_hide_control
 from app.timeutil import utcnow
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -140,11 +141,12 @@ class TransitionRoute(APIRoute):
     The usual request (a cached bearer token, a plain case id, If-Match, a JSON body that
     validates, nothing unusual anywhere) skips FastAPI's per-request dependency resolution,
     which cost more CPU than the transition itself. Anything else (an unknown token, a query
-    string, an odd header, a body that does not parse or validate, a `\\u` escape the input
-    checks look into) goes the full way, unchanged: the short way only takes requests on which
-    every check of the full way (`check_inputs`, the bearer scheme, the path and header
-    parameters, the body model) would pass, and then runs the same endpoint function with the
-    same values. Errors the service raises become the same problem responses either way.
+    string, an odd header, a body that does not parse or validate, a `\\u` escape or a C1
+    character the input checks look into) goes the full way, unchanged: the short way only
+    takes requests on which every check of the full way (`check_inputs`, the bearer scheme,
+    the path and header parameters, the body model) would pass, and then runs the same
+    endpoint function with the same values. Errors the service raises become the same
+    problem responses either way.
 
     Only public FastAPI surface: a route class overriding `get_route_handler` (FastAPI's
     documented "custom APIRoute class") that wraps the handler FastAPI builds, and
@@ -212,7 +214,7 @@ async def _short_way(
         return None
     case_id, actor, if_match, key = simple
     raw = await request.body()
-    if not raw or b"\\u" in raw:  # an escape may hide a NUL: the input checks decide
+    if not raw or may_hide_control(raw):  # a control character, a NUL: the input checks decide
         return None
     try:
         body = EventCreate.model_validate(json.loads(raw))

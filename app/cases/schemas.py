@@ -5,17 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from app.calc.nhs_number import is_valid_nhs_number
-from app.security.inputs import IsoAwareDatetime
+from app.security.inputs import IsoAwareDatetime, RequestModel
 
 NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$"
 
 
-class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Request(RequestModel):
+    pass
 
 
 class CaseCreate(_Request):

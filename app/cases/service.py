@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,7 +26,7 @@ from app.clocks.repository import ClockRepository
 from app.cursors import decode_cursor, encode_cursor
 from app.db import UnitOfWork
 from app.engine.engine import Command, Engine, OpenCommand
-from app.errors import Forbidden, NotFound, PreconditionRequired
+from app.errors import Forbidden, IfMatchInvalid, NotFound, PreconditionRequired
 from app.idempotency.repository import IdempotencyRepository
 from app.idempotency.service import IdempotencyGuard, KeyRaced, StoredResponse, fingerprint
 from app.links.repository import LinkRepository
@@ -199,15 +200,25 @@ def history(session: Session, *, case_id: int) -> list[EventRead]:
     return [event_read(e) for e in cases.events(case_id)]
 
 
+# The ETag as `Case.etag` writes it: a strong entity tag holding the version, no leading zero.
+_ETAG = re.compile(r'"(0|[1-9][0-9]{0,17})"')  # 18 digits at most: fits BIGINT
+
+
 def parse_if_match(value: str | None) -> int:
+    """The case version an If-Match header names. Missing: 428. Anything but exactly an ETag as
+    the service sends it (`"3"`): 412 `if_match_invalid`. If-Match compares strongly (RFC 9110
+    13.1.1), so a weak `W/"3"` matches nothing; nor do `3`, `"03"`, `*` or a list; taking them
+    as version 3 would let a client that never read the case overwrite it."""
     if value is None:
         raise PreconditionRequired(
             "send If-Match with the case's ETag (from GET /cases/{id}) so updates never collide"
         )
-    text = value.strip().removeprefix("W/").strip('"')
-    if not text.isdigit():
-        raise PreconditionRequired(f'If-Match must carry the case\'s ETag, e.g. "3"; got {value!r}')
-    return int(text)
+    found = _ETAG.fullmatch(value.strip(" \t"))
+    if found is None:
+        raise IfMatchInvalid(
+            f'If-Match must be exactly the case\'s ETag as sent, e.g. "3"; got {value!r}'
+        )
+    return int(found.group(1))
 
 
 def case_response(

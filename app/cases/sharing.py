@@ -21,6 +21,7 @@ from app.cases.scope import ScopeRepository, require_visible
 from app.db import UnitOfWork
 from app.errors import Conflict, Forbidden, NotFound
 from app.models import Case, CaseShare, CaseShareChange
+from app.security.inputs import RequestModel
 
 ShareAction = Literal["shared", "withdrawn"]
 # Roles that hand work between organisations (docs/domain.md §2.2); managers and analysts only read.
@@ -33,14 +34,14 @@ class NotCaseOwner(Forbidden):
     code, title = "not_case_owner", "Only the organisation that owns the case may do this"
 
 
-class ShareCreate(BaseModel):
+class ShareCreate(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     organisation: str = Field(pattern=CODE_PATTERN)
     reason: str = Field(min_length=3, max_length=500)
 
 
-class ShareWithdraw(BaseModel):
+class ShareWithdraw(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str | None = Field(default=None, min_length=3, max_length=500)

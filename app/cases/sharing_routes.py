@@ -1,5 +1,5 @@
 """GET/POST /cases/{id}/shares, DELETE /cases/{id}/shares/{organisation} and the sharing log,
-GET /cases/{id}/shares/changes."""
+GET /cases/{id}/sharing-history."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from app.cases.schemas import CODE_PATTERN
 from app.deps import CurrentActor, SessionDep, VisibleCaseId
 from app.timeutil import utcnow
 
-router = APIRouter(prefix="/cases/{case_id}/shares", tags=["sharing"])
+# The log lives beside the shares, not under them: `/shares/{organisation}` would shadow it.
+router = APIRouter(prefix="/cases/{case_id}", tags=["sharing"])
 
 
-@router.get("", response_model=list[sharing.ShareRead], responses=PROBLEM)
+@router.get("/shares", response_model=list[sharing.ShareRead], responses=PROBLEM)
 def list_shares(
     case_id: VisibleCaseId, actor: CurrentActor, db: SessionDep
 ) -> list[sharing.ShareRead]:
@@ -24,7 +25,7 @@ def list_shares(
     return sharing.list_shares(db, actor=actor, case_id=case_id)
 
 
-@router.get("/changes", response_model=list[sharing.ShareChangeRead], responses=PROBLEM)
+@router.get("/sharing-history", response_model=list[sharing.ShareChangeRead], responses=PROBLEM)
 def share_changes(
     case_id: VisibleCaseId, actor: CurrentActor, db: SessionDep
 ) -> list[sharing.ShareChangeRead]:
@@ -33,7 +34,7 @@ def share_changes(
     return sharing.share_changes(db, actor=actor, case_id=case_id)
 
 
-@router.post("", status_code=201, response_model=sharing.ShareRead, responses=PROBLEM)
+@router.post("/shares", status_code=201, response_model=sharing.ShareRead, responses=PROBLEM)
 def share(
     case_id: VisibleCaseId, body: sharing.ShareCreate, actor: CurrentActor, db: SessionDep
 ) -> sharing.ShareRead:
@@ -43,7 +44,7 @@ def share(
     return sharing.share_case(db, actor=actor, case_id=case_id, body=body, now=utcnow())
 
 
-@router.delete("/{organisation}", status_code=204, responses=PROBLEM)
+@router.delete("/shares/{organisation}", status_code=204, responses=PROBLEM)
 def withdraw(
     case_id: VisibleCaseId,
     organisation: Annotated[str, Path(pattern=CODE_PATTERN)],

@@ -6,13 +6,15 @@ import datetime as dt
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from app.security.inputs import RequestModel, SingleLine
 
 Colour = Literal["red", "amber", "green"]
 
 
-class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Request(RequestModel):
+    pass
 
 
 # -- indicative results (never decisions) --------------------------------------------------------
@@ -91,7 +93,7 @@ class ReleaseRequest(_Request):
 
 
 class ReassignRequest(_Request):
-    to: str = Field(min_length=1, max_length=64, description="Username of the assessor")
+    to: SingleLine = Field(min_length=1, max_length=64, description="Username of the assessor")
     reason: str = Field(min_length=3, max_length=2000)
 
 

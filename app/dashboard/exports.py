@@ -3,13 +3,12 @@ collection. Column names are the national ones where docs/domain.md gives them (
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app import csvout
 from app.auth.actor import Actor
 from app.chc.config import ChcConfig
 from app.chc.errors import REPORT_ROLES, require_role
@@ -91,8 +90,4 @@ def chc_quarterly(
 
 
 def to_csv(header: list[str], rows: list[list[Any]]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows(["" if v is None else v for v in row] for row in rows)
-    return out.getvalue()
+    return csvout.to_csv(header, rows)  # the one CSV writer: no cell can carry a formula

@@ -57,7 +57,7 @@ def run_plan(session: Session, writer: CaseWriter, actor: Actor, plan: Plan, now
                 occurred_at=now - ago,
                 reason="demo data: recorded after the fact",
             ),
-            if_match=str(version),
+            if_match=f'"{version}"',
             idempotency_key=None,
             now=now,
             ttl=TTL,

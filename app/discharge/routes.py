@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from app import csvout
 from app.api_shared import log_read
 from app.deps import CodesDep, CurrentActor, EngineDep, SessionDep, VisibleCaseId
 from app.discharge import service
@@ -107,11 +106,10 @@ def case_discharge_facts(
 
 
 def _csv(rows: list[RfdRow]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for r in rows:
-        writer.writerow(
+    # Through the one CSV writer: a ward or an escalation reason cannot run as a formula.
+    return csvout.to_csv(
+        CSV_COLUMNS,
+        (
             [
                 r.case_id,
                 r.nhs_number,
@@ -130,5 +128,6 @@ def _csv(rows: list[RfdRow]) -> str:
                 r.responsible_person,
                 r.expected_discharge_date,
             ]
-        )
-    return out.getvalue()
+            for r in rows
+        ),
+    )

@@ -9,7 +9,8 @@ from typing import Any
 from app.calc.nhs_number import is_valid_nhs_number, normalise_nhs_number
 from app.engine.spec import FieldSpec, PathwaySpec
 from app.errors import ValidationFailed
-from app.timeutil import as_utc
+from app.security.text import control_character, control_message
+from app.timeutil import DATE_RANGE_MSG, as_utc, in_date_range
 
 # (codelist key, code, on date) -> the version of the list that holds the code on that date,
 # or None when the code is not current.
@@ -18,14 +19,9 @@ CodeCheck = Callable[[str, str, date], str | None]
 # record keeps "the code and the list version in force" (docs/domain.md §5.5).
 CODELISTS_KEY = "_codelists"
 # Every integer field must fit a signed 64-bit column (BIGINT on PostgreSQL, INTEGER on SQLite):
-# rules and read models look ids up and store them, and a larger number would reach the database
-# driver and fail there. A field's own `minimum`/`maximum` narrow this range, never widen it.
+# rules and read models look ids up and store them (an IC `service_id`), and a larger number would
+# reach the database driver and fail there. A field's own `minimum`/`maximum` narrow this range.
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
-# Dates and date-times keep a year clear of the calendar's ends (Python's years 1 to 9999): rules
-# and reads turn them into London days and add days to them (a 91-day follow-up, a review due),
-# which must never fall off the calendar. 0001-01-01T00:00Z is already year 0 in London time.
-FIRST_DAY, LAST_DAY = date(2, 1, 1), date(9998, 12, 31)
-DATE_RANGE = f"must be between {FIRST_DAY.isoformat()} and {LAST_DAY.isoformat()}"
 
 
 def validate_data(
@@ -74,6 +70,10 @@ def _coerce(field: FieldSpec, value: Any, on: date, code_check: CodeCheck | None
             raise ValueError("must not be blank")
         if len(value) > field.max_length:
             raise ValueError(f"must be at most {field.max_length} characters")
+        # Only `text` is free text (tab and line breaks allowed); every other kind is one line.
+        char = control_character(value, single_line=kind != "text")
+        if char is not None:
+            raise ValueError(control_message(char))
     if kind == "enum" and value not in field.choices:
         raise ValueError(f"must be one of {', '.join(field.choices)}")
     if kind == "nhs_number":
@@ -96,27 +96,22 @@ def _coerce(field: FieldSpec, value: Any, on: date, code_check: CodeCheck | None
     if kind == "boolean" and not isinstance(value, bool):
         raise ValueError("must be true or false")
     if kind == "date":
-        return _in_calendar(_parse_date(value)).isoformat()
+        return _parse_date(value).isoformat()
     if kind == "datetime":
-        at = _parse_datetime(value)
-        _in_calendar(at.date())
-        return at.isoformat()
+        return _parse_datetime(value).isoformat()
     return value
-
-
-def _in_calendar(day: date) -> date:
-    if not FIRST_DAY <= day <= LAST_DAY:
-        raise ValueError(DATE_RANGE)
-    return day
 
 
 def _parse_date(value: Any) -> date:
     if not isinstance(value, str):
         raise ValueError("must be a date written YYYY-MM-DD")
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise ValueError("must be a date written YYYY-MM-DD") from None
+    if not in_date_range(day):
+        raise ValueError(DATE_RANGE_MSG)
+    return day
 
 
 def _parse_datetime(value: Any) -> datetime:
@@ -128,11 +123,11 @@ def _parse_datetime(value: Any) -> datetime:
         raise ValueError(
             "must be a date-time with a time zone, e.g. 2026-01-31T14:30:00Z"
         ) from None
+    if not in_date_range(at.date()):  # first: 9999-12-31T23:00-05:00 has no UTC time
+        raise ValueError(DATE_RANGE_MSG)
     try:
         return as_utc(at)
-    except OverflowError:  # 9999-12-31T23:00-05:00 is past the calendar's last day in UTC
-        raise ValueError(DATE_RANGE) from None
-    except ValueError:  # no time zone
+    except ValueError:
         raise ValueError(
             "must be a date-time with a time zone, e.g. 2026-01-31T14:30:00Z"
         ) from None

@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from app.engine.fields import FIRST_DAY
 from app.errors import ValidationFailed
-from app.timeutil import as_utc
+from app.timeutil import DATE_RANGE_MSG, as_utc, in_date_range
 
 
 class InvalidTime(ValidationFailed):
@@ -40,10 +39,8 @@ class TimePolicy:
             raise InvalidTime("occurred_at must include a time zone offset") from None
         if at > now + self.future_skew:
             raise InvalidTime("occurred_at is in the future", occurred_at=at.isoformat())
-        if at.date() < FIRST_DAY:  # London time and day arithmetic would leave the calendar
-            raise InvalidTime(
-                f"occurred_at is before {FIRST_DAY.isoformat()}", occurred_at=at.isoformat()
-            )
+        if not in_date_range(at.date()):  # London days and day arithmetic must stay on the calendar
+            raise InvalidTime(f"occurred_at {DATE_RANGE_MSG}", occurred_at=at.isoformat())
         if not_before is not None and at < not_before:
             raise InvalidTime(
                 f"occurred_at is before {not_before_what}",

@@ -14,12 +14,12 @@ from sqlalchemy.orm import Session
 
 from app.auth.actor import Actor
 from app.demo.plans import Plan, Step
-from app.ic.schemas import ServiceCreate
+from app.ic.schemas import ModelName, ServiceCreate
 from app.ic.service import create_service
 
 SITE = "SEFTON"
 H = timedelta(hours=1)
-SERVICES = (
+SERVICES: tuple[tuple[str, str, ModelName, int], ...] = (
     ("DEMO-UCR", "2-hour urgent community response", "crisis_response", 12),
     ("DEMO-HBIC", "Home-based intermediate care", "home_based_ic", 20),
     ("DEMO-REAB", "Reablement", "reablement", 25),

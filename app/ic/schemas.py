@@ -5,21 +5,22 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from app.cases.schemas import CODE_PATTERN
+from app.security.inputs import RequestModel, SingleLine
 
 ModelName = Literal["crisis_response", "home_based_ic", "reablement", "bed_based_ic"]
 SERVICE_CODE = r"^[A-Z0-9][A-Z0-9_-]{1,31}$"
 
 
-class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Request(RequestModel):
+    pass
 
 
 class ServiceCreate(_Request):
     code: str = Field(pattern=SERVICE_CODE, description="Short unique code, e.g. SEF-REAB-N")
-    name: str = Field(min_length=1, max_length=100)
+    name: SingleLine = Field(min_length=1, max_length=100)
     site: str = Field(pattern=CODE_PATTERN)
     model: ModelName
     capacity: int = Field(ge=0, le=10_000, description="Beds (bed-based IC) or slots (others)")
@@ -31,7 +32,7 @@ class ServiceCreate(_Request):
 
 
 class ServiceUpdate(_Request):
-    name: str | None = Field(default=None, min_length=1, max_length=100)
+    name: SingleLine | None = Field(default=None, min_length=1, max_length=100)
     capacity: int | None = Field(default=None, ge=0, le=10_000)
     active: bool | None = None
     reason: str = Field(min_length=1, max_length=2000, description="Why, kept in the audit")

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from app.cases.schemas import CODE_PATTERN, NAME_PATTERN
-from app.security.inputs import IsoAwareDatetime
+from app.security.inputs import IsoAwareDatetime, RequestModel
 
 LinkType = Literal["step_down", "chc_referral", "follow_on", "readmission", "related"]
 
 
-class LinkedCaseCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class LinkedCaseCreate(RequestModel):
     workflow: str = Field(pattern=NAME_PATTERN, description="Workflow of the new linked case")
     link_type: LinkType
     site: str | None = Field(default=None, pattern=CODE_PATTERN)

@@ -6,9 +6,19 @@
   hold is a 422, never an overflow inside the database driver.
 - A date or date-time in the query or path must be written as ISO 8601 (`2026-03-31`,
   `2026-03-31T14:30:00Z`): pydantic would otherwise read `?to=1.5e9` as a Unix timestamp.
+- A date or date-time in the query or path must fall between 1900-01-01 and 2199-12-31
+  (`app.timeutil.EARLIEST_DATE`, `LATEST_DATE`): date arithmetic on `0001-01-01` or
+  `9999-12-31` (a day either side, a time zone) leaves what Python can hold.
 - No text may carry a NUL character or an unpaired surrogate, in the query, the path, a header,
   a JSON body or a form: PostgreSQL cannot store either (the driver raises), and neither has a
-  place in clinical text.
+  place in clinical text. Nor may it carry another control character (`app.security.text`):
+  none at all in a query or path parameter (one line each); none but tab, line feed and
+  carriage return in the text of a JSON body or a form. A field that is one line (a name, a
+  code) refuses those three too, by its own type: `SingleLine`, a pattern, a pathway field
+  other than `text`, or a fixed set of keys.
+
+Request bodies are `RequestModel`s: unknown fields refused, booleans and integers strict (`0` is
+not `false`, `true` is not `1`, `"3"` is not `3`).
 
 What a route accepts is read from its own OpenAPI description (FastAPI's public `get_openapi`,
 given the route as included: `fastapi.routing.iter_route_contexts`), once per application and
@@ -33,7 +43,18 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
-from pydantic import AwareDatetime, BeforeValidator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    TypeAdapter,
+    ValidationError,
+)
+
+from app.security.text import control_character, control_message, may_hide_control
+from app.timeutil import DATE_RANGE_MSG, EARLIEST_DATE, LATEST_DATE, in_date_range
 
 MAX_ID = 2**63 - 1  # BIGINT on PostgreSQL, INTEGER on SQLite
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -47,17 +68,53 @@ MAX_ERRORS = 20
 FORMATS = {"date-time": "datetime", "date": "date"}
 
 
+_DATETIME = TypeAdapter(datetime)  # pydantic's own (lax) reading of a date-time
+
+
 def _iso_datetime(value: Any) -> Any:
-    if isinstance(value, datetime) or (
-        isinstance(value, str) and ISO_DATETIME.fullmatch(value.strip())
-    ):
-        return value
-    raise ValueError("must be an ISO 8601 date-time with a time zone, e.g. 2026-03-31T14:30:00Z")
+    if isinstance(value, str) and ISO_DATETIME.fullmatch(value.strip()):
+        # Parsed here (by pydantic, as before, in lax mode), so a strict model, which takes no
+        # text for a date-time, accepts it.
+        try:
+            value = _DATETIME.validate_python(value)
+        except ValidationError as exc:
+            raise ValueError(exc.errors()[0]["msg"]) from None
+    if not isinstance(value, datetime):
+        raise ValueError(
+            "must be an ISO 8601 date-time with a time zone, e.g. 2026-03-31T14:30:00Z"
+        )
+    if not in_date_range(value.date()):
+        raise ValueError(DATE_RANGE_MSG)
+    return value
 
 
 # A date-time in a request body: ISO 8601 text only (pydantic alone would take a number as a
-# Unix timestamp), with a time zone.
+# Unix timestamp), with a time zone, within the dates the service accepts.
 IsoAwareDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_datetime)]
+
+
+def _single_line(value: str) -> str:
+    char = control_character(value, single_line=True)
+    if char is not None:
+        raise ValueError(f"Text {control_message(char)}")
+    return value
+
+
+# A name (a display name, a label): one line, so no tab, line feed or carriage return either.
+# (The input checks refuse every other control character in every string of a body.)
+SingleLine = Annotated[str, AfterValidator(_single_line)]
+
+
+class RequestModel(BaseModel):
+    """The base of every request body (an architecture test holds every route to it).
+
+    `strict`: a boolean is `true` or `false` only (not `0`, not `"true"`), an integer a JSON
+    integer only (not `true`, not `"3"`, not `3.0`): a client's mistake is refused, never
+    guessed at. FastAPI validates the parsed JSON in pydantic's Python mode, where strict also
+    refuses text for a date-time: `IsoAwareDatetime` parses the text itself first.
+    `extra="forbid"`: an unknown (misspelt) field is refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 @dataclass(frozen=True)
@@ -87,6 +144,7 @@ async def check_inputs(request: Request) -> None:
     for name, raw in request.path_params.items():
         errors += _value_errors(("path", name), str(raw), spec)
     for name, value in request.headers.items():
+        # NUL only: a header is Latin-1 to ASGI, so UTF-8 text in one would show C1 characters.
         if "\x00" in value:
             errors += _text_errors(("header", name), value)
     if spec.has_body and not errors:
@@ -97,7 +155,7 @@ async def check_inputs(request: Request) -> None:
 
 def _value_errors(loc: tuple[str, str], value: str, spec: _RouteInputs) -> list[dict[str, Any]]:
     name = loc[1]
-    out = _text_errors(loc, value)
+    out = _text_errors(loc, value, single_line=True)
     if name in spec.dates:
         out += _date_errors(loc, value, spec.dates[name])
     if name in spec.integers and len(value.strip()) > 18:
@@ -120,7 +178,7 @@ async def _body_errors(request: Request) -> list[dict[str, Any]]:
             out += _text_errors(("body", name), text)
         return out
     raw = await request.body()  # already read (and cached) for the route
-    if b"\\u" not in raw:  # a NUL or a lone surrogate can only arrive as a \u escape
+    if not may_hide_control(raw):
         return []
     try:
         document = json.loads(raw)
@@ -141,21 +199,30 @@ def _walk(loc: tuple[str | int, ...], value: Any) -> Any:
             yield from _walk((*loc, index), item)
 
 
-def _text_errors(loc: tuple[str | int, ...], value: str) -> list[dict[str, Any]]:
+def _text_errors(
+    loc: tuple[str | int, ...], value: str, *, single_line: bool = False
+) -> list[dict[str, Any]]:
     if "\x00" in value:
         return [_error(loc, "Text may not contain a NUL character", "string_nul")]
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
         return [_error(loc, "Text must be valid Unicode (an unpaired surrogate)", "string_unicode")]
+    char = control_character(value, single_line=single_line)
+    if char is not None:
+        return [_error(loc, f"Text {control_message(char)}", "string_control")]
     return []
 
 
 def _date_errors(loc: tuple[str, str], value: str, kind: str) -> list[dict[str, Any]]:
     pattern, message = (ISO_DATE, DATE_MSG) if kind == "date" else (ISO_DATETIME, DATETIME_MSG)
-    if pattern.fullmatch(value.strip()):
-        return []
-    return [_error(loc, message, f"{kind}_format")]
+    text = value.strip()
+    if not pattern.fullmatch(text):
+        return [_error(loc, message, f"{kind}_format")]
+    # The year is enough: a date of a month or day that does not exist is pydantic's to refuse.
+    if not EARLIEST_DATE.year <= int(text[:4]) <= LATEST_DATE.year:
+        return [_error(loc, f"Input {DATE_RANGE_MSG}", "date_out_of_range")]
+    return []
 
 
 def _error(loc: tuple[str | int, ...], msg: str, kind: str) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Wiring the protections into the application, in order (outermost first):
 
-security headers -> CORS (only when origins are configured) -> rate limit -> body size cap.
+security headers -> CORS (only when origins are configured) -> rate limit -> body size cap ->
+full `Allow` on OPTIONS and 405 (-> the 500 answer, `app.problems`, added before these).
 Headers are outermost so every answer carries them, including 413, 429 and CORS preflights;
 the 500 answer, sent by Starlette from outside all middleware, gets them from its handler.
 """
@@ -13,6 +14,7 @@ from starlette.middleware.cors import CORSMiddleware
 from app.config import Settings
 from app.security.body_limit import BodySizeLimit
 from app.security.headers import SecurityHeaders, error_headers
+from app.security.methods import AllowedMethods
 from app.security.openapi import install_problem_docs
 from app.security.rate_limit import RateLimit, TokenBuckets
 
@@ -24,6 +26,7 @@ CORS_EXPOSE = ["ETag", "Location", "Idempotent-Replayed", "Retry-After", "Conten
 
 def install_security(application: FastAPI, settings: Settings) -> None:
     install_problem_docs(application)
+    application.add_middleware(AllowedMethods)
     application.add_middleware(
         BodySizeLimit,
         default=settings.max_body_bytes,

@@ -6,6 +6,11 @@ service gives everywhere: 401 and 429 wherever a bearer token is needed, 413 whe
 a body, 422 wherever there is input, 404 wherever there is a path parameter, and 500. Every
 4xx/5xx documented as `application/problem+json` gets the `Problem` schema, and FastAPI's
 default 422 body (which this service never sends) is replaced by it.
+
+An `If-Match` header is required wherever an operation takes one (the service answers 428
+without it, so the route declares it optional to FastAPI, which would otherwise answer 422):
+the document says so, with 412 and 428. (The input checks read routes' own OpenAPI
+descriptions, not this document: they see no header parameter either way.)
 """
 
 from __future__ import annotations
@@ -41,6 +46,17 @@ GENERIC = {
     422: "Invalid request: every problem listed in `errors`",
     429: "Rate limit for this token reached; see `Retry-After`",
     500: "Unexpected error (no details are given)",
+}
+IF_MATCH_SCHEMA = {
+    "type": "string",
+    "maxLength": 40,
+    "pattern": '^"(0|[1-9][0-9]{0,17})"$',
+    "description": 'Exactly the ETag the service sent, e.g. "3"; anything else is a 412.',
+}
+IF_MATCH_ANSWERS = {
+    412: "If-Match is not the case's current ETag (`stale_case`), or not an ETag as the service "
+    "sends them (`if_match_invalid`: weak, unquoted, padded, a list or `*`)",
+    428: "If-Match is missing (`precondition_required`)",
 }
 RETRY_AFTER = {
     "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer", "minimum": 1}}
@@ -82,6 +98,14 @@ def _document(operation: dict[str, Any]) -> None:
         wanted.add(422)
     if any(p.get("in") == "path" for p in params):
         wanted.add(404)
+    for param in params:
+        if param.get("in") == "header" and str(param.get("name")).lower() == "if-match":
+            param["required"] = True
+            param["schema"] = dict(IF_MATCH_SCHEMA)
+            for code, text in IF_MATCH_ANSWERS.items():
+                answer = responses.setdefault(str(code), {})
+                answer["description"] = text
+                answer["content"] = {PROBLEM_JSON: {}}  # given the Problem schema below
     generic = {str(code) for code in wanted}
     for code in wanted:
         responses.setdefault(str(code), {"description": GENERIC[code]})

@@ -60,7 +60,7 @@ def test_an_ic_date_time_beyond_the_calendar_is_422(
     assert r["errors"] == [
         {
             "field": "hospital_discharge_at",
-            "problem": "must be between 0002-01-01 and 9998-12-31",
+            "problem": "must be between 1900-01-01 and 2199-12-31",
         }
     ]
 
@@ -73,7 +73,7 @@ def test_a_discharge_admitted_on_the_first_day_of_the_calendar_is_422(
     data = {"hospital_system": "LUHFT", "ward": "Ward 7", "admitted_at": "0001-01-01T00:00:00Z"}
     r = api.create("discharge", site="AINTREE", patient_ref=NHS[3], data=data, expect=422)
     assert r.json()["errors"] == [
-        {"field": "admitted_at", "problem": "must be between 0002-01-01 and 9998-12-31"}
+        {"field": "admitted_at", "problem": "must be between 1900-01-01 and 2199-12-31"}
     ]
 
 
@@ -86,7 +86,7 @@ def test_a_chc_date_near_the_end_of_the_calendar_is_422(client: TestClient, make
         data={"referral_date": "9999-12-31"},
         expect=422,
     )
-    assert {"field": "referral_date", "problem": "must be between 0002-01-01 and 9998-12-31"} in (
+    assert {"field": "referral_date", "problem": "must be between 1900-01-01 and 2199-12-31"} in (
         r.json()["errors"]
     )
 
@@ -102,5 +102,6 @@ def test_a_clinical_time_at_the_start_of_the_calendar_is_422(client: TestClient,
         "data": {"direction": "step_up", "referrer": "gp"},
     }
     r = client.post("/api/v1/cases", headers=ic.headers, json=body)
-    assert (r.status_code, r.json()["code"]) == (422, "invalid_time")
-    assert r.json()["detail"] == "occurred_at is before 0002-01-01"
+    # Refused by the body's own checks, before the engine's time policy sees it.
+    assert (r.status_code, r.json()["code"]) == (422, "validation_failed")
+    assert "occurred_at" in str(r.json()["errors"])

@@ -25,7 +25,7 @@ def _shares(client: TestClient, case_id: int, headers: dict[str, str]) -> list[s
 
 
 def _changes(client: TestClient, case_id: int, headers: dict[str, str]) -> list[dict[str, Any]]:
-    r = client.get(f"/api/v1/cases/{case_id}/shares/changes", headers=headers)
+    r = client.get(f"/api/v1/cases/{case_id}/sharing-history", headers=headers)
     assert r.status_code == 200, r.text
     return list(r.json())
 
@@ -101,7 +101,7 @@ def test_every_share_and_withdrawal_is_in_the_cases_sharing_audit(
     assert times == sorted(times)
     assert all(t.utcoffset() is not None for t in times)
     # Only organisations that see the case read its sharing audit.
-    hidden = client.get(f"/api/v1/cases/{cid}/shares/changes", headers=hub.headers)
+    hidden = client.get(f"/api/v1/cases/{cid}/sharing-history", headers=hub.headers)
     assert (hidden.status_code, hidden.json()["code"]) == (404, "not_found")
     bad = client.request(
         "DELETE",

@@ -55,3 +55,41 @@ def test_the_import_contracts_are_kept() -> None:
     summary = result.stdout.split("Contracts:")[-1]
     assert " 0 broken" in summary, summary
     assert int(summary.split("kept")[0].strip()) >= 6, summary  # every contract was read
+
+
+CSV_WRITER = APP / "csvout.py"
+WRITERS = {"writer", "DictWriter"}
+
+
+def _csv_writers(path: Path) -> list[tuple[Path, int]]:
+    """Uses of `csv.writer` / `csv.DictWriter` (as attributes of `csv` or imported from it)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr in WRITERS
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "csv"
+        ) or (
+            isinstance(node, ast.ImportFrom)
+            and node.module == "csv"
+            and any(alias.name in WRITERS for alias in node.names)
+        ):
+            found.append((path, node.lineno))
+    return found
+
+
+def test_only_the_csv_module_writes_csv() -> None:
+    """Every CSV the service sends goes through `app.csvout`, which neutralises cells that a
+    spreadsheet would run as formulas; a second writer would skip that."""
+    writers = [w for p in sorted(APP.rglob("*.py")) for w in _csv_writers(p)]
+    assert writers, "the scan found no CSV writer at all: it is not looking at the code"
+    assert {path for path, _ in writers} == {CSV_WRITER}, writers
+
+
+def test_the_csv_scan_would_catch_a_second_writer(tmp_path: Path) -> None:
+    stray = tmp_path / "stray.py"
+    stray.write_text(
+        "import csv\nfrom csv import DictWriter\n\ndef go(out):\n    return csv.writer(out)\n"
+    )
+    assert [line for _, line in _csv_writers(stray)] == [2, 5]

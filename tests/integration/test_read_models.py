@@ -341,7 +341,7 @@ class Journeys:
                 actor=self.actor,
                 case_id=case_id,
                 body=EventCreate(event=event, data=data, occurred_at=at, reason="generated"),
-                if_match=str(version),
+                if_match=f'"{version}"',
                 idempotency_key=None,
                 now=self.now,
                 ttl=TTL,

@@ -78,7 +78,7 @@ def test_replay_matches_stored_state_for_generated_cases(
                             reason="generated",
                             occurred_at=at + timedelta(minutes=10 * (step + 1)),
                         ),
-                        if_match=str(version),
+                        if_match=f'"{version}"',
                         idempotency_key=None,
                         now=datetime.now(UTC),
                         ttl=TTL,
