@@ -10,6 +10,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from app.api_shared import log_read
+from app.auth.access import Grant
+from app.auth.needs import needs
 from app.deps import CodesDep, CurrentActor, EngineDep, SessionDep, VisibleCaseId
 from app.discharge import service
 from app.discharge.config import DischargeConfig
@@ -54,6 +56,7 @@ def ready_for_discharge(
     db: SessionDep,
     engine: EngineDep,
     codes: CodesDep,
+    grant: Annotated[Grant, needs("rfd.read")],
     site: Annotated[str | None, Query(max_length=64)] = None,
     hospital_system: Annotated[str | None, Query(max_length=32)] = None,
     ward: Annotated[str | None, Query(max_length=64)] = None,
@@ -82,6 +85,7 @@ def ready_for_discharge(
         organisation=actor.organisation,
     )
     log_read(request, db, actor, [row.case_id for row in result.items])
+    result = grant.reduce(result)
     wants_csv = format == "csv" or "text/csv" in request.headers.get("accept", "")
     if wants_csv:
         return Response(
@@ -94,7 +98,11 @@ def ready_for_discharge(
     return result
 
 
-@router.get("/cases/{case_id}/discharge", response_model=DischargeFactsRead)
+@router.get(
+    "/cases/{case_id}/discharge",
+    response_model=DischargeFactsRead,
+    dependencies=[needs("cases.history")],
+)
 def case_discharge_facts(
     request: Request, case_id: VisibleCaseId, actor: CurrentActor, db: SessionDep, codes: CodesDep
 ) -> DischargeFactsRead:

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from app.api_shared import PROBLEM, log_read
+from app.auth.needs import needs, needs_role
 from app.cases.schemas import CODE_PATTERN
 from app.deps import CurrentActor, EngineDep, SessionDep
 from app.ic import reports, service
@@ -30,6 +31,7 @@ from app.ic.schemas import (
 from app.timeutil import utcnow
 
 router = APIRouter(prefix="/ic", tags=["intermediate care"])
+DEFINES = needs_role(service.SERVICE_ADMIN_ROLES, "defining IC services")
 Site = Annotated[str | None, Query(pattern=CODE_PATTERN, description="One site; all if omitted")]
 
 
@@ -37,7 +39,7 @@ def _config(request: Request) -> IcConfig:
     return ic_config(request.app.state.settings.pathways_dir / "config")
 
 
-@router.get("/services", response_model=list[ServiceRead])
+@router.get("/services", response_model=list[ServiceRead], dependencies=[needs("ic.services")])
 def list_services(
     _actor: CurrentActor,
     db: SessionDep,
@@ -49,7 +51,13 @@ def list_services(
     return service.list_services(db, site=site, model=model, active=active)
 
 
-@router.post("/services", status_code=201, response_model=ServiceRead, responses=PROBLEM)
+@router.post(
+    "/services",
+    status_code=201,
+    response_model=ServiceRead,
+    responses=PROBLEM,
+    dependencies=[DEFINES],
+)
 def create_service(body: ServiceCreate, actor: CurrentActor, db: SessionDep) -> JSONResponse:
     """Define a service (roles admin or manager). The creation is audited."""
     created = service.create_service(db, actor=actor, body=body, now=utcnow())
@@ -60,12 +68,22 @@ def create_service(body: ServiceCreate, actor: CurrentActor, db: SessionDep) -> 
     )
 
 
-@router.get("/services/{service_id}", response_model=ServiceRead, responses=PROBLEM)
+@router.get(
+    "/services/{service_id}",
+    response_model=ServiceRead,
+    responses=PROBLEM,
+    dependencies=[needs("ic.services")],
+)
 def get_service(service_id: int, _actor: CurrentActor, db: SessionDep) -> ServiceRead:
     return service.get_service(db, service_id=service_id)
 
 
-@router.patch("/services/{service_id}", response_model=ServiceRead, responses=PROBLEM)
+@router.patch(
+    "/services/{service_id}",
+    response_model=ServiceRead,
+    responses=PROBLEM,
+    dependencies=[DEFINES],
+)
 def update_service(
     service_id: int, body: ServiceUpdate, actor: CurrentActor, db: SessionDep
 ) -> ServiceRead:
@@ -75,7 +93,11 @@ def update_service(
     return service.update_service(db, actor=actor, service_id=service_id, body=body, now=utcnow())
 
 
-@router.get("/services/{service_id}/changes", response_model=list[ServiceChangeRead])
+@router.get(
+    "/services/{service_id}/changes",
+    response_model=list[ServiceChangeRead],
+    dependencies=[needs("ic.service_changes")],
+)
 def service_changes(
     service_id: int, _actor: CurrentActor, db: SessionDep
 ) -> list[ServiceChangeRead]:
@@ -83,7 +105,12 @@ def service_changes(
     return service.service_changes(db, service_id=service_id)
 
 
-@router.get("/services/{service_id}/occupancy", response_model=OccupancyRead, responses=PROBLEM)
+@router.get(
+    "/services/{service_id}/occupancy",
+    response_model=OccupancyRead,
+    responses=PROBLEM,
+    dependencies=[needs("ic.occupancy")],
+)
 def occupancy(
     request: Request, service_id: int, actor: CurrentActor, db: SessionDep
 ) -> OccupancyRead:
@@ -96,7 +123,7 @@ def occupancy(
     return read
 
 
-@router.get("/waiting-list", response_model=WaitingList)
+@router.get("/waiting-list", response_model=WaitingList, dependencies=[needs("ic.waiting_list")])
 def waiting_list(
     request: Request,
     actor: CurrentActor,
@@ -117,7 +144,7 @@ def waiting_list(
     return read
 
 
-@router.get("/follow-ups", response_model=FollowUpList)
+@router.get("/follow-ups", response_model=FollowUpList, dependencies=[needs("ic.follow_ups")])
 def follow_ups(
     request: Request,
     actor: CurrentActor,
@@ -138,7 +165,12 @@ def follow_ups(
     return read
 
 
-@router.get("/report", response_model=reports.IcReport, responses=PROBLEM)
+@router.get(
+    "/report",
+    response_model=reports.IcReport,
+    responses=PROBLEM,
+    dependencies=[needs("ic.report")],
+)
 def report(
     request: Request,
     actor: CurrentActor,
