@@ -20,7 +20,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
-from app.auth.access import AccessConfigError, load_access, withhold_identifiers
+from app.auth.access import READS, AccessConfigError, load_access, withhold_identifiers
+from app.auth.actor import KNOWN_ROLES
 from app.auth.needs import install_access, needs, needs_role
 from app.config import PROJECT_ROOT, Settings
 from app.main import create_app
@@ -262,3 +263,30 @@ def test_identifiers_are_withheld_at_any_depth() -> None:
         "data": {"patient_ref": None, "priority": "urgent"},
     }
     assert value.nhs_number == "9990000018"  # a copy: the original is untouched
+
+
+# -- the README's table is the policy --------------------------------------------------------
+
+MARKS = {"full": "✓", "no_identifiers": "no NHS no.", "shared_only": "referred only"}
+README = PROJECT_ROOT / "README.md"
+BEGIN, END = "<!-- access-matrix:begin -->", "<!-- access-matrix:end -->"
+
+
+def render_matrix() -> str:
+    """The README's role × read table, from `pathways/config/access.yaml`."""
+    policy = load_access(CONFIG)
+    granted = {name: policy.roles(name) for name in READS}
+    lines = [
+        "| role | " + " | ".join(f"`{name}`" for name in READS) + " |",
+        "|---|" + "---|" * len(READS),
+    ]
+    for role in sorted(KNOWN_ROLES - {"system"}):
+        cells = [MARKS[granted[n][role]] if role in granted[n] else "" for n in READS]
+        lines.append(f"| `{role}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def test_the_readme_table_is_the_policy() -> None:
+    text = README.read_text()
+    table = text[text.index(BEGIN) + len(BEGIN) : text.index(END)].strip()
+    assert table == render_matrix(), "regenerate the README table from access.yaml"
