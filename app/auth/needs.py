@@ -19,12 +19,12 @@ the start when a read is used by no route or a route declares two requirements.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any, get_args, get_origin, get_type_hints
 
-from fastapi import Depends, FastAPI, Request
-from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi import Depends, FastAPI, Request, params
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -124,12 +124,14 @@ def install_access(application: FastAPI, policy: AccessPolicy) -> None:
     declared: dict[tuple[str, str], dict[str, Any]] = {}
     used: set[str] = set()
     for context in iter_route_contexts(application.routes):
-        if not isinstance(context.original_route, APIRoute) or context.dependant is None:
+        if not isinstance(context.original_route, APIRoute):
             continue
-        declaration = _declaration(context.path_format or "", context.dependant, policy)
+        declaration = _declaration(context)
         if declaration is None:
             continue
-        used.update([declaration["read"]] if "read" in declaration else [])
+        if "read" in declaration:
+            used.add(declaration["read"])
+            declaration["roles"] = dict(sorted(policy.roles(declaration["read"]).items()))
         for method in context.methods or ():
             declared[(method.lower(), context.path_format or "")] = declaration
     unused = sorted(set(READS) - used)
@@ -157,24 +159,32 @@ def _document(schema: dict[str, Any], declared: dict[tuple[str, str], dict[str, 
         operation.setdefault("responses", {}).setdefault("403", FORBIDDEN_DOC)
 
 
-def _declaration(path: str, dependant: Dependant, policy: AccessPolicy) -> dict[str, Any] | None:
-    checks = list(_checks(dependant))
+def _declaration(context: RouteContext) -> dict[str, Any] | None:
+    checks = list(_checks(context))
     if len(checks) > 1:
-        raise ValueError(f"{path}: declare one access requirement, not {len(checks)}")
+        raise ValueError(
+            f"{context.path_format}: declare one access requirement, not {len(checks)}"
+        )
     if not checks:
         return None
     check = checks[0]
     if isinstance(check, Needs):
-        return {
-            "read": check.read,
-            "description": READS[check.read].description,
-            "roles": dict(sorted(policy.roles(check.read).items())),
-        }
+        return {"read": check.read, "description": READS[check.read].description}
     return {"roles": list(check.roles), "description": check.what}
 
 
-def _checks(dependant: Dependant) -> Iterator[Needs | NeedsRole]:
-    for sub in dependant.dependencies:
-        if isinstance(sub.call, Needs | NeedsRole):
-            yield sub.call
-        yield from _checks(sub)
+def _checks(context: RouteContext) -> Iterator[Needs | NeedsRole]:
+    """The route's access checks: in the decorator's (or its routers') `dependencies`, or as a
+    parameter of the endpoint (`grant: Annotated[Grant, needs(...)]`). Read from public
+    surfaces only (the route context and the endpoint's signature), not FastAPI's dependency
+    tree; a check nested inside another dependency is not seen, so declare it on the route."""
+    found: list[Any] = [d.dependency for d in context.dependencies or ()]
+    endpoint = context.endpoint
+    if endpoint is not None:
+        for hint in get_type_hints(endpoint, include_extras=True).values():
+            if get_origin(hint) is Annotated:
+                found += [m.dependency for m in get_args(hint)[1:] if isinstance(m, params.Depends)]
+        for parameter in inspect.signature(endpoint).parameters.values():
+            if isinstance(parameter.default, params.Depends):
+                found.append(parameter.default.dependency)
+    yield from (check for check in found if isinstance(check, Needs | NeedsRole))
