@@ -19,10 +19,12 @@ import yaml
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
+from typer.testing import CliRunner
 
 from app.auth.access import READS, AccessConfigError, load_access, withhold_identifiers
 from app.auth.actor import KNOWN_ROLES
 from app.auth.needs import install_access, needs, needs_role
+from app.cli import cli
 from app.config import PROJECT_ROOT, Settings
 from app.main import create_app
 from tests.discharge.helpers import NHS, TEAM, fire, open_case
@@ -214,6 +216,9 @@ def test_a_bad_policy_stops_the_service(tmp_path: Path, change: Any, problem: st
     assert problem in str(raised.value)
     with pytest.raises(AccessConfigError):
         create_app(Settings(database_url="sqlite://", pathways_dir=pathways))
+    checked = CliRunner().invoke(cli, ["pathways", "check", "--dir", str(pathways)])
+    assert checked.exit_code == 1
+    assert problem in checked.output
 
 
 def test_a_user_with_several_roles_gets_the_widest_level() -> None:
