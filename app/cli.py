@@ -68,6 +68,7 @@ def _fail(message: str) -> typer.Exit:
 def pathways_check(directory: Annotated[Path | None, typer.Option("--dir")] = None) -> None:
     """Load and check every pathway file and every workflow's configuration files; exit 1
     naming the file and problem on error."""
+    from app.auth.access import load_access
     from app.composition import build_catalogue
     from app.configfiles import ConfigFileError
     from app.engine.loader import PathwayError
@@ -77,6 +78,7 @@ def pathways_check(directory: Annotated[Path | None, typer.Option("--dir")] = No
     try:
         catalogue = build_catalogue(registered, pathways_dir)
         registered.load_configs(pathways_dir / "config")
+        load_access(pathways_dir / "config")
     except (PathwayError, ConfigFileError) as exc:
         raise _fail(f"pathway check failed: {exc}") from None
     for p in catalogue.all():

@@ -14,6 +14,8 @@ from fastapi.staticfiles import StaticFiles
 
 from app.admin.routes import router as admin_router
 from app.audit.routes import router as audit_router
+from app.auth.access import load_access
+from app.auth.needs import install_access
 from app.auth.routes import router as auth_router
 from app.cases.routes import router as cases_router
 from app.cases.sharing_routes import router as sharing_router
@@ -72,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     registered = workflows()
     codes = load_codes(settings)
     registered.load_configs(settings.pathways_dir / "config")  # a bad file stops the start
+    access = load_access(settings.pathways_dir / "config")  # who reads what: the same
     engine = build_engine(settings, codes, registered)
 
     application = FastAPI(
@@ -117,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application.include_router(api)
     application.include_router(health_router)
     application.include_router(dashboard_page)
+    install_access(application, access)
     application.mount(
         "/dashboard/static", StaticFiles(directory=DASHBOARD_STATIC), name="dashboard-static"
     )

@@ -7,31 +7,38 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from app.admin import service
+from app.auth.needs import needs, needs_role
 from app.deps import CurrentActor, SessionDep
 
 router = APIRouter(prefix="/admin/users", tags=["admin"])
+MANAGES = needs_role(service.ADMIN_ROLES, "managing users")
 Username = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9._-]{1,63}$")]
 
 
-@router.get("", response_model=list[service.UserRead])
+@router.get("", response_model=list[service.UserRead], dependencies=[needs("users.read")])
 def list_users(actor: CurrentActor, db: SessionDep) -> list[service.UserRead]:
     """Users of your organisation."""
     return service.list_users(db, actor=actor)
 
 
-@router.post("", status_code=201, response_model=service.UserRead)
+@router.post("", status_code=201, response_model=service.UserRead, dependencies=[MANAGES])
 def create_user(body: service.UserCreate, actor: CurrentActor, db: SessionDep) -> service.UserRead:
     """Add a user to your organisation with roles."""
     return service.create(db, actor=actor, body=body)
 
 
-@router.post("/{username}/deactivate", response_model=service.UserRead)
+@router.post("/{username}/deactivate", response_model=service.UserRead, dependencies=[MANAGES])
 def deactivate_user(username: Username, actor: CurrentActor, db: SessionDep) -> service.UserRead:
     """Deactivate a user: their tokens stop working at once."""
     return service.deactivate(db, actor=actor, username=username)
 
 
-@router.post("/{username}/tokens", status_code=201, response_model=service.TokenIssued)
+@router.post(
+    "/{username}/tokens",
+    status_code=201,
+    response_model=service.TokenIssued,
+    dependencies=[MANAGES],
+)
 def issue_token(
     username: Username, body: service.TokenRequest, actor: CurrentActor, db: SessionDep
 ) -> service.TokenIssued:

@@ -9,12 +9,13 @@ from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
 from app.audit import service
+from app.auth.needs import needs
 from app.deps import CurrentActor, SessionDep, SettingsDep
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
 
-@router.get("", response_model=service.AccessList)
+@router.get("", response_model=service.AccessList, dependencies=[needs("audit.read")])
 def access_audit(
     actor: CurrentActor,
     db: SessionDep,

@@ -1,1 +1,2 @@
-"""Authentication: users, bearer tokens and the acting user (`Actor`)."""
+"""Authentication (users, bearer tokens, the acting user `Actor`) and authorisation (need to
+know: who reads what, `access`; the route dependencies that enforce it, `needs`)."""

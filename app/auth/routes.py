@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from app.auth.needs import ANY_USER
 from app.auth.service import rotate_token
 from app.deps import BearerToken, CurrentActor, SessionDep
 from app.security.inputs import RequestModel
@@ -39,7 +40,13 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("/tokens/rotate", status_code=201, response_model=TokenIssued, responses=RESPONSES)
+@router.post(
+    "/tokens/rotate",
+    status_code=201,
+    response_model=TokenIssued,
+    responses=RESPONSES,
+    openapi_extra=ANY_USER,
+)
 def rotate(
     _actor: CurrentActor,
     db: SessionDep,

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.dml import ReturningInsert
 
-from app.cases.scope import visible_to
+from app.cases.scope import shared_with, visible_to
 from app.errors import StaleCase
 from app.models import Case, CaseEvent, CaseLink, CaseShare, Clock, IdempotencyRecord
 
@@ -43,6 +43,8 @@ class CaseFilter:
     updated_to: datetime | None = None
     # Only cases owned by or shared with this organisation (organisation scoping).
     visible_to: str | None = None
+    # With `visible_to`: only the cases shared with it, not those it owns (a `shared_only` grant).
+    shared_only: bool = False
 
 
 class CaseRepository:
@@ -158,7 +160,8 @@ class CaseRepository:
             if value is not None:
                 stmt = stmt.where(column == value)
         if flt.visible_to is not None:
-            stmt = stmt.where(visible_to(flt.visible_to))
+            scope = shared_with if flt.shared_only else visible_to
+            stmt = stmt.where(scope(flt.visible_to))
         if flt.opened_from is not None:
             stmt = stmt.where(Case.opened_at >= flt.opened_from)
         if flt.opened_to is not None:

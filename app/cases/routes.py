@@ -13,7 +13,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from app.api_shared import PROBLEM, log_read, respond
+from app.auth.access import Grant
 from app.auth.actor import Actor
+from app.auth.needs import PATHWAY_ROLES, needs
 from app.auth.service import cached_actor
 from app.cases import service
 from app.cases.repository import CaseFilter
@@ -46,7 +48,9 @@ from app.timeutil import utcnow
 router = APIRouter(prefix="/cases", tags=["cases"])
 
 
-@router.post("", status_code=201, response_model=CaseRead, responses=PROBLEM)
+@router.post(
+    "", status_code=201, response_model=CaseRead, responses=PROBLEM, openapi_extra=PATHWAY_ROLES
+)
 def create_case(
     body: CaseCreate,
     actor: CurrentActor,
@@ -98,6 +102,7 @@ def list_cases(
     db: SessionDep,
     settings: SettingsDep,
     query: Annotated[CaseQuery, Query()],
+    grant: Annotated[Grant, needs("cases.list")],
 ) -> CaseList:
     """Cases, newest first, with a keyset cursor."""
     flt = CaseFilter(
@@ -112,6 +117,7 @@ def list_cases(
         query.updated_from,
         query.updated_to,
         visible_to=actor.organisation,
+        shared_only=grant.shared_only,
     )
     capped = min(query.limit or settings.default_page_size, settings.max_page_size)
     page = service.list_cases(db, flt=flt, cursor=query.cursor, limit=capped)
@@ -119,7 +125,9 @@ def list_cases(
     return page
 
 
-@router.get("/{case_id}", response_model=CaseRead, responses=PROBLEM)
+@router.get(
+    "/{case_id}", response_model=CaseRead, responses=PROBLEM, dependencies=[needs("cases.read")]
+)
 def get_case(
     request: Request,
     case_id: VisibleCaseId,
@@ -329,10 +337,16 @@ router.add_api_route(
     response_model=TransitionResult,
     responses=PROBLEM,
     route_class_override=TransitionRoute,
+    openapi_extra=PATHWAY_ROLES,
 )
 
 
-@router.get("/{case_id}/events", response_model=list[EventRead], responses=PROBLEM)
+@router.get(
+    "/{case_id}/events",
+    response_model=list[EventRead],
+    responses=PROBLEM,
+    dependencies=[needs("cases.history")],
+)
 def case_history(
     request: Request, case_id: VisibleCaseId, actor: CurrentActor, db: SessionDep
 ) -> list[EventRead]:

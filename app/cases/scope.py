@@ -20,12 +20,22 @@ def visible_to(organisation: str) -> ColumnElement[bool]:
     return or_(Case.organisation == organisation, shared)
 
 
+def shared_with(organisation: str) -> ColumnElement[bool]:
+    """SQL condition on `Case`: shared with the organisation by another (referred to it), for
+    readers granted only the cases referred to them (a `shared_only` grant)."""
+    return exists().where(CaseShare.case_id == Case.id, CaseShare.organisation == organisation)
+
+
 class ScopeRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
     def is_visible(self, case_id: int, organisation: str) -> bool:
         stmt = select(Case.id).where(Case.id == case_id, visible_to(organisation))
+        return self.session.execute(stmt).first() is not None
+
+    def is_shared_with(self, case_id: int, organisation: str) -> bool:
+        stmt = select(Case.id).where(Case.id == case_id, shared_with(organisation))
         return self.session.execute(stmt).first() is not None
 
     def visible_ids(self, case_ids: list[int], organisation: str) -> set[int]:

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Response
 
 from app.api_shared import PROBLEM
+from app.auth.needs import OWNER_ONLY, needs, needs_role
 from app.cases import sharing
 from app.cases.schemas import CODE_PATTERN
 from app.deps import CurrentActor, SessionDep, VisibleCaseId
@@ -17,7 +18,12 @@ from app.timeutil import utcnow
 router = APIRouter(prefix="/cases/{case_id}", tags=["sharing"])
 
 
-@router.get("/shares", response_model=list[sharing.ShareRead], responses=PROBLEM)
+@router.get(
+    "/shares",
+    response_model=list[sharing.ShareRead],
+    responses=PROBLEM,
+    dependencies=[needs("cases.shares")],
+)
 def list_shares(
     case_id: VisibleCaseId, actor: CurrentActor, db: SessionDep
 ) -> list[sharing.ShareRead]:
@@ -25,7 +31,12 @@ def list_shares(
     return sharing.list_shares(db, actor=actor, case_id=case_id)
 
 
-@router.get("/sharing-history", response_model=list[sharing.ShareChangeRead], responses=PROBLEM)
+@router.get(
+    "/sharing-history",
+    response_model=list[sharing.ShareChangeRead],
+    responses=PROBLEM,
+    dependencies=[needs("cases.shares")],
+)
 def share_changes(
     case_id: VisibleCaseId, actor: CurrentActor, db: SessionDep
 ) -> list[sharing.ShareChangeRead]:
@@ -34,7 +45,14 @@ def share_changes(
     return sharing.share_changes(db, actor=actor, case_id=case_id)
 
 
-@router.post("/shares", status_code=201, response_model=sharing.ShareRead, responses=PROBLEM)
+@router.post(
+    "/shares",
+    status_code=201,
+    response_model=sharing.ShareRead,
+    responses=PROBLEM,
+    dependencies=[needs_role(sharing.SHARING_ROLES, "sharing a case")],
+    openapi_extra=OWNER_ONLY,
+)
 def share(
     case_id: VisibleCaseId, body: sharing.ShareCreate, actor: CurrentActor, db: SessionDep
 ) -> sharing.ShareRead:
@@ -44,7 +62,13 @@ def share(
     return sharing.share_case(db, actor=actor, case_id=case_id, body=body, now=utcnow())
 
 
-@router.delete("/shares/{organisation}", status_code=204, responses=PROBLEM)
+@router.delete(
+    "/shares/{organisation}",
+    status_code=204,
+    responses=PROBLEM,
+    dependencies=[needs_role(sharing.SHARING_ROLES, "sharing a case")],
+    openapi_extra=OWNER_ONLY,
+)
 def withdraw(
     case_id: VisibleCaseId,
     organisation: Annotated[str, Path(pattern=CODE_PATTERN)],

@@ -1,7 +1,8 @@
 """HTTP routes for CHC: backlog imports, reconciliation, the work queue, RAG, panels, report.
 
-Thin: parse, call a service, shape the response. Every read of patient data needs a bearer
-token and a CHC role (or manager); every list is limited to the caller's organisation.
+Thin: parse, call a service, shape the response. Every read needs a bearer token and a grant
+in pathways/config/access.yaml; every write names its roles; every list is limited to the
+caller's organisation.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import JSONResponse
 
+from app.auth.needs import ANY_USER, needs, needs_role
 from app.chc import importer, panels, queue, reconciliation, reports, service
 from app.chc.config import ChcConfig, chc_config
-from app.chc.errors import ImportFileInvalid
+from app.chc.errors import ASSESSOR_ROLES, IMPORT_ROLES, ImportFileInvalid
 from app.chc.schemas import (
     ChcCaseRead,
     ChcReport,
@@ -65,9 +67,13 @@ work_queue = APIRouter(prefix="/queues/chc", tags=["chc"], responses=PROBLEM)
 cases = APIRouter(prefix="/chc", tags=["chc"], responses=PROBLEM)
 panel_routes = APIRouter(prefix="/panels", tags=["chc"], responses=PROBLEM)
 report_routes = APIRouter(prefix="/reports", tags=["chc"], responses=PROBLEM)
+WORKLIST, CASE = [needs("chc.worklist")], [needs("chc.case")]
+ASSESSES = [needs_role(ASSESSOR_ROLES, "working the CHC queue")]
 
 
-@imports.post("", status_code=201)
+@imports.post(
+    "", status_code=201, dependencies=[needs_role(IMPORT_ROLES, "importing a CHC backlog list")]
+)
 def import_backlog(
     actor: CurrentActor,
     db: SessionDep,
@@ -94,19 +100,19 @@ def import_backlog(
     return JSONResponse(outcome.body, status_code=outcome.status_code)
 
 
-@imports.get("", response_model=list[ImportSummary])
+@imports.get("", response_model=list[ImportSummary], dependencies=WORKLIST)
 def list_imports(actor: CurrentActor, db: SessionDep, limit: Limit = 50) -> list[ImportSummary]:
     """Your organisation's imports, newest first."""
     return importer.list_imports(db, actor=actor, limit=limit)
 
 
-@imports.get("/{import_id}")
+@imports.get("/{import_id}", dependencies=WORKLIST)
 def get_import(import_id: IdPath, actor: CurrentActor, db: SessionDep) -> dict[str, Any]:
     """The full report of one import (row numbers and reasons)."""
     return importer.get_report(db, actor=actor, import_id=import_id)
 
 
-@recon.get("", response_model=ReconciliationList)
+@recon.get("", response_model=ReconciliationList, dependencies=WORKLIST)
 def list_reconciliation(
     actor: CurrentActor,
     db: SessionDep,
@@ -118,7 +124,7 @@ def list_reconciliation(
     return reconciliation.list_items(db, actor=actor, status=status, case_id=case_id, limit=limit)
 
 
-@recon.post("/{item_id}/resolve", response_model=ReconciliationItemRead)
+@recon.post("/{item_id}/resolve", response_model=ReconciliationItemRead, dependencies=ASSESSES)
 def resolve_reconciliation(
     item_id: IdPath,
     body: ResolveRequest,
@@ -132,7 +138,7 @@ def resolve_reconciliation(
     )
 
 
-@work_queue.get("", response_model=QueueRead)
+@work_queue.get("", response_model=QueueRead, dependencies=WORKLIST)
 def get_queue(
     actor: CurrentActor,
     db: SessionDep,
@@ -155,13 +161,13 @@ def get_queue(
     )
 
 
-@work_queue.post("/claim", response_model=QueueItem)
+@work_queue.post("/claim", response_model=QueueItem, dependencies=ASSESSES)
 def claim(actor: CurrentActor, db: SessionDep, engine: EngineDep, cfg: ConfigDep) -> QueueItem:
     """Take the next unclaimed case. 404 `queue_empty`; 409 `claim_limit_reached`."""
     return queue.claim_next(db, engine=engine, cfg=cfg, actor=actor, now=utcnow())
 
 
-@work_queue.post("/{case_id}/release", response_model=QueueItem)
+@work_queue.post("/{case_id}/release", response_model=QueueItem, dependencies=ASSESSES)
 def release(
     case_id: IdPath, body: ReleaseRequest, actor: CurrentActor, db: SessionDep
 ) -> QueueItem:
@@ -169,7 +175,11 @@ def release(
     return queue.release(db, actor=actor, case_id=case_id, reason=body.reason, now=utcnow())
 
 
-@work_queue.post("/{case_id}/reassign", response_model=QueueItem)
+@work_queue.post(
+    "/{case_id}/reassign",
+    response_model=QueueItem,
+    dependencies=[needs_role((*ASSESSOR_ROLES, "admin"), "reassigning a claim")],
+)
 def reassign(
     case_id: IdPath, body: ReassignRequest, actor: CurrentActor, db: SessionDep, cfg: ConfigDep
 ) -> QueueItem:
@@ -179,7 +189,7 @@ def reassign(
     )
 
 
-@cases.get("/cases/{case_id}", response_model=ChcCaseRead)
+@cases.get("/cases/{case_id}", response_model=ChcCaseRead, dependencies=CASE)
 def get_chc_case(
     case_id: IdPath, actor: CurrentActor, db: SessionDep, cfg: ConfigDep
 ) -> ChcCaseRead:
@@ -187,7 +197,7 @@ def get_chc_case(
     return service.get_case(db, cfg=cfg, actor=actor, case_id=case_id, now=utcnow())
 
 
-@cases.post("/cases/{case_id}/rag-override", response_model=QueueItem)
+@cases.post("/cases/{case_id}/rag-override", response_model=QueueItem, dependencies=ASSESSES)
 def override(
     case_id: IdPath, body: OverrideRequest, actor: CurrentActor, db: SessionDep, cfg: ConfigDep
 ) -> QueueItem:
@@ -195,13 +205,13 @@ def override(
     return service.override_rag(db, cfg=cfg, actor=actor, case_id=case_id, body=body, now=utcnow())
 
 
-@cases.get("/cases/{case_id}/rag-history", response_model=RagHistoryRead)
+@cases.get("/cases/{case_id}/rag-history", response_model=RagHistoryRead, dependencies=CASE)
 def rag_history(case_id: IdPath, actor: CurrentActor, db: SessionDep) -> RagHistoryRead:
     """Every rating, override and claim of the case, oldest first."""
     return service.rag_history(db, actor=actor, case_id=case_id)
 
 
-@cases.post("/checklist/indicative", response_model=IndicativeRead)
+@cases.post("/checklist/indicative", response_model=IndicativeRead, openapi_extra=ANY_USER)
 def checklist_indicative(
     body: ChecklistRequest, _actor: CurrentActor, cfg: ConfigDep
 ) -> IndicativeRead:
@@ -209,13 +219,13 @@ def checklist_indicative(
     return service.indicative_checklist(dict(body.scores), cfg)
 
 
-@cases.post("/dst/indicative", response_model=IndicativeRead)
+@cases.post("/dst/indicative", response_model=IndicativeRead, openapi_extra=ANY_USER)
 def dst_indicative(body: DstRequest, _actor: CurrentActor, cfg: ConfigDep) -> IndicativeRead:
     """Indicative DST recommendation with the rule that fired (decision support only)."""
     return service.indicative_dst(dict(body.levels), cfg)
 
 
-@panel_routes.get("", response_model=PanelList)
+@panel_routes.get("", response_model=PanelList, dependencies=[needs("chc.panels")])
 def list_panels(
     actor: CurrentActor,
     db: SessionDep,
@@ -228,13 +238,13 @@ def list_panels(
     return panels.upcoming_panels(db, cfg=cfg, actor=actor, start=start or today, count=count)
 
 
-@panel_routes.get("/{day}", response_model=PanelRead)
+@panel_routes.get("/{day}", response_model=PanelRead, dependencies=[needs("chc.panels")])
 def get_panel(day: date, actor: CurrentActor, db: SessionDep, cfg: ConfigDep) -> PanelRead:
     """The agenda of one panel. 404 `not_a_panel_date` names the nearest panels."""
     return panels.panel_agenda(db, cfg=cfg, actor=actor, day=day)
 
 
-@report_routes.get("/chc", response_model=ChcReport)
+@report_routes.get("/chc", response_model=ChcReport, dependencies=[needs("chc.report")])
 def chc_report(
     actor: CurrentActor,
     db: SessionDep,

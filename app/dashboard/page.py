@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from app.api_shared import log_read
+from app.auth.access import AccessPolicy
 from app.auth.actor import Actor
 from app.auth.service import authenticate
 from app.chc.config import chc_config
@@ -92,6 +93,11 @@ def dashboard(
     actor = _actor(request, db)
     if actor is None:
         return RedirectResponse("/dashboard/login", status_code=303)
+    # The page is the dashboard's figures, and the RFD table only for those who read the list.
+    access: AccessPolicy = request.app.state.access
+    if access.grant("dashboard.metrics", actor.roles) is None:
+        return HTMLResponse("<p>Your roles do not include the dashboard.</p>", status_code=403)
+    rfd_grant = access.grant("rfd.read", actor.roles)
     now = utcnow()
     today = london_date(now)
     day = min(day or today, today)
@@ -117,17 +123,20 @@ def dashboard(
         for n in range(TREND_DAYS - 1, -1, -1)
     ]
     labels = [(day - timedelta(days=n)).isoformat() for n in range(TREND_DAYS - 1, -1, -1)]
-    rfd = discharge_service.rfd_list(
-        db,
-        catalogue=engine.catalogue,
-        codes=ctx.codes,
-        config=ctx.discharge,
-        flt=discharge_service.RfdFilter(site=site),
-        sort="-days_since_drd",
-        now=now,
-        organisation=actor.organisation,
-    )
-    log_read(request, db, actor, [row.case_id for row in rfd.items[:RFD_ROWS]])
+    rfd = None
+    if rfd_grant is not None:
+        rfd = discharge_service.rfd_list(
+            db,
+            catalogue=engine.catalogue,
+            codes=ctx.codes,
+            config=ctx.discharge,
+            flt=discharge_service.RfdFilter(site=site),
+            sort="-days_since_drd",
+            now=now,
+            organisation=actor.organisation,
+        )
+        log_read(request, db, actor, [row.case_id for row in rfd.items[:RFD_ROWS]])
+        rfd = rfd_grant.reduce(rfd)
     d = metrics["discharge"]
     page = templates.get_template("dashboard.html").render(
         username=actor.username,
@@ -139,7 +148,7 @@ def dashboard(
         final=metrics["final"],
         d=d,
         trend_days=TREND_DAYS,
-        rfd=rfd.model_dump(),
+        rfd=rfd.model_dump() if rfd is not None else None,
         rfd_rows=RFD_ROWS,
         charts=_charts(d, trend, labels),
         extra_panels=_panels(metrics, _chc(request, db, engine, actor, day, now)),

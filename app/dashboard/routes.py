@@ -9,6 +9,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from app.api_shared import log_read
+from app.auth.access import Grant
+from app.auth.needs import needs
 from app.chc.config import chc_config
 from app.chc.metrics import chc_metrics
 from app.chc.quarterly import Quarter
@@ -27,7 +29,7 @@ def _ctx(request: Request) -> MetricsContext:
     return ctx
 
 
-@router.get("/metrics")
+@router.get("/metrics", dependencies=[needs("dashboard.metrics")])
 def metrics(
     request: Request,
     actor: CurrentActor,
@@ -63,7 +65,7 @@ def metrics(
     return figures
 
 
-@router.get("/series")
+@router.get("/series", dependencies=[needs("dashboard.metrics")])
 def series(
     request: Request,
     actor: CurrentActor,
@@ -93,6 +95,7 @@ def feed(
     db: SessionDep,
     engine: EngineDep,
     settings: SettingsDep,
+    grant: Annotated[Grant, needs("dashboard.feed")],
     cursor: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1)] = 100,
     workflow: Annotated[str | None, Query(max_length=64)] = None,
@@ -107,13 +110,14 @@ def feed(
         organisation=actor.organisation,
     )
     log_read(request, db, actor, [item.case_id for item in page.items])
-    return page
+    return grant.reduce(page)
 
 
 @router.get(
     "/exports/acute-discharge-daily.csv",
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}}},
+    dependencies=[needs("dashboard.exports")],
 )
 def acute_discharge_daily(
     request: Request,
@@ -142,6 +146,7 @@ def acute_discharge_daily(
     "/exports/chc-quarterly.csv",
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}}},
+    dependencies=[needs("chc.report")],
 )
 def chc_quarterly_collection(
     actor: CurrentActor,

@@ -9,6 +9,8 @@ from fastapi.responses import Response
 
 from app import csvout
 from app.api_shared import log_read
+from app.auth.access import Grant
+from app.auth.needs import needs
 from app.deps import CodesDep, CurrentActor, EngineDep, SessionDep, VisibleCaseId
 from app.discharge import service
 from app.discharge.config import DischargeConfig
@@ -53,6 +55,7 @@ def ready_for_discharge(
     db: SessionDep,
     engine: EngineDep,
     codes: CodesDep,
+    grant: Annotated[Grant, needs("rfd.read")],
     site: Annotated[str | None, Query(max_length=64)] = None,
     hospital_system: Annotated[str | None, Query(max_length=32)] = None,
     ward: Annotated[str | None, Query(max_length=64)] = None,
@@ -81,6 +84,7 @@ def ready_for_discharge(
         organisation=actor.organisation,
     )
     log_read(request, db, actor, [row.case_id for row in result.items])
+    result = grant.reduce(result)
     wants_csv = format == "csv" or "text/csv" in request.headers.get("accept", "")
     if wants_csv:
         return Response(
@@ -93,7 +97,11 @@ def ready_for_discharge(
     return result
 
 
-@router.get("/cases/{case_id}/discharge", response_model=DischargeFactsRead)
+@router.get(
+    "/cases/{case_id}/discharge",
+    response_model=DischargeFactsRead,
+    dependencies=[needs("cases.history")],
+)
 def case_discharge_facts(
     request: Request, case_id: VisibleCaseId, actor: CurrentActor, db: SessionDep, codes: CodesDep
 ) -> DischargeFactsRead:

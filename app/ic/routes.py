@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from app.api_shared import PROBLEM, log_read
+from app.auth.needs import needs, needs_role
 from app.cases.schemas import CODE_PATTERN
 from app.deps import CurrentActor, EngineDep, SessionDep
 from app.ic import reports, service
@@ -30,6 +31,7 @@ from app.ic.schemas import (
 from app.timeutil import utcnow
 
 router = APIRouter(prefix="/ic", tags=["intermediate care"])
+DEFINES = needs_role(service.SERVICE_ADMIN_ROLES, "defining IC services")
 Site = Annotated[str | None, Query(pattern=CODE_PATTERN, description="One site; all if omitted")]
 
 
@@ -37,7 +39,7 @@ def _config(request: Request) -> IcConfig:
     return ic_config(request.app.state.settings.pathways_dir / "config")
 
 
-@router.get("/services", response_model=list[ServiceRead])
+@router.get("/services", response_model=list[ServiceRead], dependencies=[needs("ic.services")])
 def list_services(
     actor: CurrentActor,
     db: SessionDep,
@@ -51,7 +53,13 @@ def list_services(
     )
 
 
-@router.post("/services", status_code=201, response_model=ServiceRead, responses=PROBLEM)
+@router.post(
+    "/services",
+    status_code=201,
+    response_model=ServiceRead,
+    responses=PROBLEM,
+    dependencies=[DEFINES],
+)
 def create_service(body: ServiceCreate, actor: CurrentActor, db: SessionDep) -> JSONResponse:
     """Define a service of your organisation (roles admin or manager; naming another
     organisation is a 403 `other_organisation`). The creation is audited."""
@@ -63,13 +71,23 @@ def create_service(body: ServiceCreate, actor: CurrentActor, db: SessionDep) -> 
     )
 
 
-@router.get("/services/{service_id}", response_model=ServiceRead, responses=PROBLEM)
+@router.get(
+    "/services/{service_id}",
+    response_model=ServiceRead,
+    responses=PROBLEM,
+    dependencies=[needs("ic.services")],
+)
 def get_service(service_id: int, actor: CurrentActor, db: SessionDep) -> ServiceRead:
     """One of your organisation's services (another organisation's is a 404)."""
     return service.get_service(db, service_id=service_id, organisation=actor.organisation)
 
 
-@router.patch("/services/{service_id}", response_model=ServiceRead, responses=PROBLEM)
+@router.patch(
+    "/services/{service_id}",
+    response_model=ServiceRead,
+    responses=PROBLEM,
+    dependencies=[DEFINES],
+)
 def update_service(
     service_id: int, body: ServiceUpdate, actor: CurrentActor, db: SessionDep
 ) -> ServiceRead:
@@ -80,7 +98,10 @@ def update_service(
 
 
 @router.get(
-    "/services/{service_id}/changes", response_model=list[ServiceChangeRead], responses=PROBLEM
+    "/services/{service_id}/changes",
+    response_model=list[ServiceChangeRead],
+    responses=PROBLEM,
+    dependencies=[needs("ic.service_changes")],
 )
 def service_changes(
     service_id: int, actor: CurrentActor, db: SessionDep
@@ -89,7 +110,12 @@ def service_changes(
     return service.service_changes(db, service_id=service_id, organisation=actor.organisation)
 
 
-@router.get("/services/{service_id}/occupancy", response_model=OccupancyRead, responses=PROBLEM)
+@router.get(
+    "/services/{service_id}/occupancy",
+    response_model=OccupancyRead,
+    responses=PROBLEM,
+    dependencies=[needs("ic.occupancy")],
+)
 def occupancy(
     request: Request, service_id: int, actor: CurrentActor, db: SessionDep
 ) -> OccupancyRead:
@@ -102,7 +128,7 @@ def occupancy(
     return read
 
 
-@router.get("/waiting-list", response_model=WaitingList)
+@router.get("/waiting-list", response_model=WaitingList, dependencies=[needs("ic.waiting_list")])
 def waiting_list(
     request: Request,
     actor: CurrentActor,
@@ -123,7 +149,7 @@ def waiting_list(
     return read
 
 
-@router.get("/follow-ups", response_model=FollowUpList)
+@router.get("/follow-ups", response_model=FollowUpList, dependencies=[needs("ic.follow_ups")])
 def follow_ups(
     request: Request,
     actor: CurrentActor,
@@ -144,7 +170,12 @@ def follow_ups(
     return read
 
 
-@router.get("/report", response_model=reports.IcReport, responses=PROBLEM)
+@router.get(
+    "/report",
+    response_model=reports.IcReport,
+    responses=PROBLEM,
+    dependencies=[needs("ic.report")],
+)
 def report(
     request: Request,
     actor: CurrentActor,

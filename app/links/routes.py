@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from app.api_shared import PROBLEM, respond
+from app.auth.needs import PATHWAY_ROLES, needs
 from app.cases.schemas import CaseRead, LinkRead
 from app.deps import (
     CurrentActor,
@@ -22,7 +23,9 @@ from app.timeutil import utcnow
 router = APIRouter(prefix="/cases/{case_id}/links", tags=["links"])
 
 
-@router.post("", status_code=201, response_model=CaseRead, responses=PROBLEM)
+@router.post(
+    "", status_code=201, response_model=CaseRead, responses=PROBLEM, openapi_extra=PATHWAY_ROLES
+)
 def open_linked_case(
     case_id: VisibleCaseId,
     body: LinkedCaseCreate,
@@ -48,7 +51,9 @@ def open_linked_case(
     )
 
 
-@router.get("", response_model=list[LinkRead], responses=PROBLEM)
+@router.get(
+    "", response_model=list[LinkRead], responses=PROBLEM, dependencies=[needs("cases.read")]
+)
 def list_links(case_id: VisibleCaseId, actor: CurrentActor, db: SessionDep) -> list[LinkRead]:
     """Links in both directions."""
     return service.links_for(db, case_id, actor.organisation)

@@ -8,12 +8,14 @@ from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
+from app.auth.needs import needs
 from app.deps import CurrentActor, EngineDep
 from app.engine.catalogue import LoadedPathway
 from app.engine.diagrams import mermaid
 from app.errors import NotFound
 
 router = APIRouter(prefix="/pathways", tags=["pathways"])
+READ = [needs("pathways.read")]
 
 
 class PathwaySummary(BaseModel):
@@ -45,7 +47,7 @@ def _summary(engine: EngineDep, p: LoadedPathway) -> dict[str, Any]:
     }
 
 
-@router.get("", response_model=list[PathwaySummary])
+@router.get("", response_model=list[PathwaySummary], dependencies=READ)
 def list_pathways(_actor: CurrentActor, engine: EngineDep) -> list[PathwaySummary]:
     """The latest version of each pathway."""
     return [
@@ -55,7 +57,7 @@ def list_pathways(_actor: CurrentActor, engine: EngineDep) -> list[PathwaySummar
     ]
 
 
-@router.get("/{key}", response_model=PathwayDetail)
+@router.get("/{key}", response_model=PathwayDetail, dependencies=READ)
 def get_pathway(
     key: str,
     _actor: CurrentActor,
@@ -67,7 +69,7 @@ def get_pathway(
     return PathwayDetail(**_summary(engine, p), definition=p.spec.model_dump(mode="json"))
 
 
-@router.get("/{key}/diagram", response_class=PlainTextResponse)
+@router.get("/{key}/diagram", response_class=PlainTextResponse, dependencies=READ)
 def get_diagram(
     key: str,
     _actor: CurrentActor,

@@ -14,8 +14,10 @@ from fastapi import APIRouter, Depends, FastAPI, Query
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, ConfigDict
 
+from app.auth.access import load_access
 from app.auth.actor import Actor
 from app.cases import routes as case_routes
+from app.config import PROJECT_ROOT
 from app.db import get_db
 from app.deps import current_actor
 from app.problems import install_error_handlers
@@ -78,9 +80,11 @@ def test_the_case_list_model_refuses_an_unknown_parameter_by_itself() -> None:
     app = FastAPI()
     install_error_handlers(app)
     app.include_router(case_routes.router)
-    # Query parameters are validated once the dependencies have run: stand in for those.
-    app.dependency_overrides[current_actor] = lambda: Actor(1, "u", "ORG-A", frozenset())
+    # Query parameters are validated once the dependencies have run: stand in for those (a
+    # reader the access policy lets list cases).
+    app.dependency_overrides[current_actor] = lambda: Actor(1, "u", "ORG-A", frozenset({"manager"}))
     app.dependency_overrides[get_db] = lambda: None
+    app.state.access = load_access(PROJECT_ROOT / "pathways" / "config")
     with TestClient(app) as c:
         errors = _errors(c.get("/cases", params={"stat": "received"}))
     assert [(e["loc"], e["type"]) for e in errors] == [(["query", "stat"], "extra_forbidden")]
