@@ -283,6 +283,7 @@ def _users(sessions: Any) -> dict[str, Any]:
             display_name="Bench walker",
             organisation=ORG,
             roles=["system"],
+            allow_internal_roles=True,
         )
         out["walker"] = walker.id
         clin = add_user(
