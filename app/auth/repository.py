@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import ColumnElement, bindparam, literal, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, literal, select, update
 from sqlalchemy.orm import Session
 
 from app.db import read_only_options
@@ -131,8 +131,7 @@ class AuthRepository:
         return (row[0], row[1]) if row else None
 
     def token_state(self, token_hash: str) -> TokenState | None:
-        self._read_only()
-        row = self.session.execute(_TOKEN_STATE, {"token_hash": token_hash}).first()
+        row = self._reader().execute(_TOKEN_STATE, {"token_hash": token_hash}).first()
         return TokenState(*row) if row is not None else None
 
     def tokens_for(self, user_id: int) -> list[ApiToken]:
@@ -159,8 +158,7 @@ class AuthRepository:
 
     # -- browser sessions ---------------------------------------------------------------------
     def session_state(self, session_hash: str) -> SessionState | None:
-        self._read_only()
-        row = self.session.execute(_SESSION_STATE, {"session_hash": session_hash}).first()
+        row = self._reader().execute(_SESSION_STATE, {"session_hash": session_hash}).first()
         return SessionState(*row) if row is not None else None
 
     def touch_session(self, session_id: int, now: datetime) -> None:
@@ -189,9 +187,11 @@ class AuthRepository:
         self.session.add(obj)
         self.session.flush()
 
-    def _read_only(self) -> None:
-        """A read that opens the session's transaction makes it a read-only one: no BEGIN and
-        ROLLBACK round trips on PostgreSQL, no write lock on SQLite."""
-        if not self.session.in_transaction():
-            dialect = self.session.get_bind().dialect.name
-            self.session.connection(execution_options=read_only_options(dialect))
+    def _reader(self) -> Connection:
+        """The session's connection, for a plain Core read (no ORM execution: these reads run on
+        every request). A read that opens the session's transaction makes it a read-only one:
+        no BEGIN and ROLLBACK round trips on PostgreSQL, no write lock on SQLite."""
+        if self.session.in_transaction():
+            return self.session.connection()
+        dialect = self.session.get_bind().dialect.name
+        return self.session.connection(execution_options=read_only_options(dialect))

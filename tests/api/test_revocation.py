@@ -35,7 +35,8 @@ def _write(sessions: sessionmaker[Session], statement: Any) -> None:
 def _refused(client: TestClient, headers: dict[str, str], detail: str) -> None:
     for _ in range(3):  # not once by chance: every following request
         r = client.get(PATHWAYS, headers=headers)
-        assert (r.status_code, r.json()["detail"]) == (401, detail)
+        assert r.status_code == 401, r.text
+        assert r.json()["detail"] == detail
 
 
 def test_a_revocation_written_elsewhere_refuses_the_next_request(
