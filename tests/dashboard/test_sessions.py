@@ -6,7 +6,6 @@ Time is injected by replacing the clock the page reads (`app.dashboard.page.utcn
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from http.cookies import SimpleCookie
 
@@ -46,10 +45,10 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 
 
 @pytest.fixture
-def browser(client: TestClient) -> Iterator[TestClient]:
-    """A browser of its own (its own cookie jar) on the shared service."""
-    with TestClient(client.app, raise_server_exceptions=False) as b:
-        yield b
+def browser(client: TestClient) -> TestClient:
+    """A browser of its own (its own cookie jar) on the shared service (not entered: the
+    service's lifespan belongs to `client`)."""
+    return TestClient(client.app, raise_server_exceptions=False)
 
 
 def _sign_in(browser: TestClient, token: str, headers: dict[str, str] | None = None) -> str:
@@ -205,16 +204,13 @@ def test_revoking_the_sign_in_token_ends_the_session_but_not_others(
     user = make_user("manager")
     with sessions() as s:
         second = create_token(s, username=user.actor.username, organisation=user.org).token
-    with (
-        TestClient(client.app) as first_browser,
-        TestClient(client.app) as second_browser,
-    ):
-        _sign_in(first_browser, user.token)
-        _sign_in(second_browser, second)
-        with sessions() as s:
-            revoke_tokens(s, prefix=user.token[:10])
-        assert not _signed_in(first_browser)
-        assert _signed_in(second_browser)
+    first_browser, second_browser = TestClient(client.app), TestClient(client.app)
+    _sign_in(first_browser, user.token)
+    _sign_in(second_browser, second)
+    with sessions() as s:
+        revoke_tokens(s, prefix=user.token[:10])
+    assert not _signed_in(first_browser)
+    assert _signed_in(second_browser)
 
 
 def test_signing_in_again_ends_the_previous_session(
