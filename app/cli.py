@@ -94,8 +94,15 @@ def users_add(
     organisation: Annotated[str, typer.Option("--org", help="Organisation code")],
     roles: Annotated[str, typer.Option(help="Comma-separated roles")],
     name: Annotated[str, typer.Option(help="Display name")] = "",
+    allow_internal_roles: Annotated[
+        bool,
+        typer.Option(
+            "--allow-internal-roles",
+            help="Allow internal roles (system): for a service account, never a person",
+        ),
+    ] = False,
 ) -> None:
-    """Add a user with roles and an organisation."""
+    """Add a user with roles and an organisation (usernames are unique per organisation)."""
     from app.auth.service import add_user
     from app.db import get_sessionmaker
 
@@ -108,6 +115,7 @@ def users_add(
                 display_name=name or username,
                 organisation=organisation,
                 roles=role_list,
+                allow_internal_roles=allow_internal_roles,
             )
     except DomainError as exc:
         raise _fail(str(exc)) from None
@@ -129,6 +137,10 @@ def users_list() -> None:
 @tokens_cli.command("create")
 def tokens_create(
     username: str,
+    organisation: Annotated[
+        str | None,
+        typer.Option("--org", help="The user's organisation (needed when the name is in several)"),
+    ] = None,
     label: Annotated[str, typer.Option()] = "",
     expires_days: Annotated[int | None, typer.Option(help="Days until expiry")] = None,
 ) -> None:
@@ -141,6 +153,7 @@ def tokens_create(
             issued = create_token(
                 session,
                 username=username,
+                organisation=organisation,
                 label=label,
                 expires_in=timedelta(days=expires_days) if expires_days else None,
             )

@@ -54,6 +54,16 @@ class Settings(BaseSettings):
     # Strict-Transport-Security max-age in seconds; 0 leaves the header out.
     hsts_seconds: int = Field(default=31_536_000, ge=0)
     content_security_policy: str = DEFAULT_CSP
+    # Signed-in browsers (app/auth/sessions.py): a session ends after this long without a
+    # request, and this long after sign-in whatever the activity.
+    session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    session_absolute_hours: int = Field(default=12, ge=1, le=7 * 24)
+    # The session cookie is `Secure` when the request came over HTTPS; true sets it always (a
+    # TLS proxy in front that does not pass the scheme on).
+    session_cookie_secure: bool = False
+    # Origins a state-changing browser request may come from besides the request's own host
+    # (a proxy in front that rewrites Host), e.g. ["https://homefirst.example.nhs.uk"].
+    trusted_origins: list[str] = Field(default_factory=list)
 
     @property
     def idempotency_ttl(self) -> timedelta:

@@ -22,6 +22,8 @@ from starlette.requests import Request
 from app.config import get_settings
 
 POOL_SIZE = 30
+# An execution option marking a connection that only reads (see `read_only_options`).
+READ_ONLY = "homefirst_read_only"
 # A pooled connection idle for longer than this is checked with a ping before it is handed out.
 PING_AFTER_IDLE_SECONDS = 10.0
 
@@ -92,11 +94,28 @@ def _sqlite_engine(url: str, *, echo: bool) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
+        options = conn.get_execution_options()
+        if options.get("isolation_level") == "AUTOCOMMIT":
+            return  # no transaction at all (a migration's autocommit block)
+        if options.get(READ_ONLY):
+            # A read that must not queue behind a writer (authenticating a request): a
+            # deferred transaction reads the last committed state without the write lock.
+            conn.exec_driver_sql("BEGIN")
+            return
         # SQLite has no row locks. IMMEDIATE takes the write lock up front, so two writers
         # queue instead of one failing with "database is locked" when it upgrades its lock.
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def read_only_options(dialect_name: str) -> dict[str, Any]:
+    """Execution options for a connection that makes one read and nothing else: on PostgreSQL
+    no transaction (no BEGIN or ROLLBACK round trips), on SQLite a deferred one (no write lock).
+    Pass to `Session.connection(execution_options=...)` before the session's transaction."""
+    if dialect_name == "postgresql":
+        return {"isolation_level": "AUTOCOMMIT"}
+    return {READ_ONLY: True}
 
 
 @lru_cache

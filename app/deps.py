@@ -2,8 +2,8 @@
 
 Dependencies that do no blocking work are `async def`: FastAPI runs every plain `def`
 dependency in the thread pool, and each hand-off costs more than the work itself. The acting
-user comes from the token cache without leaving the event loop; only a token not seen in the
-last few seconds is looked up in the database (in the thread pool).
+user is read from the database on every request (one indexed statement, in the thread pool), so
+a revocation anywhere refuses the next request.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from app.auth.actor import Actor
-from app.auth.service import authenticate, cached_actor
+from app.auth.service import authenticate_request
 from app.cases.scope import require_visible
 from app.cases.transition import CaseWriter
 from app.codelists.loader import CodeSetRegistry
@@ -45,16 +45,11 @@ async def current_actor(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("send Authorization: Bearer <token>")
     sessions: sessionmaker[Session] = request.app.state.sessions
-    now = utcnow()
-    actor = cached_actor(sessions.kw["bind"], credentials.credentials, now=now)
-    if actor is None:
-        actor = await run_in_threadpool(_authenticate, sessions, credentials.credentials, now)
-    return actor
+    return await run_in_threadpool(_authenticate, sessions, credentials.credentials, utcnow())
 
 
 def _authenticate(sessions: sessionmaker[Session], token: str, now: datetime) -> Actor:
-    with sessions() as session:
-        return authenticate(session, token, now=now)
+    return authenticate_request(sessions, token, now=now)
 
 
 async def bearer_token(

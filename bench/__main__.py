@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         "--skip",
         action="append",
         default=[],
-        choices=["transitions", "claims", "dashboard", "big", "sqlite"],
+        choices=["transitions", "auth", "claims", "dashboard", "big", "sqlite"],
     )
     r.add_argument("--no-save", action="store_true", help="print only; write no JSON")
     r.add_argument(
@@ -41,13 +41,27 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument(
         "--claim-budget", type=float, help="seconds each claim drain may take (default: the mode's)"
     )
+    a = sub.add_parser("auth", help="only the authentication-per-request measurement (a minute)")
+    a.add_argument(
+        "--pg-url",
+        default=os.environ.get(
+            "BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+        ),
+    )
+    a.add_argument("--db-name", default="hf_bench_auth")
+    a.add_argument("--seconds", type=float, default=6.0)
     args = parser.parse_args(argv)
-    if shutil.which("pgbench") is None:
-        print("pgbench not found: apt-get install -y postgresql-client", file=sys.stderr)
-        return 2
     host = args.pg_url.split("@")[-1].split("/")[0].split(":")[0]
     if host not in ("127.0.0.1", "localhost", "::1"):
         print("the bench only runs against a PostgreSQL on this machine", file=sys.stderr)
+        return 2
+    if args.command == "auth":
+        from bench.auth import report_lines, standalone
+
+        print("\n".join(report_lines(standalone(args.pg_url, args.db_name, args.seconds, 1.0))))
+        return 0
+    if shutil.which("pgbench") is None:
+        print("pgbench not found: apt-get install -y postgresql-client", file=sys.stderr)
         return 2
     mode = FULL if args.full else QUICK
     if args.claim_backlog is not None:

@@ -34,6 +34,7 @@ from app.engine.replay import replay
 from app.main import create_app
 from app.models import CaseEvent
 from app.timeutil import london_date, utcnow
+from bench import auth as auth_mod
 from bench import claims as claims_mod
 from bench import dashboard, load, txn
 from bench.server import Server
@@ -235,6 +236,12 @@ def run(ctx: Ctx) -> dict[str, Any]:
             # The raw psycopg loop and pgbench write cases and events with plain SQL, past the
             # service and so past the projection's hooks: derive those cases' rows again.
             ctx.out["transitions"]["spells_rederived"] = _rederive_spells(ctx, started)
+        if "auth" not in ctx.skip:
+            ctx.out["auth"] = auth_mod.measure(
+                ctx.dsn, sessions, users["clinician_token"], mode.seconds, mode.warmup
+            )
+            for r in ctx.out["auth"]["ratios"]:
+                ctx.say(f"authentication per request: {r}")
         if "claims" not in ctx.skip:
             ctx.out["claims"] = _claims(ctx, users, server, cfg, nhs, ranges)
         ctx.out["memory"] = {"peak_rss_mb_per_worker": server.peak_rss_mb(), "workers": ctx.workers}
@@ -283,6 +290,7 @@ def _users(sessions: Any) -> dict[str, Any]:
             display_name="Bench walker",
             organisation=ORG,
             roles=["system"],
+            allow_internal_roles=True,
         )
         out["walker"] = walker.id
         clin = add_user(
@@ -911,6 +919,8 @@ def report(out: dict[str, Any]) -> str:
             lines.append(
                 f"raw baseline first {d['raw_first']}/s, last {d['raw_last']}/s: drift {d['drift']:.1%}{' -> NOISY RUN' if d['noisy'] else ''}"
             )
+    if out.get("auth"):
+        lines += auth_mod.report_lines(out["auth"])
     c = out.get("claims")
     if c:
         rows = [
@@ -1058,6 +1068,10 @@ def summary(out: dict[str, Any]) -> dict[str, Any]:
             else None,
             "statements": dict(t.get("statements") or {}),
             "drift": t.get("drift"),
+        },
+        "auth": {
+            "points": [{k: p[k] for k in keep} for p in (out.get("auth") or {}).get("points", [])],
+            "ratios": (out.get("auth") or {}).get("ratios"),
         },
         "claims": {
             "backlog": c.get("backlog"),

@@ -122,7 +122,12 @@ def _check(
     roles = ["discharge_team", "ward_clinician", "ic_coordinator", "chc_assessor"]
     with sessions() as s:
         walker = add_user(
-            s, username="bench-walker", display_name="w", organisation="BENCH-ORG", roles=["system"]
+            s,
+            username="bench-walker",
+            display_name="w",
+            organisation="BENCH-ORG",
+            roles=["system"],
+            allow_internal_roles=True,
         ).id
         clin = add_user(
             s, username="bench-clinician", display_name="c", organisation="BENCH-ORG", roles=roles

@@ -1,4 +1,10 @@
-"""Administrators manage the users of their own organisation: add, list, deactivate, issue."""
+"""Administrators manage the users of their own organisation: add, list, deactivate, issue.
+
+Usernames are unique per organisation, and every lookup here is by (the administrator's
+organisation, username): another organisation's users are invisible (404 for a name, and a
+name taken elsewhere is simply free here), so no answer tells an administrator anything about
+another organisation.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +13,21 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from app.auth import sessions
 from app.auth.actor import Actor
 from app.auth.repository import AuthRepository
 from app.auth.service import add_user, create_token
 from app.db import UnitOfWork
-from app.errors import Forbidden, NotFound
+from app.errors import Conflict, Forbidden, NotFound
 from app.models import User
 from app.security.inputs import RequestModel, SingleLine
+from app.timeutil import utcnow
 
 ADMIN_ROLES = ("admin",)
+
+
+class LastAdmin(Conflict):
+    code, title = "last_admin", "The organisation's last administrator"
 
 
 class UserCreate(RequestModel):
@@ -54,9 +66,9 @@ def _require_admin(actor: Actor) -> None:
         raise Forbidden("managing users needs the admin role", required_roles=list(ADMIN_ROLES))
 
 
-def _own_user(session: Session, actor: Actor, username: str) -> User:
-    user = AuthRepository(session).user_by_username(username)
-    if user is None or user.organisation != actor.organisation:
+def _own_user(session: Session, actor: Actor, username: str, *, for_update: bool = False) -> User:
+    user = AuthRepository(session).user_in(actor.organisation, username, for_update=for_update)
+    if user is None:
         raise NotFound(f"no user {username!r} in {actor.organisation}")
     return user
 
@@ -74,13 +86,12 @@ def read(user: User) -> UserRead:
 
 def list_users(session: Session, *, actor: Actor) -> list[UserRead]:
     _require_admin(actor)
-    return [
-        read(u) for u in AuthRepository(session).users() if u.organisation == actor.organisation
-    ]
+    return [read(u) for u in AuthRepository(session).users(actor.organisation)]
 
 
 def create(session: Session, *, actor: Actor, body: UserCreate) -> UserRead:
-    """A new user always joins the administrator's own organisation."""
+    """A new user always joins the administrator's own organisation, never with an internal
+    role (422 `role_not_grantable`); a name already used there is a 409 `username_taken`."""
     _require_admin(actor)
     return read(
         add_user(
@@ -93,12 +104,28 @@ def create(session: Session, *, actor: Actor, body: UserCreate) -> UserRead:
     )
 
 
-def deactivate(session: Session, *, actor: Actor, username: str) -> UserRead:
-    """An inactive user's tokens stop working at once; the user and their history remain."""
+def deactivate(
+    session: Session, *, actor: Actor, username: str, now: datetime | None = None
+) -> UserRead:
+    """An inactive user's tokens and browser sessions stop working at once; the user and their
+    history remain. The organisation's last active administrator cannot be deactivated (409
+    `last_admin`), by themselves or anyone: someone must be left to manage its users."""
     _require_admin(actor)
+    now = now or utcnow()
     with UnitOfWork(session):
-        user = _own_user(session, actor, username)
+        repo = AuthRepository(session)
+        # The administrators are locked first, always in the same order, so two deactivations
+        # at once (each of the other) cannot both see another administrator left.
+        admins = repo.lock_active_users_with_role(actor.organisation, "admin")
+        user = _own_user(session, actor, username, for_update=True)
+        if user.active and "admin" in user.role_list:
+            if not [a for a in admins if a.id != user.id]:
+                raise LastAdmin(
+                    f"{username!r} is the last active administrator of {actor.organisation}; "
+                    "make someone else an administrator first"
+                )
         user.active = False
+        sessions.end_all_for(session, user.id, now=now)
     return read(user)
 
 
@@ -111,6 +138,7 @@ def issue_token(
     issued = create_token(
         session,
         username=username,
+        organisation=actor.organisation,
         label=body.label,
         expires_in=timedelta(days=body.expires_in_days) if body.expires_in_days else None,
     )

@@ -30,6 +30,10 @@ KNOWN_ROLES: frozenset[str] = frozenset(
         "system",
     }
 )
+# Roles no person is given: `system` is the service acting by itself (timers, clock sweeps,
+# imports' bookkeeping). An administrator cannot grant one; the command line grants one only
+# when told to in so many words (`homefirst users add --allow-internal-roles`).
+INTERNAL_ROLES: frozenset[str] = frozenset({"system"})
 
 
 @dataclass(frozen=True)

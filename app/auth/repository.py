@@ -1,20 +1,22 @@
-"""SQL for users and tokens."""
+"""SQL for users, tokens and browser sessions."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import ColumnElement, Connection, bindparam, literal, select, update
 from sqlalchemy.orm import Session
 
-from app.models import ApiToken, User
+from app.db import read_only_options
+from app.models import ApiToken, User, WebSession
 
 
 class TokenState(NamedTuple):
     """What authenticating a request needs about a token and its user: plain values, so nothing
     is loaded again after the read ends."""
 
+    token_id: int
     revoked_at: datetime | None
     expires_at: datetime | None
     user_id: int
@@ -24,8 +26,27 @@ class TokenState(NamedTuple):
     active: bool
 
 
+class SessionState(NamedTuple):
+    """A browser session with its user and the token it was signed in with (if any)."""
+
+    session_id: int
+    revoked_at: datetime | None
+    last_seen_at: datetime
+    expires_at: datetime
+    user_id: int
+    username: str
+    organisation: str
+    roles: str
+    active: bool
+    token_id: int | None
+    token_revoked_at: datetime | None
+    token_expires_at: datetime | None
+
+
+# One statement by the unique index on the token's hash (and the user's primary key).
 _TOKEN_STATE = (
     select(
+        ApiToken.id,
         ApiToken.revoked_at,
         ApiToken.expires_at,
         User.id,
@@ -38,19 +59,69 @@ _TOKEN_STATE = (
     .where(ApiToken.token_hash == bindparam("token_hash"))
 )
 
+_SESSION_STATE = (
+    select(
+        WebSession.id,
+        WebSession.revoked_at,
+        WebSession.last_seen_at,
+        WebSession.expires_at,
+        User.id,
+        User.username,
+        User.organisation,
+        User.roles,
+        User.active,
+        ApiToken.id,
+        ApiToken.revoked_at,
+        ApiToken.expires_at,
+    )
+    .join(User, User.id == WebSession.user_id)
+    .outerjoin(ApiToken, ApiToken.id == WebSession.token_id)
+    .where(WebSession.session_hash == bindparam("session_hash"))
+)
+
+
+def _has_role(role: str) -> ColumnElement[bool]:
+    # Roles are a space-separated list: pad it so " admin " matches whole names only.
+    return (literal(" ") + User.roles + literal(" ")).contains(f" {role} ")
+
 
 class AuthRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def user_by_username(self, username: str) -> User | None:
-        return self.session.execute(
-            select(User).where(User.username == username)
-        ).scalar_one_or_none()
+    # -- users --------------------------------------------------------------------------------
+    def user_in(self, organisation: str, username: str, *, for_update: bool = False) -> User | None:
+        """The organisation's user with this name (usernames are unique per organisation)."""
+        stmt = select(User).where(User.organisation == organisation, User.username == username)
+        if for_update:
+            stmt = stmt.with_for_update().execution_options(populate_existing=True)
+        return self.session.execute(stmt).scalar_one_or_none()
 
-    def users(self) -> list[User]:
-        return list(self.session.execute(select(User).order_by(User.username)).scalars())
+    def users_named(self, username: str) -> list[User]:
+        """Every user with this name, whatever their organisation (the command line's lookup)."""
+        stmt = select(User).where(User.username == username).order_by(User.organisation)
+        return list(self.session.execute(stmt).scalars())
 
+    def users(self, organisation: str | None = None) -> list[User]:
+        stmt = select(User).order_by(User.organisation, User.username)
+        if organisation is not None:
+            stmt = stmt.where(User.organisation == organisation)
+        return list(self.session.execute(stmt).scalars())
+
+    def lock_active_users_with_role(self, organisation: str, role: str) -> list[User]:
+        """The organisation's active users holding `role`, locked until the transaction ends, in
+        id order (so two transactions locking them cannot deadlock). A row another transaction
+        changed meanwhile is read again as committed, so a user it deactivated is not counted."""
+        stmt = (
+            select(User)
+            .where(User.organisation == organisation, User.active.is_(True), _has_role(role))
+            .order_by(User.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return list(self.session.execute(stmt).scalars())
+
+    # -- tokens -------------------------------------------------------------------------------
     def token_with_user(self, token_hash: str) -> tuple[ApiToken, User] | None:
         row = self.session.execute(
             select(ApiToken, User)
@@ -60,7 +131,7 @@ class AuthRepository:
         return (row[0], row[1]) if row else None
 
     def token_state(self, token_hash: str) -> TokenState | None:
-        row = self.session.execute(_TOKEN_STATE, {"token_hash": token_hash}).first()
+        row = self._reader().execute(_TOKEN_STATE, {"token_hash": token_hash}).first()
         return TokenState(*row) if row is not None else None
 
     def tokens_for(self, user_id: int) -> list[ApiToken]:
@@ -85,6 +156,42 @@ class AuthRepository:
             self.session.execute(select(ApiToken).where(ApiToken.prefix == prefix)).scalars()
         )
 
-    def add(self, obj: User | ApiToken) -> None:
+    # -- browser sessions ---------------------------------------------------------------------
+    def session_state(self, session_hash: str) -> SessionState | None:
+        row = self._reader().execute(_SESSION_STATE, {"session_hash": session_hash}).first()
+        return SessionState(*row) if row is not None else None
+
+    def touch_session(self, session_id: int, now: datetime) -> None:
+        self.session.execute(
+            update(WebSession)
+            .where(WebSession.id == session_id, WebSession.last_seen_at < now)
+            .values(last_seen_at=now)
+        )
+
+    def revoke_session(self, session_hash: str, now: datetime) -> int:
+        done = self.session.execute(
+            update(WebSession)
+            .where(WebSession.session_hash == session_hash, WebSession.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        return int(getattr(done, "rowcount", 0) or 0)
+
+    def revoke_sessions_of(self, user_id: int, now: datetime) -> None:
+        self.session.execute(
+            update(WebSession)
+            .where(WebSession.user_id == user_id, WebSession.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+
+    def add(self, obj: User | ApiToken | WebSession) -> None:
         self.session.add(obj)
         self.session.flush()
+
+    def _reader(self) -> Connection:
+        """The session's connection, for a plain Core read (no ORM execution: these reads run on
+        every request). A read that opens the session's transaction makes it a read-only one:
+        no BEGIN and ROLLBACK round trips on PostgreSQL, no write lock on SQLite."""
+        if self.session.in_transaction():
+            return self.session.connection()
+        dialect = self.session.get_bind().dialect.name
+        return self.session.connection(execution_options=read_only_options(dialect))

@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
-import threading
-import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
 
-from app.auth.actor import KNOWN_ROLES, Actor
-from app.auth.repository import AuthRepository
+from app.auth.actor import INTERNAL_ROLES, KNOWN_ROLES, Actor
+from app.auth.repository import AuthRepository, TokenState
 from app.auth.tokens import hash_token, new_token
 from app.db import UnitOfWork
 from app.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from app.models import ApiToken, User
 from app.timeutil import utcnow
+
+
+class UsernameTaken(Conflict):
+    code, title = "username_taken", "Username already in use"
+
+
+class AmbiguousUsername(Conflict):
+    code, title = "ambiguous_username", "Username used in several organisations"
+
+
+class RoleNotGrantable(ValidationFailed):
+    code, title = "role_not_grantable", "Role cannot be granted"
 
 
 @dataclass(frozen=True)
@@ -28,40 +38,95 @@ class IssuedToken:
     expires_at: datetime | None
 
 
-def add_user(
-    session: Session, *, username: str, display_name: str, organisation: str, roles: list[str]
-) -> User:
-    unknown = sorted(set(roles) - KNOWN_ROLES)
+def check_roles(roles: Iterable[str], *, allow_internal: bool = False) -> list[str]:
+    """The roles, sorted and without repeats, once each is known and may be granted."""
+    wanted = sorted(set(roles))
+    unknown = [r for r in wanted if r not in KNOWN_ROLES]
     if unknown:
         raise ValidationFailed(
             f"unknown roles: {', '.join(unknown)}", known_roles=sorted(KNOWN_ROLES)
         )
-    if not roles:
+    if not wanted:
         raise ValidationFailed("a user needs at least one role")
+    internal = [r for r in wanted if r in INTERNAL_ROLES]
+    if internal and not allow_internal:
+        raise RoleNotGrantable(
+            f"{', '.join(internal)} is internal to the service and cannot be granted to a user",
+            roles=internal,
+        )
+    return wanted
+
+
+def add_user(
+    session: Session,
+    *,
+    username: str,
+    display_name: str,
+    organisation: str,
+    roles: list[str],
+    allow_internal_roles: bool = False,
+) -> User:
+    """A new active user. The username must be free in the organisation (409 `username_taken`,
+    also when another request takes it at the same moment); other organisations' users do not
+    matter. Internal roles (`system`) only with `allow_internal_roles`."""
+    granted = check_roles(roles, allow_internal=allow_internal_roles)
     with UnitOfWork(session):
         repo = AuthRepository(session)
-        if repo.user_by_username(username):
-            raise Conflict(f"user {username!r} already exists")
+        taken = UsernameTaken(f"user {username!r} already exists in {organisation}")
+        if repo.user_in(organisation, username) is not None:
+            raise taken
         user = User(
             username=username,
             display_name=display_name,
             organisation=organisation,
-            roles=" ".join(sorted(set(roles))),
+            roles=" ".join(granted),
             active=True,
             created_at=utcnow(),
         )
-        repo.add(user)
+        try:
+            # Two requests may both find the name free; the unique (organisation, username)
+            # refuses the second's insert, which is then the same 409 as above.
+            with session.begin_nested():
+                repo.add(user)
+        except IntegrityError:
+            raise taken from None
     return user
 
 
+def find_user(session: Session, username: str, organisation: str | None = None) -> User:
+    """The user with this name: in `organisation` when given; else the only one of that name,
+    or `AmbiguousUsername` naming the organisations (for the command line, run on the server by
+    someone who sees every organisation)."""
+    repo = AuthRepository(session)
+    if organisation is not None:
+        user = repo.user_in(organisation, username)
+        if user is None:
+            raise NotFound(f"no user {username!r} in {organisation}")
+        return user
+    found = repo.users_named(username)
+    if not found:
+        raise NotFound(f"no user {username!r}")
+    if len(found) > 1:
+        orgs = ", ".join(u.organisation for u in found)
+        raise AmbiguousUsername(
+            f"user {username!r} exists in {len(found)} organisations ({orgs}); name one",
+            organisations=[u.organisation for u in found],
+        )
+    return found[0]
+
+
 def create_token(
-    session: Session, *, username: str, label: str = "", expires_in: timedelta | None = None
+    session: Session,
+    *,
+    username: str,
+    organisation: str | None = None,
+    label: str = "",
+    expires_in: timedelta | None = None,
 ) -> IssuedToken:
+    """A new token for the user (`find_user`: scoped to `organisation` when given)."""
     with UnitOfWork(session):
         repo = AuthRepository(session)
-        user = repo.user_by_username(username)
-        if user is None:
-            raise NotFound(f"no user {username!r}")
+        user = find_user(session, username, organisation)
         token = new_token()
         now = utcnow()
         expires_at = now + expires_in if expires_in else None
@@ -154,86 +219,31 @@ def _token_to_rotate(
 
 
 # -- authenticating a request -------------------------------------------------------------------
-# A token that authenticated is remembered for this many seconds (per process), so a busy client
-# does not cost a database round trip per request. Expiry is checked on every request. Revoking a
-# token, rotating it, or deactivating or changing its user through this process (API, CLI command
-# in the same process, tests) forgets every remembered token at once; a revocation made by another
-# process (the `homefirst tokens revoke` command, another worker) takes effect within this TTL.
-TOKEN_CACHE_SECONDS = 5.0
-TOKEN_CACHE_MAX = 10_000
-
-
-@dataclass(frozen=True)
-class _Authenticated:
-    actor: Actor
-    expires_at: datetime | None
-    valid_until: float  # time.monotonic() deadline
-
-
-class TokenCache:
-    """Authenticated tokens by (database, SHA-256 of the token): never the token itself."""
-
-    def __init__(self, ttl: float = TOKEN_CACHE_SECONDS, max_entries: int = TOKEN_CACHE_MAX):
-        self.ttl, self.max_entries = ttl, max_entries
-        self._entries: dict[tuple[int, str], _Authenticated] = {}
-        self._lock = threading.Lock()
-
-    def get(self, bind: object, token_hash: str, *, now: datetime) -> Actor | None:
-        """The cached actor; None when not cached (or stale). Raises once the token expired."""
-        entry = self._entries.get((id(bind), token_hash))
-        if entry is None or entry.valid_until <= time.monotonic():
-            return None
-        if entry.expires_at is not None and entry.expires_at <= now:
-            raise Unauthorized("the bearer token has expired")
-        return entry.actor
-
-    def put(self, bind: object, token_hash: str, actor: Actor, expires_at: datetime | None) -> None:
-        entry = _Authenticated(actor, expires_at, time.monotonic() + self.ttl)
-        with self._lock:
-            if len(self._entries) >= self.max_entries:
-                self._entries.clear()
-            self._entries[(id(bind), token_hash)] = entry
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-
-TOKENS = TokenCache()
-
-
-def _forget_tokens(*_args: Any) -> None:
-    TOKENS.clear()
-
-
-# Whatever changes whether a token authenticates, or as whom, forgets the cache: a revocation
-# (`revoke_tokens`, `rotate_token`), an expiry change, a deactivation or a change of roles or
-# organisation (the admin API). Attribute events fire as the value is set, in this process.
-for _attribute in (
-    ApiToken.revoked_at,
-    ApiToken.expires_at,
-    User.active,
-    User.roles,
-    User.organisation,
-    User.username,
-):
-    event.listen(_attribute, "set", _forget_tokens)
-
-
-def cached_actor(bind: object, raw_token: str, *, now: datetime) -> Actor | None:
-    """The actor for a token authenticated recently (no database work), else None."""
-    return TOKENS.get(bind, hash_token(raw_token), now=now)
+# Every request reads its token from the database: one statement by the unique index on the
+# token's hash, outside any transaction (PostgreSQL) or in a read-only one (SQLite). Nothing is
+# remembered between requests, so a revocation, rotation, expiry or deactivation committed by
+# any process on any host refuses the very next request (bench/README.md: what it costs).
 
 
 def authenticate(session: Session, raw_token: str, *, now: datetime) -> Actor:
-    token_hash = hash_token(raw_token)
-    bind = session.get_bind()
-    cached = TOKENS.get(bind, token_hash, now=now)
-    if cached is not None:
-        return cached
-    found = AuthRepository(session).token_state(token_hash)
-    # End the read at once: the request's real work runs in its own unit of work.
-    session.rollback()
+    """The actor a bearer token stands for; Unauthorized when it is unknown, revoked, expired
+    or its user inactive. Ends the read it makes (when it began it)."""
+    return _actor_for(authenticated_token(session, raw_token, now=now))
+
+
+def authenticate_request(
+    sessions: sessionmaker[Session], raw_token: str, *, now: datetime
+) -> Actor:
+    """`authenticate` in a session of its own (the caller's work runs in another)."""
+    with sessions() as session:
+        return authenticate(session, raw_token, now=now)
+
+
+def authenticated_token(session: Session, raw_token: str, *, now: datetime) -> TokenState:
+    began = not session.in_transaction()
+    found = AuthRepository(session).token_state(hash_token(raw_token))
+    if began:
+        session.rollback()  # end the read: the request's work runs in its own unit of work
     if found is None:
         raise Unauthorized("the bearer token is not recognised")
     if found.revoked_at is not None:
@@ -242,6 +252,8 @@ def authenticate(session: Session, raw_token: str, *, now: datetime) -> Actor:
         raise Unauthorized("the bearer token has expired")
     if not found.active:
         raise Unauthorized("the user is inactive")
-    actor = Actor(found.user_id, found.username, found.organisation, frozenset(found.roles.split()))
-    TOKENS.put(bind, token_hash, actor, found.expires_at)
-    return actor
+    return found
+
+
+def _actor_for(found: TokenState) -> Actor:
+    return Actor(found.user_id, found.username, found.organisation, frozenset(found.roles.split()))

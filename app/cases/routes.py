@@ -14,9 +14,8 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api_shared import PROBLEM, log_read, respond
 from app.auth.access import Grant
-from app.auth.actor import Actor
 from app.auth.needs import PATHWAY_ROLES, needs
-from app.auth.service import cached_actor
+from app.auth.service import authenticate_request
 from app.cases import service
 from app.cases.repository import CaseFilter
 from app.cases.schemas import (
@@ -40,7 +39,6 @@ from app.deps import (
     VisibleCaseId,
     WriterDep,
 )
-from app.errors import Unauthorized
 from app.security.inputs import MAX_ID, check_inputs
 from app.security.text import may_hide_control
 from app.timeutil import utcnow
@@ -146,15 +144,16 @@ def get_case(
 class TransitionRoute(APIRoute):
     """`POST /cases/{id}/events` with a short way through for the usual request.
 
-    The usual request (a cached bearer token, a plain case id, If-Match, a JSON body that
+    The usual request (a bearer token, a plain case id, If-Match, a JSON body that
     validates, nothing unusual anywhere) skips FastAPI's per-request dependency resolution,
-    which cost more CPU than the transition itself. Anything else (an unknown token, a query
+    which cost more CPU than the transition itself. Anything else (no bearer token, a query
     string, an odd header, a body that does not parse or validate, a `\\u` escape or a C1
     character the input checks look into) goes the full way, unchanged: the short way only
-    takes requests on which every check of the full way (`check_inputs`, the bearer scheme,
-    the path and header parameters, the body model) would pass, and then runs the same
-    endpoint function with the same values. Errors the service raises become the same
-    problem responses either way.
+    takes requests on which every check of the full way before authentication (`check_inputs`,
+    the bearer scheme, the path and header parameters, the body model) would pass, then
+    authenticates the token as `CurrentActor` does and runs the same endpoint function with the
+    same values. Errors the service raises (a 401 included) become the same problem responses
+    either way.
 
     Only public FastAPI surface: a route class overriding `get_route_handler` (FastAPI's
     documented "custom APIRoute class") that wraps the handler FastAPI builds, and
@@ -184,7 +183,7 @@ class TransitionRoute(APIRoute):
             if routers_known and not request.app.dependency_overrides:
                 arguments = await _short_way(request)
                 if arguments is not None:
-                    return await run_in_threadpool(fire_event, request, *arguments)
+                    return await run_in_threadpool(_fire_short, request, *arguments)
             return await full(request)
 
         return handler
@@ -214,13 +213,13 @@ def _only_known_router_dependencies(routes: Any, route: APIRoute) -> bool:
 
 async def _short_way(
     request: Request,
-) -> tuple[int, EventCreate, Actor, str | None, str | None] | None:
-    """The endpoint's arguments after `request` (case id, body, actor, If-Match,
-    Idempotency-Key) when the request can take the short way; else None (the full way)."""
+) -> tuple[str, int, EventCreate, str | None, str | None] | None:
+    """(bearer token, case id, body, If-Match, Idempotency-Key) when the request can take the
+    short way; else None (the full way)."""
     simple = _simple_request(request)
     if simple is None:
         return None
-    case_id, actor, if_match, key = simple
+    token, case_id, if_match, key = simple
     raw = await request.body()
     if not raw or may_hide_control(raw):  # a control character, a NUL: the input checks decide
         return None
@@ -228,7 +227,22 @@ async def _short_way(
         body = EventCreate.model_validate(json.loads(raw))
     except Exception:  # not JSON, or not an event: the full way answers (400 or 422)
         return None
-    return case_id, body, actor, if_match, key
+    return token, case_id, body, if_match, key
+
+
+def _fire_short(
+    request: Request,
+    token: str,
+    case_id: int,
+    body: EventCreate,
+    if_match: str | None,
+    key: str | None,
+) -> JSONResponse:
+    """The endpoint, after authenticating the token as `CurrentActor` does (in this worker
+    thread: no second hand-off). Every other check of the full way passed before the short way
+    was taken, so an Unauthorized here is the answer the full way gives too."""
+    actor = authenticate_request(request.app.state.sessions, token, now=utcnow())
+    return fire_event(request, case_id, body, actor, if_match, key)
 
 
 _SHORT_WAY_HEADERS = frozenset({b"content-type", b"if-match", b"idempotency-key", b"authorization"})
@@ -238,9 +252,9 @@ def _text(value: bytes | None) -> str | None:
     return value.decode("latin-1") if value is not None else None
 
 
-def _simple_request(request: Request) -> tuple[int, Actor, str | None, str | None] | None:
-    """(case id, actor, If-Match, Idempotency-Key) when nothing about the request needs the full
-    way; else None. Mirrors the checks the full way makes, erring towards None."""
+def _simple_request(request: Request) -> tuple[str, int, str | None, str | None] | None:
+    """(bearer token, case id, If-Match, Idempotency-Key) when nothing about the request needs
+    the full way; else None. Mirrors the checks the full way makes, erring towards None."""
     scope = request.scope
     if scope.get("query_string"):
         return None
@@ -271,13 +285,7 @@ def _simple_request(request: Request) -> tuple[int, Actor, str | None, str | Non
     credentials = credentials.strip()
     if scheme.lower() != "bearer" or not credentials:
         return None
-    try:
-        actor = cached_actor(request.app.state.sessions.kw["bind"], credentials, now=utcnow())
-    except Unauthorized:  # expired: the full way says so, in its own order
-        return None
-    if actor is None:  # not seen lately: the full way looks the token up
-        return None
-    return case_id, actor, if_match, key
+    return credentials, case_id, if_match, key
 
 
 def fire_event(

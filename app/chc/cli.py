@@ -26,11 +26,17 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _actor(username: str) -> Actor:
-    from app.auth.repository import AuthRepository
+    from app.auth.service import AmbiguousUsername, find_user
     from app.db import get_sessionmaker
+    from app.errors import NotFound
 
-    with get_sessionmaker()() as session:
-        user = AuthRepository(session).user_by_username(username)
+    try:
+        with get_sessionmaker()() as session:
+            user = find_user(session, username)
+    except AmbiguousUsername as exc:
+        raise _fail(str(exc)) from None
+    except NotFound:
+        user = None
     if user is None or not user.active:
         raise _fail(f"no active user {username!r} (add one with `homefirst users add`)")
     return Actor(user.id, user.username, user.organisation, frozenset(user.role_list))

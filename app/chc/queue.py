@@ -242,13 +242,8 @@ def reassign(
                 f"case {case_id} is claimed by {item.claimed_by}; only they (or an admin) may "
                 "reassign it"
             )
-        target = repo.user_by_username(to)
-        if (
-            target is None
-            or not target.active
-            or target.organisation != actor.organisation
-            or "chc_assessor" not in target.role_list
-        ):
+        target = repo.user_in(actor.organisation, to)
+        if target is None or not target.active or "chc_assessor" not in target.role_list:
             raise ValidationFailed(
                 f"{to!r} is not an active CHC assessor in {actor.organisation}",
                 errors=[{"field": "to", "problem": "not an active chc_assessor here"}],

@@ -280,8 +280,9 @@ class ChcRepository:
     def _queue_select(self, organisation: str, states: Sequence[str]) -> Any:
         return _queue_select(organisation, list(states))
 
-    def user_by_username(self, username: str) -> User | None:
-        stmt = select(User).where(User.username == username)
+    def user_in(self, organisation: str, username: str) -> User | None:
+        """The organisation's user of that name (usernames are unique per organisation)."""
+        stmt = select(User).where(User.organisation == organisation, User.username == username)
         return self.session.execute(stmt).scalar_one_or_none()
 
 

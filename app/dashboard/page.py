@@ -1,12 +1,17 @@
 """The managers' dashboard page at /dashboard: server-rendered, no external assets.
 
 Browsers cannot send bearer headers from a link, so the page signs in once with a token and
-keeps it in an HttpOnly, SameSite=Strict cookie scoped to /dashboard.
+gets a server-side session (app/auth/sessions.py): the cookie holds only a random session id
+(HttpOnly, SameSite=Strict, Secure over HTTPS, scoped to /dashboard), never the token. Signing
+out ends the session for good. Cross-site posts (sign-in included) are refused before they get
+here (app/security/origin.py); the pages say `Referrer-Policy: same-origin` so that the
+browser's own posts carry their real Origin.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from html import escape
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,11 +20,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from app.api_shared import log_read
+from app.auth import sessions
 from app.auth.access import AccessPolicy
 from app.auth.actor import Actor
-from app.auth.service import authenticate
 from app.chc.config import chc_config
 from app.chc.metrics import chc_metrics
+from app.config import Settings
 from app.dashboard import service
 from app.dashboard.charts import bar_chart, line_chart
 from app.dashboard.context import MetricsContext
@@ -28,57 +34,88 @@ from app.deps import EngineDep, SessionDep
 from app.discharge import service as discharge_service
 from app.engine.diagrams import mermaid
 from app.errors import DomainError, Unauthorized
-from app.security.cookies import DASHBOARD_COOKIE
+from app.security.cookies import (
+    SESSION_COOKIE,
+    clear_session_cookie,
+    secure_cookie,
+    set_session_cookie,
+)
 from app.timeutil import london_date, utcnow
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
-COOKIE = DASHBOARD_COOKIE
+COOKIE = SESSION_COOKIE
 TREND_DAYS = 14
 RFD_ROWS = 50
+# The forms on these pages post to this site; under the service-wide `no-referrer` a browser
+# sends `Origin: null` with them, which the cross-site guard cannot tell from an attack.
+PAGE_HEADERS = {"Referrer-Policy": "same-origin"}
 templates = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(["html"]),
 )
 
 
+def _html(content: str, status_code: int = 200) -> HTMLResponse:
+    return HTMLResponse(content, status_code=status_code, headers=PAGE_HEADERS)
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _policy(request: Request) -> sessions.SessionPolicy:
+    return sessions.SessionPolicy.from_settings(_settings(request))
+
+
 def _actor(request: Request, db: SessionDep) -> Actor | None:
-    token = request.cookies.get(COOKIE)
-    if not token:
+    session_id = request.cookies.get(COOKIE)
+    if not session_id:
         return None
     try:
-        return authenticate(db, token, now=utcnow())
+        return sessions.current(db, session_id, now=utcnow(), policy=_policy(request))
     except Unauthorized:
         return None
 
 
 @router.get("/login", response_class=HTMLResponse)
 def login_form() -> HTMLResponse:
-    return HTMLResponse(templates.get_template("login.html").render(error=None))
+    return _html(templates.get_template("login.html").render(error=None))
 
 
 @router.post("/login")
-def login(db: SessionDep, token: Annotated[str, Form(max_length=200)]) -> Response:
+def login(
+    request: Request, db: SessionDep, token: Annotated[str, Form(max_length=200)]
+) -> Response:
+    now = utcnow()
+    policy = _policy(request)
     try:
-        authenticate(db, token.strip(), now=utcnow())
+        signed_in = sessions.sign_in_with_token(db, token.strip(), now=now, policy=policy)
     except Unauthorized as exc:
         page = templates.get_template("login.html").render(error=f"Not signed in: {exc.detail}.")
-        return HTMLResponse(page, status_code=401)
+        return _html(page, status_code=401)
+    previous = request.cookies.get(COOKIE)
+    if previous:  # signing in again: the old session ends rather than lingering
+        sessions.end(db, previous, now=now)
     response = RedirectResponse("/dashboard", status_code=303)
-    response.set_cookie(
-        COOKIE,
-        token.strip(),
-        httponly=True,
-        samesite="strict",
-        path="/dashboard",
-        max_age=12 * 3600,
+    set_session_cookie(
+        response,
+        signed_in.session_id,
+        max_age=int(policy.absolute.total_seconds()),
+        secure=secure_cookie(request, _settings(request).session_cookie_secure),
     )
     return response
 
 
 @router.post("/logout")
-def logout() -> Response:
+def logout(request: Request, db: SessionDep) -> Response:
+    session_id = request.cookies.get(COOKIE)
+    if session_id:
+        sessions.end(db, session_id, now=utcnow())
     response = RedirectResponse("/dashboard/login", status_code=303)
-    response.delete_cookie(COOKIE, path="/dashboard")
+    clear_session_cookie(
+        response, secure=secure_cookie(request, _settings(request).session_cookie_secure)
+    )
     return response
 
 
@@ -109,7 +146,7 @@ def dashboard(
             db, day=day, site=site, organisation=actor.organisation, now=now, ctx=ctx, live=live
         )
     except DomainError as exc:
-        return HTMLResponse(f"<p>{exc.detail}</p>", status_code=exc.status_code)
+        return _html(f"<p>{escape(exc.detail)}</p>", status_code=exc.status_code)
     trend = [
         service.metrics_for(
             db,
@@ -154,7 +191,7 @@ def dashboard(
         extra_panels=_panels(metrics, _chc(request, db, engine, actor, day, now)),
         diagrams=_diagrams(engine),
     )
-    return HTMLResponse(page)
+    return _html(page)
 
 
 def _charts(d: dict[str, Any], trend: list[dict[str, Any]], labels: list[str]) -> dict[str, str]:

@@ -45,7 +45,7 @@ def load_demo(
     now = now or utcnow()
     created = 0
     with sessions() as session:
-        user = AuthRepository(session).user_by_username(DEMO_USER)
+        user = AuthRepository(session).user_in(DEMO_ORG, DEMO_USER)
         session.rollback()
         if user is None:
             user = add_user(
@@ -58,7 +58,11 @@ def load_demo(
             actor = Actor(user.id, user.username, user.organisation, frozenset(user.role_list))
             created = _demo_cases(session, writer, workflows, actor, now)
         token = create_token(
-            session, username=DEMO_USER, label="demo", expires_in=timedelta(days=30)
+            session,
+            username=DEMO_USER,
+            organisation=DEMO_ORG,
+            label="demo",
+            expires_in=timedelta(days=30),
         )
     return DemoResult(token, created)
 

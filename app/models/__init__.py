@@ -22,7 +22,7 @@ from app.models.live import LiveFigures
 from app.models.share import CaseShare, CaseShareChange
 from app.models.snapshot import MetricSnapshot
 from app.models.spell import DischargeDelayPeriod, DischargeSpell
-from app.models.user import ApiToken, User
+from app.models.user import ApiToken, User, WebSession
 
 __all__ = [
     "AccessRecord",
@@ -54,4 +54,5 @@ __all__ = [
     "LiveFigures",
     "MetricSnapshot",
     "User",
+    "WebSession",
 ]

@@ -1,10 +1,11 @@
-"""Users, their roles and organisation, and their bearer tokens (stored hashed)."""
+"""Users, their roles and organisation, their bearer tokens and their signed-in browser sessions
+(tokens and session ids are stored hashed)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, BigIntPK
@@ -12,9 +13,12 @@ from app.models.base import Base, BigIntPK
 
 class User(Base):
     __tablename__ = "users"
+    # A username is unique within its organisation only: an administrator choosing a name must
+    # learn nothing about other organisations' users (README "Users and tokens").
+    __table_args__ = (UniqueConstraint("organisation", "username"),)
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
-    username: Mapped[str] = mapped_column(String(64), unique=True)
+    username: Mapped[str] = mapped_column(String(64))
     display_name: Mapped[str] = mapped_column(String(200))
     organisation: Mapped[str] = mapped_column(String(64))
     # Comma-free role names, stored as a space-separated list to stay portable.
@@ -41,4 +45,29 @@ class ApiToken(Base):
     label: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class WebSession(Base):
+    """A signed-in browser (`app.auth.sessions`): the cookie holds a random id, this row its
+    SHA-256. It ends at sign-out (`revoked_at`), after `idle` without a request, at
+    `expires_at`, or when its user is deactivated or the token it was signed in with is
+    revoked or expires."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    session_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="RESTRICT"), index=True
+    )
+    # The credential the browser signed in with: "token" today (then `token_id` is set);
+    # a password or single sign-on later.
+    method: Mapped[str] = mapped_column(String(16))
+    token_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("api_tokens.id", ondelete="RESTRICT"), index=True
+    )
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime]  # the absolute limit, whatever the activity
     revoked_at: Mapped[datetime | None]

@@ -108,21 +108,26 @@ def _count_statements(client: TestClient) -> tuple[list[str], Any]:
     return seen, lambda: event.remove(bind, "before_cursor_execute", on_execute)
 
 
-def test_a_transition_over_http_is_three_statements(client: TestClient, make_user) -> None:
+def test_a_transition_over_http_is_the_token_check_and_three_statements(
+    client: TestClient, make_user
+) -> None:
     user = make_user(*TEAM)
     api = Api(client, user.headers)
     case = open_case(api, NHS[4], site="AINTREE")
-    etag = api.get(case["id"]).headers["ETag"]  # authenticates: the token is now known
+    etag = api.get(case["id"]).headers["ETag"]
     seen, stop = _count_statements(client)
     try:
         api.fire(case["id"], "update_details", etag=etag, data={"ward": "Ward 3"})
     finally:
         stop()
-    # Lock (with the visibility check), UPDATE, INSERT: no authentication or scoping query.
-    assert len(seen) == 3, seen
-    assert seen[0].startswith("SELECT cases.id")
-    assert seen[1].startswith("UPDATE cases")
-    assert seen[2].startswith("INSERT INTO case_events")
+    # The token, read afresh on every request so a revocation anywhere refuses the next one
+    # (one statement by the token's hash, outside the transaction); then lock (with the
+    # visibility check), UPDATE, INSERT: no scoping query.
+    assert len(seen) == 4, seen
+    assert seen[0].startswith("SELECT api_tokens.id")
+    assert seen[1].startswith("SELECT cases.id")
+    assert seen[2].startswith("UPDATE cases")
+    assert seen[3].startswith("INSERT INTO case_events")
 
 
 def test_scoping_comes_first_with_or_without_an_idempotency_key(

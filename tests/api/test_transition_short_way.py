@@ -17,11 +17,15 @@ import pytest
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.testclient import TestClient
 from httpx import Response
+from sqlalchemy import update
 
+from app.auth.tokens import hash_token
 from app.cases import routes
 from app.cases.routes import TransitionRoute
 from app.config import Settings
 from app.main import create_app
+from app.models import ApiToken
+from app.timeutil import utcnow
 from tests.discharge.helpers import NHS, TEAM, london, open_case
 from tests.hardening.conftest import dispose
 from tests.helpers import Api
@@ -119,18 +123,26 @@ def _open(api: Api, nhs: str) -> int:
 
 
 def test_every_answer_is_the_same_either_way(
-    client: TestClient, full: TestClient, make_user, short_ways: list[bool]
+    client: TestClient, full: TestClient, make_user, short_ways: list[bool], sessions
 ) -> None:
     owner = make_user(*TEAM)
     clerk = make_user("chc_assessor", org=owner.org)  # same organisation, not a discharge role
     stranger = make_user(*TEAM)
+    revoked = make_user(*TEAM, org=owner.org)
     api = Api(client, owner.headers)
     case_id = _open(api, NHS[6])
     api.fire(case_id, "update_details", data={"ward": "Ward 2"})  # now at version 2
     answers: dict[str, int] = {}
-    for c in (client, full):  # both learn the tokens: the short way needs a known token
-        for user in (owner, clerk, stranger):
+    for c in (client, full):  # every token works on both services
+        for user in (owner, clerk, stranger, revoked):
             assert c.get("/api/v1/cases?limit=1", headers=user.headers).status_code == 200
+    with sessions() as session:  # as another process would: the services cannot know
+        session.execute(
+            update(ApiToken)
+            .where(ApiToken.token_hash == hash_token(revoked.token))
+            .values(revoked_at=utcnow())
+        )
+        session.commit()
 
     def sent_by(user: Any, etag: str | None = '"2"') -> dict[str, str]:
         return {**user.headers, **({"If-Match": etag} if etag is not None else {})}
@@ -160,7 +172,10 @@ def test_every_answer_is_the_same_either_way(
         ("a query string", good, event, url + "?dry_run=1", False),
         ("If-Match too long", sent_by(owner, '"' + "2" * 60 + '"'), event, url, False),
         ("no token", {"If-Match": '"2"'}, event, url, False),
-        ("unknown token", {"Authorization": "Bearer nope", "If-Match": '"2"'}, event, url, False),
+        # The short way takes any bearer token and checks it in the database as the full way
+        # does (nothing is remembered between requests): the same 401 either way.
+        ("unknown token", {"Authorization": "Bearer nope", "If-Match": '"2"'}, event, url, True),
+        ("revoked token", sent_by(revoked), event, url, True),
         ("id beyond the database", good, event, _url(10**20), False),
     ]
     for name, headers, body, path, short in matrix:
@@ -195,6 +210,7 @@ def test_every_answer_is_the_same_either_way(
         "If-Match too long": 422,
         "no token": 401,
         "unknown token": 401,
+        "revoked token": 401,
         "id beyond the database": 422,
     }
     assert [e["event"] for e in api.history(case_id)] == ["open", "update_details"]

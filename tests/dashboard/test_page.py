@@ -156,6 +156,7 @@ def test_every_form_control_has_a_label(browser, live_server: str, two_sites) ->
 def test_sign_in_and_out_without_a_browser(client: TestClient, two_sites) -> None:  # noqa: ANN001
     _, _, token = two_sites
     fresh = TestClient(client.app)
+    fresh.headers["Origin"] = "http://testserver"  # as a browser's own form posts say
     r = fresh.get("/dashboard", follow_redirects=False)
     assert (r.status_code, r.headers["location"]) == (303, "/dashboard/login")
     r = fresh.post("/dashboard/login", data={"token": "hf_wrong"}, follow_redirects=False)

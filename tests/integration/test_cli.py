@@ -101,3 +101,43 @@ def test_metrics_check_and_rebuild_from_the_command_line(
     assert rebuilt.exit_code == 0, rebuilt.output
     assert re.search(r"^discharge_spells: [1-9]\d* row\(s\) derived", rebuilt.output, re.M)
     assert cli_env.invoke(cli, ["metrics", "check", "--org", user.org]).exit_code == 0
+
+
+def test_the_system_role_is_granted_only_when_asked_for_in_so_many_words(
+    cli_env: CliRunner,
+) -> None:
+    import uuid
+
+    name = f"svc_{uuid.uuid4().hex[:8]}"
+    add = ["users", "add", name, "--org", "LUHFT", "--roles", "system"]
+    refused = cli_env.invoke(cli, add)
+    assert refused.exit_code == 1
+    assert "system is internal to the service" in refused.output
+    granted = cli_env.invoke(cli, [*add, "--allow-internal-roles"])
+    assert granted.exit_code == 0, granted.output
+    assert f"added {name} (LUHFT): system" in granted.output
+
+
+def test_a_username_in_two_organisations_needs_the_organisation(
+    cli_env: CliRunner, client: TestClient
+) -> None:
+    import uuid
+
+    name = f"twin_{uuid.uuid4().hex[:8]}"
+    for org, roles in (("LUHFT", "analyst"), ("MLCSU", "manager")):
+        added = cli_env.invoke(cli, ["users", "add", name, "--org", org, "--roles", roles])
+        assert added.exit_code == 0, added.output
+    ambiguous = cli_env.invoke(cli, ["tokens", "create", name])
+    assert ambiguous.exit_code == 1
+    assert "exists in 2 organisations (LUHFT, MLCSU)" in ambiguous.output
+    issued = cli_env.invoke(cli, ["tokens", "create", name, "--org", "MLCSU"])
+    assert issued.exit_code == 0, issued.output
+    token = issued.stdout.strip().splitlines()[0]
+    listed = client.get("/api/v1/admin/users", headers={"Authorization": f"Bearer {token}"})
+    assert listed.status_code == 403  # the MLCSU manager's token, not the LUHFT analyst's
+    r = client.get("/api/v1/pathways", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200
+    # Commands acting as a user by name say so too, rather than pick one.
+    acted = cli_env.invoke(cli, ["chc", "panel", "--user", name])
+    assert acted.exit_code == 1
+    assert "exists in 2 organisations" in acted.output

@@ -1,0 +1,206 @@
+"""Revocation takes effect at once on every worker: tested as deployed (issue 13, item 5).
+
+Fresh processes, as in `test_fresh_process.py`: `alembic upgrade head` and the `homefirst`
+command line in their own processes, then `uvicorn app.asgi:application --workers 2`. Each
+worker logs its access lines with its process id, so the test knows which worker answered.
+
+For each way a token stops working (rotation over HTTP, deactivation by an administrator over
+HTTP, `homefirst tokens revoke` in another process), the token is first used until both workers
+have accepted it (a worker that remembered tokens would now hold it), then the change is made,
+then the old token is sent again, each request on a new connection, until both workers have
+answered several times: every answer must be a 401.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import fresh_database_url
+from tests.e2e.test_fresh_process import (
+    PROJECT_ROOT,
+    WORKERS,
+    _env,
+    _free_port,
+    _run,
+    _stop,
+    _wait_ready,
+)
+
+ORG = "E2E-REVOKE"
+PATH = "/api/v1/pathways"
+EACH_WORKER = 5  # answers wanted from every worker after each change
+MAX_REQUESTS = 400
+ACCESS = re.compile(r'^(\d+) uvicorn\.access .*"GET ' + re.escape(PATH) + r' HTTP/1\.1" (\d{3})')
+LOG_CONFIG = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"pid": {"format": "%(process)d %(name)s %(message)s"}},
+    "handlers": {
+        "out": {"class": "logging.StreamHandler", "formatter": "pid", "stream": "ext://sys.stdout"}
+    },
+    "loggers": {
+        "uvicorn": {"handlers": ["out"], "level": "INFO", "propagate": False},
+        "uvicorn.access": {"handlers": ["out"], "level": "INFO", "propagate": False},
+    },
+}
+
+
+USERS = {"e2e.admin": "admin", "e2e.rotate": "analyst", "e2e.deactivate": "analyst"}
+USERS["e2e.revoke"] = "analyst"
+SETUP = f"""
+import json
+from typer.testing import CliRunner
+from app.cli import cli
+
+runner, tokens = CliRunner(), {{}}
+for name, role in {USERS!r}.items():
+    added = runner.invoke(cli, ["users", "add", name, "--org", {ORG!r}, "--roles", role])
+    assert added.exit_code == 0, added.output
+    issued = runner.invoke(cli, ["tokens", "create", name, "--org", {ORG!r}])
+    assert issued.exit_code == 0, issued.output
+    tokens[name] = issued.stdout.split()[0]
+print(json.dumps(tokens))
+"""
+
+
+@dataclass
+class Deployed:
+    base: str
+    log: Path
+    env: dict[str, str]
+    admin: str
+    tokens: dict[str, str]  # username -> token
+
+
+def _start(env: dict[str, str], tmp: Path) -> tuple[object, str, Path]:
+    import subprocess
+
+    log = tmp / "uvicorn.log"
+    config = tmp / "log.json"
+    config.write_text(json.dumps(LOG_CONFIG))
+    port = _free_port()
+    cmd = [sys.executable, "-m", "uvicorn", "app.asgi:application", "--host", "127.0.0.1"]
+    cmd += ["--port", str(port), "--workers", str(WORKERS), "--log-config", str(config)]
+    with log.open("ab") as out:
+        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            cmd,
+            cwd=PROJECT_ROOT,
+            env={**env, "PYTHONUNBUFFERED": "1"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return proc, f"http://127.0.0.1:{port}", log
+
+
+@pytest.fixture(scope="module")
+def deployed(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Deployed]:
+    tmp = tmp_path_factory.mktemp(f"revoke-{backend}")
+    env = _env(fresh_database_url(backend, tmp, request))
+    _run(["-m", "alembic", "upgrade", "head"], env)
+    # The users and their tokens from the command line, in one further process (each start of
+    # the interpreter costs seconds on a busy machine).
+    tokens = json.loads(_run(["-c", SETUP], env))
+    proc, base, log = _start(env, tmp)
+    try:
+        _wait_ready(proc, base, log)  # type: ignore[arg-type]
+        yield Deployed(base, log, env, tokens["e2e.admin"], tokens)
+    finally:
+        _stop(proc)  # type: ignore[arg-type]
+
+
+def _get(base: str, token: str) -> int:
+    """One request on a new connection (so it goes to whichever worker accepts it)."""
+    headers = {"Authorization": f"Bearer {token}", "Connection": "close"}
+    return httpx.get(f"{base}{PATH}", headers=headers, timeout=30).status_code
+
+
+def _answers_by_worker(log: Path, offset: int) -> Counter[tuple[str, str]]:
+    """(worker pid, status) of each access line written after `offset`."""
+    text = log.read_bytes()[offset:].decode(errors="replace")
+    return Counter(m.groups() for m in map(ACCESS.match, text.splitlines()) if m)  # type: ignore[misc]
+
+
+def _every_worker_answers(d: Deployed, token: str, expect: int) -> Counter[tuple[str, str]]:
+    """Send `token` until each worker has answered EACH_WORKER times; every answer must be
+    `expect`. The answers by (worker, status)."""
+    offset = d.log.stat().st_size
+    sent = Counter[int]()
+    seen: Counter[tuple[str, str]] = Counter()
+    while sum(sent.values()) < MAX_REQUESTS:
+        for _ in range(10):
+            sent[_get(d.base, token)] += 1
+        seen = _answers_by_worker(d.log, offset)
+        workers = Counter(pid for pid, _ in seen.elements())
+        if len(workers) >= WORKERS and min(workers.values()) >= EACH_WORKER:
+            break
+    assert sent == Counter({expect: sum(sent.values())}), (expect, sent, seen)
+    workers = Counter(pid for pid, _ in seen.elements())
+    assert len(workers) == WORKERS, seen
+    assert min(workers.values()) >= EACH_WORKER, seen
+    return seen
+
+
+def test_a_rotated_token_is_refused_by_every_worker_at_once(deployed: Deployed) -> None:
+    old = deployed.tokens["e2e.rotate"]
+    _every_worker_answers(deployed, old, 200)
+    r = httpx.post(
+        f"{deployed.base}/api/v1/auth/tokens/rotate",
+        headers={"Authorization": f"Bearer {old}", "Connection": "close"},
+        timeout=30,
+    )
+    assert r.status_code == 201, r.text
+    _every_worker_answers(deployed, old, 401)
+    _every_worker_answers(deployed, r.json()["token"], 200)
+
+
+def test_a_deactivated_users_token_is_refused_by_every_worker_at_once(
+    deployed: Deployed,
+) -> None:
+    token = deployed.tokens["e2e.deactivate"]
+    _every_worker_answers(deployed, token, 200)
+    r = httpx.post(
+        f"{deployed.base}/api/v1/admin/users/e2e.deactivate/deactivate",
+        headers={"Authorization": f"Bearer {deployed.admin}", "Connection": "close"},
+        timeout=30,
+    )
+    assert (r.status_code, r.json()["active"]) == (200, False), r.text
+    _every_worker_answers(deployed, token, 401)
+
+
+def test_a_token_revoked_from_the_command_line_is_refused_by_every_worker_at_once(
+    deployed: Deployed,
+) -> None:
+    token = deployed.tokens["e2e.revoke"]
+    _every_worker_answers(deployed, token, 200)
+    # Keep using the token while the command starts (it takes a few seconds to load), so each
+    # worker has used it moments before the revocation commits.
+    stop = threading.Event()
+    during: list[int] = []
+
+    def keep_using() -> None:
+        while not stop.is_set():
+            during.append(_get(deployed.base, token))
+
+    user = threading.Thread(target=keep_using)
+    user.start()
+    try:
+        out = _run(["-m", "app.cli", "tokens", "revoke", token[:10]], deployed.env)
+    finally:
+        stop.set()
+        user.join(timeout=60)
+    assert "revoked 1 token(s)" in out
+    assert during[:1] == [200], during
+    _every_worker_answers(deployed, token, 401)
