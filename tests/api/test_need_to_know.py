@@ -154,6 +154,7 @@ def test_the_dashboard_page_follows_the_grants(settings: Settings, make_user, wa
     team, _ = ward
     app = create_app(settings)
     with TestClient(app) as browser:
+        browser.headers["Origin"] = "http://testserver"  # as a browser's own form posts say
         for roles, status, table in (
             (("manager",), 200, True),
             (("chc_assessor",), 200, False),  # figures, but not the RFD list
