@@ -104,22 +104,26 @@ def downgrade() -> None:
         batch_op.drop_index("ix_chc_import_report_parts_read")
     op.drop_table("chc_import_report_parts")
     op.drop_table("chc_import_chunks")
-    with op.batch_alter_table("chc_imports", schema=None) as batch_op:
-        batch_op.drop_index(
-            "ix_chc_imports_pending", postgresql_where=sa.text(PENDING), sqlite_where=sa.text(PENDING)
-        )
-        for column in (
-            "error",
-            "finished_at",
-            "started_at",
-            "attempts",
-            "lease_expires_at",
-            "lease_owner",
-            "rows_read",
-            "next_row",
-            "state",
-        ):
-            batch_op.drop_column(column)
+    op.drop_index(
+        "ix_chc_imports_pending",
+        table_name="chc_imports",
+        postgresql_where=sa.text(PENDING),
+        sqlite_where=sa.text(PENDING),
+    )
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+ has it): a batch would rebuild the table,
+    # and SQLite refuses to drop a table other tables' foreign keys point at.
+    for column in (
+        "error",
+        "finished_at",
+        "started_at",
+        "attempts",
+        "lease_expires_at",
+        "lease_owner",
+        "rows_read",
+        "next_row",
+        "state",
+    ):
+        op.execute(f"ALTER TABLE chc_imports DROP COLUMN {column}")
 
 
 def _fold_report_parts() -> None:
