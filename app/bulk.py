@@ -56,9 +56,33 @@ class IdAllocator:
 
 
 def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """All `rows` in one statement (psycopg pipelines an executemany)."""
-    if rows:
+    """All `rows` (each with the same keys) in one statement: COPY on PostgreSQL, an
+    executemany on SQLite (in-process, where a statement costs no round trip)."""
+    if not rows:
+        return
+    connection = session.connection()
+    dialect = connection.dialect
+    if dialect.name != "postgresql":
         session.execute(insert(table), list(rows))
+        return
+    names = list(rows[0])
+    # Each value as the column's type binds it (UTC times, JSON), so COPY stores what an
+    # INSERT would.
+    processors = [
+        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+    ]
+    quote = dialect.identifier_preparer.quote
+    sql = f"COPY {quote(table.name)} ({', '.join(quote(n) for n in names)}) FROM STDIN"
+    driver = connection.connection.driver_connection
+    assert driver is not None  # noqa: S101 - a live connection of the session's transaction
+    with driver.cursor() as cursor, cursor.copy(sql) as copy:
+        for row in rows:
+            copy.write_row(
+                [
+                    value if proc is None else proc(value)
+                    for value, proc in zip((row[n] for n in names), processors, strict=True)
+                ]
+            )
 
 
 def row_of(obj: Any, table: Table, *, skip: frozenset[str] = frozenset()) -> dict[str, Any]:

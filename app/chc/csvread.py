@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from app.calc.nhs_number import is_valid_nhs_number, normalise_nhs_number
@@ -31,6 +32,8 @@ ADULT_AGE = 18
 MIN_YEAR = 1900
 WINDOWS_1252 = "cp1252"
 CHUNK_BYTES = 64 * 1024
+# A line longer than this is not a row of a list (and is not held in memory to find out).
+MAX_LINE_BYTES = 1024 * 1024
 # The delimiter is sniffed from the start of the file, as far as this many characters.
 SNIFF_CHARS = 4096
 
@@ -176,7 +179,7 @@ def _check_windows_1252(line: str, number: int, what: str) -> None:
                 f"{what} {number} does not read as Windows-1252 text ({word[:40]!r}); the file is "
                 "in another encoding (Shift-JIS or another East Asian encoding?): save it as "
                 "UTF-8, or declare its encoding",
-                row=number,
+                **{what: number},
             )
 
 
@@ -214,63 +217,77 @@ def _beside_ascii_letters(before: str, after: str) -> bool:
     return bool(plain) and all(ch.isascii() for ch in plain) and any(ch.isalpha() for ch in plain)
 
 
-class _Raw(io.RawIOBase):
-    """A readable stream over `read(n)` (an upload, or the spooled chunks of a job)."""
+_EOL = re.compile(rb"\r\n|\n|\r")
 
-    def __init__(self, read: Callable[[int], bytes]) -> None:
-        self._read = read
 
-    def readable(self) -> bool:
-        return True
+def _byte_lines(read: Callable[[int], bytes]) -> Iterator[bytes]:
+    """The file's lines as bytes, ends kept (CR LF, LF or a lone CR), a chunk at a time.
 
-    def readinto(self, buffer: Any) -> int:
-        data = self._read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
+    Splitting the bytes is safe in every encoding a list may be in: each is ASCII-based, and no
+    multi-byte character of them contains the bytes of CR or LF.
+    """
+    pending = b""
+    while chunk := read(CHUNK_BYTES):
+        data = pending + chunk
+        start = 0
+        for match in _EOL.finditer(data):
+            if match.end() == len(data) and data.endswith(b"\r"):
+                break  # perhaps the first half of a CR LF split over two chunks
+            yield data[start : match.end()]
+            start = match.end()
+        pending = data[start:]
+        if len(pending) > MAX_LINE_BYTES:
+            raise ListFileError(
+                f"a line of the file is longer than {MAX_LINE_BYTES // 1024} KB; it is not a list"
+            )
+    if pending:
+        yield pending
 
 
 class ListReader:
     """The records of a list, read as a stream (memory does not grow with the file).
 
-    Yields `(row number, cells)` for every record after the heading, blank ones included; a
-    file that cannot be read (not valid in its encoding, not CSV, NUL bytes) raises
-    `ListFileError` naming the row.
+    Yields `(row number, cells)` for every record after the heading, blank ones included. Each
+    line is decoded on its own, strictly, so a file that cannot be read (not valid in its
+    encoding, NUL bytes, not CSV) raises `ListFileError` naming the line or row.
     """
 
     def __init__(self, read: Callable[[int], bytes], encoding: str, *, declared: bool) -> None:
         self.encoding = encoding
         self._check = encoding == WINDOWS_1252 and not declared
         self.row_number = 0
-        self._text = io.TextIOWrapper(
-            io.BufferedReader(_Raw(read), CHUNK_BYTES), encoding, errors="strict", newline=""
-        )
-        head = self._decoding(lambda: self._text.read(SNIFF_CHARS), 1)
-        head += self._decoding(self._text.readline, 1)
-        self.dialect = _dialect(head[:SNIFF_CHARS])
-        lines = itertools.chain(io.StringIO(head, newline=""), self._text)
-        self._records = csv.reader(self._lines(lines), self.dialect)
+        self.line_number = 0
+        lines = self._text(_byte_lines(read))
+        head: list[str] = []
+        size = 0
+        while size < SNIFF_CHARS and (line := next(lines, None)) is not None:
+            head.append(line)
+            size += len(line)
+        self.dialect = _dialect("".join(head)[:SNIFF_CHARS])
+        self._records = csv.reader(itertools.chain(head, lines), self.dialect)
         first = self._next()
         if first is None or not any(cell.strip() for cell in first):
             raise ListFileError("the file has no heading row")
         self.headings = [h.strip() for h in first]
         self.row_number = 1
 
-    def _lines(self, lines: Iterator[str]) -> Iterator[str]:
-        while True:
-            line = self._decoding(lambda: next(lines, None), self.row_number + 1)
-            if line is None:
-                return
+    def _text(self, lines: Iterator[bytes]) -> Iterator[str]:
+        codec = self.encoding
+        for raw in lines:
+            self.line_number += 1
+            try:
+                line = raw.decode(codec)
+            except UnicodeDecodeError as exc:
+                raise ListFileError(
+                    _not_valid(self.encoding, exc, f" at line {self.line_number}"),
+                    line=self.line_number,
+                ) from None
+            codec = "utf-8" if codec == "utf-8-sig" else codec  # the mark opens the file only
             if "\x00" in line:
                 raise ListFileError("the file contains NUL bytes; it is not a CSV text file")
             if self._check:
-                _check_windows_1252(line, self._records.line_num + 1, "line")
+                _check_windows_1252(line, self.line_number, "line")
             yield line
-
-    def _decoding(self, step: Callable[[], Any], row: int) -> Any:
-        try:
-            return step()
-        except UnicodeDecodeError as exc:
-            raise ListFileError(_not_valid(self.encoding, exc, f" at row {row}"), row=row) from None
 
     def _next(self) -> list[str] | None:
         try:
@@ -493,6 +510,9 @@ def _age(born: date, on: date) -> int:
     return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
+# Lists repeat dates (birth dates of a few decades, referral dates of a few years) and strptime
+# is a tenth of a row's reading: each distinct text is parsed once.
+@lru_cache(maxsize=65536)
 def _parse_date(text: str, formats: tuple[str, ...]) -> date | None:
     for fmt in formats:
         try:

@@ -94,17 +94,19 @@ class StagedClockRepository(ClockRepository):
         self.clocks: list[Clock] = []
         self.evidence: list[ClockEvent] = []
         self._ids = IdAllocator(session, cast(Table, Clock.__table__))
+        self._by_case: dict[int, list[Clock]] = {}
 
     def current(self, case_id: int, name: str) -> Clock | None:
-        mine = [c for c in self.clocks if c.case_id == case_id and c.name == name]
+        mine = [c for c in self._by_case.get(case_id, ()) if c.name == name]
         return max(mine, key=lambda c: c.cycle) if mine else None
 
     def for_case(self, case_id: int) -> list[Clock]:
-        return [c for c in self.clocks if c.case_id == case_id]
+        return list(self._by_case.get(case_id, ()))
 
     def add(self, clock: Clock) -> None:
         clock.id = self._ids.next()
         self.clocks.append(clock)
+        self._by_case.setdefault(clock.case_id, []).append(clock)
 
     def stage_evidence(self, evidence: ClockEvent) -> None:
         self.evidence.append(evidence)
@@ -113,6 +115,8 @@ class StagedClockRepository(ClockRepository):
         return len(self.clocks), len(self.evidence)
 
     def undo(self, mark: tuple[int, int]) -> None:
+        for clock in self.clocks[mark[0] :]:
+            self._by_case[clock.case_id].remove(clock)
         del self.clocks[mark[0] :]
         del self.evidence[mark[1] :]
 
@@ -120,5 +124,5 @@ class StagedClockRepository(ClockRepository):
         clocks, evidence = cast(Table, Clock.__table__), cast(Table, ClockEvent.__table__)
         insert_rows(self.session, clocks, [row_of(c, clocks) for c in self.clocks])
         insert_rows(self.session, evidence, [row_of(e, evidence) for e in self.evidence])
-        self.clocks, self.evidence = [], []
+        self.clocks, self.evidence, self._by_case = [], [], {}
         self._ids.reset()

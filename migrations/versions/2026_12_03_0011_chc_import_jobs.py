@@ -38,9 +38,7 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("state", sa.String(length=16), server_default="done", nullable=False)
         )
-        batch_op.add_column(
-            sa.Column("next_row", sa.Integer(), server_default="2", nullable=False)
-        )
+        batch_op.add_column(sa.Column("next_row", sa.Integer(), server_default="2", nullable=False))
         batch_op.add_column(
             sa.Column("rows_read", sa.Integer(), server_default="0", nullable=False)
         )

@@ -27,6 +27,19 @@ def test_encodings_are_detected() -> None:
         decode(codecs.BOM_UTF16_LE + "x".encode("utf-16-le"))
 
 
+def test_other_encodings_are_refused_not_guessed() -> None:
+    sjis = "ML-1,山田太郎,鈴木\r\n".encode("shift_jis")
+    assert sjis.decode("cp1252") == "ML-1,ŽR“c‘¾˜Y,—é–Ø\r\n"  # all defined in Windows-1252
+    with pytest.raises(ListFileError, match="line 1 does not read as Windows-1252") as err:
+        decode(sjis)
+    assert err.value.extra == {"line": 1}
+    assert decode(sjis, "shift_jis") == ("ML-1,山田太郎,鈴木\r\n", "shift_jis")
+    western = "Zoë “Jo” O’Brien-Núñez, £5 – 2½ hrs, Škoda, Œuvre, MÜLLER, 1940–1950"
+    assert decode(western.encode("cp1252")) == (western, "cp1252")
+    with pytest.raises(ListFileError, match="not valid Windows-1252"):
+        decode(b"ID\r\nA\x81B\r\n")
+
+
 def test_the_shipped_lists_are_messy_on_purpose() -> None:
     assert (SAMPLES / "lscft.csv").read_bytes().startswith(codecs.BOM_UTF8)
     sefton = (SAMPLES / "sefton_mbc.csv").read_bytes()

@@ -257,3 +257,25 @@ def test_imports_are_listed_per_organisation(client: TestClient, make_user) -> N
     assert client.get("/api/v1/imports/chc-backlog", headers=other.headers).json() == []
     r = client.get(f"/api/v1/imports/chc-backlog/{first['import_id']}", headers=other.headers)
     assert r.status_code == 404
+
+
+def test_the_services_own_runner_finishes_a_job(
+    client: TestClient, make_user, sessions: sessionmaker[Session]
+) -> None:
+    """The upload answers at once; the runner the service starts (woken by the upload) places
+    the rows; the job resource shows the outcome."""
+    user = make_user("chc_assessor")
+    api = ChcApi(client, user.headers)
+    r = api.upload("LSCFT", "lscft.csv", expect=202)
+    assert (r.headers["retry-after"], r.json()["state"]) == ("1", "queued")
+    assert r.json()["progress"] == {"rows_read": 0, "rows_total": 9}
+    done = api.wait_for_import(r.headers["location"])
+    assert (done["state"], done["progress"]["rows_read"]) == ("done", 9)
+    assert done["counts"] == {
+        "accepted": 6,
+        "merged": 0,
+        "conflicts": 0,
+        "rejected": 3,
+        "unchanged": 0,
+    }
+    assert _footprint(sessions, user.org)["cases"] == 6
