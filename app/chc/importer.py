@@ -219,10 +219,11 @@ def report_json(sessions: sessionmaker[Session], job: ChcImport) -> Iterator[byt
                 page = ChcRepository(session).report_parts(
                     job.id, kind, after_row=after, limit=PARTS_PAGE
                 )
-            for _, entries in page:
-                for entry in entries:
-                    yield (b"" if first else b", ") + json.dumps(entry).encode()
-                    first = False
+            # One piece per page: each piece is a hop to the event loop, each entry would be many.
+            pieces = [json.dumps(entry) for _, entries in page for entry in entries]
+            if pieces:
+                yield (("" if first else ", ") + ", ".join(pieces)).encode()
+                first = False
             if len(page) < PARTS_PAGE:
                 break
             after = page[-1][0]
