@@ -46,6 +46,9 @@ LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 5
 # After a failed attempt a job waits this long times the attempts so far before the next.
 RETRY_AFTER = timedelta(seconds=30)
+# The planner is told about the rows an import adds after this many rows, then each time the
+# job has doubled them (see ChcRepository.refresh_statistics).
+ANALYZE_FIRST = 1000
 
 
 class LeaseLost(Exception):
@@ -146,6 +149,7 @@ def _run(session: Session, runner: Runner, job_id: int) -> None:
     columns, _ = columns_of(reader, job.source_list, sources)
     merger = ListMerger(session, repo, runner.writer, actor, job, runner.clock())
     checkpoint = job.next_row
+    placed, analyzed_at = 0, 0
     for records in _batches(reader, runner.batch_rows):
         done = [(n, c) for n, c in records if n < checkpoint]
         for number, cells in done:  # placed by an earlier run: remember its record ids
@@ -169,6 +173,11 @@ def _run(session: Session, runner: Runner, job_id: int) -> None:
             job.rows_read += len(rows)
             job.next_row = checkpoint = todo[-1][0] + 1
             job.lease_expires_at = runner.clock() + runner.lease
+        placed += len(todo)
+        if placed >= max(ANALYZE_FIRST, 2 * analyzed_at):  # after 1,000 rows, 2,000, 4,000 ...
+            with UnitOfWork(session):
+                repo.refresh_statistics()
+            analyzed_at = placed
         if runner.after_batch is not None:
             runner.after_batch(job)
         if runner.stop is not None and runner.stop.is_set():

@@ -149,6 +149,17 @@ class ChcRepository:
             out |= {k: c for k, c in self.session.execute(stmt).tuples() if k}
         return out
 
+    def refresh_statistics(self) -> None:
+        """Let PostgreSQL's planner see what an import has added so far.
+
+        Autovacuum analyzes a table a minute or more after it has grown; until then the
+        planner takes a table that has grown from nothing to tens of thousands of rows in one
+        import for a tiny one, and a batch's look-ups (an NHS number or record id in a list of
+        hundreds) scan every row of the organisation instead of using their index. A batch
+        grows as the table grows, so the import slows as it goes."""
+        if self.is_postgres:
+            self.session.execute(text("ANALYZE cases, chc_source_records"))
+
     def add_source_records(self, rows: list[dict[str, Any]]) -> None:
         insert_rows(self.session, cast(Table, ChcSourceRecord.__table__), rows)
 

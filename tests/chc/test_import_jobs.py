@@ -19,9 +19,12 @@ from app.cases.transition import CaseWriter
 from app.chc import importer
 from app.chc.import_runner import Runner, run_pending_imports
 from app.chc.merge import ListMerger
+from app.chc.readmodel import ChcWorkItems
 from app.chc.repository import ChcRepository
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker
+from app.engine.catalogue import PathwayCatalogue
+from app.engine.replay import replay
 from app.migrations_state import upgrade_to_head
 from app.models import (
     Case,
@@ -165,7 +168,11 @@ class Crash(BaseException):
 
 
 def test_the_upload_only_queues_and_a_runner_does_the_work(
-    quiet: TestClient, make_user, sessions: sessionmaker[Session], writer: CaseWriter
+    quiet: TestClient,
+    make_user,
+    sessions: sessionmaker[Session],
+    writer: CaseWriter,
+    catalogue: PathwayCatalogue,
 ) -> None:
     user = make_user("chc_assessor")
     api = ChcApi(quiet, user.headers)
@@ -226,6 +233,18 @@ def test_the_upload_only_queues_and_a_runner_does_the_work(
     assert (after["cases"], after["events"]) == (11, 11 + 1 + 3)
     assert api.upload("MLCSU", "list.csv", data, expect=200).json()["state"] == "done"
     assert _footprint(sessions, user.org) == after
+    # The cases opened together have the work items and clocks one-at-a-time opening gives.
+    with sessions() as session:
+        assert ChcWorkItems(CFG).check(session, now=utcnow()) == []
+        for case in session.execute(select(Case).where(Case.organisation == user.org)).scalars():
+            events = session.execute(
+                select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq)
+            ).scalars()
+            assert replay(catalogue, list(events)).state == case.state
+            clock = session.execute(
+                select(Clock).where(Clock.case_id == case.id, Clock.name == "chc_28_day")
+            ).scalar_one()
+            assert (clock.state, clock.started_at) == ("running", case.opened_at)
 
 
 def test_a_crash_resumes_from_the_checkpoint_and_applies_no_row_twice(
