@@ -27,7 +27,7 @@ class IdAllocator:
     anything else inserts into the table in that transaction (then the count starts again).
     """
 
-    def __init__(self, session: Session, table: Table, *, block: int = 256) -> None:
+    def __init__(self, session: Session, table: Table, *, block: int = 1024) -> None:
         self.session, self.table, self.block = session, table, block
         self._ids: list[int] = []
         self._next: int | None = None  # SQLite
@@ -35,16 +35,14 @@ class IdAllocator:
     def next(self) -> int:
         if self.session.get_bind().dialect.name == "postgresql":
             if not self._ids:
-                self._ids = list(
-                    self.session.execute(
-                        text(
-                            "SELECT nextval(pg_get_serial_sequence(:table, 'id')) "
-                            "FROM generate_series(1, :n)"
-                        ),
-                        {"table": self.table.name, "n": self.block},
-                    ).scalars()
-                )
-                self._ids.reverse()
+                block = self.session.execute(
+                    text(
+                        "SELECT array_agg(nextval(pg_get_serial_sequence(:table, 'id'))) "
+                        "FROM generate_series(1, :n)"
+                    ),
+                    {"table": self.table.name, "n": self.block},
+                ).scalar_one()
+                self._ids = sorted(block, reverse=True)
             return self._ids.pop()
         if self._next is None:
             largest = self.session.execute(select(func.max(self.table.c.id))).scalar_one()
