@@ -131,12 +131,14 @@ def _declared_codec(declared: str) -> str:
             "utf-8 or windows-1252 (or leave it out)",
             declared_encoding=declared[:40],
         ) from None
+    # An ASCII-based text encoding writes the CSV's own characters as ASCII does (a codec that
+    # is not a text encoding, base64 or rot13, cannot encode text at all: LookupError).
     probe = "ID,Name\r\n"
     try:
         ascii_based = probe.encode(info.name) == probe.encode("ascii")
     except (UnicodeError, LookupError, TypeError):
         ascii_based = False
-    if not ascii_based or not getattr(info, "_is_text_encoding", True):
+    if not ascii_based:
         raise ListFileError(
             f"the declared encoding {info.name} cannot be read as CSV; save the file as UTF-8",
             declared_encoding=info.name,
