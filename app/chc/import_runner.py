@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import traceback
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -88,7 +89,7 @@ def run_pending_imports(runner: Runner, *, only: int | None = None) -> int:
                 log.warning("import %s: another runner holds it now; this one stops", job_id)
             except Exception as exc:  # noqa: BLE001 - recorded on the job, retried, then failed
                 session.rollback()
-                log.exception("import %s: a batch failed", job_id)
+                log.error("import %s: a batch failed: %s", job_id, _where(exc))
                 _failed_attempt(session, runner, job_id, type(exc).__name__)
         if only is not None:
             return worked
@@ -102,10 +103,18 @@ def run_import_loop(runner: Runner, *, wake: threading.Event, poll_seconds: floa
     while stop is None or not stop.is_set():
         try:
             run_pending_imports(runner)
-        except Exception:  # keep going after a transient database error
-            log.exception("CHC import runner failed")
+        except Exception as exc:  # noqa: BLE001 - keep going after a transient database error
+            log.error("CHC import runner failed: %s", _where(exc))
         wake.wait(poll_seconds)
         wake.clear()
+
+
+def _where(exc: BaseException) -> str:
+    """The kind of error and where it was raised, without its message: database errors quote
+    the row's values (NHS numbers), which stay out of the log."""
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    kind = f"{type(exc).__module__}.{type(exc).__name__}"
+    return f"{kind} (message withheld: it may quote row data)\n{frames}"
 
 
 def _claim(session: Session, runner: Runner, only: int | None) -> int | None:

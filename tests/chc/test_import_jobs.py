@@ -4,6 +4,8 @@ never run one job twice, and text that is not valid in its encoding is refused."
 
 from __future__ import annotations
 
+import logging
+import re
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -293,6 +295,7 @@ def test_a_failed_batch_leaves_nothing_and_is_retried(
     sessions: sessionmaker[Session],
     writer: CaseWriter,
     monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     data = _messy_list(3)
     clean, clean_footprint = _clean_run(quiet, make_user, sessions, writer, data)
@@ -307,12 +310,15 @@ def test_a_failed_batch_leaves_nothing_and_is_retried(
         nonlocal calls
         calls += 1
         lists = place(self, rows)  # the batch's rows are written ...
-        if calls == 3:
-            raise RuntimeError("the database went away")  # ... and then rolled back
+        if calls == 3:  # ... and then rolled back; the error quotes a row, as database errors do
+            raise RuntimeError(f"duplicate key (nhs_number)=({rows[0].values['nhs_number']})")
         return lists
 
     monkeypatch.setattr(ListMerger, "place", fail_third)
-    assert run_pending_imports(_runner(sessions, writer, batch_rows=4), only=job["id"]) == 1
+    with caplog.at_level(logging.ERROR, logger="app.chc.import_runner"):
+        assert run_pending_imports(_runner(sessions, writer, batch_rows=4), only=job["id"]) == 1
+    assert "RuntimeError" in caplog.text
+    assert not re.search(r"\d{10}", caplog.text)  # no NHS number in the log
     failed = _report(api, job["id"])
     assert (failed["state"], failed["progress"]["rows_read"]) == ("running", 8)
     assert failed["error"] == ("an attempt stopped at row 10 (RuntimeError); see the service log")
