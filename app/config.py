@@ -39,6 +39,14 @@ class Settings(BaseSettings):
     # on every request; a refresh of 0 turns the in-process refresher off.
     live_figures_max_age_seconds: float = Field(default=30, ge=0)
     live_figures_refresh_seconds: float = Field(default=10, ge=0)
+    # CHC backlog imports run as jobs (README "Continuing healthcare"): the service's runner
+    # starts at once on an upload to the same process and otherwise looks for queued jobs (or
+    # jobs whose runner died) this often; 0 turns the in-process runner off (then run
+    # `homefirst chc run-imports` from cron). Rows per batch (one transaction each, committed
+    # with the checkpoint), and how long a runner holds a job without committing a batch.
+    chc_import_poll_seconds: float = Field(default=5, ge=0)
+    chc_import_batch_rows: int = Field(default=500, ge=1, le=10_000)
+    chc_import_lease_seconds: int = Field(default=120, ge=5)
 
     # -- Security and limits (README "Security and limits") ----------------------------------
     # Largest request body, in bytes; larger is a 413. The CHC backlog upload gets its own cap

@@ -6,7 +6,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, FastAPI
@@ -20,6 +20,7 @@ from app.auth.routes import router as auth_router
 from app.cases.routes import router as cases_router
 from app.cases.sharing_routes import router as sharing_router
 from app.chc.config import chc_config
+from app.chc.import_runner import Runner, run_import_loop
 from app.clocks.sweeper import sweep
 from app.composition import build_engine, build_writer, load_codes, workflows
 from app.config import Settings, get_settings
@@ -60,11 +61,18 @@ async def lifespan(application: FastAPI) -> AsyncIterator[None]:
             target=_live_loop, args=(stop, application), daemon=True, name="live-figures"
         )
         refresher.start()
+    importer = None
+    if settings.chc_import_poll_seconds > 0:
+        importer = threading.Thread(
+            target=_import_loop, args=(stop, application), daemon=True, name="chc-imports"
+        )
+        importer.start()
     try:
         yield
     finally:
         stop.set()
-        for running in (thread, refresher):
+        application.state.import_wake.set()
+        for running in (thread, refresher, importer):
             if running is not None:
                 running.join(timeout=5)
 
@@ -96,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         Freshness(settings.live_figures_max_age, settings.live_figures_refresh),
     )
     application.state.settings = settings
+    application.state.import_wake = threading.Event()  # set by an upload: run its job now
     application.state.sessions = (
         get_sessionmaker()
         if settings is get_settings()
@@ -141,6 +150,22 @@ def _live_loop(stop: threading.Event, application: FastAPI) -> None:
             )
         except Exception:  # keep going after a transient database error
             log.exception("live figures refresh failed")
+
+
+def _import_loop(stop: threading.Event, application: FastAPI) -> None:
+    """Runs CHC import jobs in the background (README "Backlog import")."""
+    settings: Settings = application.state.settings
+    runner = Runner(
+        application.state.sessions,
+        application.state.writer,
+        chc_config(settings.pathways_dir / "config"),
+        batch_rows=settings.chc_import_batch_rows,
+        lease=timedelta(seconds=settings.chc_import_lease_seconds),
+        stop=stop,
+    )
+    run_import_loop(
+        runner, wake=application.state.import_wake, poll_seconds=settings.chc_import_poll_seconds
+    )
 
 
 def _sweep_loop(stop: threading.Event, application: FastAPI) -> None:

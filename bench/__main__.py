@@ -1,4 +1,4 @@
-"""`python -m bench run --quick | --full` (see bench/README.md)."""
+"""`python -m bench run --quick | --full` and `python -m bench imports` (see bench/README.md)."""
 
 from __future__ import annotations
 
@@ -50,7 +50,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     a.add_argument("--db-name", default="hf_bench_auth")
     a.add_argument("--seconds", type=float, default=6.0)
+    i = sub.add_parser("imports", help="the CHC backlog import as a job: rows/s, peak memory")
+    i.add_argument("--pg-url", default=r.get_default("pg_url"))
+    i.add_argument("--db-name", default="hf_bench_imports")
+    i.add_argument("--rows", type=int, default=100_000, help="rows of the valid list")
+    i.add_argument(
+        "--profile-rows",
+        type=int,
+        default=20_000,
+        help="rows timed step by step in-process (0: none)",
+    )
+    i.add_argument("--seed", type=int, default=20261203)
+    i.add_argument("--keep-db", action="store_true")
+    i.add_argument("--no-save", action="store_true")
     args = parser.parse_args(argv)
+    if args.command == "imports":
+        return _imports(args)
     host = args.pg_url.split("@")[-1].split("/")[0].split(":")[0]
     if host not in ("127.0.0.1", "localhost", "::1"):
         print("the bench only runs against a PostgreSQL on this machine", file=sys.stderr)
@@ -72,6 +87,31 @@ def main(argv: list[str] | None = None) -> int:
         mode, args.pg_url, args.db_name, args.workers, args.keep_db, args.seed, set(args.skip)
     )
     out = run(ctx)
+    print()
+    print(report(out))
+    if not args.no_save:
+        print(f"\nJSON: {save(out)}")
+    return 0
+
+
+def _imports(args: argparse.Namespace) -> int:
+    from bench.imports import ImportsArgs, report, run_imports, save
+
+    host = args.pg_url.split("@")[-1].split("/")[0].split(":")[0]
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print("the bench only runs against a PostgreSQL on this machine", file=sys.stderr)
+        return 2
+    out = run_imports(
+        ImportsArgs(
+            args.pg_url,
+            args.db_name,
+            args.rows,
+            args.profile_rows,
+            args.seed,
+            args.keep_db,
+            args.no_save,
+        )
+    )
     print()
     print(report(out))
     if not args.no_save:

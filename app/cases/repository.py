@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.dml import ReturningInsert
 
+from app.bulk import IdAllocator, insert_rows, row_of
 from app.cases.scope import shared_with, visible_to
 from app.errors import StaleCase
 from app.models import Case, CaseEvent, CaseLink, CaseShare, Clock, IdempotencyRecord
@@ -248,3 +249,52 @@ def _last_of(event: Any, case_id: Any) -> Select[tuple[datetime]]:
         .order_by(CaseEvent.occurred_at.desc())
         .limit(1)
     )
+
+
+class StagedCaseStore:
+    """A `CaseStore` for opening many cases at once (`CaseWriter.open_batch`).
+
+    Each new case gets its id ahead (`IdAllocator`) and is kept with its first event; `write`
+    then inserts all of them with one statement per table. The cases are never added to the
+    session: once written, anything that reads or changes them loads them as usual.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.cases: list[Case] = []
+        self.events: list[CaseEvent] = []
+        self.appended: CaseEvent | None = None
+        self._case_ids = IdAllocator(session, cast(Table, Case.__table__))
+        self._event_ids = IdAllocator(session, cast(Table, CaseEvent.__table__))
+
+    def add_case(self, case: Case) -> None:
+        case.id = self._case_ids.next()
+        self.cases.append(case)
+
+    def append_event(self, event: CaseEvent) -> None:
+        if event.seq != 1:
+            raise ValueError("a staged case takes only its opening event")
+        event.id = self._event_ids.next()
+        self.events.append(event)
+        self.appended = event
+
+    def last_occurred_at(self, _case_id: int, _event: str) -> datetime | None:
+        return None  # a case being opened has no earlier events
+
+    def mark(self) -> tuple[int, int]:
+        return len(self.cases), len(self.events)
+
+    def undo(self, mark: tuple[int, int]) -> None:
+        """Forget what was staged after `mark` (an opening the engine refused half way)."""
+        del self.cases[mark[0] :]
+        del self.events[mark[1] :]
+
+    def write(self) -> None:
+        cases, events = cast(Table, Case.__table__), cast(Table, CaseEvent.__table__)
+        insert_rows(self.session, cases, [row_of(c, cases) for c in self.cases])
+        # tx_id is the database's own (the writing transaction, for the change feed).
+        skip = frozenset({"tx_id"})
+        insert_rows(self.session, events, [row_of(e, events, skip=skip) for e in self.events])
+        self.cases, self.events = [], []
+        self._case_ids.reset()
+        self._event_ids.reset()

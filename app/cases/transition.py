@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 
 from app.auth.actor import Actor
 from app.cases.facts import CaseFacts
-from app.cases.repository import CaseRepository, LockedCase
+from app.cases.repository import CaseRepository, LockedCase, StagedCaseStore
 from app.cases.sharing import share_with_journey
-from app.clocks.repository import ClockRepository
+from app.clocks.repository import ClockRepository, StagedClockRepository
 from app.clocks.service import ClockService
 from app.engine.engine import Command, Engine, OpenCommand
 from app.engine.readmodels import CaseSnapshot, Change, ReadModelRegistry, opened_change
@@ -58,6 +58,12 @@ class CaseWriter:
         assert store.appended is not None  # noqa: S101 - open_case appends the first event
         self.read_models.project(session, opened_change(case, store.appended, now))
         return case
+
+    def open_batch(self, session: Session, *, now: datetime) -> OpenBatch:
+        """Open many cases with a handful of statements in all (a backlog import): the same
+        engine checks, events, clocks and read models as `open`, written together by
+        `OpenBatch.write`."""
+        return OpenBatch(self, session, now)
 
     def open_linked(
         self,
@@ -143,6 +149,53 @@ class CaseWriter:
         )
         self.read_models.project(session, Change(case, event, before.changed(case), now))
         return Fired(case, event, clocks, locked, tuple(effects.opened))
+
+
+class OpenBatch:
+    """Cases being opened together, each through the engine exactly as `CaseWriter.open` does;
+    nothing is written until `write`, which inserts the cases, their first events, clocks and
+    clock evidence with one statement per table and then brings the read models up to date for
+    all of them, in the caller's transaction.
+
+    Until `write`, the new cases exist only here: a caller that must read or change one (fire an
+    event on it) writes first. On SQLite nothing else may insert cases or clocks in the
+    transaction between the first `open` and `write` (their ids are counted on; see
+    `app.bulk.IdAllocator`).
+    """
+
+    def __init__(self, writer: CaseWriter, session: Session, now: datetime) -> None:
+        self.writer, self.session, self.now = writer, session, now
+        self.store = StagedCaseStore(session)
+        self.clocks = StagedClockRepository(session)
+        self._clock_port = ClockService(self.clocks, now=now)
+        self._changes: list[Change] = []
+
+    def open(self, cmd: OpenCommand) -> Case:
+        """Stage one case; a refusal (DomainError) stages nothing."""
+        marks = self.store.mark(), self.clocks.mark()
+        try:
+            case = self.writer.engine.open_case(
+                cmd, now=self.now, store=self.store, clocks=self._clock_port
+            )
+        except BaseException:
+            self.store.undo(marks[0])
+            self.clocks.undo(marks[1])
+            raise
+        assert self.store.appended is not None  # noqa: S101 - open_case appends the first event
+        self._changes.append(opened_change(case, self.store.appended, self.now))
+        return case
+
+    @property
+    def pending(self) -> int:
+        return len(self._changes)
+
+    def write(self) -> None:
+        if not self._changes:
+            return
+        self.store.write()
+        self.clocks.write()
+        changes, self._changes = self._changes, []
+        self.writer.read_models.project_opened(self.session, changes)
 
 
 class CaseEffectPorts:

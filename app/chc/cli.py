@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -54,50 +54,95 @@ def import_list(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
     source: Annotated[str, typer.Option(help="Source list name, e.g. MLCSU, LSCFT, 'Sefton MBC'")],
     user: UserOption,
+    encoding: Annotated[
+        str | None, typer.Option(help="The file's encoding, if not UTF-8 (e.g. windows-1252)")
+    ] = None,
 ) -> None:
-    """Import one backlog list (CSV: UTF-8, UTF-8 with BOM or Windows-1252) with a progress bar."""
+    """Import one backlog list (CSV: UTF-8, UTF-8 with BOM or Windows-1252) with a progress bar:
+    the same job an upload makes, run here and now."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from app.chc.importer import import_list as run_import
+    from app.chc.import_runner import Runner, run_pending_imports
+    from app.chc.importer import submit
     from app.db import get_sessionmaker
     from app.errors import DomainError
     from app.timeutil import utcnow
 
     actor = _actor(user)
     commands: CommandPort = ctx.obj
-    writer = commands.writer()
+    sessions = get_sessionmaker()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, transient=True) as bar, get_sessionmaker()() as session:
+    with Progress(*columns, transient=True) as bar, sessions() as session, file.open("rb") as f:
         task = bar.add_task(f"importing {file.name}", total=None)
         try:
-            outcome = run_import(
+            outcome = submit(
                 session,
-                writer=writer,
                 cfg=_config(),
                 actor=actor,
                 source=source,
                 filename=file.name,
-                data=file.read_bytes(),
+                file=f,
+                declared_encoding=encoding,
                 now=utcnow(),
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
         except DomainError as exc:
             raise _fail(f"import refused: {exc.detail}") from None
-    body = outcome.body
-    if body.get("already_imported"):
-        typer.echo(f"already imported (import {body['import_id']}); nothing changed")
-    counts = body["counts"]
+        if outcome.status_code == 202:
+            runner = Runner(
+                sessions,
+                commands.writer(),
+                _config(),
+                after_batch=lambda job: bar.update(
+                    task, completed=job.rows_read, total=job.rows_total
+                ),
+            )
+            run_pending_imports(runner, only=outcome.import_id)
+    _print_job(sessions, outcome.import_id, again=outcome.status_code == 200)
+
+
+def _print_job(sessions: Any, import_id: int, *, again: bool) -> None:
+    from app.chc.importer import iter_report, job_status
+    from app.chc.repository import ChcRepository
+
+    with sessions() as session:
+        job = ChcRepository(session).refresh_job(import_id)
+    assert job is not None  # noqa: S101 - just submitted
+    body = job_status(job)
+    if again:
+        typer.echo(f"already imported (import {import_id}); nothing changed")
     typer.echo(
-        f"import {body['import_id']} {body['source']} ({body['encoding']}): "
-        + ", ".join(f"{k} {v}" for k, v in counts.items())
+        f"import {import_id} {body['source']} ({body['encoding']}): "
+        + ", ".join(f"{k} {v}" for k, v in body["counts"].items())
+        + ("" if body["state"] == "done" else f" [{body['state']}]")
     )
-    for row in body["rejected"]:
+    if body["error"]:
+        typer.echo(f"  {body['error']}")
+    for row in iter_report(sessions, import_id, "rejected"):
         typer.echo(f"  rejected row {row['row']}: {'; '.join(row['reasons'])}")
-    for row in body["conflicts"]:
+    for row in iter_report(sessions, import_id, "conflicts"):
         fields = ", ".join(
             f"{f['field']} {f['current']!r} vs {f['incoming']!r}" for f in row["fields"]
         )
         typer.echo(f"  conflict row {row['row']} (case {row['case_id']}): {fields}")
+
+
+@chc_cli.command("run-imports")
+def run_imports(
+    ctx: typer.Context,
+    retry: Annotated[
+        int | None, typer.Option(help="Queue this failed import again first (from its checkpoint)")
+    ] = None,
+) -> None:
+    """Run every queued import job (cron it when the service's own runner is off)."""
+    from app.chc.import_runner import Runner, requeue, run_pending_imports
+    from app.db import get_sessionmaker
+
+    commands: CommandPort = ctx.obj
+    sessions = get_sessionmaker()
+    if retry is not None and not requeue(sessions, retry):
+        raise _fail(f"import {retry} is not a failed import")
+    worked = run_pending_imports(Runner(sessions, commands.writer(), _config()))
+    typer.echo(f"import jobs run: {worked}")
 
 
 @chc_cli.command("refresh")

@@ -1,9 +1,11 @@
 """Reading one organisation's backlog list: decode, map headings, validate every row.
 
 Pure: bytes in, typed rows and problems out (docs/domain.md §7.10, §12.2 idea 8 "data-quality
-firewall"). UTF-8, UTF-8 with a byte-order mark and Windows-1252 are accepted. Dates are day
-first. Each row is either clean (its values normalised) or carries every reason it is refused;
-nothing is dropped here. Row numbers are spreadsheet row numbers (the heading is row 1).
+firewall"), read as a stream so that memory does not grow with the file. UTF-8, UTF-8 with a
+byte-order mark and Windows-1252 are detected (or the encoding is declared); text that is not
+valid in it is refused, never guessed at. Dates are day first. Each row is either clean (its
+values normalised) or carries every reason it is refused; nothing is dropped here. Row numbers
+are spreadsheet row numbers (the heading is row 1).
 """
 
 from __future__ import annotations
@@ -11,9 +13,12 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from app.calc.nhs_number import is_valid_nhs_number, normalise_nhs_number
@@ -25,6 +30,12 @@ FLAG_FIELDS = ("interim_nhs_funded", "fast_track", "safeguarding_concern")
 TEXT_LIMITS = {"source_record_id": 100, "person_name": 200}
 ADULT_AGE = 18
 MIN_YEAR = 1900
+WINDOWS_1252 = "cp1252"
+CHUNK_BYTES = 64 * 1024
+# A line longer than this is not a row of a list (and is not held in memory to find out).
+MAX_LINE_BYTES = 1024 * 1024
+# The delimiter is sniffed from the start of the file, as far as this many characters.
+SNIFF_CHARS = 4096
 
 
 class ListFileError(ValueError):
@@ -66,59 +77,311 @@ class ParsedFile:
     blank_rows: list[int]
 
 
-def decode(data: bytes) -> tuple[str, str]:
-    """Text and the encoding it was read with."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise ListFileError("the file is UTF-16; save it as CSV (UTF-8 or Windows-1252)")
-    if data.startswith(codecs.BOM_UTF8):
-        try:
-            return data[len(codecs.BOM_UTF8) :].decode("utf-8"), "utf-8-sig"
-        except UnicodeDecodeError as exc:
-            raise ListFileError(f"the file starts as UTF-8 but is not: {exc}") from None
+def decode(data: bytes, declared: str | None = None) -> tuple[str, str]:
+    """Text and the encoding it was read with (the whole file in memory: tests and tools;
+    the import itself reads a stream, `ListReader`)."""
+    encoding = detect_encoding(_chunks(data), declared)
     try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp1252"), "cp1252"
+        text = data.decode(encoding)
     except UnicodeDecodeError as exc:
-        raise ListFileError(f"the file is neither UTF-8 nor Windows-1252: {exc}") from None
+        raise ListFileError(_not_valid(encoding, exc)) from None
+    if encoding == WINDOWS_1252 and declared is None:
+        for number, line in enumerate(text.splitlines(), start=1):
+            _check_windows_1252(line, number, "line")
+    return text, encoding
 
 
-def parse_list(data: bytes, source: str, cfg: SourceConfig, *, today: date) -> ParsedFile:
-    text, encoding = decode(data)
-    if "\x00" in text:
-        raise ListFileError("the file contains NUL bytes; it is not a CSV text file")
+def detect_encoding(chunks: Iterable[bytes], declared: str | None = None) -> str:
+    """The encoding to read the file with, from a declaration or from the bytes.
+
+    Declared: that codec (an ASCII-based text encoding Python knows); the bytes are checked
+    against it when the file is read. Otherwise: a UTF-16 byte-order mark is refused, a UTF-8
+    one means UTF-8; bytes that are all valid UTF-8 are UTF-8; anything else is read as
+    Windows-1252, and `ListReader` refuses it if it is not valid Windows-1252 or does not read
+    as Western text (`_check_windows_1252`).
+    """
+    it = iter(chunks)
+    first = next(it, b"")
+    if first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise ListFileError("the file is UTF-16; save it as CSV (UTF-8 or Windows-1252)")
+    if declared is not None:
+        name = _declared_codec(declared)
+        if name == "utf-8" and first.startswith(codecs.BOM_UTF8):
+            return "utf-8-sig"
+        return name
+    if first.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    decoder = codecs.getincrementaldecoder("utf-8")()
     try:
-        records = list(csv.reader(io.StringIO(text, newline=""), _dialect(text)))
-    except csv.Error as exc:
-        raise ListFileError(f"the file is not valid CSV: {exc}") from None
-    if not records or not any(cell.strip() for cell in records[0]):
-        raise ListFileError("the file has no heading row")
-    headings = [h.strip() for h in records[0]]
-    columns, ignored = _map_headings(headings, cfg.headings_for(source))
+        decoder.decode(first)
+        for chunk in it:
+            decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return WINDOWS_1252
+    return "utf-8"
+
+
+def _declared_codec(declared: str) -> str:
+    try:
+        info = codecs.lookup(declared.strip())
+    except (LookupError, ValueError):
+        raise ListFileError(
+            f"the declared encoding {declared[:40]!r} is not one this service knows; declare "
+            "utf-8 or windows-1252 (or leave it out)",
+            declared_encoding=declared[:40],
+        ) from None
+    # An ASCII-based text encoding writes the CSV's own characters as ASCII does (a codec that
+    # is not a text encoding, base64 or rot13, cannot encode text at all: LookupError).
+    probe = "ID,Name\r\n"
+    try:
+        ascii_based = probe.encode(info.name) == probe.encode("ascii")
+    except (UnicodeError, LookupError, TypeError):
+        ascii_based = False
+    if not ascii_based:
+        raise ListFileError(
+            f"the declared encoding {info.name} cannot be read as CSV; save the file as UTF-8",
+            declared_encoding=info.name,
+        )
+    return info.name
+
+
+def _chunks(data: bytes) -> Iterator[bytes]:
+    for start in range(0, max(len(data), 1), CHUNK_BYTES):
+        yield data[start : start + CHUNK_BYTES]
+
+
+def _not_valid(encoding: str, exc: UnicodeDecodeError, where: str = "") -> str:
+    byte = exc.object[exc.start : exc.start + 1].hex() if exc.object else "?"
+    return (
+        f"the file is not valid {_LABELS.get(encoding, encoding)}{where} (byte 0x{byte}); "
+        "save it as UTF-8, or declare the encoding it was saved in"
+    )
+
+
+# What Windows-1252 text in a list of names, places, dates and yes/no looks like, so that a file
+# in another encoding is not read as it (Shift-JIS bytes are mostly valid Windows-1252: 山田太郎
+# reads as "ŽR“c‘¾˜Y"). Letters may carry accents; punctuation stands at a word's edge, an
+# apostrophe or a dash between letters, a currency sign before a number, a degree sign or a
+# fraction after one. The letters Windows-1252 adds to Latin-1 (Š Ž Œ ...) stand next to plain
+# letters, not next to other non-ASCII characters.
+_OPENERS = "“‘„‚«¿¡"
+_CLOSERS = "”’»…"
+_EXTRA_LETTERS = frozenset("ŠšŒœŽžŸƒ")
+_WORD = re.compile(r"[^\s,;\t\"]+")
+_LABELS = {WINDOWS_1252: "Windows-1252", "utf-8": "UTF-8", "utf-8-sig": "UTF-8"}
+
+
+def _check_windows_1252(line: str, number: int, what: str) -> None:
+    if line.isascii():
+        return
+    for word in _WORD.findall(line):
+        if not word.isascii() and not _western(word):
+            raise ListFileError(
+                f"{what} {number} does not read as Windows-1252 text ({word[:40]!r}); the file is "
+                "in another encoding (Shift-JIS or another East Asian encoding?): save it as "
+                "UTF-8, or declare its encoding",
+                **{what: number},
+            )
+
+
+def _western(word: str) -> bool:
+    if len(word) == 1:
+        return True  # a symbol on its own: "–", "£", "…"
+    w = word[1:] if word[0] in _OPENERS else word
+    w = w.rstrip(_CLOSERS + ".!?:")
+    for i, c in enumerate(w):
+        if c.isascii():
+            continue
+        before = w[i - 1] if i else ""
+        after = w[i + 1] if i + 1 < len(w) else ""
+        if c.isalpha():
+            if c == "ƒ" or (c in _EXTRA_LETTERS and not _beside_ascii_letters(before, after)):
+                return False
+            if c.isupper() and before.isupper() and after.islower():
+                return False  # "ŽRŒû": capitals running into a small letter
+            continue
+        if c in "’'" and before.isalpha() and after.isalpha():
+            if before.isascii() or after.isascii():
+                continue
+        if c in "–—" and before.isascii() and after.isascii() and (before + after).isalnum():
+            continue
+        if c in "£€" and after.isdigit():
+            continue
+        if c in "°½¼¾ºª" and before.isdigit():
+            continue
+        return False
+    return True
+
+
+def _beside_ascii_letters(before: str, after: str) -> bool:
+    plain = [ch for ch in (before, after) if ch]
+    return bool(plain) and all(ch.isascii() for ch in plain) and any(ch.isalpha() for ch in plain)
+
+
+_EOL = re.compile(rb"\r\n|\n|\r")
+
+
+def _byte_lines(read: Callable[[int], bytes]) -> Iterator[bytes]:
+    """The file's lines as bytes, ends kept (CR LF, LF or a lone CR), a chunk at a time.
+
+    Splitting the bytes is safe in every encoding a list may be in: each is ASCII-based, and no
+    multi-byte character of them contains the bytes of CR or LF.
+    """
+    pending = b""
+    while chunk := read(CHUNK_BYTES):
+        data = pending + chunk
+        start = 0
+        for match in _EOL.finditer(data):
+            if match.end() == len(data) and data.endswith(b"\r"):
+                break  # perhaps the first half of a CR LF split over two chunks
+            yield data[start : match.end()]
+            start = match.end()
+        pending = data[start:]
+        if len(pending) > MAX_LINE_BYTES:
+            raise ListFileError(
+                f"a line of the file is longer than {MAX_LINE_BYTES // 1024} KB; it is not a list"
+            )
+    if pending:
+        yield pending
+
+
+class ListReader:
+    """The records of a list, read as a stream (memory does not grow with the file).
+
+    Yields `(row number, cells)` for every record after the heading, blank ones included. Each
+    line is decoded on its own, strictly, so a file that cannot be read (not valid in its
+    encoding, NUL bytes, not CSV) raises `ListFileError` naming the line or row.
+    """
+
+    def __init__(self, read: Callable[[int], bytes], encoding: str, *, declared: bool) -> None:
+        self.encoding = encoding
+        self._check = encoding == WINDOWS_1252 and not declared
+        self.row_number = 0
+        self.line_number = 0
+        lines = self._text(_byte_lines(read))
+        head: list[str] = []
+        size = 0
+        while size < SNIFF_CHARS and (line := next(lines, None)) is not None:
+            head.append(line)
+            size += len(line)
+        self.dialect = _dialect("".join(head)[:SNIFF_CHARS])
+        self._records = csv.reader(itertools.chain(head, lines), self.dialect)
+        first = self._next()
+        if first is None or not any(cell.strip() for cell in first):
+            raise ListFileError("the file has no heading row")
+        self.headings = [h.strip() for h in first]
+        self.row_number = 1
+
+    def _text(self, lines: Iterator[bytes]) -> Iterator[str]:
+        codec = self.encoding
+        for raw in lines:
+            self.line_number += 1
+            try:
+                line = raw.decode(codec)
+            except UnicodeDecodeError as exc:
+                raise ListFileError(
+                    _not_valid(self.encoding, exc, f" at line {self.line_number}"),
+                    line=self.line_number,
+                ) from None
+            codec = "utf-8" if codec == "utf-8-sig" else codec  # the mark opens the file only
+            if "\x00" in line:
+                raise ListFileError("the file contains NUL bytes; it is not a CSV text file")
+            if self._check:
+                _check_windows_1252(line, self.line_number, "line")
+            yield line
+
+    def _next(self) -> list[str] | None:
+        try:
+            return next(self._records, None)
+        except csv.Error as exc:
+            raise ListFileError(
+                f"the file is not valid CSV (row {self.row_number + 1}): {exc}"
+            ) from None
+
+    def __iter__(self) -> Iterator[tuple[int, list[str]]]:
+        while (cells := self._next()) is not None:
+            self.row_number += 1
+            yield self.row_number, cells
+
+
+@dataclass(frozen=True)
+class ListShape:
+    """What reading the whole file once tells: how to read it and how many rows it has."""
+
+    encoding: str
+    columns: dict[str, str]  # canonical field -> heading used
+    ignored_columns: list[str]
+    rows_total: int  # rows that are not blank
+
+
+def inspect_list(
+    read: Callable[[int], bytes], encoding: str, source: str, cfg: SourceConfig, *, declared: bool
+) -> ListShape:
+    """Read the file through once, as the import will: refuse it now if it cannot be read."""
+    reader = ListReader(read, encoding, declared=declared)
+    columns, ignored = _map_headings(reader.headings, cfg.headings_for(source))
     _require_columns(columns)
+    rows = sum(1 for _, cells in reader if not _blank(cells))
+    return ListShape(encoding, columns, ignored, rows)
+
+
+def columns_of(
+    reader: ListReader, source: str, cfg: SourceConfig
+) -> tuple[dict[str, str], list[str]]:
+    columns, ignored = _map_headings(reader.headings, cfg.headings_for(source))
+    _require_columns(columns)
+    return columns, ignored
+
+
+def make_row(
+    row_number: int,
+    cells: list[str],
+    headings: list[str],
+    columns: dict[str, str],
+    cfg: SourceConfig,
+    today: date,
+) -> ParsedRow:
+    """One record as a row of the list, with every problem and warning it has."""
+    raw = {
+        h or f"column {i + 1}": (cells[i] if i < len(cells) else "") for i, h in enumerate(headings)
+    }
+    row = ParsedRow(row_number, raw)
+    if len(cells) > len(headings) and any(c.strip() for c in cells[len(headings) :]):
+        row.problems.append(f"{len(cells)} cells but only {len(headings)} headings")
+    _validate(row, columns, cfg, today)
+    return row
+
+
+def is_blank(cells: list[str]) -> bool:
+    return _blank(cells)
+
+
+def _blank(cells: list[str]) -> bool:
+    return not any(c.strip() for c in cells)
+
+
+def parse_list(
+    data: bytes, source: str, cfg: SourceConfig, *, today: date, declared: str | None = None
+) -> ParsedFile:
+    """The whole list at once (tests and tools; the import reads a stream)."""
+    encoding = detect_encoding(_chunks(data), declared)
+    buffer = io.BytesIO(data)
+    reader = ListReader(buffer.read, encoding, declared=declared is not None)
+    columns, ignored = columns_of(reader, source, cfg)
     rows: list[ParsedRow] = []
     blank: list[int] = []
-    for offset, cells in enumerate(records[1:], start=2):
-        if not any(c.strip() for c in cells):
-            blank.append(offset)
-            continue
-        raw = {
-            h or f"column {i + 1}": (cells[i] if i < len(cells) else "")
-            for i, h in enumerate(headings)
-        }
-        row = ParsedRow(offset, raw)
-        if len(cells) > len(headings) and any(c.strip() for c in cells[len(headings) :]):
-            row.problems.append(f"{len(cells)} cells but only {len(headings)} headings")
-        _validate(row, columns, cfg, today)
-        rows.append(row)
+    for number, cells in reader:
+        if _blank(cells):
+            blank.append(number)
+        else:
+            rows.append(make_row(number, cells, reader.headings, columns, cfg, today))
     return ParsedFile(encoding, columns, ignored, rows, blank)
 
 
 def _dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
     try:
-        return csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+        return csv.Sniffer().sniff(text, delimiters=",;\t")
     except csv.Error:
         return csv.excel
 
@@ -249,6 +512,9 @@ def _age(born: date, on: date) -> int:
     return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
+# Lists repeat dates (birth dates of a few decades, referral dates of a few years) and strptime
+# is a tenth of a row's reading: each distinct text is parsed once.
+@lru_cache(maxsize=65536)
 def _parse_date(text: str, formats: tuple[str, ...]) -> date | None:
     for fmt in formats:
         try:

@@ -1,45 +1,59 @@
 """Backlog import: several organisations' lists into one working list (docs/domain.md §7.10).
 
-Each accepted row is kept as provenance and joins a case: a new case opened through the engine
-(backdated to the list's referral date, with a reason), or an open case of the same person
-(matched on NHS number; rows without one on name, date of birth and postcode). A merged row
-fills blank facts with one `update_details` event; values that disagree go to the
-reconciliation queue. Bad rows are kept with every reason. The same file for the same source
-is imported once (file hash), and a source row only once (source list + record id), so a
-second import changes nothing. The whole file is one transaction: all of it, or none of it.
+An upload becomes an import job. The request reads the file as a stream, three times over the
+uploaded copy and never whole: its hash (the same file for the same source is imported once:
+the first job answers again and nothing is written) and encoding; then every record, so that a
+file that cannot be read (encoding, CSV, headings, NUL bytes) is refused at once with a 4xx and
+writes nothing; then it is spooled into the database with the queued job, in one transaction.
+A runner (`app.chc.import_runner`) places the rows in batches, each committed with the job's
+checkpoint. Each accepted row is kept as provenance and joins a case: a new case opened through
+the engine (backdated to the list's referral date, with a reason), or an open case of the same
+person (matched on NHS number; rows without one on name, date of birth and postcode). A merged
+row fills blank facts with one `update_details` event; values that disagree go to the
+reconciliation queue. Bad rows are kept with every reason. A source row is imported only once
+(source list + record id), so importing a list again changes nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import IO, Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.auth.actor import Actor
-from app.cases.transition import CaseWriter
 from app.chc.config import ChcConfig
-from app.chc.csvread import ListFileError, parse_list
+from app.chc.csvread import CHUNK_BYTES, ListFileError, detect_encoding, inspect_list
 from app.chc.errors import IMPORT_ROLES, READ_ROLES, ImportFileInvalid, NotChcCase, require_role
-from app.chc.merge import ListMerger
+from app.chc.merge import KINDS
 from app.chc.repository import ChcRepository
 from app.chc.schemas import ImportSummary
 from app.db import UnitOfWork
 from app.errors import ValidationFailed
 from app.models import ChcImport
-from app.timeutil import LONDON
 
 SOURCE_NAME = re.compile(r"^[A-Z0-9][A-Z0-9._-]{0,63}$")
-Progress = Callable[[int, int], None]
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+# The uploaded file is kept in the database in pieces of this size until its job is done.
+SPOOL_CHUNK_BYTES = 1024 * 1024
+# The lists of a report, in the order it gives them; blank rows are kept the same way.
+REPORT_LISTS = (*KINDS, "blank_rows")
+COUNTED = ("accepted", "merged", "conflicts", "rejected", "unchanged")
+# Report parts read per query while a report is streamed.
+PARTS_PAGE = 20
 
 
 @dataclass(frozen=True)
-class ImportOutcome:
+class Submitted:
+    """202 for a new job; 200 (`already_imported`) for the job of the same file."""
+
     status_code: int
+    import_id: int
     body: dict[str, Any]
 
 
@@ -55,91 +69,193 @@ def canonical_source(name: str) -> str:
     return text
 
 
-def import_list(
+def submit(
     session: Session,
     *,
-    writer: CaseWriter,
     cfg: ChcConfig,
     actor: Actor,
     source: str,
     filename: str,
-    data: bytes,
+    file: IO[bytes],
+    declared_encoding: str | None,
     now: datetime,
-    progress: Progress | None = None,
-) -> ImportOutcome:
+) -> Submitted:
+    """Check the upload and queue its job (or answer with the job of the same file)."""
     require_role(actor, IMPORT_ROLES, "importing a CHC backlog list")
     source = canonical_source(source)
-    digest = hashlib.sha256(data).hexdigest()
+    try:
+        file.seek(0)
+        digest, encoding = _hash_and_encoding(file, declared_encoding)
+    except ListFileError as exc:
+        raise ImportFileInvalid(str(exc), source=source, filename=filename, **exc.extra) from None
     repo = ChcRepository(session)
     with UnitOfWork(session):
         earlier = repo.find_import(actor.organisation, source, digest)
     if earlier is not None:
-        return _replay(earlier)
+        return _again(earlier)
     try:
-        parsed = parse_list(data, source, cfg.sources, today=now.astimezone(LONDON).date())
+        file.seek(0)
+        shape = inspect_list(
+            file.read, encoding, source, cfg.sources, declared=declared_encoding is not None
+        )
     except ListFileError as exc:
         raise ImportFileInvalid(str(exc), source=source, filename=filename, **exc.extra) from None
     with UnitOfWork(session):
-        repo.lock_organisation(actor.organisation, "import")
-        batch = ChcImport(
+        job = ChcImport(
             organisation=actor.organisation,
             source_list=source,
             filename=filename[:255],
             sha256=digest,
-            encoding=parsed.encoding,
-            rows_total=len(parsed.rows),
+            encoding=encoding,
+            rows_total=shape.rows_total,
             accepted=0,
             merged=0,
             conflicts=0,
             rejected=0,
             unchanged=0,
-            report={},
+            # The report's heading; its lists are kept in parts as the batches run.
+            report={"columns": shape.columns, "ignored_columns": shape.ignored_columns},
             imported_by_id=actor.user_id,
             imported_by=actor.username,
             imported_at=now,
+            state="queued",
+            next_row=2,
+            rows_read=0,
+            attempts=0,
+            error=None,
         )
-        if not repo.try_add_import(batch):  # the same file, imported concurrently, won
+        if not repo.try_add_import(job):  # the same file, uploaded concurrently, won
             earlier = repo.find_import(actor.organisation, source, digest)
             assert earlier is not None  # noqa: S101 - the unique key named this row
-            return _replay(earlier)
-        run = ListMerger(session, repo, writer, actor, batch, now)
-        for done, row in enumerate(parsed.rows, start=1):
-            run.row(row)
-            if progress is not None:
-                progress(done, len(parsed.rows))
-        body = run.report(parsed.columns, parsed.ignored_columns, parsed.blank_rows)
-        for name in ("accepted", "merged", "conflicts", "rejected", "unchanged"):
-            setattr(batch, name, len(run.lists[name]))
-        batch.report = body
-    return ImportOutcome(201, body)
+            return _again(earlier)
+        file.seek(0)
+        seq = 0
+        while piece := file.read(SPOOL_CHUNK_BYTES):
+            repo.add_chunk(job.id, seq, piece)
+            seq += 1
+    return Submitted(202, job.id, job_status(job))
+
+
+def _hash_and_encoding(file: IO[bytes], declared: str | None) -> tuple[str, str]:
+    digest = hashlib.sha256()
+    size = 0
+
+    def chunks() -> Iterator[bytes]:
+        nonlocal size
+        while piece := file.read(CHUNK_BYTES):
+            size += len(piece)
+            if size > MAX_UPLOAD_BYTES:
+                raise ListFileError(
+                    f"the file is larger than {MAX_UPLOAD_BYTES // 1024 // 1024} MB",
+                    max_bytes=MAX_UPLOAD_BYTES,
+                )
+            digest.update(piece)
+            yield piece
+
+    pieces = chunks()
+    encoding = detect_encoding(pieces, declared)
+    for _ in pieces:  # a declared encoding is decided at once; the hash needs every byte
+        pass
+    return digest.hexdigest(), encoding
+
+
+def _again(job: ChcImport) -> Submitted:
+    return Submitted(200, job.id, {**job_status(job), "already_imported": True})
+
+
+def job_status(job: ChcImport) -> dict[str, Any]:
+    """What a client polls: the job's state, progress and counts (small; no row lists)."""
+    counts = {name: getattr(job, name) for name in COUNTED}
+    return {
+        "id": job.id,
+        "import_id": job.id,
+        "state": job.state,
+        "source": job.source_list,
+        "filename": job.filename,
+        "sha256": job.sha256,
+        "encoding": job.encoding,
+        "imported_by": job.imported_by,
+        "imported_at": job.imported_at.isoformat(),
+        "started_at": job.started_at.isoformat() if job.started_at else None,
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "already_imported": False,
+        "rows_total": job.rows_total,
+        "progress": {"rows_read": job.rows_read, "rows_total": job.rows_total},
+        "counts": counts,
+        "error": job.error,
+    }
+
+
+def get_job(session: Session, *, actor: Actor, import_id: int) -> ChcImport:
+    require_role(actor, READ_ROLES, "reading imports")
+    with UnitOfWork(session):
+        row = ChcRepository(session).get_import(import_id, actor.organisation)
+    if row is None:
+        raise NotChcCase(f"import {import_id} not found")
+    return row
+
+
+def report_json(sessions: sessionmaker[Session], job: ChcImport) -> Iterator[bytes]:
+    """The job as JSON and, once it is done, its whole report (every list with row numbers
+    and reasons), streamed: the lists are read a few batches at a time, never held whole."""
+    head = job_status(job)
+    if job.state != "done":
+        yield json.dumps(head).encode()
+        return
+    report = dict(job.report)
+    if "accepted" in report:  # imported before import jobs (migration 0011): kept whole
+        yield json.dumps({**report, **head}).encode()
+        return
+    head |= {
+        "columns": report.get("columns", {}),
+        "ignored_columns": report.get("ignored_columns", []),
+    }
+    yield json.dumps(head)[:-1].encode()
+    for kind in REPORT_LISTS:
+        yield f', "{kind}": ['.encode()
+        after, first = 0, True
+        while True:
+            with sessions() as session:
+                page = ChcRepository(session).report_parts(
+                    job.id, kind, after_row=after, limit=PARTS_PAGE
+                )
+            # One piece per page: each piece is a hop to the event loop, each entry would be many.
+            pieces = [json.dumps(entry) for _, entries in page for entry in entries]
+            if pieces:
+                yield (("" if first else ", ") + ", ".join(pieces)).encode()
+                first = False
+            if len(page) < PARTS_PAGE:
+                break
+            after = page[-1][0]
+        yield b"]"
+    yield b"}"
+
+
+def iter_report(sessions: sessionmaker[Session], import_id: int, kind: str) -> Iterator[Any]:
+    """One list of a report, entry by entry (the command line prints it so)."""
+    after = 0
+    while True:
+        with sessions() as session:
+            page = ChcRepository(session).report_parts(
+                import_id, kind, after_row=after, limit=PARTS_PAGE
+            )
+        for _, entries in page:
+            yield from entries
+        if len(page) < PARTS_PAGE:
+            return
+        after = page[-1][0]
 
 
 def list_imports(session: Session, *, actor: Actor, limit: int) -> list[ImportSummary]:
     require_role(actor, READ_ROLES, "reading imports")
     with UnitOfWork(session):
         rows = ChcRepository(session).list_imports(actor.organisation, limit)
-    names: tuple[str, ...] = ("id", "filename", "sha256", "encoding", "rows_total")
+    names: tuple[str, ...] = ("id", "state", "filename", "sha256", "encoding", "rows_total")
     names += (
-        "accepted",
-        "merged",
-        "conflicts",
-        "rejected",
-        "unchanged",
+        "rows_read",
+        *COUNTED,
         "imported_by",
         "imported_at",
+        "finished_at",
     )
     return [ImportSummary(source=r.source_list, **{n: getattr(r, n) for n in names}) for r in rows]
-
-
-def get_report(session: Session, *, actor: Actor, import_id: int) -> dict[str, Any]:
-    require_role(actor, READ_ROLES, "reading imports")
-    with UnitOfWork(session):
-        row = ChcRepository(session).get_import(import_id, actor.organisation)
-    if row is None:
-        raise NotChcCase(f"import {import_id} not found")
-    return dict(row.report)
-
-
-def _replay(batch: ChcImport) -> ImportOutcome:
-    body = {**batch.report, "already_imported": True}
-    return ImportOutcome(200, body)

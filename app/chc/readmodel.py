@@ -9,6 +9,7 @@ a rebuild re-rates the items and keeps them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select
@@ -17,7 +18,7 @@ from sqlalchemy.orm.util import identity_key
 
 from app.chc.config import ChcConfig
 from app.chc.repository import ChcRepository
-from app.chc.worklist import RefreshReport, computed, rate_one, refresh
+from app.chc.worklist import RefreshReport, computed, rate_one, rate_opened, refresh
 from app.engine.readmodels import Change
 from app.models import Case, ChcWorkItem
 
@@ -54,6 +55,10 @@ class ChcWorkItems:
             held = session.identity_map.get(identity_key(ChcWorkItem, case.id))
             if held is not None:
                 session.expire(held)
+
+    def project_opened(self, session: Session, changes: Sequence[Change]) -> None:
+        """Cases opened together (a backlog import): their items in one statement."""
+        rate_opened(ChcRepository(session), self.cfg, [(c.case, c.now) for c in changes])
 
     def tick(self, session: Session, *, now: datetime) -> int:
         """Re-rate every open case as at `now` (the days waiting moved on)."""

@@ -5,21 +5,28 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, or_, select, text, update
+from sqlalchemy import Table, and_, bindparam, delete, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.bulk import insert_rows
 from app.models import (
     Case,
     ChcImport,
+    ChcImportChunk,
     ChcImportRejection,
+    ChcImportReportPart,
+    ChcRagRating,
     ChcReconciliationItem,
     ChcSourceRecord,
     ChcWorkItem,
     User,
 )
+
+# Lookups of a batch's record ids and people go to the database this many at a time.
+LOOKUP_CHUNK = 500
 
 CHC = "chc"
 
@@ -91,6 +98,147 @@ class ChcRepository:
             ChcSourceRecord.source_record_id == record_id,
         )
         return self.session.execute(stmt).scalar_one_or_none()
+
+    def source_records_by_id(
+        self, organisation: str, source: str, record_ids: Sequence[str]
+    ) -> dict[str, ChcSourceRecord]:
+        """Rows of this source list imported before, by record id (a batch's worth at once)."""
+        out: dict[str, ChcSourceRecord] = {}
+        for part in _parts(sorted(set(record_ids))):
+            stmt = select(ChcSourceRecord).where(
+                ChcSourceRecord.organisation == organisation,
+                ChcSourceRecord.source_list == source,
+                ChcSourceRecord.source_record_id.in_(part),
+            )
+            out |= {r.source_record_id: r for r in self.session.execute(stmt).scalars()}
+        return out
+
+    def open_cases_by_nhs_numbers(
+        self, organisation: str, numbers: Iterable[str]
+    ) -> dict[str, Case]:
+        """The oldest open CHC case of each NHS number (as `open_case_by_nhs_number`, in bulk)."""
+        out: dict[str, Case] = {}
+        for part in _parts(sorted(set(numbers))):
+            stmt = (
+                select(Case)
+                .where(
+                    Case.workflow_key == CHC,
+                    Case.organisation == organisation,
+                    Case.patient_ref.in_(part),
+                    Case.is_open.is_(True),
+                )
+                .order_by(Case.id.desc())
+            )
+            out |= {c.patient_ref: c for c in self.session.execute(stmt).scalars() if c.patient_ref}
+        return out
+
+    def open_cases_by_match_keys(self, organisation: str, keys: Iterable[str]) -> dict[str, Case]:
+        """The oldest open case each match key names (as `open_case_by_match_key`, in bulk)."""
+        out: dict[str, Case] = {}
+        for part in _parts(sorted(set(keys))):
+            stmt = (
+                select(ChcSourceRecord.match_key, Case)
+                .join(Case, ChcSourceRecord.case_id == Case.id)
+                .where(
+                    ChcSourceRecord.organisation == organisation,
+                    ChcSourceRecord.match_key.in_(part),
+                    Case.is_open.is_(True),
+                )
+                .order_by(Case.id.desc())
+            )
+            out |= {k: c for k, c in self.session.execute(stmt).tuples() if k}
+        return out
+
+    def refresh_statistics(self) -> None:
+        """Let PostgreSQL's planner see what an import has added so far.
+
+        Autovacuum analyzes a table a minute or more after it has grown; until then the
+        planner takes a table that has grown from nothing to tens of thousands of rows in one
+        import for a tiny one, and a batch's look-ups (an NHS number or record id in a list of
+        hundreds) scan every row of the organisation instead of using their index. A batch
+        grows as the table grows, so the import slows as it goes."""
+        if self.is_postgres:
+            self.session.execute(text("ANALYZE cases, chc_source_records"))
+
+    def add_source_records(self, rows: list[dict[str, Any]]) -> None:
+        insert_rows(self.session, cast(Table, ChcSourceRecord.__table__), rows)
+
+    def add_rejections(self, rows: list[dict[str, Any]]) -> None:
+        insert_rows(self.session, cast(Table, ChcImportRejection.__table__), rows)
+
+    # -- import jobs ------------------------------------------------------------------------------
+    def add_chunk(self, import_id: int, seq: int, data: bytes) -> None:
+        self.session.execute(_insert_chunk(), {"import_id": import_id, "seq": seq, "data": data})
+
+    def chunk(self, import_id: int, seq: int) -> bytes | None:
+        stmt = select(ChcImportChunk.data).where(
+            ChcImportChunk.import_id == import_id, ChcImportChunk.seq == seq
+        )
+        data = self.session.execute(stmt).scalar_one_or_none()
+        return bytes(data) if data is not None else None
+
+    def delete_chunks(self, import_id: int) -> None:
+        self.session.execute(delete(ChcImportChunk).where(ChcImportChunk.import_id == import_id))
+
+    def claim_job(self, now: datetime, *, only: int | None = None) -> ChcImport | None:
+        """The oldest job to run: queued, or running under a lease that has run out. Locked for
+        this transaction; a job another runner is claiming or working on is skipped (SQLite:
+        its single writer lock serialises claims instead)."""
+        stmt = (
+            select(ChcImport)
+            .where(
+                ChcImport.state.in_(("queued", "running")),
+                or_(ChcImport.lease_expires_at.is_(None), ChcImport.lease_expires_at <= now),
+            )
+            .order_by(ChcImport.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+        if only is not None:
+            stmt = stmt.where(ChcImport.id == only)
+        return self.session.execute(stmt).scalar_one_or_none()
+
+    def lock_job(self, import_id: int) -> ChcImport | None:
+        stmt = (
+            select(ChcImport)
+            .where(ChcImport.id == import_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return self.session.execute(stmt).scalar_one_or_none()
+
+    def refresh_job(self, import_id: int) -> ChcImport | None:
+        stmt = (
+            select(ChcImport)
+            .where(ChcImport.id == import_id)
+            .execution_options(populate_existing=True)
+        )
+        return self.session.execute(stmt).scalar_one_or_none()
+
+    def add_report_parts(self, rows: list[dict[str, Any]]) -> None:
+        insert_rows(self.session, cast(Table, ChcImportReportPart.__table__), rows)
+
+    def report_parts(
+        self, import_id: int, kind: str, *, after_row: int, limit: int
+    ) -> list[tuple[int, list[Any]]]:
+        """(first row, entries) of one list of an import's report, in row order, a page at a
+        time (keyset on the first row)."""
+        parts = ChcImportReportPart
+        stmt = (
+            select(parts.first_row, parts.entries)
+            .where(parts.import_id == import_id, parts.kind == kind, parts.first_row > after_row)
+            .order_by(parts.first_row)
+            .limit(limit)
+        )
+        return [(int(r), list(e)) for r, e in self.session.execute(stmt).tuples()]
+
+    def has_report_parts(self, import_id: int) -> bool:
+        stmt = select(func.count()).where(ChcImportReportPart.import_id == import_id)
+        return bool(self.session.execute(stmt).scalar_one())
+
+    def user(self, user_id: int) -> User | None:
+        return self.session.get(User, user_id)
 
     def source_records_for_case(self, case_id: int) -> list[ChcSourceRecord]:
         stmt = (
@@ -219,6 +367,11 @@ class ChcRepository:
             return False
         return True
 
+    def add_work_items(self, items: list[dict[str, Any]], ratings: list[dict[str, Any]]) -> None:
+        """First work items of cases just opened, and their first ratings (one statement each)."""
+        insert_rows(self.session, cast(Table, ChcWorkItem.__table__), items)
+        insert_rows(self.session, cast(Table, ChcRagRating.__table__), ratings)
+
     def update_rating(self, case_id: int, seen_seq: int, values: dict[str, Any]) -> bool:
         """Compare-and-set on `rating_seq`: False when another refresh got there first."""
         stmt = (
@@ -284,6 +437,19 @@ class ChcRepository:
         """The organisation's user of that name (usernames are unique per organisation)."""
         stmt = select(User).where(User.organisation == organisation, User.username == username)
         return self.session.execute(stmt).scalar_one_or_none()
+
+
+def _parts(values: list[str]) -> Iterable[list[str]]:
+    for start in range(0, len(values), LOOKUP_CHUNK):
+        yield values[start : start + LOOKUP_CHUNK]
+
+
+@cache
+def _insert_chunk() -> Any:
+    chunks = cast(Table, ChcImportChunk.__table__)
+    return chunks.insert().values(
+        import_id=bindparam("import_id"), seq=bindparam("seq"), data=bindparam("data")
+    )
 
 
 def _queue_select(organisation: Any, states: Any) -> Any:

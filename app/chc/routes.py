@@ -7,11 +7,12 @@ caller's organisation.
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from app.auth.needs import ANY_USER, needs, needs_role
 from app.chc import importer, panels, queue, reconciliation, reports, service
@@ -41,7 +42,7 @@ from app.errors import ValidationFailed
 from app.security.inputs import MAX_ID
 from app.timeutil import LONDON, utcnow
 
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+CHARSET = re.compile(r"charset\s*=\s*\"?([^\";\s]+)", re.IGNORECASE)
 PROBLEM: dict[int | str, dict[str, Any]] = {
     code: {"description": text, "content": {"application/problem+json": {}}}
     for code, text in {
@@ -72,44 +73,83 @@ ASSESSES = [needs_role(ASSESSOR_ROLES, "working the CHC queue")]
 
 
 @imports.post(
-    "", status_code=201, dependencies=[needs_role(IMPORT_ROLES, "importing a CHC backlog list")]
+    "",
+    status_code=202,
+    responses={
+        202: {"description": "The import job is queued; `Location` is where to follow it"},
+        200: {"description": "The same file was uploaded before: its job, `already_imported`"},
+    },
+    dependencies=[needs_role(IMPORT_ROLES, "importing a CHC backlog list")],
 )
 def import_backlog(
+    request: Request,
     actor: CurrentActor,
     db: SessionDep,
-    writer: WriterDep,
     cfg: ConfigDep,
     file: Annotated[UploadFile, File(description="The source list as CSV")],
     source: Annotated[str, Form(max_length=64, description="e.g. MLCSU, LSCFT, Sefton MBC")],
+    encoding: Annotated[
+        str | None,
+        Form(
+            max_length=40,
+            description="The file's encoding if it is not UTF-8 (e.g. windows-1252); also read "
+            "from the part's `charset`. Without one it is detected: UTF-8, or Windows-1252.",
+        ),
+    ] = None,
 ) -> JSONResponse:
-    """Import one organisation's backlog list. 201 with the import report; the same file again
-    is 200 with the first report and `already_imported: true` (nothing changes)."""
-    data = file.file.read(MAX_UPLOAD_BYTES + 1)
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise ImportFileInvalid(f"the file is larger than {MAX_UPLOAD_BYTES // 1024 // 1024} MB")
-    outcome = importer.import_list(
+    """Upload one organisation's backlog list: 202 with the import job (follow `Location`
+    until its `state` is `done`, when it carries the report). The same file again is 200 with
+    the first job and `already_imported: true` (nothing changes). A file that cannot be read
+    (encoding, CSV, headings) is a 422 at once."""
+    outcome = importer.submit(
         db,
-        writer=writer,
         cfg=cfg,
         actor=actor,
         source=source,
         filename=file.filename or "upload.csv",
-        data=data,
+        file=file.file,
+        declared_encoding=_declared(encoding, file.content_type),
         now=utcnow(),
     )
-    return JSONResponse(outcome.body, status_code=outcome.status_code)
+    wake = getattr(request.app.state, "import_wake", None)
+    if wake is not None and outcome.status_code == 202:
+        wake.set()  # this process's runner starts now rather than at its next poll
+    location = f"{request.url.path.rstrip('/')}/{outcome.import_id}"
+    headers = {"Location": location, "Retry-After": "1"}
+    return JSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)
+
+
+def _declared(field: str | None, content_type: str | None) -> str | None:
+    """The encoding the client declares: the form field, or the file part's `charset`."""
+    match = CHARSET.search(content_type or "")
+    charset = match.group(1) if match else None
+    field = field.strip() if field and field.strip() else None
+    if field and charset and field.lower() != charset.lower():
+        raise ImportFileInvalid(
+            f"the encoding field says {field[:40]!r} but the file part says {charset[:40]!r}"
+        )
+    return field or charset
 
 
 @imports.get("", response_model=list[ImportSummary], dependencies=WORKLIST)
 def list_imports(actor: CurrentActor, db: SessionDep, limit: Limit = 50) -> list[ImportSummary]:
-    """Your organisation's imports, newest first."""
+    """Your organisation's imports, newest first, with their state."""
     return importer.list_imports(db, actor=actor, limit=limit)
 
 
-@imports.get("/{import_id}", dependencies=WORKLIST)
-def get_import(import_id: IdPath, actor: CurrentActor, db: SessionDep) -> dict[str, Any]:
-    """The full report of one import (row numbers and reasons)."""
-    return importer.get_report(db, actor=actor, import_id=import_id)
+@imports.get(
+    "/{import_id}",
+    dependencies=WORKLIST,
+    responses={200: {"description": "The job; once `done`, with its whole report"}},
+)
+def get_import(
+    import_id: IdPath, request: Request, actor: CurrentActor, db: SessionDep
+) -> StreamingResponse:
+    """One import job: state (`queued`, `running`, `done`, `failed` with `error`), progress
+    and counts; once done, the full report (row numbers and reasons), streamed."""
+    job = importer.get_job(db, actor=actor, import_id=import_id)
+    body = importer.report_json(request.app.state.sessions, job)
+    return StreamingResponse(body, media_type="application/json")
 
 
 @recon.get("", response_model=ReconciliationList, dependencies=WORKLIST)

@@ -191,11 +191,13 @@ class ChcCaseRead(BaseModel):
 # -- imports ------------------------------------------------------------------------------------
 class ImportSummary(BaseModel):
     id: int
+    state: Literal["queued", "running", "done", "failed"]
     source: str
     filename: str
     sha256: str
     encoding: str
     rows_total: int
+    rows_read: int
     accepted: int
     merged: int
     conflicts: int
@@ -203,6 +205,7 @@ class ImportSummary(BaseModel):
     unchanged: int
     imported_by: str
     imported_at: datetime
+    finished_at: datetime | None
 
 
 # -- panels ------------------------------------------------------------------------------------

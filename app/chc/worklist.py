@@ -87,22 +87,7 @@ def rate_one(
     report.examined += 1
     values = computed(case, cfg, now)
     if item is None:
-        created = ChcWorkItem(
-            case_id=case.id,
-            organisation=case.organisation,
-            rating_seq=1,
-            rag=values["computed_rag"],
-            rag_rank=COLOUR_RANK[values["computed_rag"]],
-            override_rag=None,
-            override_reason=None,
-            override_by=None,
-            override_at=None,
-            claimed_by_id=None,
-            claimed_by=None,
-            claimed_at=None,
-            claim_expires_at=None,
-            **values,
-        )
+        created = ChcWorkItem(**_new_item(case, values))
         if repo.try_add_work_item(created):
             repo.add(_history(case.id, values))
             report.created += 1
@@ -116,6 +101,41 @@ def rate_one(
         if _material(item, values):
             repo.add(_history(case.id, values))
             report.rerated += 1
+
+
+def rate_opened(
+    repo: ChcRepository, cfg: ChcConfig, opened: Iterable[tuple[Case, datetime]]
+) -> int:
+    """The first work item and rating of cases just opened together (`CaseWriter.open_batch`),
+    as `rate_one` writes them, with one statement per table. A case just opened has no item
+    yet, so there is nothing to compare and set."""
+    items: list[dict[str, Any]] = []
+    ratings: list[dict[str, Any]] = []
+    for case, now in opened:
+        values = computed(case, cfg, now)
+        items.append(_new_item(case, values))
+        ratings.append(_history_row(case.id, values))
+    repo.add_work_items(items, ratings)
+    return len(items)
+
+
+def _new_item(case: Case, values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "case_id": case.id,
+        "organisation": case.organisation,
+        "rating_seq": 1,
+        "rag": values["computed_rag"],
+        "rag_rank": COLOUR_RANK[values["computed_rag"]],
+        "override_rag": None,
+        "override_reason": None,
+        "override_by": None,
+        "override_at": None,
+        "claimed_by_id": None,
+        "claimed_by": None,
+        "claimed_at": None,
+        "claim_expires_at": None,
+        **values,
+    }
 
 
 # A whole organisation is read this many cases at a time: the session holds its objects only
@@ -163,12 +183,16 @@ def _material(item: ChcWorkItem, values: dict[str, Any]) -> bool:
 
 
 def _history(case_id: int, values: dict[str, Any]) -> ChcRagRating:
-    return ChcRagRating(
-        case_id=case_id,
-        rag=values["computed_rag"],
-        rule_ids=values["rule_ids"],
-        reasons=values["reasons"],
-        ruleset_version=values["ruleset_version"],
-        cohort=values["cohort"],
-        rated_at=values["rated_at"],
-    )
+    return ChcRagRating(**_history_row(case_id, values))
+
+
+def _history_row(case_id: int, values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "case_id": case_id,
+        "rag": values["computed_rag"],
+        "rule_ids": values["rule_ids"],
+        "reasons": values["reasons"],
+        "ruleset_version": values["ruleset_version"],
+        "cohort": values["cohort"],
+        "rated_at": values["rated_at"],
+    }

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
+from app.bulk import IdAllocator, insert_rows, row_of
 from app.models import Clock, ClockEvent
 
 
@@ -77,3 +79,50 @@ class ClockRepository:
             .with_for_update(skip_locked=True)
         )
         return list(self.session.execute(stmt).scalars())
+
+
+class StagedClockRepository(ClockRepository):
+    """The clocks of cases being opened in bulk (`CaseWriter.open_batch`): each new clock gets
+    its id ahead, and `write` inserts the clocks and their evidence with one statement each.
+
+    Only for cases that have no clocks yet (every case being opened): `current` looks only at
+    the clocks staged here.
+    """
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
+        self.clocks: list[Clock] = []
+        self.evidence: list[ClockEvent] = []
+        self._ids = IdAllocator(session, cast(Table, Clock.__table__))
+        self._by_case: dict[int, list[Clock]] = {}
+
+    def current(self, case_id: int, name: str) -> Clock | None:
+        mine = [c for c in self._by_case.get(case_id, ()) if c.name == name]
+        return max(mine, key=lambda c: c.cycle) if mine else None
+
+    def for_case(self, case_id: int) -> list[Clock]:
+        return list(self._by_case.get(case_id, ()))
+
+    def add(self, clock: Clock) -> None:
+        clock.id = self._ids.next()
+        self.clocks.append(clock)
+        self._by_case.setdefault(clock.case_id, []).append(clock)
+
+    def stage_evidence(self, evidence: ClockEvent) -> None:
+        self.evidence.append(evidence)
+
+    def mark(self) -> tuple[int, int]:
+        return len(self.clocks), len(self.evidence)
+
+    def undo(self, mark: tuple[int, int]) -> None:
+        for clock in self.clocks[mark[0] :]:
+            self._by_case[clock.case_id].remove(clock)
+        del self.clocks[mark[0] :]
+        del self.evidence[mark[1] :]
+
+    def write(self) -> None:
+        clocks, evidence = cast(Table, Clock.__table__), cast(Table, ClockEvent.__table__)
+        insert_rows(self.session, clocks, [row_of(c, clocks) for c in self.clocks])
+        insert_rows(self.session, evidence, [row_of(e, evidence) for e in self.evidence])
+        self.clocks, self.evidence, self._by_case = [], [], {}
+        self._ids.reset()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from functools import lru_cache
 
 _PATTERN = re.compile(
     r"^P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
@@ -11,6 +12,8 @@ _PATTERN = re.compile(
 )
 
 
+# A pathway names a handful of durations, read on every clock start (the spec keeps the text).
+@lru_cache(maxsize=512)
 def parse_duration(text: str) -> timedelta:
     match = _PATTERN.match(text)
     if not match or text in ("P", "PT") or text.endswith("T"):

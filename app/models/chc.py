@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     UniqueConstraint,
     event,
@@ -28,11 +29,24 @@ from app.models.event import refuse_change
 CASE_FK = "cases.id"
 
 
+# An import job still to run (or to resume): what the runners' claim scans.
+_PENDING = "state IN ('queued', 'running')"
+
+
 class ChcImport(Base):
-    """One uploaded source list. The same file for the same source is imported only once."""
+    """One uploaded source list, and the job that imports it (queued -> running -> done or
+    failed). The same file for the same source is imported only once."""
 
     __tablename__ = "chc_imports"
-    __table_args__ = (UniqueConstraint("organisation", "source_list", "sha256"),)
+    __table_args__ = (
+        UniqueConstraint("organisation", "source_list", "sha256"),
+        Index(
+            "ix_chc_imports_pending",
+            "id",
+            postgresql_where=text(_PENDING),
+            sqlite_where=text(_PENDING),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     organisation: Mapped[str] = mapped_column(String(64))
@@ -49,7 +63,50 @@ class ChcImport(Base):
     report: Mapped[dict[str, Any]] = mapped_column(default=dict)
     imported_by_id: Mapped[int] = mapped_column(BigInteger)
     imported_by: Mapped[str] = mapped_column(String(64))
+    # When the file was uploaded; its London date is the "today" every row is checked against,
+    # so a job resumed on another day reads its rows exactly as the first run did.
     imported_at: Mapped[datetime]
+    # -- the job (migration 0011; imports before it are `done`) -----------------------------
+    state: Mapped[str] = mapped_column(String(16), server_default="done")
+    # The checkpoint: the spreadsheet row the next batch starts at, committed with the batch.
+    next_row: Mapped[int] = mapped_column(Integer, server_default="2")
+    rows_read: Mapped[int] = mapped_column(Integer, server_default="0")
+    # Which runner holds the job, until when (a runner that dies loses it when this passes).
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(String(1000))
+
+
+class ChcImportChunk(Base):
+    """The uploaded file, spooled in pieces until its job is done (then deleted)."""
+
+    __tablename__ = "chc_import_chunks"
+
+    import_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("chc_imports.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ChcImportReportPart(Base):
+    """One batch's entries of one list of an import's report (accepted, merged, conflicts,
+    rejected, unchanged, warnings, blank rows), in row order: the report is read back in
+    parts, never held whole."""
+
+    __tablename__ = "chc_import_report_parts"
+    __table_args__ = (Index("ix_chc_import_report_parts_read", "import_id", "kind", "first_row"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    import_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("chc_imports.id", ondelete="RESTRICT")
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    first_row: Mapped[int] = mapped_column(Integer)
+    entries: Mapped[list[Any]] = mapped_column(JSONType, default=list)
 
 
 class ChcSourceRecord(Base):

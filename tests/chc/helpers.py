@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -34,18 +35,49 @@ def dst(setting: str = "community", **levels: str) -> dict[str, str]:
 
 class ChcApi(Api):
     def upload(
-        self, source: str, filename: str, data: bytes | None = None, expect: int | None = None
+        self,
+        source: str,
+        filename: str,
+        data: bytes | None = None,
+        expect: int | None = None,
+        *,
+        encoding: str | None = None,
+        content_type: str = "text/csv",
     ) -> Response:
+        """POST the file: 202 and a job to follow, or 200 for a file imported before."""
         content = data if data is not None else (SAMPLES / filename).read_bytes()
+        form = {"source": source} | ({"encoding": encoding} if encoding is not None else {})
         r = self.client.post(
             "/api/v1/imports/chc-backlog",
-            files={"file": (filename, content, "text/csv")},
-            data={"source": source},
+            files={"file": (filename, content, content_type)},
+            data=form,
             headers=self.headers,
         )
         if expect is not None:
             assert r.status_code == expect, r.text
         return r
+
+    def wait_for_import(self, location: str, timeout: float = 60) -> dict[str, Any]:
+        """Follow an import job (the service's own background runner) until it has finished;
+        its final state with the report."""
+        deadline = time.monotonic() + timeout
+        while True:
+            r = self.client.get(location, headers=self.headers)
+            assert r.status_code == 200, r.text
+            body = dict(r.json())
+            if body["state"] in ("done", "failed"):
+                return body
+            assert time.monotonic() < deadline, f"import still {body['state']}: {body}"
+            time.sleep(0.05)
+
+    def import_list(self, source: str, filename: str, data: bytes | None = None) -> dict[str, Any]:
+        """Upload a new list (202) and wait until its job is done; the job with its report."""
+        r = self.upload(source, filename, data, expect=202)
+        assert r.json()["state"] == "queued"
+        assert r.headers["location"] == f"/api/v1/imports/chc-backlog/{r.json()['id']}"
+        body = self.wait_for_import(r.headers["location"])
+        assert body["state"] == "done", body
+        return body
 
     def queue(self, **params: Any) -> dict[str, Any]:
         r = self.client.get("/api/v1/queues/chc", params=params, headers=self.headers)

@@ -31,7 +31,7 @@ def test_database_refuses_changes_to_chc_audit_rows(
 ) -> None:
     user = make_user("chc_assessor")
     api = ChcApi(client, user.headers)
-    api.upload("MLCSU", "mlcsu.csv", expect=201)
+    api.import_list("MLCSU", "mlcsu.csv")
     claimed = api.post("/queues/chc/claim").json()["case_id"]
     api.post(f"/chc/cases/{claimed}/rag-override", rag="amber", reason="family visiting daily")
     refused = []

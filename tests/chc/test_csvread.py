@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import codecs
+import io
 from datetime import date
 
 import pytest
 
-from app.chc.csvread import ListFileError, decode, parse_list
+from app.chc.csvread import ListFileError, ListReader, decode, parse_list
 from tests.chc.helpers import CFG, SAMPLES
 
 TODAY = date(2026, 11, 23)
@@ -25,6 +26,19 @@ def test_encodings_are_detected() -> None:
     assert decode("Siobhán".encode("cp1252")) == ("Siobhán", "cp1252")
     with pytest.raises(ListFileError, match="UTF-16"):
         decode(codecs.BOM_UTF16_LE + "x".encode("utf-16-le"))
+
+
+def test_other_encodings_are_refused_not_guessed() -> None:
+    sjis = "ML-1,山田太郎,鈴木\r\n".encode("shift_jis")
+    assert sjis.decode("cp1252") == "ML-1,ŽR“c‘¾˜Y,—é–Ø\r\n"  # all defined in Windows-1252
+    with pytest.raises(ListFileError, match="line 1 does not read as Windows-1252") as err:
+        decode(sjis)
+    assert err.value.extra == {"line": 1}
+    assert decode(sjis, "shift_jis") == ("ML-1,山田太郎,鈴木\r\n", "shift_jis")
+    western = "Zoë “Jo” O’Brien-Núñez, £5 – 2½ hrs, Škoda, Œuvre, MÜLLER, 1940–1950"
+    assert decode(western.encode("cp1252")) == (western, "cp1252")
+    with pytest.raises(ListFileError, match="not valid Windows-1252"):
+        decode(b"ID\r\nA\x81B\r\n")
 
 
 def test_the_shipped_lists_are_messy_on_purpose() -> None:
@@ -123,3 +137,27 @@ def test_unrecognised_values_are_warnings_not_silent() -> None:
     assert row.raw["Extra"] == "kept in raw"
     assert parsed.ignored_columns == ["Extra"]
     assert parsed.blank_rows == [3]
+
+
+def test_reading_a_byte_at_a_time_gives_the_same_records() -> None:
+    """Lines are split as the bytes arrive: a CR LF, a multi-byte character or a quoted line
+    break split over two reads is still one."""
+    data = (
+        "Record ID,Name,Referral Date\r\n"
+        'A1,Siobhán Ó Ceallaigh,01/10/2020\r\nA2,"two\r\nlines",02/10/2020\rA3,Zoë,03/10/2020\n\n'
+    ).encode()
+
+    def records(piece: int) -> list[tuple[int, list[str]]]:
+        stream = io.BytesIO(data)
+        reader = ListReader(lambda _n: stream.read(piece), "utf-8", declared=True)
+        return list(reader)
+
+    whole = records(1 << 20)
+    assert whole == [
+        (2, ["A1", "Siobhán Ó Ceallaigh", "01/10/2020"]),
+        (3, ["A2", "two\r\nlines", "02/10/2020"]),
+        (4, ["A3", "Zoë", "03/10/2020"]),
+        (5, []),
+    ]
+    assert records(1) == whole
+    assert records(2) == whole

@@ -41,8 +41,13 @@ def _footprint(sessions: sessionmaker[Session], org: str) -> dict[str, int]:
         return {k: int(session.execute(q).scalar_one()) for k, q in queries.items()}
 
 
-def _import_all(api: ChcApi, expect: int) -> list[dict[str, Any]]:
-    return [api.upload(src, name, expect=expect).json() for src, name in SAMPLE_FILES]
+def _import_all(api: ChcApi) -> list[dict[str, Any]]:
+    """Each list's import job, followed until done: the job with its report."""
+    return [api.import_list(src, name) for src, name in SAMPLE_FILES]
+
+
+def _upload_all_again(api: ChcApi) -> list[dict[str, Any]]:
+    return [api.upload(src, name, expect=200).json() for src, name in SAMPLE_FILES]
 
 
 def test_three_lists_merge_into_one_working_list_and_a_second_import_changes_nothing(
@@ -50,7 +55,7 @@ def test_three_lists_merge_into_one_working_list_and_a_second_import_changes_not
 ) -> None:
     user = make_user("chc_assessor")
     api = ChcApi(client, user.headers)
-    ml, ls, sm = _import_all(api, 201)
+    ml, ls, sm = _import_all(api)
 
     assert (ml["source"], ml["encoding"]) == ("MLCSU", "utf-8")
     assert ml["counts"] == {
@@ -129,8 +134,9 @@ def test_three_lists_merge_into_one_working_list_and_a_second_import_changes_not
         "items": 5,
         "rejections": 9,
     }
-    again = _import_all(api, 200)
+    again = _upload_all_again(api)
     assert [r["already_imported"] for r in again] == [True, True, True]
+    assert [(r["id"], r["state"]) for r in again] == [(r["id"], "done") for r in (ml, ls, sm)]
     assert [r["counts"] for r in again] == [ml["counts"], ls["counts"], sm["counts"]]
     assert _footprint(sessions, user.org) == before
 
@@ -144,7 +150,7 @@ def test_three_lists_merge_into_one_working_list_and_a_second_import_changes_not
 def test_provenance_and_reconciliation(client: TestClient, make_user) -> None:
     user = make_user("chc_assessor")
     api = ChcApi(client, user.headers)
-    _import_all(api, 201)
+    _import_all(api)
     items = client.get("/api/v1/reconciliation/chc", headers=user.headers).json()["items"]
     assert [
         (i["field"], i["current_value"], i["incoming_value"], i["source_list"]) for i in items
@@ -240,10 +246,10 @@ def test_bad_files_and_requests_are_4xx_and_write_nothing(
 def test_imports_are_listed_per_organisation(client: TestClient, make_user) -> None:
     user = make_user("chc_assessor")
     api = ChcApi(client, user.headers)
-    first = api.upload("MLCSU", "mlcsu.csv", expect=201).json()
+    first = api.import_list("MLCSU", "mlcsu.csv")
     listed = client.get("/api/v1/imports/chc-backlog", headers=user.headers).json()
-    assert [(i["id"], i["source"], i["accepted"], i["rejected"]) for i in listed] == [
-        (first["import_id"], "MLCSU", 8, 4)
+    assert [(i["id"], i["source"], i["state"], i["accepted"], i["rejected"]) for i in listed] == [
+        (first["import_id"], "MLCSU", "done", 8, 4)
     ]
     report = client.get(f"/api/v1/imports/chc-backlog/{first['import_id']}", headers=user.headers)
     assert report.json()["counts"] == first["counts"]
@@ -251,3 +257,25 @@ def test_imports_are_listed_per_organisation(client: TestClient, make_user) -> N
     assert client.get("/api/v1/imports/chc-backlog", headers=other.headers).json() == []
     r = client.get(f"/api/v1/imports/chc-backlog/{first['import_id']}", headers=other.headers)
     assert r.status_code == 404
+
+
+def test_the_services_own_runner_finishes_a_job(
+    client: TestClient, make_user, sessions: sessionmaker[Session]
+) -> None:
+    """The upload answers at once; the runner the service starts (woken by the upload) places
+    the rows; the job resource shows the outcome."""
+    user = make_user("chc_assessor")
+    api = ChcApi(client, user.headers)
+    r = api.upload("LSCFT", "lscft.csv", expect=202)
+    assert (r.headers["retry-after"], r.json()["state"]) == ("1", "queued")
+    assert r.json()["progress"] == {"rows_read": 0, "rows_total": 9}
+    done = api.wait_for_import(r.headers["location"])
+    assert (done["state"], done["progress"]["rows_read"]) == ("done", 9)
+    assert done["counts"] == {
+        "accepted": 6,
+        "merged": 0,
+        "conflicts": 0,
+        "rejected": 3,
+        "unchanged": 0,
+    }
+    assert _footprint(sessions, user.org)["cases"] == 6

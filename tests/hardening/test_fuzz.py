@@ -78,7 +78,7 @@ def target(
         api = Api(client, user.headers)
         sample = api.create().json()["id"]
         discharge = open_case(api, NHS[0], site=f"FZ-{user.org[-6:]}")["id"]
-        ChcApi(client, user.headers).upload("MLCSU", "mlcsu.csv")
+        ChcApi(client, user.headers).import_list("MLCSU", "mlcsu.csv")
         imports = client.get("/api/v1/imports/chc-backlog", headers=user.headers).json()
         queue = client.get("/api/v1/queues/chc", headers=user.headers).json()
         panels = client.get("/api/v1/panels", headers=user.headers).json()["panels"]

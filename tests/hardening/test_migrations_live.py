@@ -101,8 +101,8 @@ def _write_live_data(url: str) -> dict[str, str]:
         )
         assert r.status_code == 201, r.text
         make_service(client, clinician, site=fresh_site(), model="reablement", capacity=3)
-        ChcApi(client, assessor).upload("MLCSU", "mlcsu.csv")
-        ChcApi(client, assessor).upload("LSCFT", "lscft.csv")
+        ChcApi(client, assessor).import_list("MLCSU", "mlcsu.csv")
+        ChcApi(client, assessor).import_list("LSCFT", "lscft.csv")
     return tokens
 
 
