@@ -170,8 +170,8 @@ def world(
             )
             assert r.status_code == 201, r.text
         chc = ChcApi(client, builder.headers)
-        imported = chc.upload("MLCSU", "mlcsu.csv", expect=201).json()
-        chc.upload("LSCFT", "lscft.csv", expect=201)
+        imported = chc.import_list("MLCSU", "mlcsu.csv")
+        chc.import_list("LSCFT", "lscft.csv")
         queue = chc.queue()["items"]
         items = _get(client, builder, "/api/v1/reconciliation/chc")["items"]
         service = make_service(client, builder.headers, site=site, model="reablement", capacity=2)
