@@ -66,7 +66,7 @@ class IcRepository:
         return self.session.execute(stmt).scalar_one_or_none()
 
     def service_by_code(self, code: str) -> IcService | None:
-        stmt = select(IcService).where(IcService.code == code)
+        stmt = self._own(select(IcService).where(IcService.code == code))
         return self.session.execute(stmt).scalar_one_or_none()
 
     def add_service(self, service: IcService) -> None:

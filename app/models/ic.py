@@ -11,7 +11,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, event
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    event,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, BigIntPK
@@ -20,11 +29,15 @@ from app.models.event import refuse_change
 
 class IcService(Base):
     __tablename__ = "ic_services"
-    __table_args__ = (Index("ix_ic_services_site_model", "site", "model"),)
+    __table_args__ = (
+        Index("ix_ic_services_site_model", "site", "model"),
+        # Unique within the organisation only: a code used elsewhere must not be revealed by a 409.
+        UniqueConstraint("organisation", "code"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
-    # A short stable code people use on the phone, e.g. "SEF-REAB-N"; unique.
-    code: Mapped[str] = mapped_column(String(32), unique=True)
+    # A short stable code people use on the phone, e.g. "SEF-REAB-N"; unique in its organisation.
+    code: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(100))
     organisation: Mapped[str] = mapped_column(String(64))
     site: Mapped[str] = mapped_column(String(64))

@@ -21,6 +21,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from migrations.rebuild import swap_unique
+
 revision: str = "0011"
 down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
@@ -28,7 +30,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    _swap_unique(drop="uq_users_username", create=("organisation", "username"))
+    swap_unique("users", drop="uq_users_username", create=("organisation", "username"))
     op.create_table(
         "web_sessions",
         sa.Column(
@@ -81,29 +83,4 @@ def downgrade() -> None:
             "cannot make usernames globally unique again: "
             f"{len(shared)} username(s) are used in more than one organisation"
         )
-    _swap_unique(drop="uq_users_organisation_username", create=("username",))
-
-
-def _swap_unique(*, drop: str, create: tuple[str, ...]) -> None:
-    name = "uq_users_" + "_".join(create)
-    if op.get_bind().dialect.name != "sqlite":
-        op.drop_constraint(drop, "users", type_="unique")
-        op.create_unique_constraint(name, "users", list(create))
-        return
-    with op.get_context().autocommit_block():
-        op.execute("PRAGMA foreign_keys=OFF")
-        try:
-            op.execute("BEGIN IMMEDIATE")
-            try:
-                with op.batch_alter_table("users", recreate="always") as batch_op:
-                    batch_op.drop_constraint(drop, type_="unique")
-                    batch_op.create_unique_constraint(name, list(create))
-                broken = op.get_bind().execute(sa.text("PRAGMA foreign_key_check")).fetchall()
-                if broken:
-                    raise RuntimeError(f"foreign keys broken by the users rebuild: {broken[:5]}")
-            except BaseException:
-                op.execute("ROLLBACK")
-                raise
-            op.execute("COMMIT")
-        finally:
-            op.execute("PRAGMA foreign_keys=ON")
+    swap_unique("users", drop="uq_users_organisation_username", create=("username",))

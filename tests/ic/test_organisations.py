@@ -131,3 +131,29 @@ def test_a_shared_episode_starts_in_the_providers_own_service(
         [cid],
     )
     assert referrer.case(cid)["attributes"]["service_id"] == beds["id"]
+
+
+def test_a_service_code_used_by_another_organisation_is_free(
+    client: TestClient, make_user
+) -> None:
+    """A 409 on a code another organisation uses would tell a stranger that the code exists:
+    codes are unique within an organisation only."""
+    owner, stranger = make_user("manager"), make_user("manager")
+    site = fresh_site()
+    body: dict[str, Any] = {
+        "code": f"REAB-{site}",
+        "name": "Reablement north",
+        "site": site,
+        "model": "reablement",
+        "capacity": 3,
+    }
+    url = "/api/v1/ic/services"
+    first = client.post(url, headers=owner.headers, json=body)
+    assert first.status_code == 201, first.text
+    theirs = client.post(url, headers=stranger.headers, json=body)
+    assert (theirs.status_code, theirs.json()["organisation"]) == (201, stranger.org), theirs.text
+    assert theirs.json()["id"] != first.json()["id"]
+    again = client.post(url, headers=owner.headers, json=body)
+    assert (again.status_code, again.json()["code"]) == (409, "conflict")
+    mine = client.get(url, headers=owner.headers, params={"site": site}).json()
+    assert [(s["id"], s["organisation"]) for s in mine] == [(first.json()["id"], owner.org)]
