@@ -133,9 +133,7 @@ def test_a_shared_episode_starts_in_the_providers_own_service(
     assert referrer.case(cid)["attributes"]["service_id"] == beds["id"]
 
 
-def test_a_service_code_used_by_another_organisation_is_free(
-    client: TestClient, make_user
-) -> None:
+def test_a_service_code_used_by_another_organisation_is_free(client: TestClient, make_user) -> None:
     """A 409 on a code another organisation uses would tell a stranger that the code exists:
     codes are unique within an organisation only."""
     owner, stranger = make_user("manager"), make_user("manager")
