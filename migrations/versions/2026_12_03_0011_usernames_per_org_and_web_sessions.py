@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from migrations.rebuild import swap_unique
+from app.schema_swaps import swap_unique
 
 revision: str = "0011"
 down_revision: str | None = "0010"

@@ -1,5 +1,6 @@
-"""Helpers the migrations share (imported as `migrations.rebuild`; alembic.ini puts the project
-root on sys.path)."""
+"""Schema operations the Alembic migrations share. They live in the installed `app` package
+because `migrations/` is not importable from every working directory (the service migrates
+itself wherever it is started)."""
 
 from __future__ import annotations
 
