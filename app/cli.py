@@ -231,12 +231,19 @@ def demo_load() -> None:
 
 
 def _load_demo() -> object:
+    from app.chc.config import chc_config
     from app.composition import build_parts
     from app.db import get_sessionmaker
     from app.demo import load_demo
 
-    parts = build_parts(get_settings())
-    return load_demo(get_sessionmaker(), parts.writer, parts.workflows)
+    settings = get_settings()
+    parts = build_parts(settings)
+    return load_demo(
+        get_sessionmaker(),
+        parts.writer,
+        parts.workflows,
+        chc_cfg=chc_config(settings.pathways_dir / "config"),
+    )
 
 
 def _print_demo(result: object) -> None:
