@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from app.admin import service as admin_service
-from app.auth import passwords, sessions as web_sessions
+from app.auth import passwords
+from app.auth import sessions as web_sessions
 from app.auth.passwords import (
     AccountLocked,
     Lockout,
@@ -266,9 +267,7 @@ def test_a_success_resets_the_count_and_an_expired_lock_starts_it_again(
 def test_the_lockout_follows_the_settings(sessions: sessionmaker[Session], make_user) -> None:
     from app.config import Settings
 
-    lockout = Lockout.from_settings(
-        Settings(password_max_failures=2, password_lockout_minutes=45)
-    )
+    lockout = Lockout.from_settings(Settings(password_max_failures=2, password_lockout_minutes=45))
     assert lockout == Lockout(2, timedelta(minutes=45))
     user = make_user("analyst")
     _issue(sessions, user)
@@ -408,9 +407,7 @@ def test_an_unknown_user_cannot_be_given_a_password(
 # -- changing one's own -----------------------------------------------------------------------
 
 
-def _change(
-    sessions: sessionmaker[Session], user: Any, current: str, new: str, **kw: Any
-) -> None:
+def _change(sessions: sessionmaker[Session], user: Any, current: str, new: str, **kw: Any) -> None:
     with sessions() as session:
         change_password(
             session,
@@ -589,9 +586,7 @@ def test_the_command_line_prints_a_password_that_signs_in(
     cli_env: CliRunner, sessions: sessionmaker[Session], make_user
 ) -> None:
     user = make_user("discharge_team")
-    result = cli_env.invoke(
-        cli, ["users", "set-password", user.actor.username, "--org", user.org]
-    )
+    result = cli_env.invoke(cli, ["users", "set-password", user.actor.username, "--org", user.org])
     assert result.exit_code == 0, result.output
     printed = result.stdout.strip().splitlines()
     assert len(printed) == 1  # the password alone on stdout; the note goes to stderr
@@ -605,9 +600,7 @@ def test_the_command_line_prints_a_password_that_signs_in(
     assert "no user 'no.such.person'" in missing.output
 
 
-def test_the_admin_service_refuses_a_non_admin(
-    sessions: sessionmaker[Session], make_user
-) -> None:
+def test_the_admin_service_refuses_a_non_admin(sessions: sessionmaker[Session], make_user) -> None:
     """The service checks the role itself too, not only the route."""
     from app.errors import Forbidden
 
