@@ -29,7 +29,10 @@ REDOC_URL = "/redoc"
 OAUTH2_REDIRECT_URL = "/docs/oauth2-redirect"
 STATIC_URL = "/docs/static"
 # Looked up in this order: our start-up scripts, then the vendored Swagger UI and ReDoc files.
-ASSET_PACKAGES = [("app.apidocs", "static"), ("fastapi_offline", "static")]
+ASSET_PACKAGES: list[str | tuple[str, str]] = [
+    ("app.apidocs", "static"),
+    ("fastapi_offline", "static"),
+]
 
 _HEAD = """<!doctype html>
 <html lang="en">

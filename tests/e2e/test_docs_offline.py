@@ -285,7 +285,9 @@ def test_swagger_ui_renders_and_runs_the_operations_offline(offline: Offline) ->
     status = health.locator(".live-responses-table tbody .response-col_status").first
     status.wait_for(timeout=15_000)
     assert status.inner_text().strip() == "200"
-    assert '"status": "ok"' in health.locator(".live-responses-table .microlight").first.inner_text()
+    assert (
+        '"status": "ok"' in health.locator(".live-responses-table .microlight").first.inner_text()
+    )
 
     assert page.evaluate("window.__violations") == []
     assert offline.left == []
