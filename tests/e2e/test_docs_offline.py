@@ -12,16 +12,13 @@ inline script, and their policy names no outside origin.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -31,9 +28,8 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
+from tests.browser import launch_browser
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-REQUIRE_BROWSER = os.environ.get("HOMEFIRST_REQUIRE_BROWSER") == "1"
 PAGES = ("/docs", "/redoc", "/docs/oauth2-redirect")
 # ReDoc 2 always shows Redocly's logo from Redocly's CDN (hard-coded). The docs' policy blocks it
 # in the browser, before any request is made; it is the one violation /redoc may show.
@@ -174,29 +170,7 @@ def service(app: FastAPI) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        if REQUIRE_BROWSER:
-            pytest.fail(
-                f"Chromium is required (HOMEFIRST_REQUIRE_BROWSER=1) but {CHROMIUM} is missing"
-            )
-        pytest.skip("Debian's chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        instance = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        yield instance
-        instance.close()
+    yield from launch_browser()  # skipped without Chromium, unless HOMEFIRST_REQUIRE_BROWSER=1
 
 
 # Runs in every page (and popup) before its own scripts: records each policy violation.
