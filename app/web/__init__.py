@@ -1,1 +1,1 @@
-"""Server-rendered pages people work in (issue #14): the tracker, case pages and their forms."""
+"""The screens people work in: server-rendered pages over the same services the API uses."""
