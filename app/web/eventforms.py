@@ -342,6 +342,11 @@ _KINDS: dict[str, InputKind] = {
 }
 
 
+def field_label(name: str, spec: FieldSpec) -> str:
+    """How a pathway field is named on a page (in a form, in the case's facts)."""
+    return _label_and_hint(name, spec)[0]
+
+
 def _label_and_hint(name: str, spec: FieldSpec) -> tuple[str, str]:
     """The field's description is the better label when there is one ("Known to mental health
     services" over "MH known to services"); a closing remark in brackets becomes the hint."""
