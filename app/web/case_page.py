@@ -139,8 +139,8 @@ def _choices(
         grouped.setdefault(allowed.event, []).append(allowed)
     out = []
     for event, entries in grouped.items():
-        allowed = any(e.allowed for e in entries)
-        reasons = [] if allowed else list(dict.fromkeys(r for e in entries for r in e.reasons))
+        may = any(e.allowed for e in entries)
+        reasons = [] if may else list(dict.fromkeys(r for e in entries for r in e.reasons))
         permitted = any(
             t.trigger == event and case.state in t.source and roles & set(t.roles)
             for t in spec.transitions
