@@ -430,7 +430,7 @@ def _fire(
             request, db, user, case_id, submission=submission, conflict_from=read, status_code=409
         )
     except ValidationFailed as exc:
-        _explain_invalid(exc, form, submission)
+        _explain_invalid(exc, _spec_of(request, form), form, submission)
         return _page(request, db, user, case_id, submission=submission, status_code=422)
     except (GuardRejected, InvalidTransition) as exc:
         reasons = exc.extra.get("reasons")
@@ -446,12 +446,13 @@ def _fire(
     return RedirectResponse(f"{case_href(case_id)}?recorded={parsed.event}", status_code=303)
 
 
-def _explain_invalid(exc: ValidationFailed, form: EventForm, submission: Submission) -> None:
+def _explain_invalid(
+    exc: ValidationFailed, spec: PathwaySpec, form: EventForm, submission: Submission
+) -> None:
     """The engine's reasons next to the fields they are about, in words."""
     if exc.code == "invalid_time":
-        target = REASON if "reason" in exc.detail else CLINICAL_TIME
-        text = exc.detail.replace("occurred_at", "the time it happened").replace("'", "")
-        submission.errors[target] = _sentence(text)
+        target, message = _time_problem(exc, spec)
+        submission.errors[target] = message
         return
     labels = {f.name: f.label for f in form.fields}
     errors = exc.extra.get("errors")
@@ -467,6 +468,26 @@ def _explain_invalid(exc: ValidationFailed, form: EventForm, submission: Submiss
         submission.problems.append(_sentence(exc.detail))
 
 
+def _time_problem(exc: ValidationFailed, spec: PathwaySpec) -> tuple[str, str]:
+    """The engine's clinical-time rules (app/engine/timerules.py) in words, on the input."""
+    if "needs a reason" in exc.detail:
+        return REASON, "Enter why this is recorded after it happened"
+    if "in the future" in exc.detail:
+        return CLINICAL_TIME, "The time it happened must be now or in the past"
+    not_before = exc.extra.get("not_before")
+    found = re.search(r"before (.+)$", exc.detail)
+    if isinstance(not_before, str) and found:
+        what = found.group(1).replace("'", "")
+        floor = spec.fields.get(what)
+        what = field_label(what, floor).lower() if floor is not None else what
+        try:
+            limit = when(datetime.fromisoformat(not_before))
+        except ValueError:
+            limit = not_before
+        return CLINICAL_TIME, f"The time it happened must not be before {limit} ({what})"
+    return CLINICAL_TIME, _sentence(exc.detail.replace("occurred_at", "the time it happened"))
+
+
 def _sentence(text: str) -> str:
     text = text.strip()
     return (text[:1].upper() + text[1:]).rstrip(".")
@@ -480,6 +501,13 @@ def _one_value(
     if len(values) != 1 or not pattern.fullmatch(values[0]):
         return None
     return values[0]
+
+
+def _spec_of(request: Request, form: EventForm) -> PathwaySpec:
+    engine: Engine = request.app.state.engine
+    loaded = engine.catalogue.get(form.workflow, form.version)
+    assert loaded is not None  # noqa: S101 - the form was built from this pathway version
+    return loaded.spec
 
 
 def _form_to_read(engine: Engine, codes: CodeSetRegistry, case: CaseRead, event: str) -> EventForm:
