@@ -11,6 +11,8 @@ from app.auth.actor import Actor
 from app.auth.repository import AuthRepository
 from app.auth.service import IssuedToken, add_user, create_token
 from app.cases.transition import CaseWriter
+from app.chc.config import ChcConfig
+from app.demo.chc import load_chc_backlog
 from app.demo.plans import run_plan
 from app.timeutil import utcnow
 from app.workflows.contract import DemoContext, WorkflowSet
@@ -39,9 +41,11 @@ def load_demo(
     writer: CaseWriter,
     workflows: WorkflowSet,
     *,
+    chc_cfg: ChcConfig | None = None,
     now: datetime | None = None,
 ) -> DemoResult:
-    """Create the demo user and cases once; issue a fresh demo token every time."""
+    """Create the demo user and cases once (with `chc_cfg`, the CHC backlog lists imported
+    too); issue a fresh demo token every time."""
     now = now or utcnow()
     created = 0
     with sessions() as session:
@@ -57,6 +61,8 @@ def load_demo(
             )
             actor = Actor(user.id, user.username, user.organisation, frozenset(user.role_list))
             created = _demo_cases(session, writer, workflows, actor, now)
+            if chc_cfg is not None:
+                load_chc_backlog(sessions, writer, chc_cfg, actor, now)
         token = create_token(
             session,
             username=DEMO_USER,

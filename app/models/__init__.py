@@ -24,7 +24,7 @@ from app.models.live import LiveFigures
 from app.models.share import CaseShare, CaseShareChange
 from app.models.snapshot import MetricSnapshot
 from app.models.spell import DischargeDelayPeriod, DischargeSpell
-from app.models.user import ApiToken, User, WebSession
+from app.models.user import ApiToken, PasswordCredential, User, WebSession
 
 __all__ = [
     "AccessRecord",
@@ -57,6 +57,7 @@ __all__ = [
     "IdempotencyRecord",
     "LiveFigures",
     "MetricSnapshot",
+    "PasswordCredential",
     "User",
     "WebSession",
 ]

@@ -77,10 +77,17 @@ def _sign_in_page(
 def sign_in_with_token(
     request: Request,
     db: DbDep,
-    token: Annotated[str, Form(max_length=200)],
+    token: Annotated[str, Form(max_length=200)] = "",
     next_path: Annotated[str, Form(alias="next", max_length=2000)] = "/",
 ) -> Response:
     now = utcnow()
+    if not token.strip():
+        return _sign_in_page(
+            request,
+            next_path=safe_next(next_path),
+            error="Enter your access token.",
+            status_code=422,
+        )
     try:
         signed_in = sessions.sign_in_with_token(
             db, token.strip(), now=now, policy=session_policy(request)

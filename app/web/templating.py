@@ -44,6 +44,7 @@ def render(
     *,
     actor: Actor | None,
     status_code: int = 200,
+    headers: dict[str, str] | None = None,
     **context: Any,
 ) -> HTMLResponse:
     """A page in the common layout: the header names the person and links to their screens."""
@@ -53,4 +54,6 @@ def render(
         current_path=request.url.path,
         **context,
     )
-    return HTMLResponse(content, status_code=status_code, headers=PAGE_HEADERS)
+    return HTMLResponse(
+        content, status_code=status_code, headers={**PAGE_HEADERS, **(headers or {})}
+    )

@@ -22,8 +22,8 @@ from app.web.access import PageNeeds
 from tests.discharge.helpers import NHS
 from tests.helpers import Api
 
-# Routes anyone may reach: signing in and out, health, the API's own documentation, and the
-# old dashboard sign-in address (a redirect to `/`).
+# Routes anyone may reach: signing in and out, health, the API's own documentation, the
+# favicon, and the old dashboard sign-in address (a redirect to `/`).
 PUBLIC = {
     ("GET", "/"),
     ("POST", "/sign-in"),
@@ -36,6 +36,7 @@ PUBLIC = {
     ("GET", "/docs"),
     ("GET", "/docs/oauth2-redirect"),
     ("GET", "/redoc"),
+    ("GET", "/favicon.ico"),
 }
 PUBLIC_PREFIXES = ("/sign-in/oidc/",)
 
