@@ -1,0 +1,1 @@
+"""Pages people use in a browser, outside the JSON API."""
