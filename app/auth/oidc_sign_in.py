@@ -114,6 +114,10 @@ def finish(
     attempt = _use_attempt(session, attempt_id, now)
     if attempt.provider != provider.key:
         raise AttemptInvalid("this answer is for a sign-in started with another provider")
+    if error and state is None:
+        # RFC 6749 says an error answer carries the state back, but not every provider does.
+        # Nothing is signed in either way, so say what the provider said.
+        raise ProviderSaidNo(f"{provider.label} did not sign you in ({error[:100]})")
     if not state or not secrets.compare_digest(state.encode(), attempt.state.encode()):
         raise AttemptInvalid("the answer does not belong to the sign-in this browser started")
     if issuer is not None and issuer != provider.issuer:
