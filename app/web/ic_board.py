@@ -17,8 +17,8 @@ again on every change.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from dataclasses import dataclass
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
@@ -32,15 +32,7 @@ from app.cases import service as cases
 from app.cases.schemas import EventCreate
 from app.deps import EngineDep, SessionDep, SettingsDep, WriterDep
 from app.engine.engine import Engine
-from app.errors import (
-    DomainError,
-    Forbidden,
-    GuardRejected,
-    InvalidTransition,
-    NotFound,
-    StaleCase,
-    ValidationFailed,
-)
+from app.errors import DomainError
 from app.ic import board
 from app.ic import service as ic
 from app.ic.config import MODELS, ic_config
@@ -50,21 +42,13 @@ from app.security.inputs import MAX_ID
 from app.timeutil import utcnow
 from app.web import ic_view
 from app.web.access import PageUser, page_needs
+from app.web.ic_refusals import VERB, Action, Refusal, refusal_for
 from app.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 READ = "ic.occupancy"
 BoardUser = Annotated[PageUser, page_needs(READ)]
-Action = Literal["start", "move", "end"]
-DONE = {"started": "started", "moved": "moved", "ended": "ended"}
-VERB = {"start": ("start", "started"), "move": ("move", "moved"), "end": ("end", "ended")}
-# The form fields a refusal can point at, with the words a person reads.
-FIELD_WORDS = {
-    "service_id": "the service",
-    "move_reason": "the reason for the move",
-    "capacity_override_reason": "the reason to go over capacity",
-    "outcome": "the outcome",
-}
+DONE = frozenset({"started", "moved", "ended"})
 ModelQuery = Annotated[str | None, Query(max_length=40)]
 ServiceQuery = Annotated[str | None, Query(max_length=20)]
 Text = Annotated[str, Form(max_length=4000)]
@@ -88,29 +72,6 @@ class Filters:
         return urlencode({k: v for k, v in pairs.items() if v is not None})
 
 
-@dataclass
-class Refusal:
-    """A change that was refused: what to tell the person (each message with the field it is
-    about) and what they had chosen or typed, put back in the form so nothing is lost."""
-
-    action: Action
-    case_id: int | None
-    status_code: int
-    heading: str
-    messages: list[tuple[str, str]]
-    kept: dict[str, str] = field(default_factory=dict)
-    changed: list[str] = field(default_factory=list)
-    # Offer the reason to go over capacity: the chosen service is full (or one was given).
-    over_capacity: bool = False
-
-    def about(self, action: str, case_id: int) -> bool:
-        return self.action == action and self.case_id == case_id
-
-    def error(self, field_id: str) -> str:
-        """The messages about one form field, for its error message."""
-        return " ".join(text for text, href in self.messages if href == f"#{field_id}")
-
-
 # -- the page -------------------------------------------------------------------------------------
 @router.get("/ic/board", response_class=HTMLResponse)
 def ic_board(
@@ -129,7 +90,7 @@ def ic_board(
         engine,
         user,
         Filters.parse(model, service),
-        done=DONE.get(done or ""),
+        done=done if done in DONE else None,
         done_case=_whole(case),
     )
 
@@ -171,11 +132,14 @@ def _page(
             db,
             config=ic_config(request.app.state.settings.pathways_dir / "config"),
             organisation=actor.organisation,
+            # One service chosen: the people waiting for its model.
             planned_model=chosen.model if chosen else filters.model,
             now=now,
         )
     shown = [e.case_id for s in services for e in s.episodes]
     shown += [w.waiting.case_id for w in waiting.items] if waiting else []
+    if refusal is not None and refusal.changed and refusal.case_id is not None:
+        shown.append(refusal.case_id)  # its changes since are on the page too
     log_read(request, db, actor, shown)
     assert user.grant is not None  # noqa: S101 - page_needs(READ) always gives a grant
     services = [user.grant.reduce(s) for s in services]
@@ -192,12 +156,11 @@ def _page(
         filters=filters,
         query=filters.query(),
         model_labels=LABELS,
-        every=every,
         open_services=_by_model([s for s in every if s.active]),
         startable=[s for s in every if s.active],
         several_sites=several,
         model_items=_choices(
-            [(m, LABELS[m].capitalize()) for m in MODELS], filters.model, "All types"
+            [(m, ic_view.sentence(LABELS[m])) for m in MODELS], filters.model, "All types"
         ),
         service_items=_choices(
             [
@@ -465,87 +428,11 @@ def _change(
         )
     except DomainError as exc:
         db.rollback()
-        refusal = _refusal(db, action, case, read_version, exc, kept)
+        refusal = refusal_for(db, action, case, read_version, exc, kept)
         return _page(request, db, engine, user, filters, refusal=refusal)
-    done = {"start": "started", "move": "moved", "end": "ended"}[action]
-    return RedirectResponse(f"/ic/board?{filters.query(done=done, case=case)}", status_code=303)
-
-
-def _refusal(
-    db: Session,
-    action: Action,
-    case_id: int,
-    read_version: int,
-    exc: DomainError,
-    kept: dict[str, str],
-) -> Refusal:
-    """The API's answer in the person's words, each message linked to the field it is about."""
-    verb, done = VERB[action]
-    heading = f"The episode could not be {done}"
-    here = f"#{action}-service-{case_id}" if action != "end" else f"#end-outcome-{case_id}"
-    messages: list[tuple[str, str]]
-    changed: list[str] = []
-    if isinstance(exc, StaleCase):
-        heading = "Someone else changed this episode after you loaded the board"
-        changed = _changes_since(db, case_id, read_version)
-        messages = [
-            (
-                "The board now shows the episode as it is. Check it, then try again.",
-                f"#case-{case_id}",
-            )
-        ]
-    elif isinstance(exc, GuardRejected):
-        messages = [(reason, here) for reason in exc.extra.get("reasons") or [exc.detail]]
-    elif isinstance(exc, ValidationFailed):
-        messages = [_field_message(action, case_id, e) for e in exc.extra.get("errors") or []]
-        messages = messages or [(exc.detail, here)]
-    elif isinstance(exc, InvalidTransition):
-        state = ic_view.words(str(exc.extra.get("state", ""))).lower()
-        messages = [(f"The episode is {state} now, so it cannot be {done}.", f"#case-{case_id}")]
-    elif isinstance(exc, Forbidden):
-        roles = ", ".join(ic_view.words(r).lower() for r in exc.extra.get("required_roles") or [])
-        messages = [
-            (
-                f"Only these roles may {verb} an episode: {roles}." if roles else exc.detail,
-                "#board-title",
-            )
-        ]
-    elif isinstance(exc, NotFound):
-        messages = [
-            (f"There is no episode {case_id} that your organisation can see.", "#board-title")
-        ]
-    else:
-        messages = [(exc.detail, here)]
-    return Refusal(action, case_id, exc.status_code, heading, messages, kept, changed)
-
-
-def _field_message(action: Action, case_id: int, error: dict[str, Any]) -> tuple[str, str]:
-    name, problem = str(error.get("field", "")), str(error.get("problem", ""))
-    words = FIELD_WORDS.get(name, name.replace("_", " "))
-    ids = {
-        "service_id": f"{action}-service-{case_id}",
-        "move_reason": f"move-reason-{case_id}",
-        "capacity_override_reason": f"{action}-override-{case_id}",
-        "outcome": f"end-outcome-{case_id}",
-    }
-    if problem == "required":
-        text = f"Choose {words}" if name in ("service_id", "outcome") else f"Enter {words}"
-    else:
-        text = f"{words[0].upper()}{words[1:]} {problem}"
-    return text + ".", f"#{ids.get(name, f'case-{case_id}')}"
-
-
-def _changes_since(db: Session, case_id: int, read_version: int) -> list[str]:
-    """What happened to the case after the version the person read, as sentences."""
-    try:
-        events = cases.history(db, case_id=case_id)
-    finally:
-        db.rollback()
-    return [
-        f"{ic_view.words(e.event)} by {e.actor.username}, {ic_view.when(e.occurred_at)}"
-        for e in events
-        if e.seq > read_version
-    ]
+    return RedirectResponse(
+        f"/ic/board?{filters.query(done=VERB[action][1], case=case)}", status_code=303
+    )
 
 
 def _whole(raw: str | None) -> int | None:

@@ -351,6 +351,36 @@ def test_roles_that_may_not_start_see_the_board_without_the_forms(
     assert Ic(client, coordinator.headers, site).case(case["id"])["state"] == "waiting_capacity"
 
 
+def test_bad_form_input_is_refused_as_a_page_and_changes_nothing(
+    client: TestClient, make_user
+) -> None:
+    mine, theirs = make_user(*COORDINATOR), make_user(*COORDINATOR)
+    site = fresh_site()
+    ic = Ic(client, mine.headers, site)
+    ours = service(client, mine.headers, "Reablement", site, "reablement", 2)
+    elsewhere = service(client, theirs.headers, "Their reablement", site, "reablement", 2)
+    case = waiting(ic, NHS[9], "reablement")
+    browser = signed_in(client, mine.token)
+    base = {"case_id": case["id"], "version": case["version"]}
+    bad_version = browser.post("/ic/board/start", data={**base, "version": "3x"})
+    assert bad_version.status_code == 422
+    assert "The form was incomplete" in bad_version.text
+    their_service = browser.post("/ic/board/start", data={**base, "service_id": elsewhere["id"]})
+    assert their_service.status_code == 422
+    assert "Choose one of your organisation&#39;s services" in their_service.text
+    control = browser.post(
+        "/ic/board/start",
+        data={**base, "service_id": ours["id"], "capacity_override_reason": "full\x00stop"},
+    )
+    assert control.status_code == 422
+    assert "nhsuk-error-summary" in control.text
+    missing = browser.post("/ic/board/start", data={"version": case["version"]})
+    assert missing.status_code == 422
+    after = ic.case(case["id"])
+    assert (after["state"], after["version"]) == ("waiting_capacity", case["version"])
+    assert api_service(ic, ours["id"])["occupied"] == 0
+
+
 # -- in Chromium, keyboard only -----------------------------------------------------------------
 def test_keyboard_journey_start_against_capacity_in_a_browser(
     browser, live_server: str, client: TestClient, make_user
