@@ -7,13 +7,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from app.web import signin
+from app.web import chc_pages, signin
 from app.web.access import PageForbidden, SignInRequired, sign_in_redirect, signed_in_actor
 from app.web.templating import STATIC_DIR, render
 
 
 def install_pages(application: FastAPI) -> None:
     application.include_router(signin.router)
+    application.include_router(chc_pages.router)
     application.add_exception_handler(SignInRequired, _sign_in_first)
     application.add_exception_handler(PageForbidden, _forbidden)
     application.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -1,0 +1,1 @@
+// Progressive enhancement for the CHC screens; every page works without this file.
