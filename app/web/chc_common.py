@@ -39,15 +39,19 @@ def humanise(name: str | None) -> str:
 
 
 def error_list(
-    exc: DomainError, anchor: Callable[[str], str | None] = lambda _field: None
+    exc: DomainError,
+    anchor: Callable[[str], str | None] = lambda _field: None,
+    labels: dict[str, str] | None = None,
 ) -> list[dict[str, str]]:
     """A refusal as the NHS error summary's list: every field problem and every reason the
-    service gave, each linking to its field where the page has one (else to the form)."""
+    service gave, each named as the page labels it and linking to its field where the page
+    has one (else to the form)."""
     items: list[dict[str, str]] = []
     for error in exc.extra.get("errors", []) or []:
         field = str(error.get("field", ""))
         problem = str(error.get("problem", ""))
-        items.append({"text": f"{humanise(field)}: {problem}", "href": anchor(field) or "#form"})
+        name = (labels or {}).get(field) or humanise(field)
+        items.append({"text": f"{name}: {problem}", "href": anchor(field) or "#form"})
     for reason in exc.extra.get("reasons", []) or []:
         items.append({"text": str(reason), "href": "#form"})
     if not items:

@@ -34,7 +34,7 @@ def error_summary(r: Response) -> list[str]:
 
 def banner(r: Response) -> str:
     """The success banner's text, whitespace folded ('' when there is none)."""
-    found = re.search(r'nhsuk-notification-banner--success[^>]*>(.*?</div>\s*</div>)', r.text, re.S)
+    found = re.search(r"nhsuk-notification-banner--success[^>]*>(.*?</div>\s*</div>)", r.text, re.S)
     text = re.sub(r"<[^>]+>", " ", found.group(1)) if found else ""
     return unescape(re.sub(r"\s+", " ", text).strip())
 

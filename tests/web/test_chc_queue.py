@@ -14,7 +14,10 @@ from tests.web.chc_helpers import banner, error_summary, open_case, signed_in
 def _rows(html: str) -> list[int]:
     """Case numbers in the queue table, in order."""
     table = html[html.index('aria-label="The CHC queue"') :]
-    return [int(n) for n in re.findall(r'<td class="nhsuk-table__cell"><a href="/chc/cases/(\d+)"', table)]
+    return [
+        int(n)
+        for n in re.findall(r'<td class="nhsuk-table__cell"><a href="/chc/cases/(\d+)"', table)
+    ]
 
 
 def test_the_queue_is_in_the_apis_order_with_the_rules_that_fired(
@@ -32,7 +35,8 @@ def test_the_queue_is_in_the_apis_order_with_the_rules_that_fired(
     assert _rows(page.text) == [i["case_id"] for i in api.queue()["items"]] == [red, amber, green]
     assert other_org not in _rows(page.text)
     assert "incomplete referral over 26 weeks (300 days since referral)" in page.text
-    assert "(rule: green)" in page.text and "Gwen Green" in page.text
+    assert "(rule: green)" in page.text
+    assert "Gwen Green" in page.text
     assert "The queue: 3 cases" in page.text
 
     filtered = signed_in(client, jo).get("/chc/queue", params={"rag": "amber"})
@@ -55,7 +59,8 @@ def test_claim_the_next_case_then_the_limit_then_release(client: TestClient, mak
     assert banner(after).startswith(f"Success You claimed case {older}: Olive Older.")
     assert api.chc_case(older)["work_item"]["claim"]["assessor"] == jo.actor.username
     mine = after.text[after.text.index('id="my-claims"') : after.text.index('id="queue-heading"')]
-    assert f"Case {older}: Olive Older" in mine and "Release case" in mine
+    assert f"Case {older}: Olive Older" in mine
+    assert "Release case" in mine
     assert "50 days" in mine
 
     limit = b.post("/chc/queue/claim")
@@ -103,7 +108,8 @@ def test_reassign_checks_the_form_then_hands_the_claim_on(client: TestClient, ma
     assert api.chc_case(case_id)["work_item"]["claim"]["assessor"] == jo.actor.username
 
     moved = b.post(
-        f"/chc/queue/{case_id}/reassign", data={"to": sam.actor.username, "reason": "Sam knows them"}
+        f"/chc/queue/{case_id}/reassign",
+        data={"to": sam.actor.username, "reason": "Sam knows them"},
     )
     assert banner(moved) == f"Success Case {case_id} was reassigned."
     assert api.chc_case(case_id)["work_item"]["claim"]["assessor"] == sam.actor.username
@@ -123,12 +129,11 @@ def test_roles_without_the_write_see_the_queue_but_are_refused_the_actions(
     signed_in(client, jo).post("/chc/queue/claim")
     manager = signed_in(client, make_user("manager", org=jo.org))
     page = manager.get("/chc/queue")
-    assert page.status_code == 200 and "Claim the next case" not in page.text
+    assert page.status_code == 200
+    assert "Claim the next case" not in page.text
     r = manager.post("/chc/queue/claim")
     assert r.status_code == 403
-    assert error_summary(r) == [
-        "claiming from the CHC queue needs one of the roles: chc_assessor"
-    ]
+    assert error_summary(r) == ["claiming from the CHC queue needs one of the roles: chc_assessor"]
     r = manager.post(f"/chc/queue/{case_id}/release")
     assert r.status_code == 403
     # An administrator may reassign a claim (as the API allows) and sees the form for it.
@@ -148,8 +153,9 @@ def test_another_organisations_case_is_not_found(client: TestClient, make_user) 
 
 def test_the_page_is_in_the_access_audit(client: TestClient, make_user) -> None:
     jo = make_user("chc_assessor")
-    first, second = open_case(ChcApi(client, jo.headers), 30), open_case(
-        ChcApi(client, jo.headers), 10
+    first, second = (
+        open_case(ChcApi(client, jo.headers), 30),
+        open_case(ChcApi(client, jo.headers), 10),
     )
     signed_in(client, jo).get("/chc/queue")
     officer = make_user("ig_officer", org=jo.org)

@@ -96,7 +96,8 @@ def org_with_a_case(client: TestClient, make_user_module) -> dict[str, Any]:  # 
         )
         .json()
     )
-    return {"org": owner.org, "case_id": case["id"]}
+    chc_case = Api(client, owner.headers).create("chc", data={"person_name": "A Person"}).json()
+    return {"org": owner.org, "case_id": case["id"], "chc_case_id": chc_case["id"]}
 
 
 def _concrete(path: str, values: dict[str, Any]) -> str:
