@@ -237,8 +237,8 @@ def _tool_post(
     tool: Tool,
     form: dict[str, str],
 ) -> Response:
-    """ "Check the indicative result" shows it for the scores as they are; "Save" records
-    them (the pathway's record event, refused unless the case is where it may happen)."""
+    """The "Check the indicative result" button shows it for the scores as they are; "Save"
+    records them (the pathway's record event, refused unless the case is where it may happen)."""
     values = tool.values(form)
     typed = {k: v for k, v in form.items() if k in EXTRA_LABELS or k.startswith(f"{tool.key}_")}
     version = _version(form)

@@ -299,6 +299,11 @@ def test_the_dst_shows_the_indicative_result_saves_and_refers_to_panel(
     assert referred.headers["location"] == (
         f"/chc/panels?date={after['attributes']['panel_date']}&done=referred&case={case_id}"
     )
+    agenda = b.get(referred.headers["location"])
+    assert banner(agenda) == (
+        f"Success Case {case_id} is on the agenda of the panel on "
+        f"{after['attributes']['panel_date']}."
+    )
 
 
 def test_readers_without_the_write_can_check_but_not_save(client: TestClient, make_user) -> None:
