@@ -10,7 +10,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from tests.chc.helpers import ChcApi
+from tests.chc.helpers import ChcApi, checklist, dst
 from tests.helpers import ago
 
 
@@ -46,3 +46,17 @@ def open_case(api: ChcApi, days: float, **data: object) -> int:
 
 def to_screening(api: ChcApi, case_id: int) -> None:
     api.steps(case_id, ("allocate", {"allocated_to": "CSU team"}), ("start_screening", {}))
+
+
+def refer_to_panel(api: ChcApi, case_id: int) -> str:
+    """Through screening (an A for Breathing) and a DST with a Priority need to the next
+    panel; the panel's date."""
+    to_screening(api, case_id)
+    body = api.steps(
+        case_id,
+        ("record_checklist", checklist(breathing="A")),
+        ("start_full_assessment", {}),
+        ("record_dst", dst(breathing="priority")),
+        ("refer_to_panel", {}),
+    )
+    return str(body["case"]["attributes"]["panel_date"])

@@ -6,28 +6,21 @@ from datetime import date, timedelta
 
 from fastapi.testclient import TestClient
 
-from tests.chc.helpers import ChcApi, checklist, dst
-from tests.web.chc_helpers import error_summary, open_case, signed_in, to_screening
+from tests.chc.helpers import ChcApi
+from tests.web.chc_helpers import error_summary, open_case, refer_to_panel, signed_in
 
 
-def _on_panel(api: ChcApi, **levels: str) -> dict:
+def _on_panel(api: ChcApi) -> dict:
     case_id = open_case(api, 10, person_name="Pat Panel")
-    to_screening(api, case_id)
-    api.steps(
-        case_id,
-        ("record_checklist", checklist(breathing="A")),
-        ("start_full_assessment", {}),
-        ("record_dst", dst(**levels)),
-        ("refer_to_panel", {}),
-    )
+    refer_to_panel(api, case_id)
     return api.chc_case(case_id)
 
 
 def test_the_agenda_of_a_panel_and_the_next_dates(client: TestClient, make_user) -> None:
     jo = make_user("chc_assessor")
     api = ChcApi(client, jo.headers)
-    case = _on_panel(api, breathing="priority")
-    elsewhere = _on_panel(ChcApi(client, make_user("chc_assessor").headers), breathing="priority")
+    case = _on_panel(api)
+    elsewhere = _on_panel(ChcApi(client, make_user("chc_assessor").headers))
     panel_date = case["attributes"]["panel_date"]
     b = signed_in(client, jo)
 
@@ -36,7 +29,8 @@ def test_the_agenda_of_a_panel_and_the_next_dates(client: TestClient, make_user)
     assert f'href="/chc/cases/{case["case_id"]}"' in page.text
     assert f'href="/chc/cases/{elsewhere["case_id"]}"' not in page.text
     assert "Pat Panel" in page.text
-    assert "Eligibility expected" in page.text and case["dst"]["fired"][0]["text"] in page.text
+    assert "Eligibility expected" in page.text
+    assert case["dst"]["fired"][0]["text"] in page.text
 
     upcoming = client.get("/api/v1/panels", headers=jo.headers).json()["panels"]
     first = b.get("/chc/panels")
