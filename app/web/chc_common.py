@@ -17,6 +17,7 @@ from app.cases.schemas import EventCreate
 from app.chc.config import ChcConfig, chc_config
 from app.config import Settings
 from app.errors import DomainError
+from app.security.text import control_character, control_message
 from app.timeutil import LONDON, utcnow
 
 # NHS.UK tag colours for the queue colours (amber has no tag of its own: orange is the nearest).
@@ -114,3 +115,17 @@ def chc_nav(request: Request, actor: Actor) -> list[tuple[str, str]]:
     """The CHC screens this person may open, for the screens' own navigation."""
     access: AccessPolicy = request.app.state.access
     return [(h, t) for h, t, read in CHC_PAGES if access.grant(read, actor.roles) is not None]
+
+
+def text_problems(
+    fields: dict[str, tuple[str, bool]], anchor: Callable[[str], str]
+) -> list[dict[str, str]]:
+    """Form text the service must not store, as error summary items: a control character
+    (free text may hold tab and line breaks; a one-line field none). `fields` maps a field's
+    label to (value, single_line); the API's input checks refuse the same."""
+    found = []
+    for label, (value, single_line) in fields.items():
+        char = control_character(value, single_line=single_line)
+        if char is not None:
+            found.append({"text": f"{label} {control_message(char)}", "href": anchor(label)})
+    return found

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.web import chc_case, chc_panels, chc_queue
+from app.web import chc_case, chc_imports, chc_panels, chc_queue
 
 router = APIRouter(include_in_schema=False)
 router.include_router(chc_queue.router)
 router.include_router(chc_case.router)
 router.include_router(chc_panels.router)
+router.include_router(chc_imports.router)

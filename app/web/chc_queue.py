@@ -18,7 +18,15 @@ from app.deps import EngineDep, IdPath, SessionDep
 from app.errors import DomainError
 from app.timeutil import utcnow
 from app.web.access import PageUser, page_needs
-from app.web.chc_common import HELPERS, chc_nav, config_of, error_list, has_any, humanise
+from app.web.chc_common import (
+    HELPERS,
+    chc_nav,
+    config_of,
+    error_list,
+    has_any,
+    humanise,
+    text_problems,
+)
 from app.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -115,6 +123,16 @@ def queue_page(
     cohort: Annotated[str, Query(max_length=32)] = "",
     unclaimed_only: bool = False,
 ) -> Response:
+    if cohort and cohort not in _cohort_keys(request):
+        return _page(
+            request,
+            user,
+            db,
+            engine,
+            errors=[{"text": "Choose a cohort from the list", "href": "#cohort"}],
+            error_title="There is no such cohort",
+            status_code=422,
+        )
     return _page(
         request,
         user,
@@ -124,6 +142,11 @@ def queue_page(
         cohort=cohort or None,
         unclaimed_only=unclaimed_only,
     )
+
+
+def _cohort_keys(request: Request) -> set[str]:
+    local = config_of(request).local
+    return {c.key for c in local.cohorts} | {local.unassigned_cohort}
 
 
 @router.post("/chc/queue/claim")
@@ -164,6 +187,16 @@ def release(
     engine: EngineDep,
     reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
+    if problems := text_problems({"Reason": (reason, False)}, lambda _: "#my-claims"):
+        return _page(
+            request,
+            user,
+            db,
+            engine,
+            errors=problems,
+            error_title=f"Case {case_id} was not released",
+            status_code=422,
+        )
     try:
         queue.release(
             db, actor=user.actor, case_id=case_id, reason=reason.strip() or None, now=utcnow()
@@ -200,6 +233,9 @@ def reassign(
         problems.append(
             {"text": "Give a reason of 3 characters or more", "href": f"#reason-{case_id}"}
         )
+    fields = {"Username": (to, True), "Reason": (reason, False)}
+    ids = {"Username": f"#to-{case_id}", "Reason": f"#reason-{case_id}"}
+    problems += text_problems(fields, ids.__getitem__)
     if problems:
         return _page(
             request,

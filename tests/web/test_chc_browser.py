@@ -113,7 +113,7 @@ def test_the_chc_pages_pass_axe_at_every_width(
     jo = make_user("chc_assessor")
     api = ChcApi(client, jo.headers)
     api.import_list("MLCSU", "mlcsu.csv")
-    api.import_list("LSCFT", "lscft.csv")
+    second = api.import_list("LSCFT", "lscft.csv")
     claimed = api.post("/queues/chc/claim").json()["case_id"]
     screening = api.queue(limit=500)["items"][-1]["case_id"]
     to_screening(api, screening)
@@ -127,6 +127,9 @@ def test_the_chc_pages_pass_axe_at_every_width(
             f"/chc/cases/{screening}/checklist",
             f"/chc/cases/{screening}/dst",
             f"/chc/panels?date={panel_date}",
+            "/chc/imports",
+            f"/chc/imports/{second['id']}",
+            "/chc/reconciliation",
         ]
         found = {path: check_page(page, f"{live_server}{path}") for path in pages}
         clean = {"violations": [], "overflow": 0}

@@ -1,1 +1,0 @@
-// Progressive enhancement for the CHC screens; every page works without this file.
