@@ -163,3 +163,21 @@ def test_the_page_is_in_the_access_audit(client: TestClient, make_user) -> None:
     assert [(x["endpoint"], sorted(x["case_ids"])) for x in r.json()["items"]] == [
         ("/chc/queue", sorted([first, second]))
     ]
+
+
+def test_text_the_service_cannot_store_is_refused_not_failed(client: TestClient, make_user) -> None:
+    jo = make_user("chc_assessor")
+    api = ChcApi(client, jo.headers)
+    case_id = open_case(api, 20)
+    b = signed_in(client, jo)
+    b.post("/chc/queue/claim")
+    r = b.post(f"/chc/queue/{case_id}/release", data={"reason": "records\x00due"})
+    assert r.status_code == 422
+    assert error_summary(r) == ["Reason may not contain the control character U+0000"]
+    assert api.chc_case(case_id)["work_item"]["claim"]["assessor"] == jo.actor.username
+    r = b.post(f"/chc/queue/{case_id}/reassign", data={"to": "sam\nx", "reason": "cover"})
+    assert r.status_code == 422
+    assert error_summary(r) == ["Username may not contain the control character U+000A"]
+    r = b.get("/chc/queue", params={"cohort": "no\x00such"})
+    assert r.status_code == 422
+    assert error_summary(r) == ["Choose a cohort from the list"]
