@@ -33,6 +33,7 @@ SCREENS: tuple[Screen, ...] = (
         "Today's delay figures, trends and the national returns.",
         "dashboard.metrics",
     ),
+    Screen("chc", "CHC queue", "/chc/queue", "Claim and assess CHC cases.", "chc.worklist"),
     Screen(
         "ic-board",
         "IC board",
