@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.errors import DomainError
-from app.web import signin
+from app.web import huddle, signin
 from app.web.access import PageForbidden, SignInRequired, sign_in_redirect, signed_in_actor
 from app.web.templating import STATIC_DIR, render
 
@@ -27,6 +27,7 @@ NOT_PAGES = ("/api/", "/openapi.json", "/healthz", "/readyz")
 
 def install_pages(application: FastAPI) -> None:
     application.include_router(signin.router)
+    application.include_router(huddle.router)
     application.add_exception_handler(SignInRequired, _sign_in_first)
     application.add_exception_handler(PageForbidden, _forbidden)
     for error in (RequestValidationError, DomainError, StarletteHTTPException):

@@ -34,6 +34,14 @@ SCREENS: tuple[Screen, ...] = (
         "dashboard.metrics",
     ),
     Screen(
+        "huddle",
+        "Huddle",
+        "/huddle",
+        "The daily escalation call: escalated patients, the longest waits, newly not meeting "
+        "the criteria to reside; actions and escalation.",
+        "rfd.read",
+    ),
+    Screen(
         "api-docs",
         "API documentation",
         "/docs",
