@@ -287,6 +287,12 @@ def _print_demo(result: object) -> None:
     typer.secho(
         f"demo token (user {result.token.username}): {result.token.token}", fg=typer.colors.GREEN
     )
+    typer.echo(f"demo sign-in at / (organisation {result.organisation}), passwords shown once:")
+    for person in result.people:
+        typer.secho(
+            f"  {person.username:<10} {person.password}   ({', '.join(person.roles)})",
+            fg=typer.colors.GREEN,
+        )
 
 
 @cli.command("serve")

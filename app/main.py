@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app.admin.routes import router as admin_router
+from app.apidocs import install_api_docs
 from app.audit.routes import router as audit_router
 from app.auth.access import load_access
 from app.auth.needs import install_access
@@ -91,6 +92,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="Discharge-to-assess, continuing healthcare and intermediate-care workflows.",
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's pages load Swagger UI and ReDoc from a CDN: ours (below) do not
+        redoc_url=None,
     )
     application.state.workflows = registered
     application.state.engine = engine
@@ -135,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application.mount(
         "/dashboard/static", StaticFiles(directory=DASHBOARD_STATIC), name="dashboard-static"
     )
+    install_api_docs(application)
     return application
 
 

@@ -394,3 +394,11 @@ def change_password(
             raise WrongPassword("your password was reset meanwhile: sign in with the new one")
         _store(repo, user_id, hashed, now=now, set_by=user_id, must_change=False)
         sessions.end_all_for(session, user_id, now=now, keep=keep_session)
+
+
+def must_change(session: Session, user_id: int) -> bool:
+    """Whether the person still has a password an administrator issued, to be replaced before
+    they do anything else (the screens send them to change it)."""
+    state = AuthRepository(session).credential_state_of(user_id)
+    session.rollback()  # end the read
+    return bool(state is not None and state.must_change)
