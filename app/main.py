@@ -42,6 +42,8 @@ from app.security.inputs import check_inputs
 from app.security.install import install_security
 from app.timeutil import london_date, utcnow
 from app.web.install import install_pages
+from app.web.oidc import oidc_clients
+from app.web.oidc import router as oidc_router
 
 log = logging.getLogger(__name__)
 DASHBOARD_STATIC = Path(__file__).parent / "dashboard" / "static"
@@ -85,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     codes = load_codes(settings)
     registered.load_configs(settings.pathways_dir / "config")  # a bad file stops the start
     access = load_access(settings.pathways_dir / "config")  # who reads what: the same
+    clients = oidc_clients(settings)  # identity providers (and their secrets): the same
     engine = build_engine(settings, codes, registered)
 
     application = FastAPI(
@@ -108,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         Freshness(settings.live_figures_max_age, settings.live_figures_refresh),
     )
     application.state.settings = settings
+    application.state.oidc_clients = clients
     application.state.import_wake = threading.Event()  # set by an upload: run its job now
     application.state.sessions = (
         get_sessionmaker()
@@ -133,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application.include_router(api)
     application.include_router(health_router)
     application.include_router(dashboard_page)
+    application.include_router(oidc_router)  # sign-in through an identity provider: public
     install_access(application, access)
     install_pages(application)
     application.mount(

@@ -22,6 +22,7 @@ from app.models.ic import IcPlacement, IcService, IcServiceChange
 from app.models.idempotency import IdempotencyRecord
 from app.models.link import CaseLink
 from app.models.live import LiveFigures
+from app.models.oidc import OidcSignInAttempt
 from app.models.share import CaseShare, CaseShareChange
 from app.models.snapshot import MetricSnapshot
 from app.models.spell import DischargeDelayPeriod, DischargeSpell
@@ -62,5 +63,6 @@ __all__ = [
     "MetricSnapshot",
     "PasswordCredential",
     "User",
+    "OidcSignInAttempt",
     "WebSession",
 ]

@@ -28,6 +28,7 @@ from app.security.cookies import (
 )
 from app.timeutil import utcnow
 from app.web.access import change_password_redirect, safe_next, session_policy, signed_in_actor
+from app.web.oidc import sign_in_options
 from app.web.screens import screens_for
 from app.web.templating import render
 
@@ -81,6 +82,7 @@ def _sign_in_page(
         organisation=organisation,
         username=username,
         error_field=error_field,
+        identity_providers=sign_in_options(request),
         request_signed_out=request.query_params.get("signed_out") == "1",
         page_title="Sign in",
         status_code=status_code,
