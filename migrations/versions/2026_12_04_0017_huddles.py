@@ -1,7 +1,7 @@
 """The daily escalation call (huddle) and what it notes about each patient.
 
 Revision ID: 0017
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-04
 
 - `huddles`: one call per organisation, site ('' for system-wide) and London day, with when it
@@ -20,7 +20,7 @@ from alembic import op
 from app.models.ddl import allow_changes, refuse_changes
 
 revision: str = "0017"
-down_revision: str | None = "0014"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
