@@ -19,6 +19,7 @@ from app.discharge import huddle
 from app.models import Huddle, HuddleNote
 from app.models.event import AppendOnlyViolation
 from app.timeutil import utcnow
+from tests.browser import accessibility_violations, check_page, new_page, sign_in_with_token
 from tests.conftest import TestUser as User
 from tests.discharge.helpers import NHS, TEAM, fire, open_case, today
 from tests.helpers import Api
@@ -80,7 +81,14 @@ def ward(client: TestClient, make_user) -> dict[str, Any]:  # noqa: ANN001
     fire(api, ids["di"], "raise_escalation", data={"escalation_reason": "family concerns"})
     other = make_user(*TEAM)
     stranger = admit(Api(client, other.headers), NHS[6], site, ready_days_ago=40)
-    return {"team": team, "api": api, "site": site, "ids": ids, "other": other, "stranger": stranger}
+    return {
+        "team": team,
+        "api": api,
+        "site": site,
+        "ids": ids,
+        "other": other,
+        "stranger": stranger,
+    }
 
 
 def test_the_sections_hold_the_right_patients(client: TestClient, ward) -> None:  # noqa: ANN001
@@ -110,7 +118,9 @@ def test_the_sections_hold_the_right_patients(client: TestClient, ward) -> None:
     row = _row(page.text, "escalated", ids["ada"])
     assert "999 000 0018" in row
     assert ada["primary_reason"]["label"] in row
-    assert "Nurse Ada" in row and "20 days, no package" in row and ">20<" in row
+    assert "Nurse Ada" in row
+    assert "20 days, no package" in row
+    assert ">20<" in row
     # System-wide: every site of the organisation.
     everywhere = signed_in(client, ward["team"]).get("/huddle")
     assert ids["fay"] in sections(everywhere.text)["longest"]
@@ -220,7 +230,8 @@ def test_start_then_mark_discussed_appends_notes_and_keeps_history(
         f"/huddle/cases/{ben}/discussed", data={"site": site, "action": "Chase the agency"}
     )
     assert refused.status_code == 409
-    assert "has not started" in refused.text and 'value="Chase the agency"' in refused.text
+    assert "has not started" in refused.text
+    assert 'value="Chase the agency"' in refused.text
 
     r = browser.post("/huddle/start", data={"site": site}, follow_redirects=False)
     assert (r.status_code, r.headers["location"]) == (303, f"/huddle?site={site}&done=started")
@@ -254,7 +265,9 @@ def test_start_then_mark_discussed_appends_notes_and_keeps_history(
     assert r.status_code == 303
     page = browser.get(r.headers["location"])
     row = _row(page.text, "longest", ben)
-    assert "Discussed" in row and "Book transport" in row and "Jo" in row
+    assert "Discussed" in row
+    assert "Book transport" in row
+    assert "Jo" in row
     assert "Chase the agency" not in row  # the latest note is what the agenda shows
     assert "Marked as discussed." in page.text
     with sessions() as db:
@@ -285,7 +298,8 @@ def test_a_bad_note_is_shown_with_what_was_typed(client: TestClient, ward, make_
     assert "nhsuk-error-summary" in r.text
     assert "The action must be 500 characters or fewer" in r.text
     assert "The due date must be a real date" in r.text
-    assert 'value="Al"' in r.text and f'href="#due-{cy}-day"' in r.text
+    assert 'value="Al"' in r.text
+    assert f'href="#due-{cy}-day"' in r.text
     with client.app.state.sessions() as db:
         assert huddle.notes(db, organisation=chair.org, case_id=cy) == []
 
@@ -299,10 +313,9 @@ def test_escalate_and_de_escalate_fire_the_pathway_events(
     page = browser.get("/huddle", params={"site": site})
     version = version_in_form(page.text, ids["cy"], "escalate")
     # The reason is required: nothing is fired without it.
-    r = browser.post(
-        f"/huddle/cases/{ids['cy']}/escalate", data={"site": site, "version": version}
-    )
-    assert r.status_code == 422 and "Enter the reason for escalating" in r.text
+    r = browser.post(f"/huddle/cases/{ids['cy']}/escalate", data={"site": site, "version": version})
+    assert r.status_code == 422
+    assert "Enter the reason for escalating" in r.text
     assert "raise_escalation" not in [e["event"] for e in api.history(ids["cy"])]
 
     r = browser.post(
@@ -356,7 +369,8 @@ def test_a_stale_version_is_refused_with_a_clear_message_and_nothing_lost(
     assert "Waiting 10 days</textarea>" in r.text  # what was typed is kept
     assert "raise_escalation" not in [e["event"] for e in api.history(ben)]
     fresh = version_in_form(r.text, ben, "escalate")
-    assert fresh == read + 1 and "Dr Who" in _row(r.text, "longest", ben)
+    assert fresh == read + 1
+    assert "Dr Who" in _row(r.text, "longest", ben)
     # Submitting again from the refreshed page works.
     again = browser.post(
         f"/huddle/cases/{ben}/escalate",
@@ -383,13 +397,15 @@ def test_an_engine_refusal_shows_its_reasons(client: TestClient, ward, make_user
     # escalation form, and a posted one is refused by the engine with its reason.
     manager = signed_in(client, make_user("manager", org=ward["team"].org))
     page = manager.get("/huddle", params={"site": site})
-    assert page.status_code == 200 and "/escalate" not in page.text
+    assert page.status_code == 200
+    assert "/escalate" not in page.text
     cy = ward["ids"]["cy"]
     version = int(api.get(cy).headers["ETag"].strip('"'))
     r = manager.post(
         f"/huddle/cases/{cy}/escalate", data={"site": site, "version": version, "reason": "x"}
     )
-    assert r.status_code == 403 and "needs one of the roles" in r.text
+    assert r.status_code == 403
+    assert "needs one of the roles" in r.text
     assert "raise_escalation" not in [e["event"] for e in api.history(cy)]
 
 
@@ -401,9 +417,10 @@ def test_roles_without_writes_read_but_get_403_on_every_write(
     site, ben = ward["site"], ward["ids"]["ben"]
     page = reader.get("/huddle", params={"site": site})
     assert page.status_code == 200
-    assert "<form method=\"post\"" not in page.text.split('id="maincontent"')[1]
+    assert '<form method="post"' not in page.text.split('id="maincontent"')[1]
     if role == "analyst":  # no identifiers: the case number, never the NHS number
-        assert "999 000 0026" not in page.text and f"Case {ben}" in page.text
+        assert "999 000 0026" not in page.text
+        assert f"Case {ben}" in page.text
     for path, data in (
         ("/huddle/start", {"site": site}),
         (f"/huddle/cases/{ben}/discussed", {"site": site}),
@@ -445,13 +462,9 @@ def test_reading_the_agenda_is_in_the_access_audit(client: TestClient, ward, mak
     officer = make_user("ig_officer", org=ward["team"].org)
     page = signed_in(client, chair).get("/huddle", params={"site": ward["site"]})
     shown = {cid for ids in sections(page.text).values() for cid in ids}
-    r = client.get(
-        "/api/v1/audit", params={"user": chair.actor.username}, headers=officer.headers
-    )
+    r = client.get("/api/v1/audit", params={"user": chair.actor.username}, headers=officer.headers)
     assert r.status_code == 200, r.text
-    assert [(x["endpoint"], set(x["case_ids"])) for x in r.json()["items"]] == [
-        ("/huddle", shown)
-    ]
+    assert [(x["endpoint"], set(x["case_ids"])) for x in r.json()["items"]] == [("/huddle", shown)]
 
 
 def test_a_site_that_is_not_a_site_code_is_refused(client: TestClient, ward) -> None:  # noqa: ANN001
@@ -459,3 +472,84 @@ def test_a_site_that_is_not_a_site_code_is_refused(client: TestClient, ward) -> 
     assert browser.get("/huddle", params={"site": "<script>"}).status_code == 422
     r = browser.post("/huddle/start", data={"site": "NOWHERE"})
     assert r.status_code == 404
+
+
+def test_the_chair_runs_the_huddle_with_the_keyboard_alone(
+    browser: Any, live_server: str, client: TestClient, make_user
+) -> None:  # noqa: ANN001
+    team = make_user(*TEAM)
+    api = Api(client, team.headers)
+    site = f"SITE-{uuid.uuid4().hex[:6].upper()}"
+    first = admit(api, NHS[7], site, ready_days_ago=9, responsible_person="Nurse Kim")
+    second = admit(api, NHS[8], site, ready_days_ago=4)
+    chair = make_user("huddle_chair", org=team.org)
+    context, page, problems = new_page(browser)
+    try:
+        sign_in_with_token(page, live_server, chair.token, next_path="/huddle")
+        assert page.locator("h1").inner_text() == "Huddle: all sites"
+        # Choose the site: the select, an arrow key, then the button.
+        page.focus("#site")
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("Tab")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert page.locator("h1").inner_text() == f"Huddle: {site}"
+        page.focus("#start-huddle")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert "done=started" in page.url
+        assert f"by {chair.actor.username}" in page.locator("main").inner_text()
+
+        # Mark the first patient discussed with an action, its owner and due date.
+        due = today() + timedelta(days=3)
+        page.focus(f"#action-{first}")
+        page.keyboard.type("Call the care agency")
+        for value in ("Sam Patel", str(due.day), str(due.month), str(due.year)):
+            page.keyboard.press("Tab")
+            page.keyboard.type(value)
+        page.keyboard.press("Tab")
+        assert (
+            page.evaluate("document.activeElement.textContent").strip().startswith("Mark discussed")
+        )
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert page.url.endswith(f"#case-{first}")
+        assert "Marked as discussed." in page.locator(f"#case-{first}").inner_text()
+        row = page.locator(f"#section-longest ~ div tr:has(a[href='/tracker/cases/{first}'])")
+        assert "Call the care agency" in row.inner_text()
+        assert "Sam Patel" in row.inner_text()
+
+        # Escalate the second: without a reason first (the error summary says so), then with.
+        page.focus(f"#escalate-reason-{second}")
+        page.keyboard.press("Tab")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert (
+            "Enter the reason for escalating" in page.locator(".nhsuk-error-summary").inner_text()
+        )
+        assert accessibility_violations(page) == []
+        page.focus(f"#escalate-reason-{second}")
+        page.keyboard.type("Waiting 4 days for a P1 package")
+        page.keyboard.press("Tab")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert page.url.endswith(f"#case-{second}")
+        escalated = page.locator("#section-escalated ~ div a[href^='/tracker/cases/']")
+        assert escalated.all_inner_texts() == ["999 000 0093"]  # NHS[8]
+        last = api.history(second)[-1]
+        assert (last["event"], last["data"]["escalation_reason"]) == (
+            "raise_escalation",
+            "Waiting 4 days for a P1 package",
+        )
+
+        # The agenda and its print view: axe and no overflow at 360, 768 and 1280 px.
+        agenda = check_page(page, f"{live_server}/huddle?site={site}")
+        printed = check_page(page, f"{live_server}/huddle?site={site}&print=1")
+        for found in (*agenda.values(), *printed.values()):
+            assert found == {"violations": [], "overflow": 0}
+        assert page.locator("main form").count() == 0  # the print view has no forms
+        # The one answer that is not a 2xx is the deliberate 422 of the form without a reason.
+        expected = "the server responded with a status of 422"
+        assert [e for e in problems.errors if expected not in e] == []
+    finally:
+        context.close()
