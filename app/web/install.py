@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.errors import DomainError
-from app.web import account, case_page, huddle, signin
+from app.web import account, case_page, huddle, ic_board, signin
 from app.web.access import (
     PageForbidden,
     PasswordChangeRequired,
@@ -36,6 +36,7 @@ def install_pages(application: FastAPI) -> None:
     application.include_router(signin.router)
     application.include_router(case_page.router)
     application.include_router(account.router)
+    application.include_router(ic_board.router)
     application.include_router(huddle.router)
     application.add_exception_handler(SignInRequired, _sign_in_first)
     application.add_exception_handler(PageForbidden, _forbidden)

@@ -34,6 +34,13 @@ SCREENS: tuple[Screen, ...] = (
         "dashboard.metrics",
     ),
     Screen(
+        "ic-board",
+        "IC board",
+        "/ic/board",
+        "Intermediate care services, the waiting list and open episodes with their clocks.",
+        "ic.occupancy",
+    ),
+    Screen(
         "huddle",
         "Huddle",
         "/huddle",

@@ -22,17 +22,17 @@ def test_demo_loads_once_and_issues_a_working_token(sessions, engine, client: Te
     cfg = chc_config(PROJECT_ROOT / "pathways" / "config")
     first = load_demo(sessions, writer_for(engine), workflows(), chc_cfg=cfg, now=datetime.now(UTC))
     second = load_demo(sessions, writer_for(engine), workflows(), now=datetime.now(UTC))
-    assert (first.cases_created, second.cases_created) == (20, 0)
+    assert (first.cases_created, second.cases_created) == (22, 0)
     assert first.token.token != second.token.token
     with sessions() as session:
         assert len(session.execute(select(User).where(User.username == DEMO_USER)).all()) == 1
         cases = session.execute(select(Case).where(Case.organisation == DEMO_ORG)).scalars().all()
-        # 6 IC demo episodes, and the step-down episode the demo's P1 discharge opened.
+        # 8 IC demo episodes, and the step-down episode the demo's P1 discharge opened.
         counts = Counter(c.workflow_key for c in cases)
         assert {k: v for k, v in counts.items() if k != "chc"} == {
             "sample-referral": 5,
             "discharge": 9,
-            "intermediate_care": 7,
+            "intermediate_care": 9,
         }
         for case in cases:
             events = CaseRepository(session).events(case.id)
@@ -40,7 +40,7 @@ def test_demo_loads_once_and_issues_a_working_token(sessions, engine, client: Te
     headers = {"Authorization": f"Bearer {second.token.token}"}
     listed = client.get("/api/v1/cases", params={"organisation": DEMO_ORG}, headers=headers)
     assert listed.status_code == 200
-    assert len(listed.json()["items"]) == 21 + counts["chc"], Counter(
+    assert len(listed.json()["items"]) == 23 + counts["chc"], Counter(
         (c["workflow"], c["organisation"]) for c in listed.json()["items"]
     )
     # The demo ward picture: delayed patients with their reasons on the RFD list.
