@@ -474,6 +474,46 @@ def test_a_site_that_is_not_a_site_code_is_refused(client: TestClient, ward) -> 
     assert r.status_code == 404
 
 
+def test_odd_posts_answer_with_pages_never_a_500(client: TestClient, ward, make_user) -> None:  # noqa: ANN001
+    chair = make_user("huddle_chair", org=ward["team"].org)
+    browser = signed_in(client, chair)
+    api, site, cy = ward["api"], ward["site"], ward["ids"]["cy"]
+    browser.post("/huddle/start", data={"site": site})
+    version = int(api.get(cy).headers["ETag"].strip('"'))
+    answers = {
+        "no version": browser.post(f"/huddle/cases/{cy}/escalate", data={"reason": "x"}),
+        "a word for a version": browser.post(
+            f"/huddle/cases/{cy}/escalate", data={"version": "three", "reason": "x"}
+        ),
+        "a control character": browser.post(
+            f"/huddle/cases/{cy}/escalate", data={"version": version, "reason": "bad\x07bell"}
+        ),
+        "a reason too long": browser.post(
+            f"/huddle/cases/{cy}/escalate", data={"version": version, "reason": "x" * 2001}
+        ),
+        "an owner on two lines": browser.post(
+            f"/huddle/cases/{cy}/discussed", data={"site": site, "action": "a", "owner": "A\nB"}
+        ),
+        "an owner without an action": browser.post(
+            f"/huddle/cases/{cy}/discussed", data={"site": site, "owner": "Al"}
+        ),
+        "no such case": browser.post("/huddle/cases/999999999/discussed", data={"site": site}),
+    }
+    assert {what: r.status_code for what, r in answers.items()} == {
+        "no version": 422,
+        "a word for a version": 422,
+        "a control character": 422,
+        "a reason too long": 422,
+        "an owner on two lines": 422,
+        "an owner without an action": 422,
+        "no such case": 404,
+    }
+    assert all("text/html" in r.headers["content-type"] for r in answers.values())
+    assert "raise_escalation" not in [e["event"] for e in api.history(cy)]
+    with client.app.state.sessions() as db:
+        assert huddle.notes(db, organisation=chair.org, case_id=cy) == []
+
+
 def test_the_chair_runs_the_huddle_with_the_keyboard_alone(
     browser: Any, live_server: str, client: TestClient, make_user
 ) -> None:  # noqa: ANN001
