@@ -17,6 +17,7 @@ from app.models.chc import (
 )
 from app.models.clock import Clock, ClockEvent
 from app.models.event import AppendOnlyViolation, CaseEvent
+from app.models.huddle import Huddle, HuddleNote
 from app.models.ic import IcPlacement, IcService, IcServiceChange
 from app.models.idempotency import IdempotencyRecord
 from app.models.link import CaseLink
@@ -52,6 +53,8 @@ __all__ = [
     "ClockEvent",
     "DischargeDelayPeriod",
     "DischargeSpell",
+    "Huddle",
+    "HuddleNote",
     "IcPlacement",
     "IcService",
     "IcServiceChange",

@@ -42,6 +42,14 @@ SCREENS: tuple[Screen, ...] = (
         "ic.occupancy",
     ),
     Screen(
+        "huddle",
+        "Huddle",
+        "/huddle",
+        "The daily escalation call: escalated patients, the longest waits, newly not meeting "
+        "the criteria to reside; actions and escalation.",
+        "rfd.read",
+    ),
+    Screen(
         "api-docs",
         "API documentation",
         "/docs",
