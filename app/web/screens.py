@@ -27,11 +27,12 @@ class Screen:
 
 SCREENS: tuple[Screen, ...] = (
     Screen(
-        "dashboard",
-        "Dashboard",
-        "/dashboard",
-        "Today's delay figures, trends and the national returns.",
-        "dashboard.metrics",
+        "huddle",
+        "Huddle",
+        "/huddle",
+        "The daily escalation call: escalated patients, the longest waits, newly not meeting "
+        "the criteria to reside; actions and escalation.",
+        "rfd.read",
     ),
     Screen("chc", "CHC queue", "/chc/queue", "Claim and assess CHC cases.", "chc.worklist"),
     Screen(
@@ -42,12 +43,11 @@ SCREENS: tuple[Screen, ...] = (
         "ic.occupancy",
     ),
     Screen(
-        "huddle",
-        "Huddle",
-        "/huddle",
-        "The daily escalation call: escalated patients, the longest waits, newly not meeting "
-        "the criteria to reside; actions and escalation.",
-        "rfd.read",
+        "dashboard",
+        "Dashboard",
+        "/dashboard",
+        "Today's delay figures, trends and the national returns.",
+        "dashboard.metrics",
     ),
     Screen(
         "api-docs",

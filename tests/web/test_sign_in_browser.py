@@ -47,9 +47,10 @@ def test_sign_in_with_a_password_by_keyboard_then_home_lists_the_persons_screens
         assert page.locator("h1").inner_text() == "Your screens"
         cards = page.locator(".nhsuk-card__heading").all_inner_texts()
         assert [c.strip() for c in cards] == [
-            "Dashboard",
-            "IC board",
             "Huddle",
+            "CHC queue",
+            "IC board",
+            "Dashboard",
             "API documentation",
         ]
         assert manager.actor.username in page.locator(".nhsuk-header__account").inner_text()
