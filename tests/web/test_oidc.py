@@ -643,20 +643,9 @@ def live_homefirst(world: World) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        if REQUIRE_BROWSER:
-            pytest.fail(f"Chromium is required (HOMEFIRST_REQUIRE_BROWSER=1): {CHROMIUM} missing")
-        pytest.skip("Debian's chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        instance = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"],
-        )
-        yield instance
-        instance.close()
+def chromium(chromium_browser: Any) -> Any:
+    """The run's one browser (tests/web/conftest.py): this module's `browser` is a client."""
+    return chromium_browser
 
 
 def test_signing_in_through_the_provider_in_chromium(
