@@ -18,7 +18,6 @@ from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
 from app.auth.access import Grant
@@ -27,15 +26,13 @@ from app.discharge.history import LEAVES_HOSPITAL
 from app.discharge.repository import WORKFLOW
 from app.discharge.service import DelayLabels
 from app.discharge.tracker_repository import (
-    COLUMNS,
     NO_PATHWAY,
+    SORT_KEYS,
     Filters,
     OpenDelay,
     Order,
     Scope,
     TrackerRepository,
-    not_meeting_since,
-    state_rank,
 )
 from app.engine.catalogue import PathwayCatalogue
 from app.errors import ValidationFailed
@@ -84,41 +81,6 @@ def vocabulary(catalogue: PathwayCatalogue) -> Vocabulary:
         for choice in (field.choices or ()) if field else ():
             pathways[str(choice)] = None
     return Vocabulary(states, tuple(pathways))
-
-
-# Sort keys, by the row field they order: the expression and whether "ascending" in the
-# tracker's terms runs the expression backwards (more days delayed is an earlier DRD).
-def _sorts(vocab: Vocabulary) -> dict[str, tuple[ColumnElement[Any], bool]]:
-    return {
-        "case_id": (COLUMNS["case_id"], False),
-        "site": (COLUMNS["site"], False),
-        "ward": (COLUMNS["ward"], False),
-        "state": (state_rank(list(vocab.states)), False),
-        "not_meeting_since": (not_meeting_since(), False),
-        "discharge_ready_date": (COLUMNS["drd_day"], False),
-        "days_delayed": (COLUMNS["drd_day"], True),
-        "planned_pathway": (COLUMNS["planned_pathway"], False),
-        "delays": (COLUMNS["open_delays"], False),
-        "expected_discharge_date": (COLUMNS["expected_discharge_date"], False),
-        "responsible_person": (COLUMNS["responsible_person"], False),
-        "escalated": (COLUMNS["escalated"], False),
-    }
-
-
-SORT_KEYS = (
-    "case_id",
-    "site",
-    "ward",
-    "state",
-    "not_meeting_since",
-    "discharge_ready_date",
-    "days_delayed",
-    "planned_pathway",
-    "delays",
-    "expected_discharge_date",
-    "responsible_person",
-    "escalated",
-)
 
 
 @dataclass(frozen=True)
@@ -255,24 +217,20 @@ def tracker_page(
     """One page of the tracker as `grant` may see it, with the count of every matching row."""
     query.check(vocab)
     today = london_date(now)
-    expression, backwards = _sorts(vocab)[query.sort_key]
     repo = TrackerRepository(session)
-    filters = query.filters(today)
-    scope = Scope(organisation, grant.shared_only)
     found = repo.page(
-        scope,
-        filters=filters,
-        order=Order(expression, query.descending != backwards),
+        Scope(organisation, grant.shared_only),
+        filters=query.filters(today),
+        order=Order(query.sort_key, query.descending, tuple(vocab.states)),
         limit=query.page_size,
         offset=(query.page - 1) * query.page_size,
     )
-    count = repo.count(scope, filters=filters)
-    delays = repo.open_delays([r["case_id"] for r in found])
+    delays = repo.open_delays([r["case_id"] for r in found.rows])
     label = _labeller(codes)
-    rows = [_row(r, delays.get(r["case_id"], []), label, today) for r in found]
+    rows = [_row(r, delays.get(r["case_id"], []), label, today) for r in found.rows]
     page = TrackerPage(
         as_of=now,
-        count=count,
+        count=found.count,
         page=query.page,
         page_size=query.page_size,
         sort=query.sort,

@@ -32,7 +32,7 @@ from sqlalchemy import (
     case,
     func,
     select,
-    union,
+    union_all,
 )
 from sqlalchemy.orm import Session
 
@@ -51,8 +51,18 @@ def attribute(name: str) -> ColumnElement[str]:
     return cast("ColumnElement[str]", _cases.c.attributes[name].as_string())
 
 
-# The columns a tracker row is made of, by the name the row gives them.
-COLUMNS: dict[str, ColumnElement[Any]] = {
+# What the candidates carry of each spell: what the filters and sorts read.
+_CARRIED = (
+    "case_id",
+    "site",
+    "nctr_last_start",
+    "nctr_last_end",
+    "drd_day",
+    "open_delays",
+    "escalated",
+)
+# A tracker row's columns, by the name the row gives them (spell and case rows of one case).
+ROW_COLUMNS: dict[str, ColumnElement[Any]] = {
     "case_id": _spells.c.case_id,
     "patient_ref": _cases.c.patient_ref,
     "site": _spells.c.site,
@@ -68,6 +78,20 @@ COLUMNS: dict[str, ColumnElement[Any]] = {
     "escalated": _spells.c.escalated,
     "escalation_reason": attribute("escalation_reason"),
 }
+SORT_KEYS = (
+    "case_id",
+    "site",
+    "ward",
+    "state",
+    "not_meeting_since",
+    "discharge_ready_date",
+    "days_delayed",
+    "planned_pathway",
+    "delays",
+    "expected_discharge_date",
+    "responsible_person",
+    "escalated",
+)
 
 
 @dataclass(frozen=True)
@@ -94,10 +118,12 @@ class Filters:
 
 @dataclass(frozen=True)
 class Order:
-    """Sort by `expression`, empty values last whichever the direction, then by case id."""
+    """A key of `SORT_KEYS`; empty values last whichever the direction, ties by case id.
+    `states` is the pathway's order of states (the state sort follows it)."""
 
-    expression: ColumnElement[Any]
+    key: str
     descending: bool
+    states: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -108,41 +134,76 @@ class OpenDelay:
     marked_primary: bool
 
 
+@dataclass(frozen=True)
+class Found:
+    rows: list[dict[str, Any]]
+    count: int
+
+
 class TrackerRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
     def page(
-        self,
-        scope: Scope,
-        *,
-        filters: Filters,
-        order: Order,
-        limit: int,
-        offset: int,
-    ) -> list[dict[str, Any]]:
-        """One page of rows (column name -> value), in order."""
-        stmt = self._scoped(scope, filters, list(COLUMNS.values()))
-        key = order.expression.desc() if order.descending else order.expression.asc()
-        stmt = stmt.order_by(key.nulls_last(), _spells.c.case_id).limit(limit).offset(offset)
-        names = list(COLUMNS)
-        return [dict(zip(names, row, strict=True)) for row in self.session.execute(stmt)]
+        self, scope: Scope, *, filters: Filters, order: Order, limit: int, offset: int
+    ) -> Found:
+        """One page of rows (column name -> value) in order, and how many rows match.
+
+        One statement: the matching cases are numbered in order (reading only what the filters
+        and the sort need), and only the page's cases are read whole."""
+        cand = _candidates(scope)
+        expression, backwards = _sort_expression(order, cand)
+        key = expression.desc() if order.descending != backwards else expression.asc()
+        ordering = (key.nulls_last(), cand.c.case_id)
+        numbered = (
+            self._scoped(
+                scope,
+                cand,
+                filters,
+                [
+                    cand.c.case_id,
+                    func.row_number().over(order_by=ordering).label("position"),
+                    func.count().over().label("total"),
+                ],
+            )
+            .order_by(*ordering)
+            .limit(limit)
+            .offset(offset)
+            .subquery("numbered")
+        )
+        stmt = (
+            select(*ROW_COLUMNS.values(), numbered.c.total)
+            .select_from(numbered)
+            .join(_spells, _spells.c.case_id == numbered.c.case_id)
+            .join(_cases, _cases.c.id == numbered.c.case_id)
+            .order_by(numbered.c.position)
+        )
+        names = list(ROW_COLUMNS)
+        rows, total = [], None
+        for row in self.session.execute(stmt):
+            rows.append(dict(zip(names, row[:-1], strict=True)))
+            total = row[-1]
+        if total is None:  # a page past the end: count apart
+            total = self.count(scope, filters=filters)
+        return Found(rows, int(total))
 
     def count(self, scope: Scope, *, filters: Filters) -> int:
-        stmt = self._scoped(scope, filters, [func.count()])
+        cand = _candidates(scope)
+        stmt = self._scoped(scope, cand, filters, [func.count()])
         return int(self.session.execute(stmt).scalar_one())
 
     def groups(self, scope: Scope) -> list[tuple[Any, ...]]:
         """(site, ward, state, planned pathway, rows) for every combination in the scope:
         what the filters can offer, in one statement."""
+        cand = _candidates(scope)
         keys: list[ColumnElement[Any]] = [
-            _spells.c.site,
+            cand.c.site,
             attribute("ward"),
             _cases.c.state,
             attribute("pathway"),
         ]
-        stmt = self._scoped(scope, Filters(), [*keys, func.count()])
-        return [tuple(row) for row in self.session.execute(stmt.group_by(*keys))]
+        stmt = self._scoped(scope, cand, Filters(), [*keys, func.count()]).group_by(*keys)
+        return [tuple(row) for row in self.session.execute(stmt)]
 
     def open_delays(self, case_ids: Sequence[int]) -> dict[int, list[OpenDelay]]:
         """The open delay periods of the cases, in the order the spell lists them."""
@@ -167,44 +228,48 @@ class TrackerRepository:
 
     # -- the scoped statement -----------------------------------------------------------------
     def _scoped(
-        self, scope: Scope, filters: Filters, columns: list[ColumnElement[Any]]
+        self,
+        scope: Scope,
+        cand: Subquery,
+        filters: Filters,
+        columns: list[ColumnElement[Any]],
     ) -> Select[Any]:
+        """The candidates joined to their cases, kept when the scope predicate and the filters
+        hold."""
         org = scope.organisation
-        candidates = _candidates(org, scope.shared_only)
         visible = shared_with(org) if scope.shared_only else visible_to(org)
         return (
             select(*columns)
-            .select_from(candidates)
-            .join(_spells, _spells.c.case_id == candidates.c.case_id)
-            .join(Case, Case.id == _spells.c.case_id)
-            .where(
-                visible,
-                _spells.c.closed_at.is_(None),
-                _spells.c.left_at.is_(None),
-                *_conditions(filters),
-            )
+            .select_from(cand)
+            .join(Case, Case.id == cand.c.case_id)
+            .where(visible, *_conditions(filters, cand))
         )
 
 
-def _candidates(organisation: str, shared_only: bool) -> Subquery:
-    """Case ids that may be in scope, each found by index (see the module's docstring)."""
-    shared = select(CaseShare.case_id.label("case_id")).where(
-        CaseShare.organisation == organisation
+def _candidates(scope: Scope) -> Subquery:
+    """The open, in-hospital spells that may be in scope, each found by index (see the
+    module's docstring), with what the filters and sorts read of them."""
+    org = scope.organisation
+    carried = [_spells.c[name] for name in _CARRIED]
+    in_hospital = (_spells.c.closed_at.is_(None), _spells.c.left_at.is_(None))
+    shares = CaseShare.__table__
+    shared = (
+        select(*carried)
+        .select_from(shares.join(_spells, _spells.c.case_id == shares.c.case_id))
+        .where(shares.c.organisation == org, *in_hospital)
     )
-    if shared_only:
+    if scope.shared_only:
         return shared.subquery("candidates")
-    owned = select(_spells.c.case_id.label("case_id")).where(
-        _spells.c.organisation == organisation,
-        _spells.c.closed_at.is_(None),
-        _spells.c.left_at.is_(None),
-    )
-    return union(owned, shared).subquery("candidates")
+    owned = select(*carried).where(_spells.c.organisation == org, *in_hospital)
+    # A case is either the organisation's own or shared with it, never listed twice.
+    return union_all(owned, shared.where(_spells.c.organisation != org)).subquery("candidates")
 
 
-def _conditions(f: Filters) -> list[ColumnElement[bool]]:
+def _conditions(f: Filters, cand: Subquery) -> list[ColumnElement[bool]]:
+    c = cand.c
     out: list[ColumnElement[bool]] = []
     if f.site is not None:
-        out.append(_spells.c.site == f.site)
+        out.append(c.site == f.site)
     if f.ward is not None:
         out.append(attribute("ward") == f.ward)
     if f.pathway == NO_PATHWAY:
@@ -214,25 +279,37 @@ def _conditions(f: Filters) -> list[ColumnElement[bool]]:
     if f.state is not None:
         out.append(_cases.c.state == f.state)
     if f.escalated is not None:
-        out.append(_spells.c.escalated == f.escalated)
+        out.append(c.escalated == f.escalated)
     if f.drd_on_or_before is not None:
-        out.append(_spells.c.drd_day <= f.drd_on_or_before)
+        out.append(c.drd_day <= f.drd_on_or_before)
     if f.drd_on_or_after is not None:
-        out.append(_spells.c.drd_day >= f.drd_on_or_after)
+        out.append(c.drd_day >= f.drd_on_or_after)
     return out
 
 
-def state_rank(states: Sequence[str]) -> ColumnElement[int]:
-    """The case's state as its position in `states` (the pathway's order), unknown ones last."""
-    return case({s: i for i, s in enumerate(states)}, value=_cases.c.state, else_=len(states))
-
-
-def not_meeting_since() -> ColumnElement[datetime]:
-    """The start of the open period of not meeting the criteria to reside, NULL if none."""
-    return case(
-        (
-            and_(_spells.c.nctr_last_start.is_not(None), _spells.c.nctr_last_end.is_(None)),
-            _spells.c.nctr_last_start,
-        ),
-        else_=None,
-    )
+def _sort_expression(order: Order, cand: Subquery) -> tuple[ColumnElement[Any], bool]:
+    """The expression a sort key orders by, and whether the tracker's "ascending" runs it
+    backwards (more days delayed is an earlier discharge-ready date)."""
+    c = cand.c
+    if order.key == "days_delayed":
+        return c.drd_day, True
+    if order.key == "state":
+        states = order.states
+        return case(
+            {s: i for i, s in enumerate(states)}, value=_cases.c.state, else_=len(states)
+        ), False
+    if order.key == "not_meeting_since":
+        open_period = and_(c.nctr_last_start.is_not(None), c.nctr_last_end.is_(None))
+        return case((open_period, c.nctr_last_start), else_=None), False
+    by_name: dict[str, ColumnElement[Any]] = {
+        "case_id": c.case_id,
+        "site": c.site,
+        "ward": attribute("ward"),
+        "discharge_ready_date": c.drd_day,
+        "planned_pathway": attribute("pathway"),
+        "delays": c.open_delays,
+        "expected_discharge_date": attribute("expected_discharge_date"),
+        "responsible_person": attribute("responsible_person"),
+        "escalated": c.escalated,
+    }
+    return by_name[order.key], False
