@@ -1,10 +1,8 @@
 """The managers' dashboard page at /dashboard: server-rendered, no external assets.
 
-Browsers cannot send bearer headers from a link, so the page signs in once with a token and
-gets a server-side session (app/auth/sessions.py): the cookie holds only a random session id
-(HttpOnly, SameSite=Strict, Secure over HTTPS, scoped to /dashboard), never the token. Signing
-out ends the session for good. Cross-site posts (sign-in included) are refused before they get
-here (app/security/origin.py); the pages say `Referrer-Policy: same-origin` so that the
+The page shares the service's one sign-in (`/`, app/web/signin.py): a server-side session
+whose id is in an HttpOnly, SameSite=Strict cookie. Cross-site posts are refused before they
+get here (app/security/origin.py); the pages say `Referrer-Policy: same-origin` so that the
 browser's own posts carry their real Origin.
 """
 
@@ -15,17 +13,15 @@ from html import escape
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from app.api_shared import log_read
-from app.auth import sessions
 from app.auth.access import AccessPolicy
 from app.auth.actor import Actor
 from app.chc.config import chc_config
 from app.chc.metrics import chc_metrics
-from app.config import Settings
 from app.dashboard import service
 from app.dashboard.charts import bar_chart, line_chart
 from app.dashboard.context import MetricsContext
@@ -33,17 +29,11 @@ from app.dashboard.diagram_svg import mermaid_to_svg
 from app.deps import EngineDep, SessionDep
 from app.discharge import service as discharge_service
 from app.engine.diagrams import mermaid
-from app.errors import DomainError, Unauthorized
-from app.security.cookies import (
-    SESSION_COOKIE,
-    clear_session_cookie,
-    secure_cookie,
-    set_session_cookie,
-)
+from app.errors import DomainError
 from app.timeutil import london_date, utcnow
+from app.web.access import PageUser, page_needs
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
-COOKIE = SESSION_COOKIE
 TREND_DAYS = 14
 RFD_ROWS = 50
 # The forms on these pages post to this site; under the service-wide `no-referrer` a browser
@@ -59,81 +49,24 @@ def _html(content: str, status_code: int = 200) -> HTMLResponse:
     return HTMLResponse(content, status_code=status_code, headers=PAGE_HEADERS)
 
 
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def _policy(request: Request) -> sessions.SessionPolicy:
-    return sessions.SessionPolicy.from_settings(_settings(request))
-
-
-def _actor(request: Request, db: SessionDep) -> Actor | None:
-    session_id = request.cookies.get(COOKIE)
-    if not session_id:
-        return None
-    try:
-        return sessions.current(db, session_id, now=utcnow(), policy=_policy(request))
-    except Unauthorized:
-        return None
-
-
-@router.get("/login", response_class=HTMLResponse)
-def login_form() -> HTMLResponse:
-    return _html(templates.get_template("login.html").render(error=None))
-
-
-@router.post("/login")
-def login(
-    request: Request, db: SessionDep, token: Annotated[str, Form(max_length=200)]
-) -> Response:
-    now = utcnow()
-    policy = _policy(request)
-    try:
-        signed_in = sessions.sign_in_with_token(db, token.strip(), now=now, policy=policy)
-    except Unauthorized as exc:
-        page = templates.get_template("login.html").render(error=f"Not signed in: {exc.detail}.")
-        return _html(page, status_code=401)
-    previous = request.cookies.get(COOKIE)
-    if previous:  # signing in again: the old session ends rather than lingering
-        sessions.end(db, previous, now=now)
-    response = RedirectResponse("/dashboard", status_code=303)
-    set_session_cookie(
-        response,
-        signed_in.session_id,
-        max_age=int(policy.absolute.total_seconds()),
-        secure=secure_cookie(request, _settings(request).session_cookie_secure),
-    )
-    return response
-
-
-@router.post("/logout")
-def logout(request: Request, db: SessionDep) -> Response:
-    session_id = request.cookies.get(COOKIE)
-    if session_id:
-        sessions.end(db, session_id, now=utcnow())
-    response = RedirectResponse("/dashboard/login", status_code=303)
-    clear_session_cookie(
-        response, secure=secure_cookie(request, _settings(request).session_cookie_secure)
-    )
-    return response
+@router.get("/login")
+def old_sign_in_address() -> Response:
+    """Bookmarks of the old dashboard-only sign-in go to the service's one sign-in."""
+    return RedirectResponse("/?next=/dashboard", status_code=303)
 
 
 @router.get("", response_class=HTMLResponse)
 def dashboard(
     request: Request,
+    user: Annotated[PageUser, page_needs("dashboard.metrics")],
     db: SessionDep,
     engine: EngineDep,
     site: Annotated[str | None, Query(max_length=64)] = None,
     day: Annotated[date | None, Query(alias="date")] = None,
 ) -> Response:
-    actor = _actor(request, db)
-    if actor is None:
-        return RedirectResponse("/dashboard/login", status_code=303)
+    actor = user.actor
     # The page is the dashboard's figures, and the RFD table only for those who read the list.
     access: AccessPolicy = request.app.state.access
-    if access.grant("dashboard.metrics", actor.roles) is None:
-        return HTMLResponse("<p>Your roles do not include the dashboard.</p>", status_code=403)
     rfd_grant = access.grant("rfd.read", actor.roles)
     now = utcnow()
     today = london_date(now)

@@ -7,12 +7,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 # An opaque reference to a server-side session (app/auth/sessions.py), never a credential.
-SESSION_COOKIE = "homefirst_dashboard"
-DASHBOARD_COOKIE = SESSION_COOKIE
-SESSION_COOKIE_PATH = "/dashboard"
+SESSION_COOKIE = "homefirst_session"
+# Every screen (/, /tracker, /chc/queue, /ic/board, /dashboard ...) shares the one sign-in.
+SESSION_COOKIE_PATH = "/"
 # Forms that sign a browser in: refused when posted from another site (login CSRF), like every
 # state-changing request carrying the session cookie (app/security/origin.py).
-SIGN_IN_PATHS = frozenset({"/dashboard/login"})
+SIGN_IN_PATHS = frozenset({"/sign-in", "/sign-in/token"})
 
 
 def secure_cookie(request: Request, always: bool) -> bool:

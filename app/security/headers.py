@@ -9,12 +9,13 @@ from collections.abc import Iterable
 
 from app.security.asgi import ASGIApp, Message, Receive, Scope, Send
 
-# The dashboard page uses only its own stylesheet, inline SVG and two same-origin forms, and no
-# scripts; its templates carry a few `style` attributes, hence style-src-attr. JSON needs less
-# still, so one policy serves both.
+# The screens use only the service's own stylesheets and scripts (NHS.UK frontend's module and
+# a small progressive-enhancement script, never inline script), inline SVG and same-origin
+# forms; the dashboard's templates carry a few `style` attributes, hence style-src-attr. JSON
+# needs less still, so one policy serves both.
 DEFAULT_CSP = (
-    "default-src 'none'; style-src 'self'; style-src-attr 'unsafe-inline'; img-src 'self' data:; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    "default-src 'none'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
+    "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 # FastAPI's /docs and /redoc pages load Swagger UI and ReDoc from a CDN and run inline script.
 DOCS_CSP = (
@@ -26,7 +27,7 @@ DOCS_CSP = (
 )
 DOCS_PATHS = ("/docs", "/redoc")
 # Static assets may be cached; every other response may carry patient data and must not be.
-CACHEABLE_PREFIXES = ("/dashboard/static/",)
+CACHEABLE_PREFIXES = ("/dashboard/static/", "/static/")
 
 
 class SecurityHeaders:

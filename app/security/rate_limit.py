@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from app.auth.tokens import hash_token
 from app.problems import problem
 from app.security.asgi import ASGIApp, Receive, Scope, Send, cookie, header
-from app.security.cookies import DASHBOARD_COOKIE
+from app.security.cookies import SESSION_COOKIE
 
 
 @dataclass
@@ -101,6 +101,6 @@ def _token(scope: Scope) -> str | None:
         scheme, _, credentials = auth.partition(" ")
         if scheme.lower() == "bearer" and credentials.strip():
             return credentials.strip()
-    if scope.get("path", "").startswith("/dashboard"):
-        return cookie(scope, DASHBOARD_COOKIE)
+    if not scope.get("path", "").startswith("/api/"):  # the screens: a signed-in browser
+        return cookie(scope, SESSION_COOKIE)
     return None

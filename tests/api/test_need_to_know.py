@@ -163,7 +163,7 @@ def test_the_dashboard_page_follows_the_grants(settings: Settings, make_user, wa
             user = make_user(*roles, org=team.org)
             browser.cookies.clear()
             login = browser.post(
-                "/dashboard/login", data={"token": user.token}, follow_redirects=False
+                "/sign-in/token", data={"token": user.token}, follow_redirects=False
             )
             assert login.status_code == 303, login.text
             page = browser.get("/dashboard", follow_redirects=False)

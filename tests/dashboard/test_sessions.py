@@ -1,7 +1,8 @@
 """Dashboard sign-in: a server-side session, not the token, in a locked-down cookie; sign-out,
 idle and absolute expiry, deactivation and token revocation end it; cross-site posts refused.
 
-Time is injected by replacing the clock the page reads (`app.dashboard.page.utcnow`).
+Time is injected by replacing the clock the screens read (`app.web.access.utcnow`,
+`app.web.signin.utcnow`).
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from app.auth import sessions as web_sessions
 from app.auth.service import create_token, revoke_tokens
 from app.auth.tokens import hash_token
 from app.config import Settings
-from app.dashboard import page
 from app.errors import Unauthorized
 from app.models import User, WebSession
 from app.security.cookies import SESSION_COOKIE
 from app.timeutil import utcnow
+from app.web import access as web_access
+from app.web import signin as web_signin
 from tests.hardening.conftest import serve
 
 HOST = "http://testserver"
@@ -40,7 +42,9 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     c = Clock()
-    monkeypatch.setattr(page, "utcnow", c)
+    # The screens read the session (app.web.access) and sign in (app.web.signin) at this time.
+    monkeypatch.setattr(web_access, "utcnow", c)
+    monkeypatch.setattr(web_signin, "utcnow", c)
     return c
 
 
@@ -53,8 +57,8 @@ def browser(client: TestClient) -> TestClient:
 
 def _sign_in(browser: TestClient, token: str, headers: dict[str, str] | None = None) -> str:
     r = browser.post(
-        "/dashboard/login",
-        data={"token": token},
+        "/sign-in/token",
+        data={"token": token, "next": "/dashboard"},
         headers=SAME_SITE if headers is None else headers,
         follow_redirects=False,
     )
@@ -93,7 +97,7 @@ def test_the_cookie_holds_a_random_session_id_stored_only_hashed(
     attributes = [a.strip().lower() for a in set_cookie.split(";")]
     assert "httponly" in attributes
     assert "samesite=strict" in attributes
-    assert "path=/dashboard" in attributes
+    assert "path=/" in attributes  # every screen shares the one sign-in
     assert "secure" not in attributes  # plain HTTP here: a Secure cookie would never come back
     row = _row(sessions, value)
     assert row is not None
@@ -124,13 +128,13 @@ def test_sign_out_revokes_the_session_and_the_old_cookie_is_refused(
     user = make_user("manager")
     value = _cookie_value(_sign_in(browser, user.token))
     assert _signed_in(browser)
-    r = browser.post("/dashboard/logout", headers=SAME_SITE, follow_redirects=False)
-    assert (r.status_code, r.headers["location"]) == (303, "/dashboard/login")
+    r = browser.post("/sign-out", headers=SAME_SITE, follow_redirects=False)
+    assert (r.status_code, r.headers["location"]) == (303, "/?signed_out=1")
     row = _row(sessions, value)
     assert row is not None
     assert row.revoked_at is not None
     # A copy of the cookie kept from before the sign-out opens nothing.
-    browser.cookies.set(SESSION_COOKIE, value, path="/dashboard")
+    browser.cookies.set(SESSION_COOKIE, value, path="/")
     assert not _signed_in(browser)
 
 
@@ -160,7 +164,8 @@ def test_idle_and_absolute_expiry(
 def test_the_policy_comes_from_the_settings(settings: Settings, make_user, monkeypatch) -> None:
     user = make_user("manager")
     clock = Clock()
-    monkeypatch.setattr(page, "utcnow", clock)
+    monkeypatch.setattr(web_access, "utcnow", clock)
+    monkeypatch.setattr(web_signin, "utcnow", clock)
     with serve(settings, session_idle_minutes=5, session_absolute_hours=1) as b:
         b.headers.update(SAME_SITE)
         start = clock.now
@@ -266,13 +271,13 @@ def test_cross_site_posts_are_refused(
     user = make_user("manager")
     # Login CSRF: a sign-in form posted from elsewhere signs no one in.
     r = browser.post(
-        "/dashboard/login", data={"token": user.token}, headers=headers, follow_redirects=False
+        "/sign-in/token", data={"token": user.token}, headers=headers, follow_redirects=False
     )
     assert (r.status_code, r.json()["code"]) == (403, "cross_site_request")
     assert "set-cookie" not in r.headers
     # A signed-in browser: a cross-site sign-out (or any other post) is refused too.
     value = _cookie_value(_sign_in(browser, user.token))
-    r = browser.post("/dashboard/logout", headers=headers, follow_redirects=False)
+    r = browser.post("/sign-out", headers=headers, follow_redirects=False)
     assert (r.status_code, r.json()["code"]) == (403, "cross_site_request")
     row = _row(sessions, value)
     assert row is not None
@@ -285,7 +290,7 @@ def test_cross_site_posts_are_refused(
     [
         {"Origin": HOST},
         {"Origin": "http://TESTSERVER:80"},
-        {"Referer": f"{HOST}/dashboard/login"},
+        {"Referer": f"{HOST}/"},
         {"Origin": "null", "Referer": f"{HOST}/dashboard"},
     ],
     ids=["origin", "origin-default-port", "referer", "null+referer"],
@@ -296,7 +301,7 @@ def test_same_site_posts_are_accepted(
     user = make_user("manager")
     _sign_in(browser, user.token, headers)
     assert _signed_in(browser)
-    r = browser.post("/dashboard/logout", headers=headers, follow_redirects=False)
+    r = browser.post("/sign-out", headers=headers, follow_redirects=False)
     assert r.status_code == 303
     assert not _signed_in(browser)
 
@@ -307,7 +312,7 @@ def test_trusted_origins_behind_a_proxy(settings: Settings, make_user) -> None:
     with serve(settings, trusted_origins=["https://homefirst.example.nhs.uk"]) as b:
         _sign_in(b, user.token, proxied)
     with serve(settings) as b:
-        r = b.post("/dashboard/login", data={"token": user.token}, headers=proxied)
+        r = b.post("/sign-in/token", data={"token": user.token}, headers=proxied)
         assert (r.status_code, r.json()["code"]) == (403, "cross_site_request")
 
 

@@ -150,14 +150,14 @@ def test_revocation_signs_the_dashboard_out_at_once(settings: Settings, sessions
     user = make_user("manager")
     with serve(settings) as browser:
         browser.headers["Origin"] = "http://testserver"  # a browser's own form posts say so
-        login = browser.post("/dashboard/login", data={"token": user.token}, follow_redirects=False)
+        login = browser.post("/sign-in/token", data={"token": user.token}, follow_redirects=False)
         assert login.status_code == 303
         assert browser.get("/dashboard", follow_redirects=False).status_code == 200
         with sessions() as session:
             revoke_tokens(session, prefix=user.token[:10])
         r = browser.get("/dashboard", follow_redirects=False)
         assert r.status_code == 303
-        assert r.headers["location"] == "/dashboard/login"
+        assert r.headers["location"] == "/?next=/dashboard"
 
 
 @pytest.fixture
@@ -207,7 +207,8 @@ BASE_HEADERS = {
         ("GET", "/no/such/page", 404, False),
         ("GET", "/healthz", 200, False),
         ("GET", "/openapi.json", 200, False),
-        ("GET", "/dashboard/login", 200, False),
+        ("GET", "/", 200, False),  # the sign-in page
+        ("GET", "/dashboard/login", 303, False),
         ("GET", "/dashboard", 303, False),
     ],
 )
@@ -216,8 +217,8 @@ def test_security_headers_on_every_response(client, make_user, method, path, sta
     r = client.request(method, path, headers=user.headers if auth else {}, follow_redirects=False)
     assert r.status_code == status, r.text
     expected = dict(BASE_HEADERS)
-    if path.startswith("/dashboard") and status == 200:
-        # The dashboard's pages hold forms posting to this site: under `no-referrer` a browser
+    if path in ("/", "/dashboard") and status == 200:
+        # The screens hold forms posting to this site: under `no-referrer` a browser
         # sends `Origin: null` with them, which the cross-site guard must refuse. Same-origin
         # still sends no referrer to any other site.
         expected["referrer-policy"] = "same-origin"
