@@ -41,6 +41,7 @@ from app.security.inputs import check_inputs
 from app.security.install import install_security
 from app.timeutil import london_date, utcnow
 from app.web.install import install_pages
+from app.web.tracker import router as tracker_page
 
 log = logging.getLogger(__name__)
 DASHBOARD_STATIC = Path(__file__).parent / "dashboard" / "static"
@@ -130,6 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application.include_router(api)
     application.include_router(health_router)
     application.include_router(dashboard_page)
+    application.include_router(tracker_page)
     install_access(application, access)
     install_pages(application)
     application.mount(

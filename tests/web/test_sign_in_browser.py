@@ -31,7 +31,7 @@ def test_sign_in_by_keyboard_then_home_lists_the_persons_screens(
         page.goto(f"{live_server}/")
         assert page.locator("h1").inner_text() == "Your screens"
         cards = page.locator(".nhsuk-card__heading").all_inner_texts()
-        assert [c.strip() for c in cards] == ["Dashboard", "API documentation"]
+        assert [c.strip() for c in cards] == ["Tracker", "Dashboard", "API documentation"]
         assert manager.actor.username in page.locator(".nhsuk-header__account").inner_text()
         # Sign out from the header: back to the sign-in page, and the dashboard is closed.
         page.click("button.nhsuk-header__account-button")
