@@ -10,6 +10,10 @@
 - **Server time of the tracker's data** (in-process, one caller, a fresh session per request as a
   route has): `tracker_page` for typical filter and sort combinations, `tracker_options`, and
   both together as the page reads them: p50/p95/p99.
+- **The page over HTTP**: `/tracker` at the same addresses (and the CSV download), signed in
+  through the sign-in page, against the service (uvicorn, one worker) on this machine: the
+  query, the filter options, the access audit's insert and the template, plus a local round
+  trip.
 - **Raw baseline** (same run, before and after for drift): a plain indexed SELECT of the same
   page on a prepared psycopg connection (the organisation's open inpatient spells joined to
   their cases, sorted, a page of 50), its count and the page's open delays: what the database
@@ -28,18 +32,26 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 from sqlalchemy import event
 
 from app.auth.access import Grant
-from app.auth.service import add_user
+from app.auth.service import add_user, create_token
 from app.composition import build_engine, load_codes
 from app.config import Settings
 from app.db import UnitOfWork, make_engine, make_sessionmaker
 from app.discharge.projection import derive_missing_default
-from app.discharge.tracker import TrackerQuery, tracker_options, tracker_page, vocabulary
+from app.discharge.tracker import (
+    MAX_PAGE_SIZE,
+    TrackerQuery,
+    tracker_options,
+    tracker_page,
+    vocabulary,
+)
 from app.timeutil import utcnow
 from bench import load
+from bench.server import Server
 from bench.stats import percentile
 from bench.walker import SITES, WARDS, Template, TemplateSet, walk
 
@@ -48,20 +60,37 @@ MEASURED = "BENCH-TRACKER"
 TARGET_P95_MS = 300.0
 GRANT = Grant("rfd.read", "full")
 
-# Typical screens: the default list, a ward, the long waits, a huddle's escalations, a deep page
-# of another sort, and the whole list printed.
-COMBOS: dict[str, dict[str, Any]] = {
+# Typical screens, as the page's addresses: the default list, a site by ward, a ward, a
+# pathway, a state, a huddle's escalations, the long waits, deep pages of other sorts, and the
+# whole list printed.
+COMBOS: dict[str, dict[str, str]] = {
     "default (most delayed first, 50)": {},
     "site, by ward": {"site": SITES[0], "sort": "ward"},
     "site and ward": {"site": SITES[1], "ward": WARDS[2]},
     "pathway P1": {"pathway": "P1"},
     "state awaiting support": {"state": "awaiting_support"},
-    "escalated": {"escalated": True},
-    "7+ days since DRD": {"min_days": 7},
-    "by person desc, page 20": {"sort": "-responsible_person", "page": 20},
-    "by expected date, page 10": {"sort": "expected_discharge_date", "page": 10},
-    "print: every row": {"page_size": 5000},
+    "escalated": {"escalated": "yes"},
+    "7+ days since DRD": {"min_days": "7"},
+    "by person desc, page 20": {"sort": "-responsible_person", "page": "20"},
+    "by expected date, page 10": {"sort": "expected_discharge_date", "page": "10"},
+    "print: every row": {"print": "1"},
 }
+
+
+def as_query(address: dict[str, str]) -> TrackerQuery:
+    """The tracker query a page address asks for (as /tracker reads it)."""
+    values: dict[str, Any] = {}
+    for name, value in address.items():
+        if name == "print":
+            values["page_size"] = MAX_PAGE_SIZE
+        elif name == "escalated":
+            values[name] = value == "yes"
+        elif name in ("min_days", "max_days", "page"):
+            values[name] = int(value)
+        else:
+            values[name] = value
+    return TrackerQuery(**values)
+
 
 RAW_PAGE = """
 SELECT s.case_id, c.patient_ref, s.site, c.attributes->>'ward', c.state, s.nctr_last_start,
@@ -288,7 +317,7 @@ def measure(url: str, samples: int, say: Callable[[str], None]) -> dict[str, Any
             return time.perf_counter() - t0
 
     for name, params in COMBOS.items():
-        query = TrackerQuery(**params)
+        query = as_query(params)
         for _ in range(3):  # warm-up: plans, pools, code-list caches
             page(query)
         lats, count, rows = [], 0, 0
@@ -307,6 +336,58 @@ def measure(url: str, samples: int, say: Callable[[str], None]) -> dict[str, Any
         say(f"  {label:34s} p50 {out[label]['p50_ms']:7.2f} ms  p95 {out[label]['p95_ms']:7.2f} ms")
     out["plan"] = _plan(sa_engine, sessions, vocab, codes)
     sa_engine.dispose()
+    return out
+
+
+def measure_http(url: str, samples: int, say: Callable[[str], None]) -> dict[str, Any]:
+    """The page itself over HTTP: a signed-in browser session against the service (uvicorn, one
+    worker) on this machine, so each time is the server's answer plus a local round trip:
+    the query, the filter options, the access audit's insert, the template."""
+    sessions = make_sessionmaker(make_engine(url))
+    with sessions() as s:
+        name = f"bench-tracker-{int(time.time())}"
+        add_user(
+            s,
+            username=name,
+            display_name="Bench discharge team",
+            organisation=MEASURED,
+            roles=["discharge_team"],
+        )
+        token = create_token(s, username=name).token
+    server = Server(url, 1, RESULTS / "tracker-server.log")
+    server.start()
+    out: dict[str, Any] = {}
+    try:
+        with httpx.Client(base_url=server.base, timeout=60) as http:
+            r = http.post(
+                "/sign-in/token",
+                data={"token": token},
+                headers={"Origin": server.base},
+                follow_redirects=False,
+            )
+            if r.status_code != 303:
+                raise RuntimeError(f"sign-in answered {r.status_code}: {r.text[:300]}")
+            pages = {**{f"page: {k}": ("/tracker", v) for k, v in COMBOS.items()}}
+            pages["page: CSV download (site)"] = ("/tracker/rfd.csv", {"site": SITES[0]})
+            for label, (path, params) in pages.items():
+                for _ in range(3):
+                    http.get(path, params=params)
+                lats, size = [], 0
+                for _ in range(samples):
+                    t0 = time.perf_counter()
+                    r = http.get(path, params=params)
+                    lats.append(time.perf_counter() - t0)
+                    if r.status_code != 200:
+                        raise RuntimeError(f"{path} answered {r.status_code}: {r.text[:300]}")
+                    size = len(r.content)
+                out[label] = _summary(lats, bytes=size)
+                say(
+                    f"  {label:40s} p50 {out[label]['p50_ms']:7.2f} ms  "
+                    f"p95 {out[label]['p95_ms']:7.2f} ms  ({size / 1000:.0f} kB)"
+                )
+        out["worker_peak_rss_mb"] = max(server.peak_rss_mb().values())
+    finally:
+        server.stop()
     return out
 
 
@@ -365,17 +446,20 @@ def run_tracker(args: TrackerArgs, say: Callable[[str], None] = print) -> dict[s
         say(f"raw page + count + delays: p50 {out['raw_before']['p50_ms']} ms")
         say("tracker, in-process (a fresh session per request):")
         out["tracker"] = measure(url, args.samples, say)
+        say("the page over HTTP (signed in, one uvicorn worker):")
+        out["page"] = measure_http(url, args.samples, say)
         out["raw_after"] = raw(dsn, args.samples)
         before, after = out["raw_before"]["p50_ms"], out["raw_after"]["p50_ms"]
         out["raw_drift"] = round(abs(before - after) / ((before + after) / 2), 3)
         say(f"raw again: p50 {after} ms (drift {out['raw_drift']:.0%})")
         raw_p50 = (before + after) / 2
         timed = {k: v for k, v in out["tracker"].items() if k != "plan"}
+        timed |= {k: v for k, v in out["page"].items() if k != "worker_peak_rss_mb"}
         out["ratios_to_raw_p50"] = {k: round(v["p50_ms"] / raw_p50, 1) for k, v in timed.items()}
         worst = max(timed.items(), key=lambda kv: kv[1]["p95_ms"])
         out["targets"] = [
             {
-                "target": f"tracker data p95 under {TARGET_P95_MS:.0f} ms at "
+                "target": f"tracker p95 under {TARGET_P95_MS:.0f} ms at "
                 f"{out['census']['open_discharge_cases']:,} open cases, "
                 f"{out['census']['measured_in_hospital']:,} the organisation's inpatients",
                 "figure": f"worst p95 {worst[1]['p95_ms']} ms ({worst[0]})",
@@ -398,13 +482,13 @@ def report(out: dict[str, Any]) -> str:
         "inpatients plus the cases shared with it)",
         f"  raw page + count + delays (psycopg, prepared): p50 {out['raw_before']['p50_ms']} ms "
         f"before, {out['raw_after']['p50_ms']} ms after (drift {out['raw_drift']:.0%})",
-        f"  {'':34s} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'x raw':>6}",
+        f"  {'':40s} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'x raw':>6}",
     ]
-    for name, s in out["tracker"].items():
-        if name == "plan":
+    for name, s in [*out["tracker"].items(), *out["page"].items()]:
+        if name in ("plan", "worker_peak_rss_mb"):
             continue
         lines.append(
-            f"  {name:34s} {s['p50_ms']:8.2f} {s['p95_ms']:8.2f} {s['p99_ms']:8.2f} "
+            f"  {name:40s} {s['p50_ms']:8.2f} {s['p95_ms']:8.2f} {s['p99_ms']:8.2f} "
             f"{out['ratios_to_raw_p50'][name]:6.1f}"
         )
     for t in out["targets"]:
