@@ -117,7 +117,12 @@ def tracker(
         codes=codes,
         now=now,
     )
-    options = tracker_options(db, organisation=actor.organisation, grant=grant, vocab=vocab)
+    # The print view has no filter form, so no choices to offer.
+    options = (
+        None
+        if printing
+        else tracker_options(db, organisation=actor.organisation, grant=grant, vocab=vocab)
+    )
     log_read(request, db, actor, [row.case_id for row in found.rows])
     return render(
         request,
@@ -280,7 +285,7 @@ def _url(path: str, params: Mapping[str, str]) -> str:
 def _view(
     query: TrackerQuery,
     found: TrackerPage,
-    options: TrackerOptions,
+    options: TrackerOptions | None,
     vocab: Vocabulary,
     grant: Grant,
     now: datetime,
@@ -296,7 +301,6 @@ def _view(
     return {
         "query": query,
         "found": found,
-        "options": options,
         "identifiers": grant.identifiers,
         "as_of": _when(now),
         "first": first,
@@ -304,7 +308,7 @@ def _view(
         "printing": printing,
         "headings": [_heading(query, title, key) for title, key in COLUMNS],
         "rows": [_row_view(row, vocab) for row in found.rows],
-        "filters": _filter_fields(query, options, vocab),
+        "filters": _filter_fields(query, options, vocab) if options is not None else {},
         "filtered": any(getattr(query, name) is not None for name in FILTER_NAMES),
         "pagination": None if printing else _pagination(query, found),
         "csv_url": _url("/tracker/rfd.csv", csv_params),
