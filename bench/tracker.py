@@ -367,7 +367,11 @@ def measure_http(url: str, samples: int, say: Callable[[str], None]) -> dict[str
             )
             if r.status_code != 303:
                 raise RuntimeError(f"sign-in answered {r.status_code}: {r.text[:300]}")
-            pages = {**{f"page: {k}": ("/tracker", v) for k, v in COMBOS.items()}}
+            # The home page first: what any page costs here (the session, the layout).
+            pages: dict[str, tuple[str, dict[str, str]]] = {
+                "page: home (/), for comparison": ("/", {})
+            }
+            pages |= {f"page: {k}": ("/tracker", v) for k, v in COMBOS.items()}
             pages["page: CSV download (site)"] = ("/tracker/rfd.csv", {"site": SITES[0]})
             for label, (path, params) in pages.items():
                 for _ in range(3):
