@@ -460,21 +460,45 @@ def run_tracker(args: TrackerArgs, say: Callable[[str], None] = print) -> dict[s
         timed = {k: v for k, v in out["tracker"].items() if k != "plan"}
         timed |= {k: v for k, v in out["page"].items() if k != "worker_peak_rss_mb"}
         out["ratios_to_raw_p50"] = {k: round(v["p50_ms"] / raw_p50, 1) for k, v in timed.items()}
-        worst = max(timed.items(), key=lambda kv: kv[1]["p95_ms"])
+        scale = (
+            f"{out['census']['open_discharge_cases']:,} open cases, "
+            f"{out['census']['measured_in_hospital']:,} the organisation's inpatients"
+        )
         out["targets"] = [
-            {
-                "target": f"tracker p95 under {TARGET_P95_MS:.0f} ms at "
-                f"{out['census']['open_discharge_cases']:,} open cases, "
-                f"{out['census']['measured_in_hospital']:,} the organisation's inpatients",
-                "figure": f"worst p95 {worst[1]['p95_ms']} ms ({worst[0]})",
-                "met": worst[1]["p95_ms"] < TARGET_P95_MS,
-            }
+            _target(
+                f"the page of 50 over HTTP, every address, p95 under 300 ms at {scale}",
+                {
+                    k: v
+                    for k, v in out["page"].items()
+                    if k.startswith("page: ")
+                    and "print" not in k
+                    and "home" not in k
+                    and "CSV" not in k
+                },
+            ),
+            _target(
+                "the print view (every matching row) over HTTP, p95 under 300 ms",
+                {k: v for k, v in out["page"].items() if "print" in k},
+            ),
+            _target(
+                "the tracker's data in-process (page of 50 and options), p95 under 300 ms",
+                {k: v for k, v in out["tracker"].items() if k != "plan" and "print" not in k},
+            ),
         ]
     finally:
         if not args.keep_db:
             load.drop_database(args.pg_url, args.db_name)
     out["finished_at"] = datetime.now(UTC).isoformat()
     return out
+
+
+def _target(target: str, timed: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    worst = max(timed.items(), key=lambda kv: kv[1]["p95_ms"])
+    return {
+        "target": target,
+        "figure": f"worst p95 {worst[1]['p95_ms']} ms ({worst[0]})",
+        "met": worst[1]["p95_ms"] < TARGET_P95_MS,
+    }
 
 
 def report(out: dict[str, Any]) -> str:
