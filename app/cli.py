@@ -134,6 +134,39 @@ def users_list() -> None:
             typer.echo(f"{user.username:24} {user.organisation:16} {user.roles}{flag}")
 
 
+@users_cli.command("set-password")
+def users_set_password(
+    username: str,
+    organisation: Annotated[
+        str | None,
+        typer.Option("--org", help="The user's organisation (needed when the name is in several)"),
+    ] = None,
+) -> None:
+    """Issue a new random password, printed once (only its hash is stored). The person must
+    change it at their next sign-in; it unlocks the account and signs them out everywhere."""
+    from app.auth.passwords import issue_password
+    from app.auth.service import find_user
+    from app.db import get_sessionmaker
+    from app.timeutil import utcnow
+
+    try:
+        with get_sessionmaker()() as session:
+            user = find_user(session, username, organisation)
+            org = user.organisation
+            session.rollback()
+            issued = issue_password(
+                session, organisation=org, username=username, set_by=None, now=utcnow()
+            )
+    except DomainError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(issued.password)
+    typer.echo(
+        f"(password for {issued.username} of {issued.organisation}; shown once: give it to "
+        "them now. They must change it at their next sign-in)",
+        err=True,
+    )
+
+
 @tokens_cli.command("create")
 def tokens_create(
     username: str,
@@ -231,12 +264,19 @@ def demo_load() -> None:
 
 
 def _load_demo() -> object:
+    from app.chc.config import chc_config
     from app.composition import build_parts
     from app.db import get_sessionmaker
     from app.demo import load_demo
 
-    parts = build_parts(get_settings())
-    return load_demo(get_sessionmaker(), parts.writer, parts.workflows)
+    settings = get_settings()
+    parts = build_parts(settings)
+    return load_demo(
+        get_sessionmaker(),
+        parts.writer,
+        parts.workflows,
+        chc_cfg=chc_config(settings.pathways_dir / "config"),
+    )
 
 
 def _print_demo(result: object) -> None:
@@ -247,6 +287,12 @@ def _print_demo(result: object) -> None:
     typer.secho(
         f"demo token (user {result.token.username}): {result.token.token}", fg=typer.colors.GREEN
     )
+    typer.echo(f"demo sign-in at / (organisation {result.organisation}), passwords shown once:")
+    for person in result.people:
+        typer.secho(
+            f"  {person.username:<10} {person.password}   ({', '.join(person.roles)})",
+            fg=typer.colors.GREEN,
+        )
 
 
 @cli.command("serve")

@@ -72,6 +72,20 @@ class Settings(BaseSettings):
     # Origins a state-changing browser request may come from besides the request's own host
     # (a proxy in front that rewrites Host), e.g. ["https://homefirst.example.nhs.uk"].
     trusted_origins: list[str] = Field(default_factory=list)
+    # Passwords (app/auth/passwords.py): this many failed sign-ins in a row lock the account
+    # for `password_lockout_minutes` (even the right password is refused meanwhile); an
+    # administrator's reset unlocks it at once.
+    password_max_failures: int = Field(default=5, ge=1, le=100)
+    password_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # OpenID Connect identity providers (README "OpenID Connect (NHS CIS2)"); by default
+    # `identity-providers.yaml` beside the other configuration files in pathways/config.
+    identity_providers_file: Path | None = None
+
+    @property
+    def identity_providers_path(self) -> Path:
+        return (
+            self.identity_providers_file or self.pathways_dir / "config" / "identity-providers.yaml"
+        )
 
     @property
     def idempotency_ttl(self) -> timedelta:

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app.admin.routes import router as admin_router
+from app.apidocs import install_api_docs
 from app.audit.routes import router as audit_router
 from app.auth.access import load_access
 from app.auth.needs import install_access
@@ -41,7 +42,8 @@ from app.security.inputs import check_inputs
 from app.security.install import install_security
 from app.timeutil import london_date, utcnow
 from app.web.install import install_pages
-from app.web.tracker import router as tracker_page
+from app.web.oidc import oidc_clients
+from app.web.oidc import router as oidc_router
 
 log = logging.getLogger(__name__)
 DASHBOARD_STATIC = Path(__file__).parent / "dashboard" / "static"
@@ -85,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     codes = load_codes(settings)
     registered.load_configs(settings.pathways_dir / "config")  # a bad file stops the start
     access = load_access(settings.pathways_dir / "config")  # who reads what: the same
+    clients = oidc_clients(settings)  # identity providers (and their secrets): the same
     engine = build_engine(settings, codes, registered)
 
     application = FastAPI(
@@ -92,6 +95,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="Discharge-to-assess, continuing healthcare and intermediate-care workflows.",
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's pages load Swagger UI and ReDoc from a CDN: ours (below) do not
+        redoc_url=None,
     )
     application.state.workflows = registered
     application.state.engine = engine
@@ -106,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         Freshness(settings.live_figures_max_age, settings.live_figures_refresh),
     )
     application.state.settings = settings
+    application.state.oidc_clients = clients
     application.state.import_wake = threading.Event()  # set by an upload: run its job now
     application.state.sessions = (
         get_sessionmaker()
@@ -131,12 +137,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application.include_router(api)
     application.include_router(health_router)
     application.include_router(dashboard_page)
-    application.include_router(tracker_page)
+    application.include_router(oidc_router)  # sign-in through an identity provider: public
     install_access(application, access)
     install_pages(application)
     application.mount(
         "/dashboard/static", StaticFiles(directory=DASHBOARD_STATIC), name="dashboard-static"
     )
+    install_api_docs(application)
     return application
 
 

@@ -1,10 +1,11 @@
-"""/admin/users: administrators manage their organisation's users and issue tokens."""
+"""/admin/users: administrators manage their organisation's users and issue tokens and passwords."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
+from fastapi.responses import JSONResponse
 
 from app.admin import service
 from app.auth.needs import needs, needs_role
@@ -37,6 +38,7 @@ DEACTIVATE_PROBLEMS = _problems(
         409: "`last_admin`: the organisation's last active administrator",
     }
 )
+PASSWORD_PROBLEMS = _problems({**FORBIDDEN, 404: "No such user in your organisation"})
 
 
 @router.get("", response_model=list[service.UserRead], dependencies=[needs("users.read")])
@@ -80,3 +82,21 @@ def issue_token(
 ) -> service.TokenIssued:
     """Issue a token for a user of your organisation (shown once)."""
     return service.issue_token(db, actor=actor, username=username, body=body)
+
+
+@router.post(
+    "/{username}/password",
+    status_code=201,
+    response_model=service.PasswordIssued,
+    responses=PASSWORD_PROBLEMS,
+    dependencies=[MANAGES],
+)
+def issue_password(username: Username, actor: CurrentActor, db: SessionDep) -> JSONResponse:
+    """Set a new random password for a user of your organisation and show it, in this answer
+    only (`Cache-Control: no-store`): give it to the person, who must change it at their next
+    sign-in. It replaces any password they had, unlocks an account locked after failed
+    sign-ins, and signs them out of every browser."""
+    issued = service.issue_password(db, actor=actor, username=username)
+    return JSONResponse(
+        issued.model_dump(mode="json"), status_code=201, headers={"Cache-Control": "no-store"}
+    )

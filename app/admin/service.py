@@ -1,4 +1,5 @@
-"""Administrators manage the users of their own organisation: add, list, deactivate, issue.
+"""Administrators manage the users of their own organisation: add, list, deactivate, issue
+tokens and passwords.
 
 Usernames are unique per organisation, and every lookup here is by (the administrator's
 organisation, username): another organisation's users are invisible (404 for a name, and a
@@ -13,7 +14,7 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from app.auth import sessions
+from app.auth import passwords, sessions
 from app.auth.actor import Actor
 from app.auth.repository import AuthRepository
 from app.auth.service import add_user, create_token
@@ -52,6 +53,13 @@ class TokenIssued(BaseModel):
     prefix: str
     username: str
     expires_at: datetime | None
+
+
+class PasswordIssued(BaseModel):
+    username: str
+    organisation: str
+    password: str = Field(description="Shown in this answer only: give it to the person now")
+    must_change: bool = Field(description="The person must choose their own at the next sign-in")
 
 
 class TokenRequest(RequestModel):
@@ -147,4 +155,26 @@ def issue_token(
         prefix=issued.prefix,
         username=issued.username,
         expires_at=issued.expires_at,
+    )
+
+
+def issue_password(
+    session: Session, *, actor: Actor, username: str, now: datetime | None = None
+) -> PasswordIssued:
+    """A new random password for a user of the administrator's organisation (404 for anyone
+    else), to be changed at their next sign-in. It unlocks the account and signs the user out
+    of every browser; only its hash is kept."""
+    _require_admin(actor)
+    issued = passwords.issue_password(
+        session,
+        organisation=actor.organisation,
+        username=username,
+        set_by=actor,
+        now=now or utcnow(),
+    )
+    return PasswordIssued(
+        username=issued.username,
+        organisation=issued.organisation,
+        password=issued.password,
+        must_change=issued.must_change,
     )

@@ -135,7 +135,9 @@ def end(session: Session, raw_id: str, *, now: datetime) -> bool:
         return AuthRepository(session).revoke_session(hash_token(raw_id), now) > 0
 
 
-def end_all_for(session: Session, user_id: int, *, now: datetime) -> None:
+def end_all_for(session: Session, user_id: int, *, now: datetime, keep: str | None = None) -> None:
     """Mark every live session of a user revoked, in the caller's unit of work (a deactivated
-    user stays signed out even if reactivated later)."""
-    AuthRepository(session).revoke_sessions_of(user_id, now)
+    user stays signed out even if reactivated later). `keep`: the id of one session to leave
+    signed in (the browser that changed its own password)."""
+    keep_hash = hash_token(keep) if keep is not None else None
+    AuthRepository(session).revoke_sessions_of(user_id, now, keep_hash=keep_hash)

@@ -116,6 +116,16 @@ def list_queue(
     return QueueRead(ordering=ORDERING, states=list(states), count=len(items), items=out)
 
 
+def my_claims(session: Session, *, actor: Actor, now: datetime) -> list[QueueItem]:
+    """The caller's live claims (lapsed ones are free to take, so they are not listed)."""
+    require_role(actor, READ_ROLES, "reading the CHC queue")
+    repo = ChcRepository(session)
+    with UnitOfWork(session):
+        held = repo.active_claims(actor.organisation, actor.user_id, now)
+        cases = {c.id: c for c in (session.get(Case, h.case_id) for h in held) if c is not None}
+        return [queue_item(h, cases[h.case_id], now, None) for h in held if h.case_id in cases]
+
+
 def claim_next(
     session: Session, *, engine: Engine, cfg: ChcConfig, actor: Actor, now: datetime
 ) -> QueueItem:

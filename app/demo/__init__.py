@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.auth.actor import Actor
+from app.auth.passwords import issue_password, new_password
 from app.auth.repository import AuthRepository
 from app.auth.service import IssuedToken, add_user, create_token
 from app.cases.transition import CaseWriter
+from app.chc.config import ChcConfig
+from app.demo.chc import load_chc_backlog
 from app.demo.plans import run_plan
 from app.timeutil import utcnow
 from app.workflows.contract import DemoContext, WorkflowSet
@@ -28,10 +31,31 @@ DEMO_ROLES = [
 ]
 
 
+# People to sign in as, one for each kind of work, all in the demo organisation: (username,
+# name, roles). Their passwords are new at every load and printed once.
+DEMO_PEOPLE = (
+    ("discharge", "Discharge team member", ["discharge_team", "ward_clinician"]),
+    ("huddle", "Huddle chair", ["huddle_chair", "discharge_team"]),
+    ("assessor", "CHC assessor", ["chc_assessor"]),
+    ("ic", "IC coordinator", ["ic_coordinator", "ic_triager"]),
+    ("manager", "Manager", ["manager"]),
+    ("admin", "Administrator", ["admin"]),
+)
+
+
+@dataclass(frozen=True)
+class DemoSignIn:
+    username: str
+    roles: list[str]
+    password: str = field(repr=False)  # shown once, by the command that loaded the demo
+
+
 @dataclass(frozen=True)
 class DemoResult:
     token: IssuedToken
     cases_created: int
+    organisation: str = DEMO_ORG
+    people: list[DemoSignIn] = field(default_factory=list)
 
 
 def load_demo(
@@ -39,9 +63,11 @@ def load_demo(
     writer: CaseWriter,
     workflows: WorkflowSet,
     *,
+    chc_cfg: ChcConfig | None = None,
     now: datetime | None = None,
 ) -> DemoResult:
-    """Create the demo user and cases once; issue a fresh demo token every time."""
+    """Create the demo user and cases once (with `chc_cfg`, the CHC backlog lists imported
+    too); issue a fresh demo token every time."""
     now = now or utcnow()
     created = 0
     with sessions() as session:
@@ -57,6 +83,8 @@ def load_demo(
             )
             actor = Actor(user.id, user.username, user.organisation, frozenset(user.role_list))
             created = _demo_cases(session, writer, workflows, actor, now)
+            if chc_cfg is not None:
+                load_chc_backlog(sessions, writer, chc_cfg, actor, now)
         token = create_token(
             session,
             username=DEMO_USER,
@@ -64,7 +92,30 @@ def load_demo(
             label="demo",
             expires_in=timedelta(days=30),
         )
-    return DemoResult(token, created)
+        people = [
+            _demo_person(session, username, name, roles, now)
+            for username, name, roles in DEMO_PEOPLE
+        ]
+    return DemoResult(token, created, DEMO_ORG, people)
+
+
+def _demo_person(
+    session: Session, username: str, name: str, roles: list[str], now: datetime
+) -> DemoSignIn:
+    """The demo person (made once) with a fresh password, which need not be changed."""
+    if AuthRepository(session).user_in(DEMO_ORG, username) is None:
+        session.rollback()
+        add_user(session, username=username, display_name=name, organisation=DEMO_ORG, roles=roles)
+    session.rollback()
+    issued = issue_password(
+        session,
+        organisation=DEMO_ORG,
+        username=username,
+        set_by=None,
+        now=now,
+        password=new_password(),
+    )
+    return DemoSignIn(username, roles, issued.password)
 
 
 def _demo_cases(

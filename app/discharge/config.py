@@ -17,6 +17,7 @@ class DischargeConfig(BaseModel):
 
     primary_reason_family_precedence: tuple[str, ...] = DEFAULT_FAMILY_PRECEDENCE
     rfd_list_limit: int = Field(default=5000, ge=1, le=50_000)
+    huddle_longest_waits: int = Field(default=10, ge=1, le=200)
 
 
 def load_discharge_config(pathways_dir: Path) -> DischargeConfig:

@@ -1,6 +1,7 @@
 """Demo intermediate care: a site's services with their capacity, and episodes in each stage
 (an urgent response under way, a move from crisis response to reablement, a full bed unit with
-someone waiting, a delayed exit, and an ended step-down episode owed its 91-day follow-up).
+someone waiting, two more waiting for places that are free, one of them past the 2-day start,
+a delayed exit, and an ended step-down episode owed its 91-day follow-up).
 
 Fictional people; NHS numbers from the 999 test range with valid check digits.
 """
@@ -90,6 +91,26 @@ def ic_plans(services: dict[str, int], now: datetime) -> list[Plan]:
             "9990000131",
             30,
             [_s("triage", 29, **{**triage, "priority": "urgent"}), _s("await_capacity", 28)],
+        ),
+        # Two more waiting, for places that are free: the board's start against capacity.
+        episode(
+            "9990002002",
+            20,
+            [
+                _s("triage", 19, priority="high", planned_model="reablement"),
+                _s("assess", 18, personal_goals="Make a hot drink and reach the bathroom safely"),
+                _s("await_capacity", 17),
+            ],
+            direction="step_down",
+            referrer="hospital",
+        ),
+        episode(
+            "9990002010",
+            60,
+            [
+                _s("triage", 58, priority="routine", planned_model="home_based_ic"),
+                _s("await_capacity", 57),
+            ],
         ),
         episode(
             "9990000158",

@@ -126,6 +126,14 @@ class IcRepository:
         stmt = self._scoped(stmt)
         return list(self.session.execute(stmt).scalars())
 
+    def versions(self, case_ids: list[int]) -> dict[int, int]:
+        """Each case's version (what a change to it must name), for the cases the organisation
+        may see."""
+        if not case_ids:
+            return {}
+        stmt = self._scoped(select(Case.id, Case.version).where(Case.id.in_(case_ids)))
+        return {int(case_id): int(version) for case_id, version in self.session.execute(stmt)}
+
     def latest_event_times(self, case_ids: list[int], event: str) -> dict[int, datetime]:
         if not case_ids:
             return {}

@@ -17,14 +17,16 @@ from app.models.chc import (
 )
 from app.models.clock import Clock, ClockEvent
 from app.models.event import AppendOnlyViolation, CaseEvent
+from app.models.huddle import Huddle, HuddleNote
 from app.models.ic import IcPlacement, IcService, IcServiceChange
 from app.models.idempotency import IdempotencyRecord
 from app.models.link import CaseLink
 from app.models.live import LiveFigures
+from app.models.oidc import OidcSignInAttempt
 from app.models.share import CaseShare, CaseShareChange
 from app.models.snapshot import MetricSnapshot
 from app.models.spell import DischargeDelayPeriod, DischargeSpell
-from app.models.user import ApiToken, User, WebSession
+from app.models.user import ApiToken, PasswordCredential, User, WebSession
 
 __all__ = [
     "AccessRecord",
@@ -51,12 +53,16 @@ __all__ = [
     "ClockEvent",
     "DischargeDelayPeriod",
     "DischargeSpell",
+    "Huddle",
+    "HuddleNote",
     "IcPlacement",
     "IcService",
     "IcServiceChange",
     "IdempotencyRecord",
     "LiveFigures",
     "MetricSnapshot",
+    "PasswordCredential",
     "User",
+    "OidcSignInAttempt",
     "WebSession",
 ]

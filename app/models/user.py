@@ -1,11 +1,11 @@
-"""Users, their roles and organisation, their bearer tokens and their signed-in browser sessions
-(tokens and session ids are stored hashed)."""
+"""Users, their roles and organisation, their bearer tokens, their passwords and their signed-in
+browser sessions (tokens, passwords and session ids are stored hashed)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, BigIntPK
@@ -71,3 +71,27 @@ class WebSession(Base):
     last_seen_at: Mapped[datetime]
     expires_at: Mapped[datetime]  # the absolute limit, whatever the activity
     revoked_at: Mapped[datetime | None]
+
+
+class PasswordCredential(Base):
+    """A person's password (`app.auth.passwords`), one per user: only its argon2id hash is kept,
+    with who set it and when, whether it must be changed at the next sign-in (one an
+    administrator issued), and the run of failed sign-ins that locks the account."""
+
+    __tablename__ = "password_credentials"
+
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="RESTRICT"), primary_key=True
+    )
+    # The PHC string form ($argon2id$v=19$m=...,t=...,p=...$salt$hash): the parameters travel
+    # with the hash, so a change of parameters rehashes at the next sign-in.
+    password_hash: Mapped[str] = mapped_column(String(255))
+    set_at: Mapped[datetime]
+    # Who set it: an administrator, the person themselves; None from the command line.
+    set_by_user_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="RESTRICT"), index=True
+    )
+    must_change: Mapped[bool] = mapped_column(Boolean)
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    last_failed_at: Mapped[datetime | None]

@@ -17,17 +17,26 @@ DEFAULT_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
     "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
-# FastAPI's /docs and /redoc pages load Swagger UI and ReDoc from a CDN and run inline script.
+# /docs (Swagger UI) and /redoc (ReDoc) are served whole by the service (app/apidocs): scripts
+# from 'self' only, the schema and "Try it out" fetched from 'self'. Swagger UI needs nothing more.
+# ReDoc needs three things, each allowed as narrowly as it can be:
+# - its styles (styled-components) go in through an empty <style> element (the first hash, of
+#   the empty string) and CSSOM insertRule, which the policy does not police;
+# - its scrollbar library adds one fixed stylesheet (the second hash: ReDoc 2.5.3 as
+#   fastapi-offline 1.7.7 ships it; the browser test fails if an upgrade changes it);
+# - its search index runs in a Web Worker made from a blob: URL (worker-src blob:).
+# ReDoc also shows Redocly's logo from Redocly's CDN (hard-coded, no option turns it off): img-src
+# 'self' blocks that in the browser, so the request never leaves it.
 DOCS_CSP = (
-    "default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "font-src https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com "
-    "https://cdn.redoc.ly; connect-src 'self'; worker-src blob:; frame-ancestors 'none'; "
+    "default-src 'none'; script-src 'self'; "
+    "style-src 'self' 'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=' "
+    "'sha256-QMIg+bpjm3JdElJ388KYke01izlUW0UoNOeKjpMxdgc='; img-src 'self' data:; "
+    "connect-src 'self'; worker-src blob:; form-action 'self'; frame-ancestors 'none'; "
     "base-uri 'none'"
 )
 DOCS_PATHS = ("/docs", "/redoc")
 # Static assets may be cached; every other response may carry patient data and must not be.
-CACHEABLE_PREFIXES = ("/dashboard/static/", "/static/")
+CACHEABLE_PREFIXES = ("/dashboard/static/", "/static/", "/docs/static/")
 
 
 class SecurityHeaders:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from app.auth import sessions
 from app.auth.access import READS, AccessPolicy, Grant
 from app.auth.actor import Actor
+from app.auth.passwords import must_change
 from app.config import Settings
 from app.db import get_db
 from app.errors import Unauthorized
@@ -36,6 +37,13 @@ class SignInRequired(Exception):
     def __init__(self, next_path: str) -> None:
         super().__init__(next_path)
         self.next_path = next_path
+
+
+class PasswordChangeRequired(SignInRequired):
+    """Signed in with a password an administrator issued: choose one's own first."""
+
+
+CHANGE_PASSWORD_PATH = "/account/password"  # noqa: S105 - an address, not a password
 
 
 class PageForbidden(Exception):
@@ -95,6 +103,8 @@ class PageNeeds:
         actor = signed_in_actor(request, db)
         if actor is None:
             raise SignInRequired(here(request))
+        if request.url.path != CHANGE_PASSWORD_PATH and must_change(db, actor.user_id):
+            raise PasswordChangeRequired(here(request))
         if self.read is None:
             return PageUser(actor, None)
         access: AccessPolicy = request.app.state.access
@@ -115,3 +125,9 @@ SIGNED_IN: Any = Depends(PageNeeds(None))
 
 def sign_in_redirect(next_path: str) -> str:
     return "/" if next_path == "/" else f"/?next={quote(next_path, safe='/')}"
+
+
+def change_password_redirect(next_path: str) -> str:
+    if next_path == "/":
+        return CHANGE_PASSWORD_PATH
+    return f"{CHANGE_PASSWORD_PATH}?next={quote(next_path, safe='/')}"

@@ -16,8 +16,15 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.errors import DomainError
-from app.web import signin
-from app.web.access import PageForbidden, SignInRequired, sign_in_redirect, signed_in_actor
+from app.web import account, case_page, chc_pages, huddle, ic_board, signin, tracker
+from app.web.access import (
+    PageForbidden,
+    PasswordChangeRequired,
+    SignInRequired,
+    change_password_redirect,
+    sign_in_redirect,
+    signed_in_actor,
+)
 from app.web.templating import STATIC_DIR, render
 
 Handler = Callable[[Request, Any], Response | Awaitable[Response]]
@@ -27,6 +34,12 @@ NOT_PAGES = ("/api/", "/openapi.json", "/healthz", "/readyz")
 
 def install_pages(application: FastAPI) -> None:
     application.include_router(signin.router)
+    application.include_router(case_page.router)
+    application.include_router(account.router)
+    application.include_router(ic_board.router)
+    application.include_router(chc_pages.router)
+    application.include_router(huddle.router)
+    application.include_router(tracker.router)
     application.add_exception_handler(SignInRequired, _sign_in_first)
     application.add_exception_handler(PageForbidden, _forbidden)
     for error in (RequestValidationError, DomainError, StarletteHTTPException):
@@ -80,12 +93,14 @@ def _error_page(request: Request, exc: Exception) -> Response:
         page_title=title,
         details=details,
         status_code=status,
-        headers=getattr(exc, "headers", None),
+        headers=exc.headers() if isinstance(exc, DomainError) else getattr(exc, "headers", None),
     )
 
 
 async def _sign_in_first(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SignInRequired)  # noqa: S101 - registered for this class only
+    if isinstance(exc, PasswordChangeRequired):
+        return RedirectResponse(change_password_redirect(exc.next_path), status_code=303)
     return RedirectResponse(sign_in_redirect(exc.next_path), status_code=303)
 
 

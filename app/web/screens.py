@@ -35,6 +35,22 @@ SCREENS: tuple[Screen, ...] = (
         "rfd.read",
     ),
     Screen(
+        "huddle",
+        "Huddle",
+        "/huddle",
+        "The daily escalation call: escalated patients, the longest waits, newly not meeting "
+        "the criteria to reside; actions and escalation.",
+        "rfd.read",
+    ),
+    Screen("chc", "CHC queue", "/chc/queue", "Claim and assess CHC cases.", "chc.worklist"),
+    Screen(
+        "ic-board",
+        "IC board",
+        "/ic/board",
+        "Intermediate care services, the waiting list and open episodes with their clocks.",
+        "ic.occupancy",
+    ),
+    Screen(
         "dashboard",
         "Dashboard",
         "/dashboard",

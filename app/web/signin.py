@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from app.auth import sessions
+from app.auth.passwords import AccountLocked, Lockout, must_change, sign_in_with_password
 from app.config import Settings
 from app.db import get_db
 from app.errors import Unauthorized
@@ -26,7 +27,8 @@ from app.security.cookies import (
     set_session_cookie,
 )
 from app.timeutil import utcnow
-from app.web.access import safe_next, session_policy, signed_in_actor
+from app.web.access import change_password_redirect, safe_next, session_policy, signed_in_actor
+from app.web.oidc import sign_in_options
 from app.web.screens import screens_for
 from app.web.templating import render
 
@@ -46,6 +48,8 @@ def home(request: Request, db: DbDep, next_path: NextPath = None) -> Response:
     actor = signed_in_actor(request, db)
     if actor is None:
         return _sign_in_page(request, next_path=safe_next(next_path))
+    if must_change(db, actor.user_id):
+        return RedirectResponse(change_password_redirect(safe_next(next_path)), status_code=303)
     if next_path and safe_next(next_path) != "/":
         return RedirectResponse(safe_next(next_path), status_code=303)
     return render(
@@ -54,11 +58,19 @@ def home(request: Request, db: DbDep, next_path: NextPath = None) -> Response:
         actor=actor,
         screens=screens_for(request, actor),
         page_title="Home",
+        password_changed=request.query_params.get("password_changed") == "1",
     )
 
 
 def _sign_in_page(
-    request: Request, *, next_path: str, error: str | None = None, status_code: int = 200
+    request: Request,
+    *,
+    next_path: str,
+    error: str | None = None,
+    status_code: int = 200,
+    organisation: str = "",
+    username: str = "",
+    error_field: str = "username",
 ) -> HTMLResponse:
     return render(
         request,
@@ -66,11 +78,85 @@ def _sign_in_page(
         actor=None,
         next_path=next_path,
         error=error,
-        password_form=False,
+        password_form=True,
+        organisation=organisation,
+        username=username,
+        error_field=error_field,
+        identity_providers=sign_in_options(request),
         request_signed_out=request.query_params.get("signed_out") == "1",
         page_title="Sign in",
         status_code=status_code,
     )
+
+
+# Longer than any real password or name: a bigger form is refused as unreadable before hashing.
+MAX_FIELD = 200
+
+
+@router.post("/sign-in")
+def sign_in(
+    request: Request,
+    db: DbDep,
+    organisation: Annotated[str, Form(max_length=64)] = "",
+    username: Annotated[str, Form(max_length=MAX_FIELD)] = "",
+    password: Annotated[str, Form(max_length=MAX_FIELD)] = "",
+    next_path: Annotated[str, Form(alias="next", max_length=2000)] = "/",
+) -> Response:
+    """Username and password (argon2id, app/auth/passwords.py): one message for every wrong
+    combination, so the page does not tell which part was wrong; a locked account says until
+    when. Someone whose password an administrator has just set is asked to choose their own."""
+    organisation, username = organisation.strip().upper(), username.strip()
+    missing = [
+        (field, text)
+        for field, value, text in (
+            ("organisation", organisation, "Enter your organisation code"),
+            ("username", username, "Enter your username"),
+            ("password", password, "Enter your password"),
+        )
+        if not value
+    ]
+    if missing:
+        return _sign_in_page(
+            request,
+            next_path=safe_next(next_path),
+            error=f"{missing[0][1]}.",
+            error_field=missing[0][0],
+            status_code=422,
+            organisation=organisation,
+            username=username,
+        )
+    try:
+        signed_in = sign_in_with_password(
+            db,
+            organisation=organisation,
+            username=username,
+            password=password,
+            now=utcnow(),
+            policy=session_policy(request),
+            lockout=Lockout.from_settings(_settings(request)),
+        )
+    except AccountLocked as exc:
+        return _sign_in_page(
+            request,
+            next_path=safe_next(next_path),
+            error=exc.detail,
+            status_code=401,
+            organisation=organisation,
+            username=username,
+        )
+    except Unauthorized:
+        return _sign_in_page(
+            request,
+            next_path=safe_next(next_path),
+            error="The organisation, username or password is not right.",
+            status_code=401,
+            organisation=organisation,
+            username=username,
+        )
+    destination = safe_next(next_path)
+    if signed_in.must_change:
+        destination = change_password_redirect(destination)
+    return signed_in_response(request, db, signed_in, destination)
 
 
 @router.post("/sign-in/token")
@@ -86,6 +172,7 @@ def sign_in_with_token(
             request,
             next_path=safe_next(next_path),
             error="Enter your access token.",
+            error_field="token",
             status_code=422,
         )
     try:
@@ -97,6 +184,7 @@ def sign_in_with_token(
             request,
             next_path=safe_next(next_path),
             error=f"Not signed in: {exc.detail}.",
+            error_field="token",
             status_code=401,
         )
     return signed_in_response(request, db, signed_in, safe_next(next_path))

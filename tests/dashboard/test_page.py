@@ -124,6 +124,9 @@ def test_page_loads_charts_render_and_filter_changes_numbers(
     assert page.locator("#diagram-discharge g.state[data-state=ready_for_discharge]").count() == 1
     rows = page.locator("#rfd-table tbody tr")
     assert rows.count() >= 2
+    # Each waiting patient links through to their case page.
+    first = rows.first.locator("td a")
+    assert first.get_attribute("href") == f"/tracker/cases/{first.inner_text()}"
 
     # Keyboard only: choose the other site and submit the filter form.
     page.focus("#site")

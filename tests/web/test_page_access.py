@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from app.auth.access import AccessPolicy
 from app.auth.actor import INTERNAL_ROLES, KNOWN_ROLES
 from app.web.access import PageNeeds
+from tests.chc.helpers import ChcApi
 from tests.discharge.helpers import NHS
 from tests.helpers import Api
 
@@ -97,7 +98,15 @@ def org_with_a_case(client: TestClient, make_user_module) -> dict[str, Any]:  # 
         )
         .json()
     )
-    return {"org": owner.org, "case_id": case["id"]}
+    chc_case = Api(client, owner.headers).create("chc", data={"person_name": "A Person"}).json()
+    assessor = make_user_module("chc_assessor", org=owner.org)
+    job = ChcApi(client, assessor.headers).upload("MLCSU", "mlcsu.csv", expect=202).json()
+    return {
+        "org": owner.org,
+        "case_id": case["id"],
+        "chc_case_id": chc_case["id"],
+        "import_id": job["id"],
+    }
 
 
 def _concrete(path: str, values: dict[str, Any]) -> str:

@@ -4,34 +4,56 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.auth.passwords import issue_password
+from app.timeutil import utcnow
 from tests.browser import accessibility_violations, check_page, new_page
 
+PASSWORD = "ward round at nine"
 
-def test_sign_in_by_keyboard_then_home_lists_the_persons_screens(
-    browser: Any, live_server: str, make_user
+
+def test_sign_in_with_a_password_by_keyboard_then_home_lists_the_persons_screens(
+    browser: Any, live_server: str, make_user, sessions
 ) -> None:  # noqa: ANN001
     manager = make_user("manager")
+    with sessions() as session:
+        issue_password(
+            session,
+            organisation=manager.org,
+            username=manager.actor.username,
+            set_by=None,
+            now=utcnow(),
+            password=PASSWORD,
+        )
     context, page, problems = new_page(browser)
     try:
         page.goto(f"{live_server}/dashboard")  # a bookmark: sign in first, then back there
         assert "/?next=/dashboard" in page.url
         assert page.title() == "Sign in – HomeFirst"
-        # Keyboard only: the skip link is the first stop, then into the token form.
+        # Keyboard only: the skip link is the first stop, then the form's fields in order.
         page.keyboard.press("Tab")
         assert page.evaluate("document.activeElement.textContent.trim()") == (
             "Skip to main content"
         )
-        if not page.is_visible("#token"):
-            page.focus("summary")
-            page.keyboard.press("Enter")
-        page.focus("#token")
-        page.keyboard.type(manager.token)
+        page.focus("#organisation")
+        page.keyboard.type(manager.org)
+        page.keyboard.press("Tab")
+        page.keyboard.type(manager.actor.username)
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.id") == "password"
+        page.keyboard.type(PASSWORD)
         page.keyboard.press("Enter")
         page.wait_for_url(f"{live_server}/dashboard")
         page.goto(f"{live_server}/")
         assert page.locator("h1").inner_text() == "Your screens"
         cards = page.locator(".nhsuk-card__heading").all_inner_texts()
-        assert [c.strip() for c in cards] == ["Tracker", "Dashboard", "API documentation"]
+        assert [c.strip() for c in cards] == [
+            "Tracker",
+            "Huddle",
+            "CHC queue",
+            "IC board",
+            "Dashboard",
+            "API documentation",
+        ]
         assert manager.actor.username in page.locator(".nhsuk-header__account").inner_text()
         # Sign out from the header: back to the sign-in page, and the dashboard is closed.
         page.click("button.nhsuk-header__account-button")
