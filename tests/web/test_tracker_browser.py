@@ -3,20 +3,14 @@ and 1280 px, worked by keyboard alone, and printable."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.browser import check_page, launch_browser, new_page, sign_in_with_token
+from tests.browser import check_page, new_page, sign_in_with_token
 from tests.discharge.test_tracker_query import Ward
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    yield from launch_browser()
 
 
 @pytest.fixture(scope="module")
