@@ -435,7 +435,7 @@ def _row_view(row: Any, vocab: Vocabulary) -> dict[str, Any]:
         "state": _state_label(row.state) if row.state in vocab.states else row.state,
         "criteria": "Meets"
         if row.meets_criteria
-        else f"Not meeting since {_when(row.not_meeting_since)}",
+        else f"Not meeting since {_when(row.not_meeting_since, year=False)}",
         "drd": _day(row.discharge_ready_date),
         "days_delayed": "" if row.days_delayed is None else str(row.days_delayed),
         "pathway": row.planned_pathway or "Not set",
@@ -467,8 +467,13 @@ def _day(value: date | None) -> str:
     return f"{value.day} {value:%b %Y}" if value else ""
 
 
-def _when(value: datetime | None) -> str:
+def _when(value: datetime | None, *, year: bool = True) -> str:
+    """A London time as "5 Dec 2026, 14:05" (the year left out beside the date column)."""
     if value is None:
         return ""
     local = value.astimezone(LONDON)
-    return f"{local.day} {local:%b %Y}, {local:%H:%M}"
+    return (
+        f"{local.day} {local:%b %Y}, {local:%H:%M}"
+        if year
+        else f"{local.day} {local:%b} {local:%H:%M}"
+    )
