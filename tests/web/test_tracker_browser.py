@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.browser import check_page, new_page, sign_in_with_token
-from tests.discharge.test_tracker_query import Ward
+from tests.discharge.tracker_ward import Ward
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.models.access import AccessRecord, AccessRecordCase
 from app.web import tracker as tracker_page
-from tests.discharge.test_tracker_query import Ward
+from tests.discharge.tracker_ward import Ward
 
 SIGN_IN_ORIGIN = {"Origin": "http://testserver"}
 
