@@ -1,4 +1,5 @@
-"""`python -m bench run --quick | --full` and `python -m bench imports` (see bench/README.md)."""
+"""`python -m bench run --quick | --full`, `python -m bench imports` and `python -m bench
+tracker` (see bench/README.md)."""
 
 from __future__ import annotations
 
@@ -63,9 +64,24 @@ def main(argv: list[str] | None = None) -> int:
     i.add_argument("--seed", type=int, default=20261203)
     i.add_argument("--keep-db", action="store_true")
     i.add_argument("--no-save", action="store_true")
+    t = sub.add_parser("tracker", help="the discharge team's tracker at 100k open cases: p50/p95")
+    t.add_argument("--pg-url", default=r.get_default("pg_url"))
+    t.add_argument("--db-name", default="hf_bench_tracker")
+    t.add_argument("--open", type=int, default=100_000, help="open discharge cases in all")
+    t.add_argument("--measured", type=int, default=2_000, help="the measured organisation's")
+    t.add_argument("--orgs", type=int, default=7, help="other organisations sharing the rest")
+    t.add_argument("--closed", type=int, default=20_000, help="finished spells (history)")
+    t.add_argument("--shared", type=int, default=200, help="cases shared with the measured one")
+    t.add_argument("--samples", type=int, default=200, help="requests per measured screen")
+    t.add_argument("--seed", type=int, default=20261204)
+    t.add_argument("--keep-db", action="store_true")
+    t.add_argument("--reuse-db", action="store_true", help="measure a database kept before")
+    t.add_argument("--no-save", action="store_true")
     args = parser.parse_args(argv)
     if args.command == "imports":
         return _imports(args)
+    if args.command == "tracker":
+        return _tracker(args)
     host = args.pg_url.split("@")[-1].split("/")[0].split(":")[0]
     if host not in ("127.0.0.1", "localhost", "::1"):
         print("the bench only runs against a PostgreSQL on this machine", file=sys.stderr)
@@ -110,6 +126,35 @@ def _imports(args: argparse.Namespace) -> int:
             args.seed,
             args.keep_db,
             args.no_save,
+        )
+    )
+    print()
+    print(report(out))
+    if not args.no_save:
+        print(f"\nJSON: {save(out)}")
+    return 0
+
+
+def _tracker(args: argparse.Namespace) -> int:
+    from bench.tracker import TrackerArgs, report, run_tracker, save
+
+    host = args.pg_url.split("@")[-1].split("/")[0].split(":")[0]
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print("the bench only runs against a PostgreSQL on this machine", file=sys.stderr)
+        return 2
+    out = run_tracker(
+        TrackerArgs(
+            args.pg_url,
+            args.db_name,
+            args.open,
+            args.measured,
+            args.orgs,
+            args.closed,
+            args.shared,
+            args.samples,
+            args.seed,
+            args.keep_db or args.reuse_db,
+            args.reuse_db,
         )
     )
     print()

@@ -7,36 +7,17 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from app import csvout
 from app.api_shared import log_read
 from app.auth.access import Grant
 from app.auth.needs import needs
 from app.deps import CodesDep, CurrentActor, EngineDep, SessionDep, VisibleCaseId
 from app.discharge import service
 from app.discharge.config import DischargeConfig
-from app.discharge.schemas import DischargeFactsRead, RfdList, RfdRow
+from app.discharge.rfd_csv import rfd_csv
+from app.discharge.schemas import DischargeFactsRead, RfdList
 from app.timeutil import utcnow
 
 router = APIRouter(tags=["discharge"])
-
-CSV_COLUMNS = [
-    "case_id",
-    "nhs_number",
-    "hospital_system",
-    "site",
-    "ward",
-    "state",
-    "pathway",
-    "discharge_ready_date",
-    "days_since_drd",
-    "length_of_stay_days",
-    "primary_reason",
-    "delay_reasons",
-    "escalated",
-    "escalation_reason",
-    "responsible_person",
-    "expected_discharge_date",
-]
 
 
 def _config(request: Request) -> DischargeConfig:
@@ -88,7 +69,7 @@ def ready_for_discharge(
     wants_csv = format == "csv" or "text/csv" in request.headers.get("accept", "")
     if wants_csv:
         return Response(
-            _csv(result.items),
+            rfd_csv(result.items),
             media_type="text/csv; charset=utf-8",
             headers={
                 "Content-Disposition": f'attachment; filename="rfd-{result.as_of.date()}.csv"'
@@ -111,31 +92,3 @@ def case_discharge_facts(
     )
     log_read(request, db, actor, [case_id])
     return facts
-
-
-def _csv(rows: list[RfdRow]) -> str:
-    # Through the one CSV writer: a ward or an escalation reason cannot run as a formula.
-    return csvout.to_csv(
-        CSV_COLUMNS,
-        (
-            [
-                r.case_id,
-                r.nhs_number,
-                r.hospital_system,
-                r.site,
-                r.ward,
-                r.state,
-                r.pathway,
-                r.discharge_ready_date,
-                r.days_since_drd,
-                r.length_of_stay_days,
-                r.primary_reason.label or r.primary_reason.code if r.primary_reason else "",
-                "; ".join(d.label or d.code for d in r.delays),
-                "yes" if r.escalated else "no",
-                r.escalation_reason,
-                r.responsible_person,
-                r.expected_discharge_date,
-            ]
-            for r in rows
-        ),
-    )

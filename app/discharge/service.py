@@ -56,7 +56,7 @@ class RfdFilter:
     min_days: int | None = None
 
 
-class _Labels:
+class DelayLabels:
     """Code labels and families from the list version in force at a clinical time."""
 
     def __init__(self, codes: CodeSetRegistry) -> None:
@@ -93,7 +93,7 @@ def rfd_list(
     cases = repo.cases_in_states(
         states, organisation=organisation, site=flt.site, limit=config.rfd_list_limit
     )
-    labels = _Labels(codes)
+    labels = DelayLabels(codes)
     facts_of = _facts_source(repo, [c.id for c in cases], labels, source)
     today = london_date(now)
     rows = []
@@ -117,7 +117,7 @@ def rfd_list(
 
 
 def _facts_source(
-    repo: DischargeRepository, case_ids: list[int], labels: _Labels, source: str
+    repo: DischargeRepository, case_ids: list[int], labels: DelayLabels, source: str
 ) -> Callable[[int], DischargeFacts]:
     spells: dict[int, DischargeSpell] = {}
     periods: dict[int, list[DischargeDelayPeriod]] = {}
@@ -175,7 +175,7 @@ def discharge_facts(
     case = CaseRepository(session).get(case_id)
     if case is None or case.workflow_key != WORKFLOW:
         raise NotFound(f"discharge case {case_id} not found")
-    labels = _Labels(codes)
+    labels = DelayLabels(codes)
     events = DischargeRepository(session).events_by_case([case_id], EVENTS_OF_INTEREST)
     facts = derive_facts(events.get(case_id, []), labels.family)
     end = facts.left_hospital_at or now
@@ -224,7 +224,7 @@ def _row(
     state: str,
     attrs: dict[str, Any],
     facts: DischargeFacts,
-    labels: _Labels,
+    labels: DelayLabels,
     config: DischargeConfig,
     now: datetime,
     today: date,
@@ -255,7 +255,7 @@ def _row(
     )
 
 
-def _delay(p: DelayPeriod, facts: DischargeFacts, labels: _Labels) -> DelayRead:
+def _delay(p: DelayPeriod, facts: DischargeFacts, labels: DelayLabels) -> DelayRead:
     label, family = labels.entry(p.code, p.started_at)
     notes = facts.delay_notes.get((p.code, p.started_at), {})
     return DelayRead(
@@ -272,7 +272,7 @@ def _delay(p: DelayPeriod, facts: DischargeFacts, labels: _Labels) -> DelayRead:
 
 
 def _primary(
-    periods: list[DelayPeriod], as_at: datetime, labels: _Labels, config: DischargeConfig
+    periods: list[DelayPeriod], as_at: datetime, labels: DelayLabels, config: DischargeConfig
 ) -> PrimaryReasonRead | None:
     # A period that ended exactly at discharge still counts at that instant for a finished spell.
     live = [

@@ -27,6 +27,14 @@ class Screen:
 
 SCREENS: tuple[Screen, ...] = (
     Screen(
+        "tracker",
+        "Tracker",
+        "/tracker",
+        "Every inpatient with an open discharge case: criteria to reside, delays, pathway, "
+        "escalation.",
+        "rfd.read",
+    ),
+    Screen(
         "huddle",
         "Huddle",
         "/huddle",

@@ -47,6 +47,7 @@ def test_sign_in_with_a_password_by_keyboard_then_home_lists_the_persons_screens
         assert page.locator("h1").inner_text() == "Your screens"
         cards = page.locator(".nhsuk-card__heading").all_inner_texts()
         assert [c.strip() for c in cards] == [
+            "Tracker",
             "Huddle",
             "CHC queue",
             "IC board",
