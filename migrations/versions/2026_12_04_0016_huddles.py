@@ -1,6 +1,6 @@
 """The daily escalation call (huddle) and what it notes about each patient.
 
-Revision ID: 0017
+Revision ID: 0016
 Revises: 0015
 Create Date: 2026-12-04
 
@@ -19,7 +19,7 @@ from alembic import op
 
 from app.models.ddl import allow_changes, refuse_changes
 
-revision: str = "0017"
+revision: str = "0016"
 down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
