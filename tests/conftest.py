@@ -8,9 +8,9 @@ session migrates one template database per backend, and every migrated database 
 DATABASE ... TEMPLATE` on PostgreSQL). Tests about migrations take an empty database
 (`fresh_database_url`) and run Alembic themselves.
 
-Under pytest-xdist every worker is a session of its own, with its own databases. Tests that
-share a module-scoped fixture (a database or a server built once for the module) are kept on one
-worker (`pytest_collection_modifyitems`), so that fixture is still built once.
+Under pytest-xdist every worker is a session of its own, with its own databases. A module's
+tests on one backend go to one worker together (`pytest_xdist_make_scheduler`), so a fixture
+built once for the module (a database or a server) is still built once.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -258,22 +259,25 @@ def writer(engine: Engine, codes: CodeSetRegistry, settings: Settings) -> CaseWr
 
 
 # -- running on several workers (pytest-xdist) ---------------------------------------------------
-_SHARED_SCOPES = ("class", "module", "package")
+BACKENDS = ("sqlite", "postgresql")
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """With `--dist loadgroup` (pyproject's addopts), tests that share a fixture wider than one
-    test but narrower than the session (a module's own database, server or data) go to one
-    worker together, per backend, so that fixture is built once and not once per worker. Other
-    tests are handed to whichever worker is free. Without xdist the groups change nothing."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is not None:
-            continue
-        info = getattr(item, "_fixtureinfo", None)
-        if info is None:
-            continue
-        if any(defs[-1].scope in _SHARED_SCOPES for defs in info.name2fixturedefs.values()):
-            callspec = getattr(item, "callspec", None)
-            backend = callspec.params.get("backend", "") if callspec is not None else ""
-            module = item.nodeid.split("::", 1)[0]
-            item.add_marker(pytest.mark.xdist_group(f"{module}[{backend}]"))
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadscope` (pyproject's addopts), with a module's tests on one backend as the
+    unit of work: a worker takes all of them, so a fixture a module builds once (its own
+    database, server or data) is still built once per backend, and each worker runs its SQLite
+    units before its PostgreSQL ones (the collection's order), so its session-wide database,
+    app and server per backend are built once too. Units go to whichever worker is free.
+    Other `--dist` modes are xdist's own."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleAndBackend(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module, _, name = nodeid.partition("::")
+            params = name[name.find("[") + 1 : name.rfind("]")].split("-") if "[" in name else []
+            return f"{module} {' '.join(b for b in BACKENDS if b in params)}"
+
+    return ModuleAndBackend(config, log)
