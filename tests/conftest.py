@@ -2,16 +2,26 @@
 
 PostgreSQL comes from TEST_POSTGRES_URL (default: the local server). When it cannot be reached
 its tests are skipped, unless HOMEFIRST_REQUIRE_POSTGRES=1 (as in CI), which makes that an error.
-Each backend gets a fresh database built by `alembic upgrade head`, never `create_all`.
+Each backend gets a fresh database built by `alembic upgrade head`, never `create_all`: the
+session migrates one template database per backend, and every migrated database a test asks for
+(`migrated_database_url`, the shared `db_url`) is a copy of it (a file copy on SQLite, `CREATE
+DATABASE ... TEMPLATE` on PostgreSQL). Tests about migrations take an empty database
+(`fresh_database_url`) and run Alembic themselves.
+
+Under pytest-xdist every worker is a session of its own, with its own databases. A module's
+tests on one backend go to one worker together (`pytest_xdist_make_scheduler`), so a fixture
+built once for the module (a database or a server) is still built once.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -54,12 +64,28 @@ class PostgresDatabases:
     def __init__(self) -> None:
         self.admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
         self.created: list[str] = []
+        self._template: str | None = None
 
-    def create(self) -> str:
+    def create(self, template: str | None = None) -> str:
+        """A new database: empty, or a copy of `template` (which nobody may be connected to)."""
         name = f"hf_test_{uuid.uuid4().hex[:12]}"
+        copy = f' TEMPLATE "{template}"' if template else ""
         with self.admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
         self.created.append(name)
+        return self.url(name)
+
+    def migrated(self) -> str:
+        """A new database at the migrations' head: a copy of this session's template, which is
+        migrated by `alembic upgrade head` the first time it is needed (and never connected to
+        after that, as PostgreSQL requires of a template)."""
+        if self._template is None:
+            template = self.create()
+            upgrade_to_head(template)
+            self._template = make_url(template).database
+        return self.create(template=self._template)
+
+    def url(self, name: str) -> str:
         return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
 
     def drop_all(self) -> None:
@@ -83,11 +109,33 @@ def pg_databases() -> Iterator[PostgresDatabases]:
     dbs.drop_all()
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file at the migrations' head, for `migrated_database_url` to copy."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade_to_head(f"sqlite:///{path}")  # its engine is disposed: no -wal file is left
+    assert not path.with_name(f"{path.name}-wal").exists()
+    return path
+
+
 def fresh_database_url(backend: str, tmp_dir: Path, request: pytest.FixtureRequest) -> str:
+    """A new, empty database (no tables): for tests that run the migrations themselves."""
     if backend == "sqlite":
         return f"sqlite:///{tmp_dir / f'{uuid.uuid4().hex[:8]}.db'}"
     dbs: PostgresDatabases = request.getfixturevalue("pg_databases")
     return dbs.create()
+
+
+def migrated_database_url(backend: str, tmp_dir: Path, request: pytest.FixtureRequest) -> str:
+    """A new database of the test's own at the migrations' head, exactly what `alembic upgrade
+    head` builds (a copy of the session's migrated template), holding no data."""
+    if backend == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        path = tmp_dir / f"{uuid.uuid4().hex[:8]}.db"
+        shutil.copyfile(template, path)
+        return f"sqlite:///{path}"
+    dbs: PostgresDatabases = request.getfixturevalue("pg_databases")
+    return dbs.migrated()
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -99,9 +147,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 def db_url(
     backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> str:
-    url = fresh_database_url(backend, tmp_path_factory.mktemp("db"), request)
-    upgrade_to_head(url)
-    return url
+    return migrated_database_url(backend, tmp_path_factory.mktemp("db"), request)
 
 
 @pytest.fixture(scope="session")
@@ -210,3 +256,28 @@ def live_server(settings: Settings) -> Iterator[str]:
 def writer(engine: Engine, codes: CodeSetRegistry, settings: Settings) -> CaseWriter:
     """The transition entry point with every registered workflow's read models."""
     return build_writer(settings, engine, codes)
+
+
+# -- running on several workers (pytest-xdist) ---------------------------------------------------
+BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadscope` (pyproject's addopts), with a module's tests on one backend as the
+    unit of work: a worker takes all of them, so a fixture a module builds once (its own
+    database, server or data) is still built once per backend, and each worker runs its SQLite
+    units before its PostgreSQL ones (the collection's order), so its session-wide database,
+    app and server per backend are built once too. Units go to whichever worker is free.
+    Other `--dist` modes are xdist's own."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleAndBackend(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module, _, name = nodeid.partition("::")
+            params = name[name.find("[") + 1 : name.rfind("]")].split("-") if "[" in name else []
+            return f"{module} {' '.join(b for b in BACKENDS if b in params)}"
+
+    return ModuleAndBackend(config, log)

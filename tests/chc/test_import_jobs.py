@@ -27,7 +27,6 @@ from app.config import Settings
 from app.db import make_engine, make_sessionmaker
 from app.engine.catalogue import PathwayCatalogue
 from app.engine.replay import replay
-from app.migrations_state import upgrade_to_head
 from app.models import (
     Case,
     CaseEvent,
@@ -43,7 +42,7 @@ from app.models import (
 )
 from app.timeutil import utcnow
 from tests.chc.helpers import CFG, ChcApi
-from tests.conftest import _user_factory, fresh_database_url
+from tests.conftest import _user_factory, migrated_database_url
 from tests.hardening.conftest import serve
 
 HEAD = "Record ID,NHS Number,Name,Date of Birth,Postcode,Referral Date,Package End,Fast Track\r\n"
@@ -83,9 +82,7 @@ def own_db(
 ) -> str:
     """A database of this module's own: no other test's runner (the shared client runs one)
     takes these jobs, so each test decides when a job runs."""
-    url = fresh_database_url(backend, tmp_path_factory.mktemp("jobs"), request)
-    upgrade_to_head(url)
-    return url
+    return migrated_database_url(backend, tmp_path_factory.mktemp("jobs"), request)
 
 
 @pytest.fixture(scope="module")

@@ -17,12 +17,6 @@ Every figure is asserted as a change from a baseline read over HTTP just before 
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -35,8 +29,14 @@ import pytest
 
 from tests.conftest import fresh_database_url
 from tests.discharge.helpers import NHS, london, today
+from tests.servers import (
+    NOTHING_IN_THE_BACKGROUND,
+    UVICORN,
+    process_env,
+    run_python,
+    running_service,
+)
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ORG = "LUHFT"
 USER = "e2e.fresh"
 ROLES = (
@@ -57,92 +57,11 @@ IC_PLAN = {
 }
 
 
-def _env(database_url: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "PYTHONPATH": str(PROJECT_ROOT),
-        # Nothing in the background may do the request path's work for it.
-        "CLOCK_SWEEP_INTERVAL_SECONDS": "0",
-        "LIVE_FIGURES_REFRESH_SECONDS": "0",
-        "LIVE_FIGURES_MAX_AGE_SECONDS": "0",
-    }
-
-
-def _run(args: list[str], env: dict[str, str]) -> str:
-    """Run `python <args>` in a new process from the project root; its stdout."""
-    done = subprocess.run(  # noqa: S603 - our own interpreter and arguments
-        [sys.executable, *args],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, f"{args}: exit {done.returncode}\n{done.stdout}\n{done.stderr}"
-    return done.stdout
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass(frozen=True)
 class Service:
     base: str
     token: str
     log: Path
-
-
-def _start(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    cmd = [sys.executable, "-m", "uvicorn", "app.asgi:application", "--host", "127.0.0.1"]
-    cmd += ["--port", str(port), "--workers", str(WORKERS), "--no-access-log"]
-    cmd += ["--log-level", "info"]  # each worker logs its "Application startup complete."
-    with log.open("ab") as out:
-        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            cmd,
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: the workers are stopped with it
-        )
-    return proc, f"http://127.0.0.1:{port}"
-
-
-def _wait_ready(proc: subprocess.Popen[bytes], base: str, log: Path) -> None:
-    """Both workers started and /readyz answers 200 (database reachable, schema at head)."""
-    deadline = time.monotonic() + 90  # generous: CI machines are shared
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, f"the service exited:\n{log.read_text()}"
-        started = log.read_text(errors="replace").count("Application startup complete.")
-        if started >= WORKERS:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-        time.sleep(0.1)
-    raise AssertionError(f"the service did not become ready:\n{log.read_text()}")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """Stop the uvicorn supervisor and its workers (their own process group, started above)."""
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-    try:  # any worker left behind in the group
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -153,17 +72,19 @@ def service(
     # An empty database: a new SQLite file, or a new PostgreSQL database (conftest's
     # pg_databases: skipped if unreachable, an error with HOMEFIRST_REQUIRE_POSTGRES=1).
     url = fresh_database_url(backend, tmp, request)
-    env = _env(url)
-    _run(["-m", "alembic", "upgrade", "head"], env)  # another process migrates it
-    _run(["-m", "app.cli", "users", "add", USER, "--org", ORG, "--roles", ",".join(ROLES)], env)
-    token = _run(["-m", "app.cli", "tokens", "create", USER, "--label", "e2e"], env).split()[0]
+    env = process_env(url, NOTHING_IN_THE_BACKGROUND)
+    run_python(["-m", "alembic", "upgrade", "head"], env)  # another process migrates it
+    run_python(
+        ["-m", "app.cli", "users", "add", USER, "--org", ORG, "--roles", ",".join(ROLES)], env
+    )
+    token = run_python(["-m", "app.cli", "tokens", "create", USER, "--label", "e2e"], env)
+    # Each worker logs its "Application startup complete.", which the start waits for.
+    command = (*UVICORN, "--no-access-log", "--log-level", "info")
     log = tmp / "uvicorn.log"
-    proc, base = _start(env, log)
-    try:
-        _wait_ready(proc, base, log)
-        yield Service(base, token, log)
-    finally:
-        _stop(proc)
+    with running_service(
+        url, env=NOTHING_IN_THE_BACKGROUND, command=command, workers=WORKERS, log=log
+    ) as server:
+        yield Service(server.url, token.split()[0], log)
 
 
 class Http:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -26,17 +25,16 @@ import httpx
 import pytest
 
 from tests.conftest import fresh_database_url
-from tests.e2e.test_fresh_process import (
-    PROJECT_ROOT,
-    WORKERS,
-    _env,
-    _free_port,
-    _run,
-    _stop,
-    _wait_ready,
+from tests.servers import (
+    NOTHING_IN_THE_BACKGROUND,
+    UVICORN,
+    process_env,
+    run_python,
+    running_service,
 )
 
 ORG = "E2E-REVOKE"
+WORKERS = 2
 PATH = "/api/v1/pathways"
 EACH_WORKER = 5  # answers wanted from every worker after each change
 MAX_REQUESTS = 400
@@ -82,43 +80,28 @@ class Deployed:
     tokens: dict[str, str]  # username -> token
 
 
-def _start(env: dict[str, str], tmp: Path) -> tuple[object, str, Path]:
-    import subprocess
-
-    log = tmp / "uvicorn.log"
-    config = tmp / "log.json"
-    config.write_text(json.dumps(LOG_CONFIG))
-    port = _free_port()
-    cmd = [sys.executable, "-m", "uvicorn", "app.asgi:application", "--host", "127.0.0.1"]
-    cmd += ["--port", str(port), "--workers", str(WORKERS), "--log-config", str(config)]
-    with log.open("ab") as out:
-        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            cmd,
-            cwd=PROJECT_ROOT,
-            env={**env, "PYTHONUNBUFFERED": "1"},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return proc, f"http://127.0.0.1:{port}", log
-
-
 @pytest.fixture(scope="module")
 def deployed(
     backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[Deployed]:
     tmp = tmp_path_factory.mktemp(f"revoke-{backend}")
-    env = _env(fresh_database_url(backend, tmp, request))
-    _run(["-m", "alembic", "upgrade", "head"], env)
+    url = fresh_database_url(backend, tmp, request)
+    env = process_env(url, NOTHING_IN_THE_BACKGROUND)
+    run_python(["-m", "alembic", "upgrade", "head"], env)
     # The users and their tokens from the command line, in one further process (each start of
     # the interpreter costs seconds on a busy machine).
-    tokens = json.loads(_run(["-c", SETUP], env))
-    proc, base, log = _start(env, tmp)
-    try:
-        _wait_ready(proc, base, log)  # type: ignore[arg-type]
-        yield Deployed(base, log, env, tokens["e2e.admin"], tokens)
-    finally:
-        _stop(proc)  # type: ignore[arg-type]
+    tokens = json.loads(run_python(["-c", SETUP], env))
+    config = tmp / "log.json"
+    config.write_text(json.dumps(LOG_CONFIG))
+    log = tmp / "uvicorn.log"
+    with running_service(
+        url,
+        env=NOTHING_IN_THE_BACKGROUND,
+        command=(*UVICORN, "--log-config", str(config)),
+        workers=WORKERS,
+        log=log,
+    ) as server:
+        yield Deployed(server.url, log, env, tokens["e2e.admin"], tokens)
 
 
 def _get(base: str, token: str) -> int:
@@ -197,7 +180,7 @@ def test_a_token_revoked_from_the_command_line_is_refused_by_every_worker_at_onc
     user = threading.Thread(target=keep_using)
     user.start()
     try:
-        out = _run(["-m", "app.cli", "tokens", "revoke", token[:10]], deployed.env)
+        out = run_python(["-m", "app.cli", "tokens", "revoke", token[:10]], deployed.env)
     finally:
         stop.set()
         user.join(timeout=60)

@@ -10,11 +10,6 @@ no statement parameter.
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,28 +20,23 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.auth.service import add_user, create_token
-from app.config import PROJECT_ROOT
 from app.db import make_engine, make_sessionmaker
-from app.migrations_state import upgrade_to_head
+from tests.conftest import migrated_database_url
+from tests.servers import HOMEFIRST_SERVE, NOTHING_IN_THE_BACKGROUND, UVICORN, running_service
 
 NHS_NUMBER = "9434765919"
-SERVERS = {
-    "uvicorn": ["-m", "uvicorn", "app.asgi:application", "--host", "127.0.0.1"],
-    "homefirst serve --workers 2": ["-m", "app.cli", "serve", "--workers", "2", "--no-migrate"],
+SERVERS = {  # (command, workers)
+    "uvicorn": (UVICORN, 1),
+    "homefirst serve --workers 2": (HOMEFIRST_SERVE, 2),
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
-def database(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+def database(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> tuple[str, str]:
     """A migrated SQLite database with one user; (its URL, the user's token)."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('logs') / 'logs.db'}"
-    upgrade_to_head(url)
+    url = migrated_database_url("sqlite", tmp_path_factory.mktemp("logs"), request)
     engine = make_engine(url)
     try:
         with make_sessionmaker(engine)() as session:
@@ -69,47 +59,12 @@ def server(
 ) -> Iterator[tuple[str, str, Path]]:
     """The service in its own process group; (base URL, token, its captured output)."""
     url, token = database
-    port = _free_port()
+    command, workers = SERVERS[request.param]
     log = tmp_path / "server.log"
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "PYTHONPATH": str(PROJECT_ROOT),
-        "CLOCK_SWEEP_INTERVAL_SECONDS": "0",
-        "LIVE_FIGURES_REFRESH_SECONDS": "0",
-        "LIVE_FIGURES_MAX_AGE_SECONDS": "0",
-    }
-    cmd = [sys.executable, *SERVERS[request.param], "--port", str(port)]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            cmd,
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: the workers are stopped with it
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90  # generous: CI machines are shared
-        while True:
-            assert proc.poll() is None, f"the service exited:\n{log.read_text()}"
-            assert time.monotonic() < deadline, f"the service did not start:\n{log.read_text()}"
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        yield base, token, log
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+    with running_service(
+        url, env=NOTHING_IN_THE_BACKGROUND, command=command, workers=workers, log=log
+    ) as server:
+        yield server.url, token, log
 
 
 def test_query_strings_stay_out_of_the_access_log(server: tuple[str, str, Path]) -> None:

@@ -48,11 +48,10 @@ from app.auth.service import create_token
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker
 from app.main import create_app
-from app.migrations_state import upgrade_to_head
 from app.models import Base, User
 from app.timeutil import utcnow
 from tests.chc.helpers import ChcApi
-from tests.conftest import fresh_database_url
+from tests.conftest import migrated_database_url
 from tests.discharge.helpers import NHS, fire, open_case
 from tests.hardening.conftest import dispose
 from tests.helpers import Api
@@ -142,8 +141,7 @@ class World:
 def world(
     backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[World]:
-    url = fresh_database_url(backend, tmp_path_factory.mktemp("matrix"), request)
-    upgrade_to_head(url)
+    url = migrated_database_url(backend, tmp_path_factory.mktemp("matrix"), request)
     app = create_app(_settings(url))
     db = make_engine(url)
     sessions = make_sessionmaker(db)

@@ -10,8 +10,9 @@ in immediate mode (no checkpoint: crash recovery on start) once. Then the databa
 every acknowledged transition present, no case without its events, no gap in any sequence,
 replay equal to stored state, and every retried request applied once (replayed, not repeated).
 
-The database restart interrupts everything else using the server, so it is off unless asked for
-(CI runs alone and sets it).
+The database restart interrupts everything else using the server, so it is off unless asked for,
+and then this test must run alone: CI sets it and runs this test in a phase of its own
+(`pytest -m alone -n 0`), after the rest of the suite.
 """
 
 from __future__ import annotations
@@ -19,10 +20,7 @@ from __future__ import annotations
 import os
 import random
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -37,13 +35,14 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from app.auth.service import add_user, create_token
-from app.config import PROJECT_ROOT
 from app.db import make_engine, make_sessionmaker
 from app.engine.catalogue import PathwayCatalogue
 from app.engine.replay import replay
-from app.migrations_state import upgrade_to_head
 from app.models import Case, CaseEvent
 from tests.conftest import PG_URL, PostgresDatabases
+from tests.servers import UVICORN, ServiceProcess
+
+pytestmark = pytest.mark.alone  # when it restarts PostgreSQL: see the module's docstring
 
 CLIENTS = 4
 KILLS = 5
@@ -81,50 +80,6 @@ class Tally:
     attempts_failed: int = 0
     problems: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-class Service:
-    """The service as its own process group, started and SIGKILLed by this test only."""
-
-    def __init__(self, url: str, log: Path) -> None:
-        self.url, self.log = url, log
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        env = {
-            **os.environ,
-            "DATABASE_URL": self.url,
-            "CLOCK_SWEEP_INTERVAL_SECONDS": "0",
-            "PYTHONPATH": str(PROJECT_ROOT),
-        }
-        cmd = [sys.executable, "-m", "uvicorn", "app.asgi:application", "--host", "127.0.0.1"]
-        cmd += ["--port", str(self.port), "--no-access-log", "--log-level", "warning"]
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-                cmd, env=env, cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT
-            )
-        deadline = time.monotonic() + 90  # generous: CI machines are shared
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"the service exited; see {self.log}"
-            try:
-                if httpx.get(f"{self.base}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise AssertionError(f"the service did not become ready; see {self.log}")
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
 
 
 @dataclass(frozen=True)
@@ -256,9 +211,7 @@ def _journeys(
 
 @pytest.fixture
 def crash_db(pg_databases: PostgresDatabases) -> Iterator[str]:
-    url = pg_databases.create()
-    upgrade_to_head(url)
-    yield url
+    yield pg_databases.migrated()
     # A database restart killed the admin connection the fixture drops databases with.
     pg_databases.admin.dispose()
 
@@ -284,14 +237,25 @@ def test_crash_consistency_on_postgresql(
     engine.dispose()
 
     cluster = _local_cluster() if RESTART_DB else None
-    service = Service(crash_db, tmp_path / "service.log")
+    if cluster is not None and int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+        pytest.fail(
+            "HOMEFIRST_CRASH_TEST_RESTART_DB=1 restarts PostgreSQL under every other test "
+            "running now: run this test alone, `pytest -m alone -n 0` (as CI does)"
+        )
+    # The service as its own process group, started and SIGKILLed by this test only.
+    service = ServiceProcess(
+        crash_db,
+        env={"CLOCK_SWEEP_INTERVAL_SECONDS": "0"},
+        command=(*UVICORN, "--no-access-log", "--log-level", "warning"),
+        log=tmp_path / "service.log",
+    )
     service.start()
     stop = threading.Event()
     tally = Tally()
     deadline = time.monotonic() + 90
     clients = [
         threading.Thread(
-            target=_drive, args=(service.base, tokens[n], f"c{n}", stop, tally, deadline)
+            target=_drive, args=(service.url, tokens[n], f"c{n}", stop, tally, deadline)
         )
         for n in range(CLIENTS)
     ]
@@ -316,7 +280,7 @@ def test_crash_consistency_on_postgresql(
         assert tally.problems == [], tally.problems
         # Every answered request sent again, as a client that lost the answer would: each must
         # be replayed from the stored answer (across the kills), and write nothing.
-        resent = _resend_everything(service.base, tokens, tally)
+        resent = _resend_everything(service.url, tokens, tally)
     finally:
         stop.set()
         for t in clients:

@@ -56,11 +56,10 @@ from app.errors import DomainError
 from app.ic import episode
 from app.ic.schemas import ServiceCreate
 from app.ic.service import create_service
-from app.migrations_state import upgrade_to_head
 from app.models import Case, CaseLink, ChcWorkItem, IcPlacement
 from app.models.spell import DischargeDelayPeriod, DischargeSpell
 from app.timeutil import LONDON
-from tests.conftest import fresh_database_url
+from tests.conftest import migrated_database_url
 from tests.helpers import writer_for
 from tests.journeys import Maker, nhs_number
 
@@ -127,8 +126,7 @@ def own_sessions(
     backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[sessionmaker[Session]]:
     """A fresh database (per backend) that holds only these journeys."""
-    url = fresh_database_url(backend, Path(tmp_path_factory.mktemp("readmodels")), request)
-    upgrade_to_head(url)
+    url = migrated_database_url(backend, Path(tmp_path_factory.mktemp("readmodels")), request)
     db = make_engine(url)
     yield make_sessionmaker(db)
     db.dispose()
