@@ -281,3 +281,18 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             return f"{module} {' '.join(b for b in BACKENDS if b in params)}"
 
     return ModuleAndBackend(config, log)
+
+
+@pytest.fixture(scope="session")
+def chromium_browser() -> Iterator[Any]:
+    """The run's one Chromium (tests/browser.py). Playwright's sync API allows one instance per
+    thread, so every browser test shares it: as `browser`, or as `chromium_browser` in a module
+    whose own `browser` fixture is an HTTP client."""
+    from tests.browser import launch_browser
+
+    yield from launch_browser()
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_browser: Any) -> Any:
+    return chromium_browser

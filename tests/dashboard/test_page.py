@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,8 +11,6 @@ from tests.dashboard.known_day import DAY, build
 from tests.discharge.helpers import NHS
 from tests.helpers import Api
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-REQUIRE_BROWSER = os.environ.get("HOMEFIRST_REQUIRE_BROWSER") == "1"
 ROLES = ("discharge_team", "ward_clinician", "huddle_chair", "manager")
 
 
@@ -37,33 +32,6 @@ def two_sites(client: TestClient, make_user_module) -> tuple[str, str, str]:
         case["id"], "not_meeting_ctr", occurred_at="2026-03-28T12:00:00Z", reason="entered late"
     )
     return site, other, user.token
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not os.path.exists(CHROMIUM):
-        if REQUIRE_BROWSER:
-            pytest.fail(
-                f"Chromium is required (HOMEFIRST_REQUIRE_BROWSER=1) but {CHROMIUM} is missing"
-            )
-        pytest.skip("Debian's chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        instance = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        yield instance
-        instance.close()
 
 
 def _tiles(page) -> dict[str, str]:  # noqa: ANN001

@@ -28,7 +28,6 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
-from tests.browser import launch_browser
 
 PAGES = ("/docs", "/redoc", "/docs/oauth2-redirect")
 # ReDoc 2 always shows Redocly's logo from Redocly's CDN (hard-coded). The docs' policy blocks it
@@ -166,11 +165,6 @@ def service(app: FastAPI) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    yield from launch_browser()  # skipped without Chromium, unless HOMEFIRST_REQUIRE_BROWSER=1
 
 
 # Runs in every page (and popup) before its own scripts: records each policy violation.
