@@ -62,7 +62,7 @@ def import_list(
     the same job an upload makes, run here and now."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from app.chc.import_runner import Runner, run_pending_imports
+    from app.chc.import_runner import Runner, run_pending_imports, wait_until_finished
     from app.chc.importer import submit
     from app.db import get_sessionmaker
     from app.errors import DomainError
@@ -97,6 +97,14 @@ def import_list(
                 ),
             )
             run_pending_imports(runner, only=outcome.import_id)
+            # A running service may have taken the job first: it is reported once finished.
+            wait_until_finished(
+                sessions,
+                [outcome.import_id],
+                on_progress=lambda job: bar.update(
+                    task, completed=job.rows_read, total=job.rows_total
+                ),
+            )
     _print_job(sessions, outcome.import_id, again=outcome.status_code == 200)
 
 

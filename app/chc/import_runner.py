@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator
@@ -301,3 +302,31 @@ def requeue(sessions: sessionmaker[Session], import_id: int) -> bool:
         job.state, job.error, job.attempts, job.finished_at = "queued", None, 0, None
         job.lease_owner = job.lease_expires_at = None
         return True
+
+
+class ImportsNotFinished(RuntimeError):
+    """Jobs still unfinished when a caller stopped waiting for them."""
+
+
+def wait_until_finished(
+    sessions: sessionmaker[Session],
+    import_ids: list[int],
+    *,
+    timeout: timedelta = timedelta(minutes=10),
+    poll_seconds: float = 0.2,
+    on_progress: Callable[[ChcImport], None] | None = None,
+) -> None:
+    """Wait until each job is done or failed, whoever runs it: a running service's own import
+    thread may have claimed a job that a command (or the demo) submitted and tried to run."""
+    deadline = time.monotonic() + timeout.total_seconds()
+    while True:
+        with sessions() as session:
+            jobs = [session.get(ChcImport, job_id) for job_id in import_ids]
+        unfinished = [j for j in jobs if j is None or j.state not in ("done", "failed")]
+        if not unfinished:
+            return
+        if on_progress is not None and unfinished[0] is not None:
+            on_progress(unfinished[0])
+        if time.monotonic() > deadline:
+            raise ImportsNotFinished(f"CHC imports {import_ids} did not finish in time")
+        time.sleep(poll_seconds)

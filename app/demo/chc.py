@@ -5,7 +5,6 @@ and their provenance."""
 from __future__ import annotations
 
 import io
-import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -15,10 +14,9 @@ from app.auth.actor import Actor
 from app.calc.nhs_number import nhs_number_check_digit
 from app.cases.transition import CaseWriter
 from app.chc.config import ChcConfig
-from app.chc.import_runner import Runner, run_pending_imports
+from app.chc.import_runner import Runner, run_pending_imports, wait_until_finished
 from app.chc.importer import submit
 from app.csvout import to_csv
-from app.models import ChcImport
 from app.timeutil import london_date
 
 SAMPLE_LISTS = Path(__file__).resolve().parent.parent / "chc" / "sample_lists"
@@ -55,20 +53,8 @@ def load_chc_backlog(
     ran = run_pending_imports(Runner(sessions, writer, cfg))
     # A running service's own import thread may have taken a job: the demo is whole once every
     # job has finished, whoever ran it.
-    deadline = time.monotonic() + FINISH_WITHIN_SECONDS
-    while not _all_finished(sessions, jobs):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the demo's CHC imports {jobs} did not finish")
-        time.sleep(0.1)
+    wait_until_finished(sessions, jobs, timeout=timedelta(seconds=FINISH_WITHIN_SECONDS))
     return ran
-
-
-def _all_finished(sessions: sessionmaker[Session], jobs: list[int]) -> bool:
-    with sessions() as session:
-        return all(
-            (job := session.get(ChcImport, job_id)) is not None and job.state in ("done", "failed")
-            for job_id in jobs
-        )
 
 
 # Referrals made recently, relative to the day the demo is loaded: the sample lists date from
