@@ -24,6 +24,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
 from collections.abc import Callable
@@ -339,7 +340,7 @@ def measure(url: str, samples: int, say: Callable[[str], None]) -> dict[str, Any
     return out
 
 
-def measure_http(url: str, samples: int, say: Callable[[str], None]) -> dict[str, Any]:
+def measure_http(url: str, dsn: str, samples: int, say: Callable[[str], None]) -> dict[str, Any]:
     """The page itself over HTTP: a signed-in browser session against the service (uvicorn, one
     worker) on this machine, so each time is the server's answer plus a local round trip:
     the query, the filter options, the access audit's insert, the template."""
@@ -376,6 +377,8 @@ def measure_http(url: str, samples: int, say: Callable[[str], None]) -> dict[str
             for label, (path, params) in pages.items():
                 for _ in range(3):
                     http.get(path, params=params)
+                server_pids = [*server.worker_pids(), *_backends(dsn)]
+                cpu_before = _cpu_seconds(server_pids)
                 lats, size = [], 0
                 for _ in range(samples):
                     t0 = time.perf_counter()
@@ -384,15 +387,42 @@ def measure_http(url: str, samples: int, say: Callable[[str], None]) -> dict[str
                     if r.status_code != 200:
                         raise RuntimeError(f"{path} answered {r.status_code}: {r.text[:300]}")
                     size = len(r.content)
-                out[label] = _summary(lats, bytes=size)
+                cpu_ms = (_cpu_seconds(server_pids) - cpu_before) * 1000 / samples
+                out[label] = _summary(lats, bytes=size, server_cpu_ms=round(cpu_ms, 1))
                 say(
                     f"  {label:40s} p50 {out[label]['p50_ms']:7.2f} ms  "
-                    f"p95 {out[label]['p95_ms']:7.2f} ms  ({size / 1000:.0f} kB)"
+                    f"p95 {out[label]['p95_ms']:7.2f} ms  CPU {cpu_ms:6.1f} ms  "
+                    f"({size / 1000:.0f} kB)"
                 )
         out["worker_peak_rss_mb"] = max(server.peak_rss_mb().values())
     finally:
         server.stop()
     return out
+
+
+def _backends(dsn: str) -> list[int]:
+    """The PostgreSQL processes serving the bench database's other connections (the
+    worker's pool)."""
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time the processes have used (Linux /proc): the server's own work,
+    whatever else the shared machine is doing."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / tick
 
 
 def _plan(sa_engine: Any, sessions: Any, vocab: Any, codes: Any) -> list[str]:
@@ -437,6 +467,8 @@ def run_tracker(args: TrackerArgs, say: Callable[[str], None] = print) -> dict[s
         "started_at": datetime.now(UTC).isoformat(),
         "machine": machine(),
         "args": {k: v for k, v in args.__dict__.items() if k != "pg_url"},
+        # The machine is shared: how busy it was says how far to trust the absolute figures.
+        "load_average_at_start": os.getloadavg(),
     }
     url, dsn = load.sa_url(args.pg_url, args.db_name), load.db_dsn(args.pg_url, args.db_name)
     try:
@@ -451,7 +483,7 @@ def run_tracker(args: TrackerArgs, say: Callable[[str], None] = print) -> dict[s
         say("tracker, in-process (a fresh session per request):")
         out["tracker"] = measure(url, args.samples, say)
         say("the page over HTTP (signed in, one uvicorn worker):")
-        out["page"] = measure_http(url, args.samples, say)
+        out["page"] = measure_http(url, dsn, args.samples, say)
         out["raw_after"] = raw(dsn, args.samples)
         before, after = out["raw_before"]["p50_ms"], out["raw_after"]["p50_ms"]
         out["raw_drift"] = round(abs(before - after) / ((before + after) / 2), 3)
@@ -489,6 +521,7 @@ def run_tracker(args: TrackerArgs, say: Callable[[str], None] = print) -> dict[s
         if not args.keep_db:
             load.drop_database(args.pg_url, args.db_name)
     out["finished_at"] = datetime.now(UTC).isoformat()
+    out["load_average_at_end"] = os.getloadavg()
     return out
 
 
@@ -508,17 +541,22 @@ def report(out: dict[str, Any]) -> str:
         f"discharge cases in {c['organisations']} organisations, {c['spells']:,} spells, "
         f"{c['case_events']:,} events; the measured organisation: {c['measured_in_hospital']:,} "
         "inpatients plus the cases shared with it)",
+        f"  load average (1, 5, 15 min) at start {out['load_average_at_start']}, "
+        f"at end {out['load_average_at_end']} ({out['machine']['cpus']} CPUs)",
         f"  raw page + count + delays (psycopg, prepared): p50 {out['raw_before']['p50_ms']} ms "
         f"before, {out['raw_after']['p50_ms']} ms after (drift {out['raw_drift']:.0%})",
-        f"  {'':40s} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'x raw':>6}",
+        f"  {'':40s} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'x raw':>6} {'CPU ms':>7}",
     ]
     for name, s in [*out["tracker"].items(), *out["page"].items()]:
         if name in ("plan", "worker_peak_rss_mb"):
             continue
         lines.append(
             f"  {name:40s} {s['p50_ms']:8.2f} {s['p95_ms']:8.2f} {s['p99_ms']:8.2f} "
-            f"{out['ratios_to_raw_p50'][name]:6.1f}"
+            f"{out['ratios_to_raw_p50'][name]:6.1f} {s.get('server_cpu_ms', ''):>7}"
         )
+    lines.append(
+        "  (CPU ms: the uvicorn worker's and its PostgreSQL backends' CPU time per request)"
+    )
     for t in out["targets"]:
         lines.append(f"  {'met ' if t['met'] else 'MISSED'}  {t['target']}: {t['figure']}")
     return "\n".join(lines)
