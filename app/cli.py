@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from app.adt.cli import adt_cli
 from app.cases.transition import CaseWriter
 from app.composition import workflows
 from app.config import get_settings
@@ -53,6 +54,8 @@ for name, sub in (
 ):
     cli.add_typer(sub, name=name)
 cli.add_typer(metrics_cli, name="metrics")
+# The hospital's PAS feed (HL7 v2 ADT over MLLP).
+cli.add_typer(adt_cli, name="adt")
 # Each registered workflow's own commands (`homefirst chc ...`, `homefirst ic ...`).
 for _workflow in workflows():
     for name, sub in _workflow.cli:
@@ -68,6 +71,7 @@ def _fail(message: str) -> typer.Exit:
 def pathways_check(directory: Annotated[Path | None, typer.Option("--dir")] = None) -> None:
     """Load and check every pathway file and every workflow's configuration files; exit 1
     naming the file and problem on error."""
+    from app.adt.config import load_adt_interfaces
     from app.auth.access import load_access
     from app.composition import build_catalogue
     from app.configfiles import ConfigFileError
@@ -79,6 +83,7 @@ def pathways_check(directory: Annotated[Path | None, typer.Option("--dir")] = No
         catalogue = build_catalogue(registered, pathways_dir)
         registered.load_configs(pathways_dir / "config")
         load_access(pathways_dir / "config")
+        load_adt_interfaces(pathways_dir / "config")
     except (PathwayError, ConfigFileError) as exc:
         raise _fail(f"pathway check failed: {exc}") from None
     for p in catalogue.all():

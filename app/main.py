@@ -13,6 +13,8 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app.admin.routes import router as admin_router
+from app.adt.routes import router as adt_router
+from app.adt.service import build_adt_service
 from app.apidocs import install_api_docs
 from app.audit.routes import router as audit_router
 from app.auth.access import load_access
@@ -112,6 +114,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     application.state.settings = settings
     application.state.oidc_clients = clients
+    # The hospital PAS feed over HTTP (the listener builds its own): a bad interfaces file
+    # stops the start.
+    application.state.adt = build_adt_service(settings, application.state.writer)
     application.state.import_wake = threading.Event()  # set by an upload: run its job now
     application.state.sessions = (
         get_sessionmaker()
@@ -131,6 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         admin_router,
         dashboard_router,
         auth_router,
+        adt_router,
         *registered.routers(),
     ):
         api.include_router(router)

@@ -63,6 +63,10 @@ READS: dict[str, Read] = {
         "A case's full history and derived discharge facts (GET /cases/{id}/events, "
         "/cases/{id}/discharge)"
     ),
+    "adt.messages": Read(
+        "ADT messages from the hospital's PAS that were refused, with their raw text "
+        "(GET /adt/dead-letters)"
+    ),
     "rfd.read": Read("The Ready-for-Discharge list, JSON and CSV (GET /rfd)", _FULL_OR_ANONYMOUS),
     "dashboard.feed": Read("Every event after a cursor (GET /dashboard/feed)", _FULL_OR_ANONYMOUS),
     "dashboard.metrics": Read(

@@ -28,12 +28,15 @@ KNOWN_ROLES: frozenset[str] = frozenset(
         "pathway_author",
         "admin",
         "system",
+        "interface",
     }
 )
 # Roles no person is given: `system` is the service acting by itself (timers, clock sweeps,
-# imports' bookkeeping). An administrator cannot grant one; the command line grants one only
+# imports' bookkeeping); `interface` is a feed from another system (the hospital's PAS sending
+# HL7 v2 ADT, app/adt), one user per sending interface so the history shows what it wrote.
+# An administrator cannot grant one; the command line grants one only
 # when told to in so many words (`homefirst users add --allow-internal-roles`).
-INTERNAL_ROLES: frozenset[str] = frozenset({"system"})
+INTERNAL_ROLES: frozenset[str] = frozenset({"system", "interface"})
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ from app.models import CaseEvent
 NOT_MEETING, MEETS_AGAIN = "not_meeting_ctr", "meets_ctr_again"
 OPEN_DELAY, END_DELAY, SET_PRIMARY = "open_delay", "end_delay", "set_primary_delay"
 DISCHARGE = "discharge"
+# A discharge cancelled afterwards (the PAS's A13): the patient never left; the spell is open again.
+CANCEL_DISCHARGE = "cancel_discharge"
 # Events after which no delay period stays open (their pathway effect is close_all_delays).
 CLOSES_ALL_DELAYS = frozenset({MEETS_AGAIN, DISCHARGE, "cancel", "died", "transfer"})
 LEAVES_HOSPITAL = frozenset({DISCHARGE, "died", "transfer"})
@@ -34,6 +36,7 @@ EVENTS_OF_INTEREST = (
             "set_pathway",
             RAISE_ESCALATION,
             CLEAR_ESCALATION,
+            CANCEL_DISCHARGE,
         }
     )
     | CLOSES_ALL_DELAYS
@@ -74,7 +77,7 @@ def derive_facts(events: Iterable[CaseEvent], family_of: FamilyOf) -> DischargeF
     notes: dict[tuple[str, datetime], dict[str, Any]] = {}
     pathways: list[PathwayChange] = []
     left_at: datetime | None = None
-    discharged: tuple[datetime, str] | None = None
+    discharged: tuple[datetime, str | None] | None = None
     escalated = False
     for e in ordered:
         at = e.occurred_at
@@ -106,14 +109,18 @@ def derive_facts(events: Iterable[CaseEvent], family_of: FamilyOf) -> DischargeF
             open_periods = {}
         if e.event in ("set_pathway", "open", "accept") and e.data.get("pathway"):
             pathways.append(PathwayChange(e.data["pathway"], at, e.actor_username, e.reason, False))
-        if e.event == DISCHARGE:
+        # The PAS's discharge (actor role `interface`) may not know the pathway.
+        if e.event == DISCHARGE and e.data.get("discharge_pathway"):
             pathways.append(
                 PathwayChange(e.data["discharge_pathway"], at, e.actor_username, e.reason, True)
             )
         if e.event in LEAVES_HOSPITAL:
             left_at = at
         if e.event == DISCHARGE:
-            discharged = (at, e.data["discharge_pathway"])
+            discharged = (at, e.data.get("discharge_pathway"))
+        if e.event == CANCEL_DISCHARGE:
+            left_at, discharged = None, None
+            pathways = [p for p in pathways if not p.actual]
         if e.event in (RAISE_ESCALATION, CLEAR_ESCALATION):
             escalated = e.event == RAISE_ESCALATION
     delays = sorted([*closed, *open_periods.values()], key=lambda p: (p.started_at, p.code))

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from app.codelists.loader import CodeSetRegistry
 from app.discharge.history import (
+    CANCEL_DISCHARGE,
     CLEAR_ESCALATION,
     CLOSES_ALL_DELAYS,
     END_DELAY,
@@ -58,9 +59,9 @@ from app.models.spell import DischargeDelayPeriod, DischargeSpell
 WORKFLOW = "discharge"
 
 CASE_COLUMNS, STEP, FACTS, FACTS_AND_PERIODS = 1, 2, 3, 4
-FACT_EVENTS = frozenset({NOT_MEETING, MEETS_AGAIN, RAISE_ESCALATION, CLEAR_ESCALATION}) | (
-    LEAVES_HOSPITAL
-)
+FACT_EVENTS = frozenset(
+    {NOT_MEETING, MEETS_AGAIN, RAISE_ESCALATION, CLEAR_ESCALATION, CANCEL_DISCHARGE}
+) | (LEAVES_HOSPITAL)
 PERIOD_EVENTS = frozenset({OPEN_DELAY, END_DELAY, SET_PRIMARY}) | CLOSES_ALL_DELAYS
 # What the spell row copies from the case: a change to any of these rewrites those columns.
 TRACKED = (

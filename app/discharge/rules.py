@@ -207,3 +207,30 @@ def first_time_care_home_needs_exception(ctx: GuardContext) -> str | None:
             "reason and the name of the person who approved it."
         )
     return None
+
+
+# -- a discharge cancelled (the PAS's A13, or recorded in error) -------------------------------
+INPATIENT_STATES = ("referred", "assessing", "ready_for_discharge", "awaiting_support")
+
+
+@RULES.effect(
+    "remember_state_before_discharge",
+    "Keeps the state the patient left hospital from, for a discharge that is later cancelled.",
+)
+def remember_state_before_discharge(ctx: EffectContext) -> None:
+    ctx.ports.set_attributes(ctx.case_id, {"state_before_discharge": ctx.from_state})
+
+
+@RULES.guard(
+    "returns_to_state_before_discharge",
+    "A cancelled discharge returns the patient to the state they were discharged from "
+    "(ready for discharge when they were waiting for support: the delays were closed).",
+)
+def returns_to_state_before_discharge(ctx: GuardContext) -> str | None:
+    before = ctx.attributes.get("state_before_discharge") or "ready_for_discharge"
+    back = "ready_for_discharge" if before == "awaiting_support" else before
+    if back not in INPATIENT_STATES:
+        back = "ready_for_discharge"
+    return (
+        None if ctx.dest == back else f"The patient was discharged from {before}, not {ctx.dest}."
+    )

@@ -1,6 +1,7 @@
 """All ORM tables; importing this package registers them on `Base.metadata`."""
 
 from app.models.access import AccessRecord, AccessRecordCase
+from app.models.adt import AdtMessage, AdtPatientNumber
 from app.models.base import Base
 from app.models.case import Case
 from app.models.chc import (
@@ -31,6 +32,8 @@ from app.models.user import ApiToken, PasswordCredential, User, WebSession
 __all__ = [
     "AccessRecord",
     "AccessRecordCase",
+    "AdtMessage",
+    "AdtPatientNumber",
     "CaseShare",
     "CaseShareChange",
     "ApiToken",

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from typer.testing import CliRunner
 
 from app.auth.access import READS, AccessConfigError, load_access, withhold_identifiers
-from app.auth.actor import KNOWN_ROLES
+from app.auth.actor import INTERNAL_ROLES, KNOWN_ROLES
 from app.auth.needs import install_access, needs, needs_role
 from app.cli import cli
 from app.config import PROJECT_ROOT, Settings
@@ -286,7 +286,7 @@ def render_matrix() -> str:
         "| role | " + " | ".join(f"`{name}`" for name in READS) + " |",
         "|---|" + "---|" * len(READS),
     ]
-    for role in sorted(KNOWN_ROLES - {"system"}):
+    for role in sorted(KNOWN_ROLES - INTERNAL_ROLES):
         cells = [MARKS[granted[n][role]] if role in granted[n] else "" for n in READS]
         lines.append(f"| `{role}` | " + " | ".join(cells) + " |")
     return "\n".join(lines)

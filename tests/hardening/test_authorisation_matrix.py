@@ -48,14 +48,16 @@ from app.auth.service import create_token
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker
 from app.main import create_app
-from app.models import Base, User
+from app.models import AdtMessage, Base, User
 from app.timeutil import utcnow
 from tests.chc.helpers import ChcApi
 from tests.conftest import migrated_database_url
 from tests.discharge.helpers import NHS, fire, open_case
-from tests.hardening.conftest import dispose
+from tests.hardening.conftest import dispose, register_hl7_bodies
 from tests.helpers import Api
 from tests.ic.helpers import Ic, make_service
+
+register_hl7_bodies()
 
 # Operations anyone may call without a token. Nothing else may lack `x-access`.
 PUBLIC = frozenset(
@@ -72,7 +74,9 @@ PUBLIC = frozenset(
 SELF_REFUSED = frozenset({("post", "/api/v1/admin/users/{username}/deactivate")})
 # Path parameters that name an object of organisation A (B must get 404 for them); the others
 # (a pathway key, a panel date) name nothing an organisation owns.
-OWNED = frozenset({"case_id", "service_id", "import_id", "item_id", "username", "organisation"})
+OWNED = frozenset(
+    {"case_id", "service_id", "import_id", "item_id", "username", "organisation", "message_id"}
+)
 ROLES = sorted(KNOWN_ROLES)
 EVERY_ROLE = sorted(KNOWN_ROLES - {"system"})
 SEED = 20261203
@@ -181,6 +185,7 @@ def world(
         ic.fire(placed, "triage", priority="high", planned_model="reablement")
         ic.fire(placed, "start_reablement", service_id=service["id"])
         panels = _get(client, builder, "/api/v1/panels")["panels"]
+        dead_letter = _dead_letter(sessions, org_a)
         nhs = (
             NHS[0],
             NHS[1],
@@ -215,6 +220,7 @@ def world(
                 "organisation": org_t,
                 "key": "discharge",
                 "day": panels[0]["date"],
+                "message_id": dead_letter,
             },
             chc_case=int(queue[0]["case_id"]),
             sample_case=sample,
@@ -232,6 +238,31 @@ def world(
         )
     dispose(app)
     db.dispose()
+
+
+def _dead_letter(sessions: sessionmaker[Session], org: str) -> int:
+    """A refused ADT message of `org` (straight in the table: no interface of the shipped
+    configuration sends for a test organisation)."""
+    now = utcnow()
+    with sessions() as session:
+        row = AdtMessage(
+            sender="PAS|MATRIX",
+            control_id=uuid.uuid4().hex[:20],
+            interface=None,
+            organisation=org,
+            message_type="ADT^A02",
+            received_at=now,
+            processed_at=now,
+            outcome="rejected",
+            ack_code="AE",
+            error_code="no_open_spell",
+            error_text="no open spell",
+            raw="MSH|^~\\&|PAS|MATRIX|HOMEFIRST|X|20261201100000||ADT^A02|M1|P|2.4",
+            attempts=1,
+        )
+        session.add(row)
+        session.commit()
+        return row.id
 
 
 def _caller(sessions: sessionmaker[Session], org: str, roles: list[str]) -> Caller:

@@ -40,9 +40,11 @@ from app.config import Settings
 from app.main import create_app
 from tests.chc.helpers import ChcApi
 from tests.discharge.helpers import NHS, open_case
-from tests.hardening.conftest import dispose
+from tests.hardening.conftest import dispose, register_hl7_bodies
 from tests.helpers import Api
 from tests.ic.helpers import fresh_site, make_service
+
+register_hl7_bodies()
 
 EXAMPLES = int(os.environ.get("HOMEFIRST_FUZZ_EXAMPLES", "12"))
 SEED = int(os.environ.get("HOMEFIRST_FUZZ_SEED", "20261123"))

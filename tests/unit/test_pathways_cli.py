@@ -22,7 +22,9 @@ def test_check_shipped_directory() -> None:
     result = check("--dir", str(SHIPPED))
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert len(lines) == len(list(SHIPPED.glob("*.yaml")))
+    assert len(lines) == len(list(SHIPPED.glob("*.yaml"))) + len(
+        list(SHIPPED.glob("archive/*.yaml"))
+    )
     assert (
         "ok  sample-referral v1  7 states, 7 transitions, 2 clocks  (sample-referral.yaml)" in lines
     )
@@ -38,7 +40,7 @@ def test_check_defaults_to_the_configured_directory() -> None:
 def test_check_lists_every_key_and_version(tmp_path: Path) -> None:
     shutil.copytree(SHIPPED, tmp_path / "pathways")
     text = (SHIPPED / "sample-referral.yaml").read_text()
-    (tmp_path / "pathways" / "archive").mkdir()
+    (tmp_path / "pathways" / "archive").mkdir(exist_ok=True)
     (tmp_path / "pathways" / "archive" / "sample-referral.v2.yaml").write_text(
         text.replace("version: 1", "version: 2")
     )
@@ -47,6 +49,7 @@ def test_check_lists_every_key_and_version(tmp_path: Path) -> None:
     assert [line.split("  ")[1] for line in result.stdout.splitlines()] == [
         "chc v1",
         "discharge v1",
+        "discharge v2",
         "intermediate_care v1",
         "sample-referral v1",
         "sample-referral v2",
