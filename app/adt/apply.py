@@ -95,7 +95,6 @@ def _discharge(feed: Feed, msg: AdtMessage, patient: Patient) -> Applied:
         if left is not None:
             return Applied(left.id, [], f"already discharged (case {left.id}); nothing changed")
         raise _no_spell(msg)
-    _check_order(feed, msg, case)
     code = _destination(feed, msg)
     at = msg.discharged_at or msg.event_at
     if code == DIED:
@@ -106,7 +105,7 @@ def _discharge(feed: Feed, msg: AdtMessage, patient: Patient) -> Applied:
 
 
 def _cancel_admit(feed: Feed, msg: AdtMessage, patient: Patient) -> Applied:
-    case = _inpatient_case(feed, msg, patient)
+    case = _inpatient_case(feed, msg, patient, located=False)
     reason = feed.reason(msg, "admission cancelled")
     feed.fire(
         case,
@@ -133,7 +132,6 @@ def _cancel_discharge(feed: Feed, msg: AdtMessage, patient: Patient) -> Applied:
             "There is no discharge of this patient to cancel (no case in the discharged state).",
             hl7_code="204",
         )
-    _check_order(feed, msg, case)
     feed.fire(case, "cancel_discharge", {}, msg.event_at, feed.reason(msg, "discharge cancelled"))
     events = ["cancel_discharge"]
     place = _place(feed, msg)
@@ -192,11 +190,14 @@ def _destination(feed: Feed, msg: AdtMessage) -> str:
     return feed.interface.discharge_destinations.get(msg.disposition, msg.disposition)
 
 
-def _inpatient_case(feed: Feed, msg: AdtMessage, patient: Patient) -> Case:
+def _inpatient_case(feed: Feed, msg: AdtMessage, patient: Patient, *, located: bool = True) -> Case:
+    """The patient's open inpatient spell; for a message that sets the location (`located`),
+    refused when it is older than the location the spell already has."""
     case = feed.repo.latest_case(feed.interface.organisation, patient.nhs_number, INPATIENT)
     if case is None:
         raise _no_spell(msg)
-    _check_order(feed, msg, case)
+    if located:
+        _check_order(feed, msg, case)
     return case
 
 
@@ -210,17 +211,19 @@ def _no_spell(msg: AdtMessage) -> MessageRefused:
 
 
 def _check_order(feed: Feed, msg: AdtMessage, case: Case) -> None:
-    """Never apply an older message over a newer one silently: refuse it (a person may retry
-    it, which applies it as a backdated event)."""
-    if feed.allow_out_of_order or msg.event_at is None:
+    """Never put a patient back where they were: a location (A01 update, A02, A08, A12) older
+    than the newest location already applied to the case is refused and reported, never
+    applied silently. Other messages need no such check: the pathway's states refuse what no
+    longer fits (a transfer after the discharge finds no open spell)."""
+    if msg.event_at is None:
         return
-    last = feed.repo.last_applied_event_at(case.id)
+    last = feed.repo.last_location_at(case.id)
     if last is not None and msg.event_at < last[0]:
         raise MessageRefused(
             "out_of_order",
-            f"A later message ({last[1]}, event time {last[0]:%Y-%m-%d %H:%M} UTC) was already "
-            f"applied to case {case.id}; this older one was not. Retry it to apply it as a "
-            "backdated event, or dismiss it.",
+            f"A later location ({last[1]}, event time {last[0]:%Y-%m-%d %H:%M} UTC) was already "
+            f"applied to case {case.id}; this older one was not, as it would put the patient "
+            "back where they were. Check the ward and dismiss it.",
             hl7_code="207",
         )
 

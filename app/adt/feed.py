@@ -36,9 +36,6 @@ class Feed:
     interface: Interface
     actor: Actor
     now: datetime
-    # A person retrying a message refused for arriving out of order applies it anyway (as a
-    # backdated event).
-    allow_out_of_order: bool = False
 
     @property
     def repo(self) -> AdtRepository:

@@ -13,6 +13,8 @@ from app.models import Case
 from app.models.adt import APPLIED, REJECTED, AdtMessage, AdtPatientNumber
 
 WORKFLOW = "discharge"
+# The messages that say where the patient is.
+LOCATING = ("ADT^A01", "ADT^A02", "ADT^A08", "ADT^A12")
 
 
 class AdtRepository:
@@ -42,13 +44,15 @@ class AdtRepository:
         self.session.add(row)
         self.session.flush()
 
-    def last_applied_event_at(self, case_id: int) -> tuple[datetime, str] | None:
-        """The latest event time (and its message control id) of the messages applied to a case."""
+    def last_location_at(self, case_id: int) -> tuple[datetime, str] | None:
+        """The latest event time (and message control id) of the messages that gave the case a
+        location (A01, A02, A08, A12) and were applied."""
         row = self.session.execute(
             select(AdtMessage.event_at, AdtMessage.control_id)
             .where(
                 AdtMessage.case_id == case_id,
                 AdtMessage.outcome == APPLIED,
+                AdtMessage.message_type.in_(LOCATING),
                 AdtMessage.event_at.is_not(None),
             )
             .order_by(AdtMessage.event_at.desc())

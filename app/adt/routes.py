@@ -145,8 +145,9 @@ def dead_letters(
     dependencies=[needs_role(RESOLVERS, "resolving ADT dead letters")],
 )
 def retry(request: Request, actor: CurrentActor, db: SessionDep, message_id: IdPath) -> Resolved:
-    """Apply a refused message again, as its interface (an out-of-order one as a backdated
-    event). Still refused: it stays a dead letter with the new reason (200, outcome rejected)."""
+    """Apply a refused message again, as its interface, with today's configuration and the case
+    as it is now. Still refused: it stays a dead letter with the new reason (200, outcome
+    rejected)."""
     row = _service(request).retry(
         db, message_id, organisation=actor.organisation, by=actor, now=utcnow()
     )

@@ -2,8 +2,8 @@
 admissions, transfers, an update with an expected discharge date, discharges, a cancelled
 admission, a cancelled discharge, a merge, a repeat, a malformed message, an unknown sender and
 an invalid NHS number. Times run up to a few minutes before `now`, so nothing is in the future;
-control ids carry the day, so sending it twice the same day repeats messages (acknowledged, not
-applied twice).
+control ids carry the day (and `first`), so sending it twice the same day repeats messages
+(acknowledged, not applied twice).
 
 Patients are test NHS numbers (999 range, Modulus 11 valid). With `demo_patient`, one message
 moves a patient of the demo data (9990000050, ready for discharge on Southport's Ward 14b) to
@@ -58,7 +58,7 @@ def sample_day(now: datetime, *, demo_patient: bool = True, first: int = 1_200) 
     bill_before_merge = replace(p[1], local="RVY9999999")
     day = now.astimezone(LONDON).strftime("%Y%m%d")
     at = _Times(now)
-    m = _Writer(day)
+    m = _Writer(f"WD{day}{first % 1_000_000:06d}")
     out = [
         m.adt("A01", p[0], "W11^^BED 3^SDGH", at(12), edd=at.day_after(3)),
         m.adt("A01", bill_before_merge, "W14B^^BED 7^SDGH", at(11.5)),
@@ -99,8 +99,8 @@ class _Times:
 
 
 class _Writer:
-    def __init__(self, day: str) -> None:
-        self.day, self.seq = day, 0
+    def __init__(self, tag: str) -> None:
+        self.tag, self.seq = tag, 0
 
     def adt(
         self,
@@ -116,7 +116,8 @@ class _Writer:
         control_id: str | None = None,
     ) -> str:
         self.seq += 1
-        cid = f"WD{self.day}{self.seq:04d}" if control_id is None else control_id
+        # At most 20 characters (MSH-10 in 2.4): the day, the first patient and a sequence.
+        cid = f"{self.tag}{self.seq:04d}" if control_id is None else control_id
         ts = at.astimezone(LONDON).strftime("%Y%m%d%H%M%S")
         ids = f"{patient.nhs}^^^NHS^NH"
         if patient.local:

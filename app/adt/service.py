@@ -182,9 +182,9 @@ class AdtService:
         by: Actor,
         now: datetime,
     ) -> LoggedMessage:
-        """Apply a refused message again (with today's configuration; an out-of-order one is
-        applied as a backdated event). It stays a dead letter, with the new reason, if it is
-        refused again."""
+        """Apply a refused message again, with today's configuration and the case as it is now
+        (the admission that was missing may have arrived). It stays a dead letter, with the new
+        reason, if it is refused again."""
         with UnitOfWork(session):
             row = _dead_letter(session, message_id, organisation)
             msg = parse(row.raw)
@@ -196,7 +196,7 @@ class AdtService:
         actor = self.actor_for(session, interface)
         with UnitOfWork(session):
             row = _dead_letter(session, message_id, organisation)
-            feed = Feed(session, self.writer, interface, actor, now, allow_out_of_order=True)
+            feed = Feed(session, self.writer, interface, actor, now)
             try:
                 with session.begin_nested():
                     applied = apply(feed, msg)

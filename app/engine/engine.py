@@ -12,7 +12,7 @@ from typing import Any
 
 from transitions import MachineError
 
-from app.auth.actor import Actor
+from app.auth.actor import INTERNAL_ROLES, Actor
 from app.calc.nhs_number import is_valid_nhs_number
 from app.engine.catalogue import LoadedPathway, PathwayCatalogue
 from app.engine.context import (
@@ -107,7 +107,14 @@ class PathwayIndex:
         key = (state, roles)
         found = self._plans.get(key)
         if found is None:
-            found = tuple(self._plan(state, roles, t) for t in self.transitions_from(state))
+            # A transition only internal roles fire (the PAS feed's own `discharge` branch) is
+            # not listed to a caller without them: no person can be given those roles, so "needs
+            # the role interface" would tell them nothing they could act on.
+            found = tuple(
+                self._plan(state, roles, t)
+                for t in self.transitions_from(state)
+                if not INTERNAL_ROLES.issuperset(t.roles) or not roles.isdisjoint(t.roles)
+            )
             if len(self._plans) >= 1_000:  # roles come in few combinations; stay bounded anyway
                 self._plans.clear()
             self._plans[key] = found
