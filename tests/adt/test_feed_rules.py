@@ -6,8 +6,10 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -181,3 +183,36 @@ def test_the_same_message_on_two_connections_at_once_is_applied_once(feed: Feed)
             select(func.count()).select_from(Case).where(Case.patient_ref == nhs)
         )
     assert (logged, cases) == (1, 1)
+
+
+def test_a_cancelled_discharge_puts_the_patient_back_on_the_rfd_list_with_their_drd(
+    feed: Feed, client: TestClient, make_user: Any
+) -> None:
+    [nhs] = patients(1)
+    feed.send(adt("A01", nhs, at=hours_ago(30)))
+    case = feed.case(nhs)
+    team = make_user("discharge_team", org="SEFTON-CTH")
+    ready = client.post(
+        f"/api/v1/cases/{case.id}/events",
+        json={
+            "event": "not_meeting_ctr",
+            "occurred_at": hours_ago(20).isoformat(),
+            "reason": "agreed at the board round",
+        },
+        headers={**team.headers, "If-Match": case.etag},
+    )
+    assert ready.status_code == 200, ready.text
+
+    def on_rfd_list() -> dict[str, Any] | None:
+        rows = client.get("/api/v1/rfd", headers=team.headers).json()["items"]
+        return next((r for r in rows if r["case_id"] == case.id), None)
+
+    before = on_rfd_list()
+    assert before is not None
+    assert feed.send(adt("A03", nhs, at=hours_ago(2), disposition="19")).code == "AA"
+    assert on_rfd_list() is None
+    assert feed.send(adt("A13", nhs, at=hours_ago(1))).code == "AA"
+    assert feed.case(nhs).state == "ready_for_discharge"
+    after = on_rfd_list()
+    assert after is not None
+    assert after["discharge_ready_date"] == before["discharge_ready_date"]
