@@ -26,6 +26,8 @@ from app.engine.engine import OpenCommand
 from app.models import Case
 
 DIED = "79"  # UK Core discharge destination: not applicable, the patient died
+# PV1-2 patient classes that are a hospital spell (I inpatient; "" when the PAS leaves it out).
+INPATIENT_CLASSES = frozenset({"I", ""})
 
 
 def apply(feed: Feed, msg: AdtMessage) -> Applied:
@@ -38,6 +40,11 @@ def apply(feed: Feed, msg: AdtMessage) -> Applied:
 
 # -- the handlers -----------------------------------------------------------------------------
 def _admit(feed: Feed, msg: AdtMessage, patient: Patient) -> Applied:
+    if msg.patient_class not in INPATIENT_CLASSES:
+        # An emergency attendance or outpatient visit is no hospital spell to discharge from.
+        return Applied(
+            note=f"patient class {msg.patient_class!r} is not an admission", ignored=True
+        )
     place = _required_place(feed, msg)
     case = feed.repo.latest_case(feed.interface.organisation, patient.nhs_number, INPATIENT)
     if case is not None:

@@ -4,8 +4,9 @@ repetitions), then the handful of items the feed uses, named. Nothing here touch
 Items read (HL7 v2.3-2.5 positions, as NHS PAS feeds send them):
 MSH-3/4 sender, MSH-7 sent at, MSH-9 type, MSH-10 control id, MSH-12 version; EVN-2 recorded at,
 EVN-6 occurred at; PID-3 identifiers (NHS number, local hospital number); MRG-1 the merged-away
-identifiers (A40); PV1-3 location (1 ward, 2 room, 3 bed, 4 facility = site), PV1-36 discharge
-disposition, PV1-44 admit time, PV1-45 discharge time; PV2-9 expected discharge date.
+identifiers (A40); PV1-2 patient class; PV1-3 location (1 ward, 2 room, 3 bed, 4 facility =
+site), PV1-36 discharge disposition, PV1-44 admit time, PV1-45 discharge time; PV2-9 expected
+discharge date.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ class AdtMessage:
     occurred_at: datetime | None  # EVN-6
     identifiers: tuple[Identifier, ...]
     merged: tuple[Identifier, ...]  # MRG-1
+    patient_class: str  # PV1-2: I inpatient, E emergency, O outpatient, ...
     location: Location | None  # PV1-3
     admitted_at: datetime | None  # PV1-44
     discharged_at: datetime | None  # PV1-45
@@ -121,6 +123,7 @@ def parse(raw: str) -> AdtMessage:
         occurred_at=reader.when(msg.evn.evn_6, "EVN-6") if "EVN" in segments else None,
         identifiers=reader.identifiers(msg.pid.pid_3) if "PID" in segments else (),
         merged=reader.identifiers(msg.mrg.mrg_1) if "MRG" in segments else (),
+        patient_class=reader.text(pv1.pv1_2) if pv1 is not None else "",
         location=reader.location(pv1.pv1_3) if pv1 is not None else None,
         admitted_at=reader.when(pv1.pv1_44, "PV1-44") if pv1 is not None else None,
         discharged_at=reader.when(pv1.pv1_45, "PV1-45") if pv1 is not None else None,

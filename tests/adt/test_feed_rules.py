@@ -76,6 +76,13 @@ def test_a_location_older_than_the_one_applied_is_refused_not_applied(feed: Feed
     assert [e for e, _ in feed.events(nhs)] == ["open", "ward_transfer", "discharge"]
 
 
+def test_an_emergency_attendance_opens_no_spell(feed: Feed) -> None:
+    [nhs] = patients(1)
+    seen = feed.send(adt("A01", nhs, at=hours_ago(2)).replace("PV1|1|I|", "PV1|1|E|"))
+    assert (seen.code, seen.outcome) == ("AA", "ignored")
+    assert feed.case(nhs) is None
+
+
 def test_death_is_recorded_from_disposition_79(feed: Feed) -> None:
     [nhs] = patients(1)
     feed.send(adt("A01", nhs, at=hours_ago(10)))
