@@ -232,6 +232,7 @@ def _check_order(feed: Feed, msg: AdtMessage, case: Case) -> None:
             f"applied to case {case.id}; this older one was not, as it would put the patient "
             "back where they were. Check the ward and dismiss it.",
             hl7_code="207",
+            case_id=case.id,
         )
 
 

@@ -31,9 +31,18 @@ class MessageRefused(Exception):
     `hl7_code` is the HL7 table 0357 error code for ERR; `reject` means AR (the message itself
     is unacceptable: unparseable, unknown sender) rather than AE (it could not be applied)."""
 
-    def __init__(self, code: str, text: str, *, hl7_code: str = "207", reject: bool = False):
+    def __init__(
+        self,
+        code: str,
+        text: str,
+        *,
+        hl7_code: str = "207",
+        reject: bool = False,
+        case_id: int | None = None,
+    ):
         super().__init__(text)
         self.code, self.text, self.hl7_code, self.reject = code, text, hl7_code, reject
+        self.case_id = case_id  # the case it was about, when known (for the dead-letter list)
 
 
 @dataclass(frozen=True)

@@ -187,7 +187,12 @@ class AdtService:
         reason, if it is refused again."""
         with UnitOfWork(session):
             row = _dead_letter(session, message_id, organisation)
-            msg = parse(row.raw)
+            try:
+                msg = parse(row.raw)
+            except MessageRefused as unusable:
+                raise Conflict(
+                    f"ADT message {message_id} cannot be applied ({unusable.text}); dismiss it"
+                ) from None
             interface = self.interfaces.for_sender(msg.application, msg.facility)
             if interface is None:
                 raise Conflict(
@@ -278,6 +283,7 @@ def _record(row: LoggedMessage, applied: Applied | None, failure: MessageRefused
     if failure is not None:
         row.outcome, row.ack_code = REJECTED, "AR" if failure.reject else "AE"
         row.error_code, row.error_text = failure.code, failure.text
+        row.case_id = failure.case_id if failure.case_id is not None else row.case_id
         row.hl7_error = failure.hl7_code
         return
     assert applied is not None  # noqa: S101 - one of the two is given
