@@ -125,3 +125,24 @@ def test_dead_letters_are_listed_retried_and_dismissed(
     assert again.status_code == 409
     left = client.get("/api/v1/adt/dead-letters?limit=200", headers=coordinator.headers).json()
     assert {early_id, wrong_id}.isdisjoint({r["id"] for r in left["items"]})
+
+
+def test_an_unparseable_dead_letter_cannot_be_retried_only_dismissed(
+    client: TestClient, sessions: sessionmaker[Session], make_user: Any
+) -> None:
+    token = _interface_token(client, sessions, "rvy-pas")
+    garbage = _post(client, token, "this is not HL7")
+    assert garbage.status_code == 422
+    assert msa(garbage.content)[0] == "AR"
+    message_id = int(garbage.headers["x-adt-message-id"])
+    coordinator = make_user("manager", org="SEFTON-CTH")
+    retried = client.post(
+        f"/api/v1/adt/dead-letters/{message_id}/retry", headers=coordinator.headers
+    )
+    assert (retried.status_code, retried.json()["code"]) == (409, "conflict")
+    dismissed = client.post(
+        f"/api/v1/adt/dead-letters/{message_id}/dismiss",
+        json={"reason": "not a message"},
+        headers=coordinator.headers,
+    )
+    assert dismissed.json()["outcome"] == "dismissed"
