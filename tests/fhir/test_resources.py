@@ -16,6 +16,7 @@ from app.models import CaseEvent
 from tests.chc.helpers import ChcApi
 from tests.discharge.helpers import NHS, TEAM, facts, fire, london
 from tests.fhir.helpers import (
+    NHS_SYSTEM,
     Fhir,
     claimed_chc,
     discharged,
@@ -67,7 +68,7 @@ def test_an_encounter_is_the_spell_with_the_discharge_ready_date_of_the_rfd_list
         assert encounter["meta"]["versionId"] == str(case["version"])
         assert at(encounter["meta"]["lastUpdated"]) == at(case["updated_at"])
         assert encounter["subject"] == {
-            "identifier": {"system": "https://fhir.nhs.uk/Id/nhs-number", "value": case["patient_ref"]}
+            "identifier": {"system": NHS_SYSTEM, "value": case["patient_ref"]}
         }
         assert at(encounter["period"]["start"]) == at(case["attributes"]["admitted_at"])
         assert "end" not in encounter["period"]
@@ -113,7 +114,8 @@ def test_the_location_history_follows_the_ward_moves(client: TestClient, make_us
     stays = fhir.read(f"Encounter/{case_id}")["location"]
     assert [s["location"]["display"] for s in stays] == ["Ward 7", "Ward 12", "Ward 3"]
     assert [s["status"] for s in stays] == ["completed", "completed", "active"]
-    assert [at(s["period"]["start"]) for s in stays] == [at(london(10, 10)), at(london(6)), at(london(2))]
+    starts = [at(london(10, 10)), at(london(6)), at(london(2))]
+    assert [at(s["period"]["start"]) for s in stays] == starts
     assert [at(s["period"]["end"]) for s in stays[:2]] == [at(london(6)), at(london(2))]
     assert "end" not in stays[2]["period"]
     assert {s["physicalType"]["coding"][0]["code"] for s in stays} == {"wa"}
