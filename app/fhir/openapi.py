@@ -59,14 +59,20 @@ def resource_schema(resource: str, required: tuple[str, ...] = ()) -> dict[str, 
     }
 
 
-def answers(resource: str, description: str, *required: str) -> dict[int | str, Any]:
-    """The `responses` of a FHIR route: its resource as FHIR JSON."""
-    return {
+def answers(
+    resource: str, description: str, *required: str, granted: bool = True
+) -> dict[int | str, Any]:
+    """The `responses` of a FHIR route: its resource as FHIR JSON, and for a route behind a
+    grant its 403 (declared here, so the access documentation keeps it an OperationOutcome)."""
+    found: dict[int | str, Any] = {
         200: {
             "description": description,
             "content": {FHIR_JSON: {"schema": resource_schema(resource, required)}},
         }
     }
+    if granted:
+        found[403] = {"description": "Your roles do not include this (see x-access)"}
+    return found
 
 
 def install_fhir_docs(application: FastAPI) -> None:

@@ -57,7 +57,7 @@ def _reader(actor: CurrentActor, grant: Grant) -> service.Reader:
 
 @router.get(
     "/metadata",
-    responses=answers("CapabilityStatement", "What this server does"),
+    responses=answers("CapabilityStatement", "What this server does", granted=False),
     openapi_extra=ANY_USER,
 )
 def metadata(request: Request, _actor: CurrentActor) -> Response:
@@ -67,7 +67,9 @@ def metadata(request: Request, _actor: CurrentActor) -> Response:
 
 @router.get(
     f"/StructureDefinition/{DRD_EXTENSION_ID}",
-    responses=answers("StructureDefinition", "The discharge-ready date extension", "url"),
+    responses=answers(
+        "StructureDefinition", "The discharge-ready date extension", "url", granted=False
+    ),
     openapi_extra=ANY_USER,
 )
 def drd_definition(_actor: CurrentActor) -> Response:
