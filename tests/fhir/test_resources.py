@@ -258,3 +258,36 @@ def test_a_flag_is_an_escalation_active_until_cleared(client: TestClient, make_u
     assert at(flag["period"]["end"]) == at(london(1))
     assert ids(fhir.search("Flag", status="inactive")) == [f"{case_id}-escalation"]
     assert ids(fhir.search("Flag", status="active")) == []
+
+
+def test_every_resource_type_served_parses_and_round_trips(client: TestClient, make_user) -> None:
+    """One answer of each kind the FHIR interface gives, each parsed by fhir.resources and
+    written back unchanged (`Fhir.get` checks the round trip of every answer)."""
+    user = make_user("chc_assessor", *TEAM, *IC_TEAM)
+    api, fhir = Api(client, user.headers), Fhir(client, user.headers)
+    case_id = spell(api, NHS[0], site=fresh_site())
+    fire(api, case_id, "raise_escalation", data={"escalation_reason": "No P1 slot"})
+    episode = claimed_chc(client, user.headers, NHS[1])
+    seen = {
+        fhir.read(path)["resourceType"]
+        for path in (
+            "metadata",
+            "StructureDefinition/discharge-ready-date",
+            f"Encounter/{case_id}",
+            f"EpisodeOfCare/{episode}",
+            f"Task/{episode}-claim",
+            f"Flag/{case_id}-escalation",
+            "Encounter",
+        )
+    }
+    seen.add(fhir.get("Encounter/0", expect=404).json()["resourceType"])
+    assert seen == {
+        "CapabilityStatement",
+        "StructureDefinition",
+        "Encounter",
+        "EpisodeOfCare",
+        "Task",
+        "Flag",
+        "Bundle",
+        "OperationOutcome",
+    }
