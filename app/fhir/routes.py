@@ -86,10 +86,10 @@ def _read(
     resource: str,
     resource_id: str,
 ) -> Response:
-    found = service.read(
+    case_id, found = service.read(
         ctx, resource=resource, resource_id=resource_id, reader=_reader(actor, grant)
     )
-    log_read(request, ctx.session, actor, [int(resource_id.split("-", 1)[0])])
+    log_read(request, ctx.session, actor, [case_id])
     version = found.meta.versionId  # type: ignore[attr-defined]
     return fhir_response(found, {"ETag": f'W/"{version}"'})
 

@@ -129,19 +129,20 @@ KINDS: dict[str, Kind] = {
 }
 
 
-def read(ctx: Context, *, resource: str, resource_id: str, reader: Reader) -> BaseModel:
-    """One resource by id; 404 when it does not exist or the reader may not see it."""
+def read(ctx: Context, *, resource: str, resource_id: str, reader: Reader) -> tuple[int, BaseModel]:
+    """(its case id, the resource) by id; 404 when there is none or the reader may not see it
+    (another organisation's case reads as absent)."""
     kind = KINDS[resource]
     found = kind.ident(resource_id, ctx.now)
     missing = FhirError(f"{resource}/{resource_id} not found", status=404)
     if found is None:
         raise missing
-    _case_id, condition = found
+    case_id, condition = found
     where = [condition, scope(reader.organisation, shared_only=reader.shared_only)]
     row = ctx.repo.one(kind.source(ctx.now), where)
     if row is None:
         raise missing
-    return kind.build(ctx, [row], reader.identifiers)[0]
+    return case_id, kind.build(ctx, [row], reader.identifiers)[0]
 
 
 def search(
