@@ -36,6 +36,7 @@ from app.dashboard.snapshots import yesterday
 from app.db import get_sessionmaker, make_engine, make_sessionmaker
 from app.discharge.config import load_discharge_config
 from app.engine.readmodels import tick_read_models
+from app.fhir.install import install_fhir
 from app.health import router as health_router
 from app.links.routes import router as links_router
 from app.pathways_api.routes import router as pathways_router
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application.include_router(health_router)
     application.include_router(dashboard_page)
     application.include_router(oidc_router)  # sign-in through an identity provider: public
+    install_fhir(application)  # FHIR R4 out: /fhir/R4, OperationOutcome errors
     install_access(application, access)
     install_pages(application)
     application.mount(

@@ -68,6 +68,10 @@ READS: dict[str, Read] = {
         "(GET /adt/dead-letters)"
     ),
     "rfd.read": Read("The Ready-for-Discharge list, JSON and CSV (GET /rfd)", _FULL_OR_ANONYMOUS),
+    "fhir.read": Read(
+        "Cases as FHIR R4: Encounter, EpisodeOfCare, Task, Flag (GET /fhir/R4/...)",
+        frozenset({"full", "no_identifiers", "shared_only"}),
+    ),
     "dashboard.feed": Read("Every event after a cursor (GET /dashboard/feed)", _FULL_OR_ANONYMOUS),
     "dashboard.metrics": Read(
         "Daily figures and their series, and the dashboard page (GET /dashboard/metrics, "

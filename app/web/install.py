@@ -28,8 +28,8 @@ from app.web.access import (
 from app.web.templating import STATIC_DIR, render
 
 Handler = Callable[[Request, Any], Response | Awaitable[Response]]
-# Addresses that answer JSON whoever asks (the API, its description, health checks).
-NOT_PAGES = ("/api/", "/openapi.json", "/healthz", "/readyz")
+# Addresses that answer JSON whoever asks (the API, FHIR, the description, health checks).
+NOT_PAGES = ("/api/", "/fhir/", "/openapi.json", "/healthz", "/readyz")
 
 
 def install_pages(application: FastAPI) -> None:

@@ -75,7 +75,21 @@ SELF_REFUSED = frozenset({("post", "/api/v1/admin/users/{username}/deactivate")}
 # Path parameters that name an object of organisation A (B must get 404 for them); the others
 # (a pathway key, a panel date) name nothing an organisation owns.
 OWNED = frozenset(
-    {"case_id", "service_id", "import_id", "item_id", "username", "organisation", "message_id"}
+    {
+        "message_id",
+        "case_id",
+        "service_id",
+        "import_id",
+        "item_id",
+        "username",
+        "organisation",
+        # FHIR resources (/fhir/R4/...): a discharge case's Encounter and Flag, a CHC case's
+        # EpisodeOfCare, an IC episode's Task.
+        "encounter_id",
+        "episode_id",
+        "task_id",
+        "flag_id",
+    }
 )
 ROLES = sorted(KNOWN_ROLES)
 EVERY_ROLE = sorted(KNOWN_ROLES - {"system"})
@@ -164,6 +178,7 @@ def world(
         sample = int(api.create(site=site, patient_ref=NHS[0]).json()["id"])
         discharge = int(open_case(api, NHS[1], site=site)["id"])
         fire(api, discharge, "not_meeting_ctr", days_ago=2)
+        fire(api, discharge, "raise_escalation", data={"escalation_reason": "no P1 slot"})
         for org in (org_s, org_t):
             r = client.post(
                 f"/api/v1/cases/{discharge}/shares",
@@ -221,6 +236,10 @@ def world(
                 "key": "discharge",
                 "day": panels[0]["date"],
                 "message_id": dead_letter,
+                "encounter_id": str(discharge),
+                "episode_id": str(queue[0]["case_id"]),
+                "task_id": f"{waiting}-start",
+                "flag_id": f"{discharge}-escalation",
             },
             chc_case=int(queue[0]["case_id"]),
             sample_case=sample,

@@ -43,11 +43,12 @@ PUBLIC_PREFIXES = ("/sign-in/oidc/",)
 
 
 def page_routes(app: Any) -> list[tuple[str, str, APIRoute]]:
-    """(method, full path, route) of every route outside the API, as served."""
+    """(method, full path, route) of every route outside the API and FHIR (both covered by the
+    authorisation matrix, tests/hardening), as served."""
     out = []
     for context in iter_route_contexts(app.routes):
         route, path = context.original_route, context.path_format or ""
-        if not isinstance(route, APIRoute) or path.startswith("/api/"):
+        if not isinstance(route, APIRoute) or path.startswith(("/api/", "/fhir/")):
             continue
         for method in sorted(set(context.methods or ()) - {"HEAD"}):
             out.append((method, path, route))
