@@ -16,7 +16,16 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.errors import DomainError
-from app.web import account, case_page, chc_pages, huddle, ic_board, signin, tracker
+from app.web import (
+    account,
+    adt_dead_letters,
+    case_page,
+    chc_pages,
+    huddle,
+    ic_board,
+    signin,
+    tracker,
+)
 from app.web.access import (
     PageForbidden,
     PasswordChangeRequired,
@@ -40,6 +49,7 @@ def install_pages(application: FastAPI) -> None:
     application.include_router(chc_pages.router)
     application.include_router(huddle.router)
     application.include_router(tracker.router)
+    application.include_router(adt_dead_letters.router)
     application.add_exception_handler(SignInRequired, _sign_in_first)
     application.add_exception_handler(PageForbidden, _forbidden)
     for error in (RequestValidationError, DomainError, StarletteHTTPException):

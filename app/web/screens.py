@@ -3,14 +3,19 @@
 A screen is shown to a person (on the home page and in the header) when their roles hold the
 read it needs in pathways/config/access.yaml: the same need-to-know table the API applies, so
 a link never leads to a 403. Each screen's routes declare the same read (`app.web.access`).
+A screen may say how much waits there (`waiting`): one cheap count, on the home page only, so
+other pages' headers cost no query.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi import Request
+from sqlalchemy.orm import Session
 
+from app.adt.repository import AdtRepository
 from app.auth.access import AccessPolicy
 from app.auth.actor import Actor
 
@@ -23,6 +28,15 @@ class Screen:
     description: str
     read: str | None  # None: any signed-in user
     in_header: bool = True
+    # What waits on the screen for the person's organisation, as a sentence for the home page.
+    waiting: Callable[[Session, Actor], str] | None = None
+
+
+def _refused_messages(db: Session, actor: Actor) -> str:
+    count = AdtRepository(db).count_dead_letters(actor.organisation)
+    if count == 0:
+        return "None waiting."
+    return f"{count} message{'s' if count != 1 else ''} waiting."
 
 
 SCREENS: tuple[Screen, ...] = (
@@ -58,6 +72,14 @@ SCREENS: tuple[Screen, ...] = (
         "dashboard.metrics",
     ),
     Screen(
+        "adt-dead-letters",
+        "PAS messages",
+        "/adt/dead-letters",
+        "Messages from the hospital's PAS that HomeFirst refused: retry or dismiss each.",
+        "adt.messages",
+        waiting=_refused_messages,
+    ),
+    Screen(
         "api-docs",
         "API documentation",
         "/docs",
@@ -71,3 +93,8 @@ SCREENS: tuple[Screen, ...] = (
 def screens_for(request: Request, actor: Actor) -> list[Screen]:
     access: AccessPolicy = request.app.state.access
     return [s for s in SCREENS if s.read is None or access.grant(s.read, actor.roles) is not None]
+
+
+def waiting_on(db: Session, actor: Actor, screens: list[Screen]) -> dict[str, str]:
+    """For the home page: what waits on each of these screens that counts it."""
+    return {s.key: s.waiting(db, actor) for s in screens if s.waiting is not None}

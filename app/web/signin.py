@@ -29,7 +29,7 @@ from app.security.cookies import (
 from app.timeutil import utcnow
 from app.web.access import change_password_redirect, safe_next, session_policy, signed_in_actor
 from app.web.oidc import sign_in_options
-from app.web.screens import screens_for
+from app.web.screens import screens_for, waiting_on
 from app.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -52,11 +52,13 @@ def home(request: Request, db: DbDep, next_path: NextPath = None) -> Response:
         return RedirectResponse(change_password_redirect(safe_next(next_path)), status_code=303)
     if next_path and safe_next(next_path) != "/":
         return RedirectResponse(safe_next(next_path), status_code=303)
+    screens = screens_for(request, actor)
     return render(
         request,
         "home.html",
         actor=actor,
-        screens=screens_for(request, actor),
+        screens=screens,
+        waiting=waiting_on(db, actor, screens),
         page_title="Home",
         password_changed=request.query_params.get("password_changed") == "1",
     )

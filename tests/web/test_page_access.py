@@ -10,6 +10,7 @@ role with it gets the page (200), scoped to its organisation.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -18,10 +19,12 @@ from fastapi.testclient import TestClient
 
 from app.auth.access import AccessPolicy
 from app.auth.actor import INTERNAL_ROLES, KNOWN_ROLES
+from app.timeutil import utcnow
 from app.web.access import PageNeeds
 from tests.chc.helpers import ChcApi
 from tests.discharge.helpers import NHS
 from tests.helpers import Api
+from tests.web.adt_helpers import PasFeed
 
 # Routes anyone may reach: signing in and out, health, the API's own documentation, the
 # favicon, and the old dashboard sign-in address (a redirect to `/`).
@@ -102,11 +105,18 @@ def org_with_a_case(client: TestClient, make_user_module) -> dict[str, Any]:  # 
     chc_case = Api(client, owner.headers).create("chc", data={"person_name": "A Person"}).json()
     assessor = make_user_module("chc_assessor", org=owner.org)
     job = ChcApi(client, assessor.headers).upload("MLCSU", "mlcsu.csv", expect=202).json()
+    # A PAS message refused for the organisation (an A02 for a patient with no spell here).
+    now = utcnow()
+    refused = PasFeed.for_organisation(client, owner.org).send(
+        "A02", NHS[1], at=now - timedelta(minutes=5), received=now
+    )
+    assert refused.error_code == "no_open_spell"
     return {
         "org": owner.org,
         "case_id": case["id"],
         "chc_case_id": chc_case["id"],
         "import_id": job["id"],
+        "message_id": refused.message_id,
     }
 
 
