@@ -20,7 +20,9 @@ READY = re.compile(r"ADT listener on [\d.]+:(\d+)")
 
 
 @contextmanager
-def running_listener(database_url: str, log: Path, timeout: float = 60) -> Iterator[int]:
+def running_listener(
+    database_url: str, log: Path, *, pathways: Path | None = None, timeout: float = 60
+) -> Iterator[int]:
     """Start the listener on a free port; yield the port once it says it is listening; stop
     it with SIGTERM (as a service manager does) at the end."""
     port = free_port()
@@ -28,7 +30,7 @@ def running_listener(database_url: str, log: Path, timeout: float = 60) -> Itera
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
             [sys.executable, "-m", "app.cli", "adt", "listen", "--port", str(port), "--no-migrate"],
             cwd=PROJECT_ROOT,
-            env=process_env(database_url),
+            env=process_env(database_url, {"PATHWAYS_DIR": str(pathways)} if pathways else None),
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -13,21 +13,24 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.adt.service import AdtService, Receipt, build_adt_service
+from app.adt.service import AdtService, Receipt
 from app.auth.actor import Actor
 from app.cases.transition import CaseWriter
-from app.config import Settings
 from app.models import AdtMessage, Case, CaseEvent
 from app.timeutil import utcnow
 from tests.adt.messages import adt, hours_ago, patients
-
-PERSON = Actor(0, "coordinator", "SEFTON-CTH", frozenset({"discharge_team"}))
+from tests.adt.orgs import interfaces_for, unique_org
 
 
 @dataclass
 class Feed:
     service: AdtService
     sessions: sessionmaker[Session]
+    org: str
+
+    @property
+    def person(self) -> Actor:
+        return Actor(0, "coordinator", self.org, frozenset({"discharge_team"}))
 
     def send(self, raw: str, now: datetime | None = None) -> Receipt:
         with self.sessions() as session:
@@ -59,8 +62,10 @@ class Feed:
 
 
 @pytest.fixture
-def feed(settings: Settings, writer: CaseWriter, sessions: sessionmaker[Session]) -> Feed:
-    return Feed(build_adt_service(settings, writer), sessions)
+def feed(writer: CaseWriter, sessions: sessionmaker[Session]) -> Feed:
+    """The feed as shipped, sending for an organisation of this test's own."""
+    org = unique_org()
+    return Feed(AdtService(writer, interfaces_for(org)), sessions, org)
 
 
 def test_a_location_older_than_the_one_applied_is_refused_not_applied(feed: Feed) -> None:
@@ -160,7 +165,7 @@ def test_retry_applies_a_message_once_what_it_needed_has_arrived(feed: Feed) -> 
     feed.send(adt("A01", nhs, at=hours_ago(6)))
     with feed.sessions() as session:
         row = feed.service.retry(
-            session, early.message_id, organisation="SEFTON-CTH", by=PERSON, now=utcnow()
+            session, early.message_id, organisation=feed.org, by=feed.person, now=utcnow()
         )
     assert (row.outcome, row.ack_code, row.attempts, row.resolved_by) == (
         "applied",
@@ -172,7 +177,7 @@ def test_retry_applies_a_message_once_what_it_needed_has_arrived(feed: Feed) -> 
     # Another organisation's people cannot reach it.
     with feed.sessions() as session, pytest.raises(Exception, match="not found"):
         feed.service.retry(
-            session, early.message_id, organisation="ELSEWHERE", by=PERSON, now=utcnow()
+            session, early.message_id, organisation="ELSEWHERE", by=feed.person, now=utcnow()
         )
 
 
@@ -198,7 +203,7 @@ def test_a_cancelled_discharge_puts_the_patient_back_on_the_rfd_list_with_their_
     [nhs] = patients(1)
     feed.send(adt("A01", nhs, at=hours_ago(30)))
     case = feed.case(nhs)
-    team = make_user("discharge_team", org="SEFTON-CTH")
+    team = make_user("discharge_team", org=feed.org)
     ready = client.post(
         f"/api/v1/cases/{case.id}/events",
         json={

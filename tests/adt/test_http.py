@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.adt.service import AdtService
 from app.auth.service import create_token
 from tests.adt.listener import msa
 from tests.adt.messages import adt, hours_ago, patients
+from tests.adt.orgs import interfaces_for, unique_org
 
 HL7 = {"Content-Type": "x-application/hl7-v2+er7"}
+
+
+@pytest.fixture
+def org(client: TestClient) -> Iterator[str]:
+    """The app's feed sends for an organisation of this test's own while the test runs."""
+    state = client.app.state  # type: ignore[attr-defined]
+    shipped, org = state.adt, unique_org()
+    state.adt = AdtService(shipped.writer, interfaces_for(org))
+    try:
+        yield org
+    finally:
+        state.adt = shipped
 
 
 def _interface_token(client: TestClient, sessions: sessionmaker[Session], key: str) -> str:
@@ -34,7 +50,7 @@ def _post(client: TestClient, token: str, raw: str, **headers: str) -> Any:
 
 
 def test_an_interface_posts_a_message_and_gets_its_ack(
-    client: TestClient, sessions: sessionmaker[Session]
+    client: TestClient, sessions: sessionmaker[Session], org: str
 ) -> None:
     token = _interface_token(client, sessions, "rvy-pas")
     [nhs] = patients(1)
@@ -52,7 +68,7 @@ def test_an_interface_posts_a_message_and_gets_its_ack(
 
 
 def test_an_interface_may_send_only_as_itself(
-    client: TestClient, sessions: sessionmaker[Session]
+    client: TestClient, sessions: sessionmaker[Session], org: str
 ) -> None:
     token = _interface_token(client, sessions, "rem-pas")
     [nhs] = patients(1)
@@ -63,7 +79,7 @@ def test_an_interface_may_send_only_as_itself(
 
 
 def test_people_cannot_post_messages_and_the_body_must_be_hl7(
-    client: TestClient, sessions: sessionmaker[Session], make_user: Any
+    client: TestClient, sessions: sessionmaker[Session], make_user: Any, org: str
 ) -> None:
     person = make_user("discharge_team")
     r = client.post("/api/v1/adt", content=b"MSH|", headers={**person.headers, **HL7})
@@ -80,7 +96,7 @@ def test_people_cannot_post_messages_and_the_body_must_be_hl7(
 
 
 def test_dead_letters_are_listed_retried_and_dismissed(
-    client: TestClient, sessions: sessionmaker[Session], make_user: Any
+    client: TestClient, sessions: sessionmaker[Session], make_user: Any, org: str
 ) -> None:
     token = _interface_token(client, sessions, "rvy-pas")
     a, b = patients(2)
@@ -90,7 +106,7 @@ def test_dead_letters_are_listed_retried_and_dismissed(
         int(early.headers["x-adt-message-id"]),
         int(wrong.headers["x-adt-message-id"]),
     )
-    coordinator = make_user("discharge_team", org="SEFTON-CTH")
+    coordinator = make_user("discharge_team", org=org)
     listed = client.get("/api/v1/adt/dead-letters?limit=200", headers=coordinator.headers)
     assert listed.status_code == 200, listed.text
     rows = {r["id"]: r for r in listed.json()["items"]}
@@ -107,7 +123,7 @@ def test_dead_letters_are_listed_retried_and_dismissed(
         == 404
     )
     # A ward clinician has no read of them.
-    clinician = make_user("ward_clinician", org="SEFTON-CTH")
+    clinician = make_user("ward_clinician", org=org)
     assert client.get("/api/v1/adt/dead-letters", headers=clinician.headers).status_code == 403
 
     assert _post(client, token, adt("A01", a, at=hours_ago(5))).status_code == 200
@@ -128,14 +144,14 @@ def test_dead_letters_are_listed_retried_and_dismissed(
 
 
 def test_an_unparseable_dead_letter_cannot_be_retried_only_dismissed(
-    client: TestClient, sessions: sessionmaker[Session], make_user: Any
+    client: TestClient, sessions: sessionmaker[Session], make_user: Any, org: str
 ) -> None:
     token = _interface_token(client, sessions, "rvy-pas")
     garbage = _post(client, token, "this is not HL7")
     assert garbage.status_code == 422
     assert msa(garbage.content)[0] == "AR"
     message_id = int(garbage.headers["x-adt-message-id"])
-    coordinator = make_user("manager", org="SEFTON-CTH")
+    coordinator = make_user("manager", org=org)
     retried = client.post(
         f"/api/v1/adt/dead-letters/{message_id}/retry", headers=coordinator.headers
     )

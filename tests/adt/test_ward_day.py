@@ -18,6 +18,7 @@ from app.adt.sample import test_nhs_numbers as nhs_numbers
 from app.models import AdtMessage, Case, CaseEvent
 from app.timeutil import LONDON
 from tests.adt.listener import msa, running_listener
+from tests.adt.orgs import pathways_for, unique_org
 
 
 def _first() -> int:
@@ -31,7 +32,9 @@ def test_a_ward_day_fills_the_cases(
     first = _first()
     now = datetime.now(UTC)
     messages = sample_day(now, demo_patient=False, first=first)
-    with running_listener(db_url, tmp_path / "adt.log") as port:
+    org = unique_org()
+    pathways = pathways_for(org, tmp_path)
+    with running_listener(db_url, tmp_path / "adt.log", pathways=pathways) as port:
         with MLLPClient("127.0.0.1", port) as client:
             answers = [msa(client.send_message(m)) for m in messages]
         with sessions() as session:
@@ -60,7 +63,11 @@ def test_a_ward_day_fills_the_cases(
         cases = {
             c.patient_ref: c
             for c in session.scalars(
-                select(Case).where(Case.workflow_key == "discharge", Case.patient_ref.in_(p))
+                select(Case).where(
+                    Case.workflow_key == "discharge",
+                    Case.organisation == org,
+                    Case.patient_ref.in_(p),
+                )
             )
         }
         events = {

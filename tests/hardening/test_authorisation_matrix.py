@@ -43,7 +43,7 @@ from schemathesis import GenerationMode
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.auth.actor import KNOWN_ROLES
+from app.auth.actor import INTERNAL_ROLES, KNOWN_ROLES
 from app.auth.service import create_token
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker
@@ -92,7 +92,7 @@ OWNED = frozenset(
     }
 )
 ROLES = sorted(KNOWN_ROLES)
-EVERY_ROLE = sorted(KNOWN_ROLES - {"system"})
+EVERY_ROLE = sorted(KNOWN_ROLES - INTERNAL_ROLES)
 SEED = 20261203
 BASE = "http://testserver"
 

@@ -34,7 +34,7 @@ from schemathesis.specs.openapi.checks import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.auth.actor import KNOWN_ROLES
+from app.auth.actor import INTERNAL_ROLES, KNOWN_ROLES
 from app.auth.service import create_token
 from app.config import Settings
 from app.main import create_app
@@ -75,7 +75,7 @@ def target(
     settings: Settings, sessions: sessionmaker[Session], make_user_module
 ) -> Iterator[Target]:
     app = create_app(settings)
-    user = make_user_module(*sorted(KNOWN_ROLES - {"system"}))
+    user = make_user_module(*sorted(KNOWN_ROLES - INTERNAL_ROLES))
     with TestClient(app) as client:
         api = Api(client, user.headers)
         sample = api.create().json()["id"]
