@@ -112,13 +112,17 @@ class AdtService:
         feed = Feed(session, self.writer, interface, actor, now)
         applied: Applied | None = None
         failure: MessageRefused | None = None
+        # No savepoint (two round trips on every message): until the message is applied the
+        # transaction holds only reads, so a refused message rolls all of it back and its log
+        # row starts a new one.
         try:
-            with session.begin_nested():
-                applied = apply(feed, msg)
+            applied = apply(feed, msg)
         except MessageRefused as refused:
             failure = refused
         except DomainError as error:  # the pathway refused it: state, rule, data or time
             failure = _from_domain(error)
+        if failure is not None:
+            session.rollback()
         row = _row(msg, interface, now)
         _record(row, applied, failure)
         AdtRepository(session).add_message(row)
