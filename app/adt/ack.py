@@ -96,7 +96,8 @@ def _err(ack: Message, hl7_code: str, code: str, text: str) -> None:
     """The ERR segment: the HL7 error code (table 0357) and the words for the person at the
     interface engine; from 2.5 also the severity and HomeFirst's own code (ERR-5)."""
     if ack.version in _BEFORE_25:
-        where = ack.err.err_1.eld_4
+        # ERR-1 is an ELD; in 2.3 a CM_ELD, whose components hl7apy names after that type.
+        where = ack.err.err_1.cm_eld_4 if ack.version == "2.3" else ack.err.err_1.eld_4
         where.ce_1, where.ce_2, where.ce_3 = hl7_code, text[:200], "HL70357"
         return
     ack.err.err_3.cwe_1, ack.err.err_3.cwe_3 = hl7_code, "HL70357"

@@ -127,7 +127,7 @@ ERRORS = {
 }
 
 
-@pytest.mark.parametrize("version", ["2.3.1", "2.4", "2.5", "2.5.1", "2.6", "2.9"])
+@pytest.mark.parametrize("version", ["2.3", "2.3.1", "2.4", "2.5", "2.5.1", "2.6", "2.9"])
 @pytest.mark.parametrize("outcome", [{}, ERRORS])
 def test_an_ack_built_again_says_what_one_built_from_nothing_says(
     version: str, outcome: dict[str, str]
@@ -150,13 +150,13 @@ def test_an_ack_built_again_says_what_one_built_from_nothing_says(
     assert str(hl7.parse(first).segment("MSA")[2]) == "CTRL-1"
 
 
-@pytest.mark.parametrize("version", ["2.3.1", "2.4", "2.5", "2.6"])
+@pytest.mark.parametrize("version", ["2.3", "2.3.1", "2.4", "2.5", "2.6"])
 def test_a_refusal_carries_an_err_segment_in_every_version(version: str) -> None:
-    """HL7 table 0357's code in ERR: ERR-1.4 up to 2.4, ERR-3 from 2.5 with HomeFirst's own
-    code in ERR-5."""
+    """HL7 table 0357's code in ERR: ERR-1.4 up to 2.4 (CM_ELD in 2.3, ELD after), ERR-3 from
+    2.5 with HomeFirst's own code in ERR-5."""
     read = hl7.parse(_ack(version=version, **ERRORS))
     err = read.segment("ERR")
-    if version in ("2.3.1", "2.4"):
+    if version in ("2.3", "2.3.1", "2.4"):
         assert str(err[1][0][3][0]) == "204"
         assert str(err[1][0][3][1]).startswith("no open spell")
     else:

@@ -102,3 +102,18 @@ def test_a_refused_message_rolls_back_what_it_wrote_and_keeps_its_dead_letter(
     # Another patient's refusal does not touch this one's rows.
     assert _receive(adt, sessions, _a01(other, "RVY4200002", "XX", "REFUSE-3")).code == "AE"
     assert _state(sessions, nhs, local) == (1, 1, 1, before[3] + 3)
+
+
+def test_a_refused_v2_3_message_is_answered_and_its_repeat_too(
+    settings: Settings, writer: CaseWriter, sessions: sessionmaker[Session]
+) -> None:
+    """Building the ERR segment for HL7 2.3 (ERR-1 a CM_ELD) once raised after the dead letter
+    was committed: the sender got no ACK, sent again, and never got one."""
+    adt = build_adt_service(settings, writer)
+    (nhs,) = sample.test_nhs_numbers(FIRST + 100, 1)
+    raw = _a01(nhs, "RVY4200101", "SDGH", "V23-1").replace("|RVY|HOMEFIRST", "|XYZ|HOMEFIRST")
+    raw = raw.replace("|P|2.4", "|P|2.3")
+    first, again = _receive(adt, sessions, raw), _receive(adt, sessions, raw)
+    assert (first.code, first.error_code, again.duplicate) == ("AR", "unknown_sender", True)
+    assert again.ack.split("\r")[1:] == first.ack.split("\r")[1:]
+    assert "\rERR|^^^204&" in first.ack
