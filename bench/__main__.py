@@ -1,5 +1,5 @@
-"""`python -m bench run --quick | --full`, `python -m bench imports` and `python -m bench
-tracker` (see bench/README.md)."""
+"""`python -m bench run --quick | --full`, `python -m bench imports`, `python -m bench
+tracker` and `python -m bench adt` (see bench/README.md)."""
 
 from __future__ import annotations
 
@@ -77,7 +77,22 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--keep-db", action="store_true")
     t.add_argument("--reuse-db", action="store_true", help="measure a database kept before")
     t.add_argument("--no-save", action="store_true")
+    d = sub.add_parser("adt", help="the HL7 v2 ADT feed over MLLP: messages/s, ACK latency")
+    d.add_argument("--pg-url", default=r.get_default("pg_url"))
+    d.add_argument("--db-name", default="hf_bench_adt")
+    d.add_argument("--patients", type=int, default=300, help="throughput: 3 messages each")
+    d.add_argument("--rate", type=float, default=100.0, help="paced messages/s for latency")
+    d.add_argument("--seconds", type=float, default=20.0, help="length of each paced run")
+    d.add_argument(
+        "--profile-messages", type=int, default=300, help="messages timed step by step (0: none)"
+    )
+    d.add_argument("--cprofile", metavar="FILE", help="also write a cProfile of that run")
+    d.add_argument("--profile-only", action="store_true", help="only the step timing")
+    d.add_argument("--keep-db", action="store_true")
+    d.add_argument("--no-save", action="store_true")
     args = parser.parse_args(argv)
+    if args.command == "adt":
+        return _adt(args)
     if args.command == "imports":
         return _imports(args)
     if args.command == "tracker":
@@ -126,6 +141,33 @@ def _imports(args: argparse.Namespace) -> int:
             args.seed,
             args.keep_db,
             args.no_save,
+        )
+    )
+    print()
+    print(report(out))
+    if not args.no_save:
+        print(f"\nJSON: {save(out)}")
+    return 0
+
+
+def _adt(args: argparse.Namespace) -> int:
+    from bench.adt import AdtArgs, report, run_adt, save
+
+    host = args.pg_url.split("@")[-1].split("/")[0].split(":")[0]
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print("the bench only runs against a PostgreSQL on this machine", file=sys.stderr)
+        return 2
+    out = run_adt(
+        AdtArgs(
+            args.pg_url,
+            args.db_name,
+            args.patients,
+            args.rate,
+            args.seconds,
+            args.profile_messages,
+            args.cprofile,
+            args.keep_db,
+            args.profile_only,
         )
     )
     print()

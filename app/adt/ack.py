@@ -5,6 +5,7 @@ why. Built with hl7apy, which escapes the text it is given."""
 from __future__ import annotations
 
 import re
+import threading
 import uuid
 from datetime import datetime
 
@@ -32,29 +33,71 @@ def build_ack(
     """The ACK for one message, as ER7 (segments joined by carriage returns)."""
     # Delimiters in the words would be read as components; hl7apy escapes only the field one.
     text = re.sub(r"[\^~&\\]", " ", text) if text else text
+    # Only the time, the ACK's own control id and the acknowledged message's control id differ
+    # from one ACK to the next of a feed: the rest is kept built (hl7apy takes about as long to
+    # set a field as to parse one), per thread since an hl7apy message is changed in place.
+    key: tuple[str | None, ...] = (code, trigger, version, sender_application, sender_facility)
+    key += (text, error_code, hl7_error_code)
+    kept: dict[tuple[str | None, ...], Message] = _kept.__dict__.setdefault("acks", {})
+    ack = kept.get(key)
+    if ack is None:
+        if len(kept) >= _KEPT_PER_THREAD:
+            kept.clear()
+        ack = kept[key] = _ack(
+            code,
+            trigger,
+            version,
+            sender_application,
+            sender_facility,
+            text,
+            error_code,
+            hl7_error_code,
+        )
+    ack.msh.msh_7 = now.astimezone(LONDON).strftime("%Y%m%d%H%M%S")
+    ack.msh.msh_10 = uuid.uuid4().hex[:20]  # MSH-10 holds at most 20 characters in 2.4
+    ack.msa.msa_2 = control_id
+    return str(ack.to_er7())
+
+
+_kept = threading.local()
+_KEPT_PER_THREAD = 64  # distinct ACKs (sender, trigger, outcome and words) kept built
+
+
+def _ack(
+    code: str,
+    trigger: str,
+    version: str,
+    sender_application: str,
+    sender_facility: str,
+    text: str | None,
+    error_code: str | None,
+    hl7_error_code: str | None,
+) -> Message:
+    """An ACK with everything but MSH-7, MSH-10 and MSA-2, which `build_ack` sets each time
+    (set here first too, so the fields are added in the order they always were)."""
     ack = Message("ACK", version=_version(version), validation_level=VALIDATION_LEVEL.TOLERANT)
-    stamp = now.astimezone(LONDON).strftime("%Y%m%d%H%M%S")
     ack.msh.msh_3 = RECEIVING_APPLICATION
     ack.msh.msh_5 = sender_application
     ack.msh.msh_6 = sender_facility
-    ack.msh.msh_7 = stamp
+    ack.msh.msh_7 = ""
     ack.msh.msh_9 = f"ACK^{trigger}^ACK" if trigger else "ACK"
-    ack.msh.msh_10 = uuid.uuid4().hex[:20]  # MSH-10 holds at most 20 characters in 2.4
+    ack.msh.msh_10 = ""
     ack.msh.msh_11 = "P"
     ack.msa.msa_1 = code
-    ack.msa.msa_2 = control_id
+    ack.msa.msa_2 = ""
     if text:
         ack.msa.msa_3 = text[:80]
     if code != "AA":
         _err(ack, hl7_error_code or "207", error_code or "error", text or "")
-    return str(ack.to_er7())
+    return ack
 
 
 def _err(ack: Message, hl7_code: str, code: str, text: str) -> None:
     """The ERR segment: the HL7 error code (table 0357) and the words for the person at the
     interface engine; from 2.5 also the severity and HomeFirst's own code (ERR-5)."""
     if ack.version in _BEFORE_25:
-        where = ack.err.err_1.eld_4
+        # ERR-1 is an ELD; in 2.3 a CM_ELD, whose components hl7apy names after that type.
+        where = ack.err.err_1.cm_eld_4 if ack.version == "2.3" else ack.err.err_1.eld_4
         where.ce_1, where.ce_2, where.ce_3 = hl7_code, text[:200], "HL70357"
         return
     ack.err.err_3.cwe_1, ack.err.err_3.cwe_3 = hl7_code, "HL70357"

@@ -110,42 +110,49 @@ def parse(raw: str) -> AdtMessage:
             "unparseable", f"The message cannot be parsed: {exc}.", hl7_code="100", reject=True
         ) from None
     reader = _Reader(msg)
-    msh = msg.msh
-    control_id = reader.text(msh.msh_10)
+    # The first of each segment, read once (find_groups=False: segments are the message's
+    # children); an absent field is never asked for, as asking hl7apy for one creates it.
+    first: dict[str, Any] = {}
+    for child in msg.children:
+        first.setdefault(child.name, child)
+    msh, evn, pv1 = first["MSH"], first.get("EVN"), first.get("PV1")
+    control_id = reader.text(msh, "MSH_10")
     if not control_id:
         raise MessageRefused(
             "no_control_id", "MSH-10 (message control id) is empty.", hl7_code="101", reject=True
         )
-    code, trigger = reader.component(msh.msh_9, 0), reader.component(msh.msh_9, 1)
-    segments = {child.name for child in msg.children}
-    pv1 = msg.pv1 if "PV1" in segments else None
+    message_type = reader.components(msh, "MSH_9")
     return AdtMessage(
         raw=text,
-        application=reader.component(msh.msh_3, 0),
-        facility=reader.component(msh.msh_4, 0),
+        application=_at(reader.components(msh, "MSH_3"), 0),
+        facility=_at(reader.components(msh, "MSH_4"), 0),
         control_id=control_id,
-        version=reader.text(msh.msh_12),
-        message_code=code,
-        trigger=trigger,
-        sent_at=reader.when(msh.msh_7, "MSH-7"),
-        recorded_at=reader.when(msg.evn.evn_2, "EVN-2") if "EVN" in segments else None,
-        occurred_at=reader.when(msg.evn.evn_6, "EVN-6") if "EVN" in segments else None,
-        identifiers=reader.identifiers(msg.pid.pid_3) if "PID" in segments else (),
-        merged=reader.identifiers(msg.mrg.mrg_1) if "MRG" in segments else (),
-        patient_class=reader.text(pv1.pv1_2) if pv1 is not None else "",
-        location=reader.location(pv1.pv1_3) if pv1 is not None else None,
-        admitted_at=reader.when(pv1.pv1_44, "PV1-44") if pv1 is not None else None,
-        discharged_at=reader.when(pv1.pv1_45, "PV1-45") if pv1 is not None else None,
-        disposition=(reader.text(pv1.pv1_36) or None) if pv1 is not None else None,
-        expected_discharge=(
-            _day(reader.text(msg.pv2.pv2_9), "PV2-9") if "PV2" in segments else None
-        ),
+        version=reader.text(msh, "MSH_12"),
+        message_code=_at(message_type, 0),
+        trigger=_at(message_type, 1),
+        sent_at=reader.when(msh, "MSH_7"),
+        recorded_at=reader.when(evn, "EVN_2"),
+        occurred_at=reader.when(evn, "EVN_6"),
+        identifiers=reader.identifiers(first.get("PID"), "PID_3"),
+        merged=reader.identifiers(first.get("MRG"), "MRG_1"),
+        patient_class=reader.text(pv1, "PV1_2"),
+        location=reader.location(pv1, "PV1_3"),
+        admitted_at=reader.when(pv1, "PV1_44"),
+        discharged_at=reader.when(pv1, "PV1_45"),
+        disposition=reader.text(pv1, "PV1_36") or None,
+        expected_discharge=_day(reader.text(first.get("PV2"), "PV2_9"), "PV2-9"),
     )
 
 
+def _at(parts: list[str], index: int) -> str:
+    return parts[index] if index < len(parts) else ""
+
+
 class _Reader:
-    """Values out of hl7apy elements, with the message's escape sequences undone (hl7apy keeps
-    them as sent)."""
+    """Values out of hl7apy's segments, with the message's escape sequences undone (hl7apy keeps
+    them as sent). A field's text is serialised once however many of its components are read
+    (a field's ER7 costs hl7apy far more than splitting it); a segment or field that is absent
+    reads as empty."""
 
     def __init__(self, msg: Any) -> None:
         chars = msg.encoding_chars
@@ -163,33 +170,41 @@ class _Reader:
     def unescape(self, value: str) -> str:
         return self._escape.sub(lambda m: self._sep[m.group(1)], value).strip()
 
-    def text(self, element: Any) -> str:
-        return self.unescape(element.to_er7()) if element is not None else ""
+    def _repetitions(self, segment: Any, field: str) -> list[str]:
+        """The field's repetitions as sent (ER7), none when the segment or field is absent."""
+        if segment is None:
+            return []
+        return [repetition.to_er7() for repetition in segment.children.get(field)]
 
-    def component(self, element: Any, index: int) -> str:
-        parts = element.to_er7().split(self._component) if element is not None else []
-        return self.unescape(parts[index]) if index < len(parts) else ""
+    def text(self, segment: Any, field: str) -> str:
+        """The field's first repetition, components and all."""
+        found = self._repetitions(segment, field)
+        return self.unescape(found[0]) if found else ""
 
-    def identifiers(self, field: Any) -> tuple[Identifier, ...]:
+    def components(self, segment: Any, field: str) -> list[str]:
+        """The components of the field's first repetition."""
+        found = self._repetitions(segment, field)
+        return self._split(found[0]) if found else []
+
+    def _split(self, er7: str) -> list[str]:
+        return [self.unescape(part) for part in er7.split(self._component)]
+
+    def identifiers(self, segment: Any, field: str) -> tuple[Identifier, ...]:
         found = []
-        for repetition in field:
-            value = self.component(repetition, 0)
-            if value:
-                found.append(
-                    Identifier(value, self.component(repetition, 3), self.component(repetition, 4))
-                )
+        for repetition in self._repetitions(segment, field):
+            parts = self._split(repetition)
+            if parts[0]:
+                found.append(Identifier(parts[0], _at(parts, 3), _at(parts, 4)))
         return tuple(found)
 
-    def location(self, field: Any) -> Location | None:
-        ward = self.component(field, 0)
-        if not ward:
+    def location(self, segment: Any, field: str) -> Location | None:
+        parts = self.components(segment, field)
+        if not _at(parts, 0):
             return None
-        return Location(
-            ward, self.component(field, 1), self.component(field, 2), self.component(field, 3)
-        )
+        return Location(parts[0], _at(parts, 1), _at(parts, 2), _at(parts, 3))
 
-    def when(self, element: Any, item: str) -> datetime | None:
-        return _instant(self.component(element, 0), item)
+    def when(self, segment: Any, field: str) -> datetime | None:
+        return _instant(_at(self.components(segment, field), 0), field.replace("_", "-"))
 
 
 _TS = re.compile(

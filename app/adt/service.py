@@ -22,7 +22,7 @@ from app.adt.message import AdtMessage, MessageRefused, parse
 from app.adt.repository import AdtRepository
 from app.auth.actor import Actor
 from app.auth.repository import AuthRepository
-from app.auth.service import add_user
+from app.auth.service import UsernameTaken, add_user
 from app.cases.transition import CaseWriter
 from app.config import Settings
 from app.db import UnitOfWork
@@ -112,13 +112,17 @@ class AdtService:
         feed = Feed(session, self.writer, interface, actor, now)
         applied: Applied | None = None
         failure: MessageRefused | None = None
+        # No savepoint (two round trips on every message): until the message is applied the
+        # transaction holds only reads, so a refused message rolls all of it back and its log
+        # row starts a new one.
         try:
-            with session.begin_nested():
-                applied = apply(feed, msg)
+            applied = apply(feed, msg)
         except MessageRefused as refused:
             failure = refused
         except DomainError as error:  # the pathway refused it: state, rule, data or time
             failure = _from_domain(error)
+        if failure is not None:
+            session.rollback()
         row = _row(msg, interface, now)
         _record(row, applied, failure)
         AdtRepository(session).add_message(row)
@@ -241,14 +245,19 @@ class AdtService:
             return known
         user = AuthRepository(session).user_in(interface.organisation, interface.username)
         if user is None:
-            user = add_user(
-                session,
-                username=interface.username,
-                display_name=f"PAS feed ({interface.key})",
-                organisation=interface.organisation,
-                roles=[ROLE],
-                allow_internal_roles=True,
-            )
+            try:
+                user = add_user(
+                    session,
+                    username=interface.username,
+                    display_name=f"PAS feed ({interface.key})",
+                    organisation=interface.organisation,
+                    roles=[ROLE],
+                    allow_internal_roles=True,
+                )
+            except UsernameTaken:  # another connection's first message created it meanwhile
+                user = AuthRepository(session).user_in(interface.organisation, interface.username)
+                if user is None:
+                    raise
         session.rollback()  # end the read's transaction: each message is its own
         roles = frozenset(user.roles.split())
         if not user.active or ROLE not in roles:
