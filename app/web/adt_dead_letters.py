@@ -22,7 +22,6 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from app.adt.message import MessageRefused
 from app.adt.repository import AdtRepository
 from app.adt.routes import RESOLVERS
 from app.adt.service import AdtService
@@ -199,14 +198,10 @@ def retry(
         service.retry(
             db, message_id, organisation=user.actor.organisation, by=user.actor, now=utcnow()
         )
-    except Conflict as exc:  # resolved meanwhile, or its sender is still not configured
+    # Resolved meanwhile, its sender still not configured, or its text cannot be read.
+    except Conflict as exc:
         db.rollback()
         failure = _failure(message_id, "retry", "The message was not retried", exc.detail, 409)
-        return _again(request, db, user, message_id, before, back, failure)
-    except MessageRefused as exc:  # the raw text cannot be read: no retry will apply it
-        db.rollback()
-        text = f"{exc.text} Trying again cannot apply it: dismiss it, saying why."
-        failure = _failure(message_id, "retry", "The message was not retried", text, 409)
         return _again(request, db, user, message_id, before, back, failure)
     return _redirect(message_id, "retried", before, back)
 

@@ -131,7 +131,7 @@ def test_the_list_shows_each_waiting_message_newest_first(desk: Desk) -> None:
     assert (
         page.card(late.message_id)
         .facts["Why it was refused"]
-        .startswith("Arrived after a later message. A later message")
+        .startswith("Arrived after a later message. A later location")
     )
     # The message as received, a segment a line, the NHS number shown to a full grant.
     lines = card.raw.split("\n")
@@ -188,7 +188,7 @@ def test_retry_applies_it_once_the_admission_has_arrived(desk: Desk) -> None:
     assert api["total"] == 0
 
 
-def test_a_retry_that_is_still_refused_says_why_and_a_backdated_one_applies(desk: Desk) -> None:
+def test_a_retry_of_an_older_location_is_still_refused_and_says_why(desk: Desk) -> None:
     nhs = desk.patient()
     desk.admit(nhs, hours_ago=6)
     moved = desk.feed.send("A02", nhs, at=desk.ago(hours=2), received=desk.ago(hours=2))
@@ -203,22 +203,22 @@ def test_a_retry_that_is_still_refused_says_why_and_a_backdated_one_applies(desk
         "A08", nhs, at=desk.ago(hours=4), received=desk.ago(minutes=59), edd=edd
     )
     assert late_move.error_code == late_update.error_code == "out_of_order"
-    # From the message's own page: the older transfer cannot go before the later one.
+    # From the message's own page: an older location is never applied over a newer one, so
+    # a retry refuses it again, saying why; a person checks the ward and dismisses it.
     r = desk.post(f"{LIST}/{late_move.message_id}/retry", back="message")
     assert r.headers["location"] == f"{LIST}/{late_move.message_id}?done=retried"
     page = desk.page(r.headers["location"])
-    assert "is still refused. A time the case does not accept." in page.banner()
-    assert "before the case's previous 'ward_transfer' event" in page.banner()
-    assert page.facts["Why it was refused"].startswith("A time the case does not accept.")
+    assert "is still refused. Arrived after a later message." in page.banner()
+    assert "would put the patient back where they were" in page.banner()
+    assert page.facts["Why it was refused"].startswith("Arrived after a later message.")
     assert page.facts["Attempts"] == "2"
     assert "Waiting" in page.text
-    # The update applies as a backdated event.
+    # The late update carries a location too: the same.
     r = desk.post(f"{LIST}/{late_update.message_id}/retry", back="message")
-    page = desk.page(r.headers["location"])
-    row = desk.row(late_update.message_id)
-    assert row.outcome == "applied"
-    assert f"was applied to case {row.case_id}, recording: Update details" in page.banner()
-    assert desk.page().ids == [late_move.message_id]
+    assert desk.row(late_update.message_id).outcome == "rejected"
+    # Each names the case it was about.
+    assert desk.row(late_move.message_id).case_id == desk.row(moved.message_id).case_id
+    assert set(desk.page().ids) == {late_move.message_id, late_update.message_id}
 
 
 def test_dismissing_needs_a_reason_and_records_it(desk: Desk) -> None:
@@ -361,7 +361,7 @@ def test_an_unreadable_message_cannot_be_retried_but_can_be_dismissed(desk: Desk
     assert card.raw == "not an HL7 message\nsecond line"
     r = desk.post(f"{LIST}/{message_id}/retry", status=409)
     (error,) = ScreenPage(r.text).errors()
-    assert error[0].startswith("The message does not start with MSH. Trying again cannot apply it")
+    assert "cannot be applied (The message does not start with MSH.); dismiss it" in error[0]
     assert desk.row(message_id).outcome == "rejected"
     desk.post(f"{LIST}/{message_id}/dismiss", reason="Test message from the PAS supplier")
     assert desk.row(message_id).outcome == "dismissed"
