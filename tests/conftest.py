@@ -9,8 +9,9 @@ DATABASE ... TEMPLATE` on PostgreSQL). Tests about migrations take an empty data
 (`fresh_database_url`) and run Alembic themselves.
 
 Under pytest-xdist every worker is a session of its own, with its own databases. A module's
-tests on one backend go to one worker together (`pytest_xdist_make_scheduler`), so a fixture
-built once for the module (a database or a server) is still built once.
+tests on one backend go to one worker together, so a fixture built once for the module (a
+database or a server) is still built once, and each worker changes backend at most once, so its
+session-wide database, app and server per backend are built once too (tests/scheduling.py).
 """
 
 from __future__ import annotations
@@ -265,20 +266,11 @@ BACKENDS = ("sqlite", "postgresql")
 @pytest.hookimpl(optionalhook=True, tryfirst=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """`--dist loadscope` (pyproject's addopts), with a module's tests on one backend as the
-    unit of work: a worker takes all of them, so a fixture a module builds once (its own
-    database, server or data) is still built once per backend, and each worker runs its SQLite
-    units before its PostgreSQL ones (the collection's order), so its session-wide database,
-    app and server per backend are built once too. Units go to whichever worker is free.
-    Other `--dist` modes are xdist's own."""
+    unit of work, queued so that each worker changes backend at most once and the longest units
+    start first (tests/scheduling.py). Other `--dist` modes are xdist's own."""
     if config.getvalue("dist") != "loadscope":
         return None
-    from xdist.scheduler import LoadScopeScheduling
-
-    class ModuleAndBackend(LoadScopeScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            module, _, name = nodeid.partition("::")
-            params = name[name.find("[") + 1 : name.rfind("]")].split("-") if "[" in name else []
-            return f"{module} {' '.join(b for b in BACKENDS if b in params)}"
+    from tests.scheduling import ModuleAndBackend
 
     return ModuleAndBackend(config, log)
 
