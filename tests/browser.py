@@ -2,6 +2,12 @@
 accessibility (WCAG 2.2 A and AA), the three widths every screen must work at, and signing in
 through the real sign-in page.
 
+The width sweeps (`check_page`: axe and overflow at each width) run on one backend,
+LAYOUT_BACKEND: how a page is laid out and what axe finds in it come from its markup and styles,
+which do not depend on the database, and a sweep costs seconds a page. On the other backend a
+test still opens each page, so it renders from that database, and still fails on any script
+error or failed load it records (PageProblems); pass the test's `backend` to `check_page`.
+
 Use the `browser` fixture (tests/web/conftest.py re-exports it); a test that needs a browser
 fails under HOMEFIRST_REQUIRE_BROWSER=1 (CI) when Chromium is missing, and is skipped otherwise.
 """
@@ -18,6 +24,7 @@ import pytest
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 REQUIRE_BROWSER = os.environ.get("HOMEFIRST_REQUIRE_BROWSER") == "1"
 WIDTHS = (360, 768, 1280)  # phone, tablet, ward PC
+LAYOUT_BACKEND = "sqlite"  # the backend the width sweeps run on (see above)
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"]
 BLOCKING_IMPACTS = frozenset({"serious", "critical"})
 
@@ -102,10 +109,23 @@ def horizontal_overflow(page: Any) -> int:
     )
 
 
-def check_page(page: Any, url: str) -> dict[str, Any]:
-    """Open `url` at each width: accessibility violations and overflow per width."""
+def sweep_widths(backend: str) -> tuple[int, ...]:
+    """The widths pages are checked at on `backend`: all of them on LAYOUT_BACKEND, none on
+    the other (where layout and accessibility would only repeat LAYOUT_BACKEND's findings)."""
+    return WIDTHS if backend == LAYOUT_BACKEND else ()
+
+
+def check_page(page: Any, url: str, *, backend: str = LAYOUT_BACKEND) -> dict[str, Any]:
+    """Open `url` at each width of `sweep_widths(backend)`: accessibility violations and
+    overflow per width. On a backend without sweeps, `url` is opened once, at the widest
+    width (where a sweep ends too), and nothing is measured: the result is empty."""
     found: dict[str, Any] = {}
-    for width in WIDTHS:
+    widths = sweep_widths(backend)
+    if not widths:
+        page.set_viewport_size({"width": WIDTHS[-1], "height": 900})
+        page.goto(url)
+        page.wait_for_load_state("load")
+    for width in widths:
         page.set_viewport_size({"width": width, "height": 900})
         page.goto(url)
         page.wait_for_load_state("load")

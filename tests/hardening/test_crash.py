@@ -211,7 +211,13 @@ def _journeys(
 
 @pytest.fixture
 def crash_db(pg_databases: PostgresDatabases) -> Iterator[str]:
-    yield pg_databases.migrated()
+    # Durable, unlike the other tests' databases: every acknowledged commit must be on disk.
+    url = pg_databases.migrated(durable=True)
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SHOW synchronous_commit").scalar_one() == "on"
+    engine.dispose()
+    yield url
     # A database restart killed the admin connection the fixture drops databases with.
     pg_databases.admin.dispose()
 

@@ -1,6 +1,6 @@
 """The case page in Chromium: recording events by keyboard, a conflict between two browsers,
 and accessibility (axe-core, WCAG 2.2 A/AA) at three widths of the page, its errors and its
-conflict view."""
+conflict view (swept on tests/browser.py's LAYOUT_BACKEND)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from typing import Any
 import httpx
 
 from tests.browser import (
-    WIDTHS,
     accessibility_violations,
     check_page,
     horizontal_overflow,
     new_page,
     sign_in_with_token,
+    sweep_widths,
 )
 from tests.discharge.helpers import NHS
 
@@ -51,10 +51,10 @@ def _open_ready_case(api: httpx.Client) -> int:
     return case_id
 
 
-def _accessible_everywhere(page: Any) -> None:
+def _accessible_everywhere(page: Any, backend: str) -> None:
     """The page as it is now (an error or a conflict is the answer to a post, not an address):
-    axe at each width, and nothing wider than the screen."""
-    for width in WIDTHS:
+    axe at each width swept on `backend`, and nothing wider than the screen."""
+    for width in sweep_widths(backend):
         page.set_viewport_size({"width": width, "height": 900})
         assert accessibility_violations(page) == [], width
         assert horizontal_overflow(page) == 0, width
@@ -73,7 +73,7 @@ def _submit(page: Any, event: str) -> None:
 
 
 def test_recording_by_keyboard_with_errors_then_success(
-    browser: Any, live_server: str, make_user: Any
+    browser: Any, live_server: str, make_user: Any, backend: str
 ) -> None:
     team = make_user("discharge_team")
     case_id = _open_ready_case(_api(live_server, team.headers))
@@ -82,7 +82,7 @@ def test_recording_by_keyboard_with_errors_then_success(
     try:
         sign_in_with_token(page, live_server, team.token, next_path=f"/tracker/cases/{case_id}")
         assert page.url == url
-        for width, found in check_page(page, url).items():
+        for width, found in check_page(page, url, backend=backend).items():
             assert found == {"violations": [], "overflow": 0}, width
         page.set_viewport_size({"width": 1280, "height": 900})
 
@@ -94,7 +94,7 @@ def test_recording_by_keyboard_with_errors_then_success(
         assert page.title().startswith("Error: ")
         summary = page.locator(".nhsuk-error-summary")
         assert "Select delay code" in summary.inner_text()
-        _accessible_everywhere(page)
+        _accessible_everywhere(page, backend)
         page.set_viewport_size({"width": 1280, "height": 900})
 
         # The summary links to the input; choose the first reason with the arrow keys.
@@ -114,7 +114,7 @@ def test_recording_by_keyboard_with_errors_then_success(
 
 
 def test_a_second_browser_changes_the_case_and_the_first_sees_the_conflict(
-    browser: Any, live_server: str, make_user: Any
+    browser: Any, live_server: str, make_user: Any, backend: str
 ) -> None:
     first = make_user("discharge_team")
     second = make_user("discharge_team", org=first.org)
@@ -149,7 +149,7 @@ def test_a_second_browser_changes_the_case_and_the_first_sees_the_conflict(
         )
         api = _api(live_server, first.headers)
         assert api.get(f"/api/v1/cases/{case_id}").json()["attributes"].get("escalated") is not True
-        _accessible_everywhere(page)
+        _accessible_everywhere(page, backend)
         page.set_viewport_size({"width": 1280, "height": 900})
 
         # Re-applied against the case as it is now.

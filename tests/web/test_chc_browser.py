@@ -2,7 +2,7 @@
 open it, score a Checklist and see the indicative result and its rule, save it, start the full
 assessment, score a DST and see its indicative result, save it. Then every CHC page passes
 axe-core (WCAG 2.2 A/AA, no serious or critical violation) at 360, 768 and 1280 px without
-overflowing, with no console errors."""
+overflowing (swept on tests/browser.py's LAYOUT_BACKEND), with no console errors."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.browser import check_page, new_page, sign_in_with_token
+from tests.browser import check_page, new_page, sign_in_with_token, sweep_widths
 from tests.chc.helpers import CFG, ChcApi
 from tests.web.chc_helpers import open_case, refer_to_panel, to_screening
 
@@ -108,7 +108,7 @@ def test_an_assessor_claims_and_scores_by_keyboard(
 
 
 def test_the_chc_pages_pass_axe_at_every_width(
-    client: TestClient, make_user, browser, live_server: str
+    client: TestClient, make_user, browser, live_server: str, backend: str
 ) -> None:
     jo = make_user("chc_assessor")
     api = ChcApi(client, jo.headers)
@@ -131,9 +131,10 @@ def test_the_chc_pages_pass_axe_at_every_width(
             f"/chc/imports/{second['id']}",
             "/chc/reconciliation",
         ]
-        found = {path: check_page(page, f"{live_server}{path}") for path in pages}
+        found = {path: check_page(page, f"{live_server}{path}", backend=backend) for path in pages}
         clean = {"violations": [], "overflow": 0}
-        assert found == {path: dict.fromkeys(("360", "768", "1280"), clean) for path in pages}
+        widths = [str(w) for w in sweep_widths(backend)]
+        assert found == {path: dict.fromkeys(widths, clean) for path in pages}
         assert problems.errors == []
     finally:
         context.close()

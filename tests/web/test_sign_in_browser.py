@@ -89,19 +89,19 @@ def test_a_person_without_the_dashboard_does_not_see_it(
 
 
 def test_sign_in_and_home_pages_are_accessible_at_every_width(
-    browser: Any, live_server: str, make_user
+    browser: Any, live_server: str, make_user, backend: str
 ) -> None:  # noqa: ANN001
     user = make_user("discharge_team", "manager")
     context, page, problems = new_page(browser)
     try:
-        signed_out = check_page(page, f"{live_server}/")
+        signed_out = check_page(page, f"{live_server}/", backend=backend)
         if not page.is_visible("#token"):
             page.click("summary")
         page.fill("#token", user.token)
         with page.expect_navigation():
             page.press("#token", "Enter")
         assert page.locator("h1").inner_text() == "Your screens"
-        home = check_page(page, f"{live_server}/")
+        home = check_page(page, f"{live_server}/", backend=backend)
         # A failed sign-in shows the error summary: that state must be accessible too.
         context.clear_cookies()
         page.goto(f"{live_server}/")

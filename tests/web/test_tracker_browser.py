@@ -1,5 +1,6 @@
 """The tracker in Debian's Chromium: accessible (axe, WCAG 2.2 A/AA) and fitting at 360, 768
-and 1280 px, worked by keyboard alone, and printable."""
+and 1280 px (swept on tests/browser.py's LAYOUT_BACKEND), worked by keyboard alone, and
+printable."""
 
 from __future__ import annotations
 
@@ -19,13 +20,13 @@ def ward(client: TestClient, make_user_module: Any) -> Ward:
 
 
 def test_the_tracker_is_accessible_at_every_width(
-    browser: Any, live_server: str, ward: Ward
+    browser: Any, live_server: str, ward: Ward, backend: str
 ) -> None:
     context, page, problems = new_page(browser)
     try:
         sign_in_with_token(page, live_server, ward.team.token, next_path="/tracker")
         for address in ("/tracker", f"/tracker?site={ward.site_a}&sort=ward", "/tracker?print=1"):
-            found = check_page(page, f"{live_server}{address}")
+            found = check_page(page, f"{live_server}{address}", backend=backend)
             for width, result in found.items():
                 assert result["violations"] == [], (address, width, result["violations"])
                 assert result["overflow"] == 0, (address, width)
