@@ -44,7 +44,7 @@ from typing import Any
 
 import psycopg
 
-from app.adt.sample import test_nhs_numbers as nhs_numbers
+from app.adt.sample import synthetic_nhs_numbers as nhs_numbers
 from app.timeutil import LONDON
 from bench import load
 from bench.mllp import (

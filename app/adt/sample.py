@@ -21,7 +21,7 @@ from app.timeutil import LONDON
 DEMO_RFD_PATIENT = "9990000050"
 
 
-def test_nhs_numbers(start: int, count: int) -> list[str]:
+def synthetic_nhs_numbers(start: int, count: int) -> list[str]:
     """`count` valid NHS numbers from 999<start>, skipping the nine-digit stems with no check
     digit."""
     found: list[str] = []
@@ -47,7 +47,7 @@ def sample_day(now: datetime, *, demo_patient: bool = True, first: int = 1_200) 
         Patient(nhs, f"RVY{first + i:07d}", name)
         for i, (nhs, name) in enumerate(
             zip(
-                test_nhs_numbers(first, 6),
+                synthetic_nhs_numbers(first, 6),
                 ["ADAMS^ALICE", "BROWN^BILL", "CLARKE^CAROL", "DAVIES^DAN", "EVANS^EVE", "FOX^FAY"],
                 strict=True,
             )

@@ -6,7 +6,7 @@ import random
 import uuid
 from datetime import datetime, timedelta
 
-from app.adt.sample import test_nhs_numbers as _nhs_numbers
+from app.adt.sample import synthetic_nhs_numbers as _nhs_numbers
 from app.timeutil import LONDON, utcnow
 
 

@@ -268,8 +268,7 @@ def test_sigkill_mid_stream_loses_no_acknowledged_message_and_applies_each_once(
     engine = make_engine(url)
     sessions = make_sessionmaker(engine)
     now = datetime.now(UTC)
-    # (`sample.test_nhs_numbers`: imported by its name, pytest would collect it as a test.)
-    numbers = list(enumerate(sample.test_nhs_numbers(FIRST, PATIENTS)))
+    numbers = list(enumerate(sample.synthetic_nhs_numbers(FIRST, PATIENTS)))
     streams = [_stream(numbers[k::STREAMS], now) for k in range(STREAMS)]
     by_id = {m.control_id: m for stream in streams for m in stream}
     assert len(by_id) == 3 * PATIENTS

@@ -61,7 +61,7 @@ def test_a_refused_message_rolls_back_what_it_wrote_and_keeps_its_dead_letter(
     settings: Settings, writer: CaseWriter, sessions: sessionmaker[Session]
 ) -> None:
     adt = build_adt_service(settings, writer)
-    nhs, other = sample.test_nhs_numbers(FIRST, 2)
+    nhs, other = sample.synthetic_nhs_numbers(FIRST, 2)
     local = "RVY4200001"
     before = _state(sessions, nhs, local)
 
@@ -110,7 +110,7 @@ def test_a_refused_v2_3_message_is_answered_and_its_repeat_too(
     """Building the ERR segment for HL7 2.3 (ERR-1 a CM_ELD) once raised after the dead letter
     was committed: the sender got no ACK, sent again, and never got one."""
     adt = build_adt_service(settings, writer)
-    (nhs,) = sample.test_nhs_numbers(FIRST + 100, 1)
+    (nhs,) = sample.synthetic_nhs_numbers(FIRST + 100, 1)
     raw = _a01(nhs, "RVY4200101", "SDGH", "V23-1").replace("|RVY|HOMEFIRST", "|XYZ|HOMEFIRST")
     raw = raw.replace("|P|2.4", "|P|2.3")
     first, again = _receive(adt, sessions, raw), _receive(adt, sessions, raw)

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.adt.sample import sample_day
-from app.adt.sample import test_nhs_numbers as nhs_numbers
+from app.adt.sample import synthetic_nhs_numbers as nhs_numbers
 from app.models import AdtMessage, Case, CaseEvent
 from app.timeutil import LONDON
 from tests.adt.listener import msa, running_listener

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.adt.sample import test_nhs_numbers as nhs_numbers
+from app.adt.sample import synthetic_nhs_numbers as nhs_numbers
 from app.auth.access import AccessFile, AccessPolicy
 from app.models.access import AccessRecord, AccessRecordCase
 from app.models.adt import AdtMessage

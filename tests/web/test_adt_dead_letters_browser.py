@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from app.adt.sample import test_nhs_numbers as nhs_numbers
+from app.adt.sample import synthetic_nhs_numbers as nhs_numbers
 from app.timeutil import utcnow
 from tests.browser import (
     WIDTHS,
