@@ -19,6 +19,8 @@ COPY pathways ./pathways
 RUN pip install -c requirements.lock -e .
 
 USER homefirst
-EXPOSE 8000
+# 8000: the HTTP service. 2575: the HL7 v2 ADT listener, run from the same image as its own
+# container: `homefirst adt listen --host 0.0.0.0 --port 2575 --no-migrate`.
+EXPOSE 8000 2575
 # `serve` applies migrations (alembic upgrade head) and then starts uvicorn.
 CMD ["homefirst", "serve", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]
