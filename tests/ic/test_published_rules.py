@@ -4,6 +4,7 @@ wording it checks; the expected figures are worked out in the comments."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 from app.auth.actor import Actor
 from app.engine.context import EffectContext
 from app.ic import rules
+from app.models import Case
 from app.timeutil import LONDON
 from tests.discharge.helpers import NHS, today
 from tests.ic.helpers import IC_TEAM, PLAN, Ic, fresh_site, iso, london_at, make_service
@@ -313,3 +315,89 @@ def test_a_step_down_episode_takes_the_discharge_cases_date_of_birth() -> None:
     rules.open_step_down_ic_episode(_discharge({}, ports))
     assert [d.get("date_of_birth") for d in ports.opened] == ["1950-06-30", None]
     assert ports.opened[0]["hospital_discharge_at"] == "2026-11-02T10:00:00+00:00"
+
+
+# -- Row 35: UCR condition labels on the screens and in the API ----------------------------------
+def _signed_in(client: TestClient, token: str) -> TestClient:
+    browser = TestClient(client.app)
+    browser.headers["Origin"] = "http://testserver"
+    r = browser.post("/sign-in/token", data={"token": token}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    return browser
+
+
+def test_ucr_conditions_are_shown_with_their_labels(client: TestClient, make_user) -> None:
+    """PUBLISHED-RULES row 35 (U12), verbatim from NHS England's 2022 guidance as reproduced:
+    "Reduced function/ deconditioning/reduced mobility"; urgent catheter care is known by topic
+    only, so its label says the wording is not confirmed."""
+    user = make_user(*IC_TEAM, "manager")
+    ic = Ic(client, user.headers, fresh_site())
+    crisis = make_service(client, user.headers, site=ic.site, model="crisis_response", capacity=4)
+    waiting = int(ic.refer(NHS[0])["id"])
+    ic.fire(waiting, "flag_urgent_response", ucr_condition="reduced_function")
+    ic.fire(waiting, "triage", priority="urgent", planned_model="crisis_response")
+    ic.fire(waiting, "await_capacity")
+    started = int(ic.refer(NHS[1])["id"])
+    ic.fire(started, "flag_urgent_response", ucr_condition="urgent_catheter_care")
+    ic.fire(started, "start_crisis_response", service_id=crisis["id"])
+
+    listed = ic.get("/waiting-list", site=ic.site)["items"]
+    assert [(r["case_id"], r["ucr_condition"]) for r in listed] == [
+        (
+            waiting,
+            {
+                "code": "reduced_function",
+                "label": "Reduced function/ deconditioning/reduced mobility",
+                "verbatim": True,
+            },
+        )
+    ]
+    occupants = ic.get(f"/services/{crisis['id']}/occupancy")["occupants"]
+    assert [(o["case_id"], o["ucr_condition"]) for o in occupants] == [
+        (
+            started,
+            {"code": "urgent_catheter_care", "label": "Urgent catheter care", "verbatim": False},
+        )
+    ]
+    # The stored value stays HomeFirst's id; the pathway API carries the labels.
+    assert ic.case(waiting)["attributes"]["ucr_condition"] == "reduced_function"
+    pathway = client.get("/api/v1/pathways/intermediate_care", headers=user.headers).json()
+    field = pathway["definition"]["fields"]["ucr_condition"]
+    assert field["labels"]["end_of_life_crisis"] == "Palliative/end-of- life crisis support"
+
+    browser = _signed_in(client, user.token)
+    board = browser.get("/ic/board").text
+    assert "Reduced function/ deconditioning/reduced mobility" in board
+    assert "Urgent catheter care (wording not confirmed)" in board
+    page = browser.get(f"/tracker/cases/{waiting}").text
+    assert "Reduced function/ deconditioning/reduced mobility" in page
+    # The form for a new 2-hour referral offers the labels, with HomeFirst's ids as the values.
+    fresh = int(ic.refer(NHS[2])["id"])
+    form = browser.get(f"/tracker/cases/{fresh}").text
+    assert re.search(r'value="frailty_decompensation"[^>]*>\s*Decompensation of frailty\s*<', form)
+
+
+# -- An episode opened on version 1 carries on under version 1 -----------------------------------
+def test_an_episode_on_version_1_still_works(client: TestClient, make_user, sessions) -> None:
+    user = make_user(*IC_TEAM, "manager")
+    ic = Ic(client, user.headers, fresh_site())
+    home = make_service(client, user.headers, site=ic.site, model="home_based_ic", capacity=3)
+    cid = int(ic.refer(NHS[0], direction="step_down", referrer="hospital")["id"])
+    with sessions() as session:  # as if opened before version 2 was published
+        stored = session.get(Case, cid)
+        assert stored is not None
+        stored.workflow_version = 1
+        session.commit()
+    assert ic.case(cid)["workflow_version"] == 1
+    # Version 1 has no date of birth...
+    refused = ic.fire(cid, "update_details", date_of_birth="1940-01-01", expect=422)
+    assert refused["errors"] == [
+        {"field": "date_of_birth", "problem": "not accepted by this event"}
+    ]
+    # ...but walks as before; the follow-up rule (a reporting rule, in configuration) is today's:
+    # home-based IC is rehabilitation, so the follow-up is owed.
+    ic.fire(cid, "triage", priority="routine", planned_model="home_based_ic")
+    ic.fire(cid, "start_home_based_ic", service_id=home["id"])
+    ic.fire(cid, "record_transition_plan", **PLAN)
+    ic.fire(cid, "end_episode", outcome="independent")
+    assert [r["case_id"] for r in ic.get("/follow-ups", site=ic.site)["items"]] == [cid]
