@@ -193,8 +193,8 @@ def report(
     cohort_year: Annotated[
         int | None,
         Query(
-            ge=2000,
-            le=9998,
+            ge=1900,
+            le=2199,
             description="ASCOF 2B: the year of the October-December hospital discharges; by "
             "default the latest whose 91 days have all passed by date_to",
         ),
