@@ -70,15 +70,29 @@ def follow_up(attributes: dict[str, Any], config: IcConfig) -> FollowUp:
             return FollowUp(False, f"only {', '.join(rule.directions)} episodes are followed up")
         models = ", ".join(label(m) for m in rule.after_models)
         return FollowUp(False, f"the episode included none of: {models}")
-    if attributes.get("outcome") in rule.no_call_outcomes:
+    if _known_at_follow_up(attributes, config):
         return FollowUp(
             False,
-            f"the outcome was {attributes.get('outcome')}: counted as such at 91 days, no call",
+            f"the outcome was {attributes.get('outcome')} within {rule.days} days: counted as "
+            "such, no call",
         )
     basis = attributes.get("hospital_discharge_at") or attributes.get("ended_at")
     if basis is None:
         return FollowUp(True, "the episode has not ended")
     return FollowUp(True, "needed", london_day(basis) + timedelta(days=rule.days))
+
+
+def _known_at_follow_up(attributes: dict[str, Any], config: IcConfig) -> bool:
+    """An outcome (died) that already gives the 91-day result: only when the episode ended on
+    or before the 91-day date ("died within the three months"); a death after it leaves the
+    result at 91 days to be recorded."""
+    rule = config.still_at_home_follow_up
+    if attributes.get("outcome") not in rule.no_call_outcomes:
+        return False
+    ended, discharged = attributes.get("ended_at"), attributes.get("hospital_discharge_at")
+    if not ended or not discharged:
+        return True  # no later date to compare with: the end is the basis itself
+    return london_day(ended) <= london_day(discharged) + timedelta(days=rule.days)
 
 
 def in_follow_up_scope(attributes: dict[str, Any], config: IcConfig) -> bool:
@@ -93,9 +107,8 @@ def result_at_91_days(attributes: dict[str, Any], config: IcConfig) -> str | Non
     recorded = attributes.get("still_at_home_91d")
     if recorded:
         return str(recorded)
-    outcome = attributes.get("outcome")
-    if outcome in config.still_at_home_follow_up.no_call_outcomes:
-        return str(outcome)
+    if _known_at_follow_up(attributes, config):
+        return str(attributes["outcome"])
     return None
 
 

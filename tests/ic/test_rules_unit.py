@@ -79,6 +79,13 @@ def test_a_death_during_the_episode_is_a_91_day_result_not_an_exclusion() -> Non
     assert result_at_91_days(STEP_DOWN, IcConfig()) is None  # awaiting the call
     recorded = {**STEP_DOWN, "still_at_home_91d": "not_at_home"}
     assert result_at_91_days(recorded, IcConfig()) == "not_at_home"
+    # A death after the 91-day date (a long delayed exit) is not a death "within the three
+    # months": where the person was at 91 days is still to be recorded.
+    late = {**died, "ended_at": "2026-05-03T10:00:00+00:00"}  # discharged 31 January
+    assert result_at_91_days(late, IcConfig()) is None
+    assert follow_up(late, IcConfig()).due_on == date(2026, 5, 2)
+    on_the_day = {**died, "ended_at": "2026-05-02T10:00:00+00:00"}
+    assert result_at_91_days(on_the_day, IcConfig()) == "died"
 
 
 @pytest.mark.parametrize(
