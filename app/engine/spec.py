@@ -33,11 +33,21 @@ class FieldSpec(_Strict):
     codelist: str | None = None
     # False for event-only data (kept in the event, not copied onto the case).
     store: bool = True
+    # For type `enum`: words to show for some or all choices (screens, forms); the stored value
+    # stays the choice.
+    labels: dict[str, str] = {}
+    # For `date` and `datetime`: no later than the event's own clinical date (a date of birth).
+    not_in_future: bool = False
 
     @model_validator(mode="after")
     def _check(self) -> FieldSpec:
         if self.type == "enum" and not self.choices:
             raise ValueError("an enum field needs choices")
+        unknown = sorted(set(self.labels) - set(self.choices))
+        if unknown:
+            raise ValueError(f"labels name values that are not choices: {', '.join(unknown)}")
+        if self.not_in_future and self.type not in ("date", "datetime"):
+            raise ValueError("not_in_future applies to date and datetime fields only")
         if self.type == "code" and not self.codelist:
             raise ValueError("a code field needs a codelist")
         return self

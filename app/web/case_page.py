@@ -223,7 +223,7 @@ def show_value(spec: FieldSpec | None, value: Any, codes: CodeSetRegistry, on: d
             entry = None
         return f"{entry.label} ({value})" if entry is not None else value
     if spec is not None and spec.type == "enum" and isinstance(value, str):
-        return humanise(value)
+        return spec.labels.get(value) or humanise(value)
     if spec is not None and spec.type in ("date", "datetime") and isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value)
