@@ -80,22 +80,23 @@ class ContextFilter(logging.Filter):
         return True
 
 
-# Ten digits, possibly written 3-3-4 with spaces or hyphens, not inside a longer run of digits.
-_NHS_SHAPED = re.compile(r"(?<!\d)(\d{3})[ -]?(\d{3})[ -]?(\d{4})(?!\d)")
-_TOKEN_SHAPED = re.compile(r"\bhf_[A-Za-z0-9_-]{8,}|(?i:bearer)\s+[A-Za-z0-9._~+/=-]{8,}")
+# Ten digits, possibly written 3-3-4 with spaces or hyphens, standing alone: not inside a longer
+# run of letters and digits (a request id, a hex digest, a longer number).
+NHS_SHAPED = re.compile(r"(?<![A-Za-z0-9])(\d{3})[ -]?(\d{3})[ -]?(\d{4})(?![A-Za-z0-9])")
+TOKEN_SHAPED = re.compile(r"\bhf_[A-Za-z0-9_-]{8,}|(?i:bearer)\s+[A-Za-z0-9._~+/=-]{8,}")
 NHS_NUMBER_MASK = "[nhs-number]"
 TOKEN_MASK = "[token]"  # noqa: S105 - what replaces a token, not one
 
 
 def redact(text: str) -> str:
     """`text` with anything that is an NHS number or looks like a token masked."""
-    text = _TOKEN_SHAPED.sub(TOKEN_MASK, text)
+    text = TOKEN_SHAPED.sub(TOKEN_MASK, text)
 
     def nhs(match: re.Match[str]) -> str:
         digits = "".join(match.groups())
         return NHS_NUMBER_MASK if is_valid_nhs_number(digits) else match.group(0)
 
-    return _NHS_SHAPED.sub(nhs, text)
+    return NHS_SHAPED.sub(nhs, text)
 
 
 class Redact(logging.Filter):

@@ -34,6 +34,7 @@ NOT_VALID = "9434765918"  # wrong check digit: a ten-digit number that is no NHS
         ("patient 943-476-5919 moved", f"patient {NHS_NUMBER_MASK} moved"),
         (f"ref {NOT_VALID}", f"ref {NOT_VALID}"),
         (f"order 1{VALID}0", f"order 1{VALID}0"),  # inside a longer number: not one
+        (f"request ab{VALID}cd", f"request ab{VALID}cd"),  # inside an id: not one either
         ("token hf_AbCdEf0123456789_xyz used", f"token {TOKEN_MASK} used"),
         ("Authorization: Bearer eyJhbGciOi.J9abc", f"Authorization: {TOKEN_MASK}"),
         ("case 1234 event open", "case 1234 event open"),
