@@ -13,8 +13,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.codelists.loader import CodeSetRegistry
-from app.config import PROJECT_ROOT
+from app.config import PROJECT_ROOT, Settings
 from app.dashboard.drd_return import COLUMNS
+from app.main import create_app
 from app.timeutil import utcnow
 from tests.dashboard.ward_month import NHS, build, interface_headers
 
@@ -261,3 +262,31 @@ def test_who_reads_the_extract(client: TestClient, make_user, month: Month) -> N
         ("/api/v1/dashboard/exports/spells.json", tuple(sorted([ids["P5"], ids["P6"]]))),
         ("/api/v1/dashboard/exports/spells.csv", tuple(sorted([ids["P5"], ids["P6"]]))),
     }
+
+
+def test_the_pathway_shares_carry_the_bolton_caveat(
+    settings: Settings, client: TestClient, month: Month
+) -> None:
+    """PUBLISHED-RULES.md row 21: the 50/45/4/1 shares are "(Adapted from John Bolton model for
+    persons aged 65 and over, and when used across all 18+ age groups, it is expected that a
+    greater percentage than detailed will be allocated to pathways 0 and 1.)"."""
+    _, _, user = month
+    app = create_app(settings)
+    try:
+        with TestClient(app) as browser:
+            browser.headers["Origin"] = "http://testserver"
+            login = browser.post(
+                "/sign-in/token", data={"token": user.token}, follow_redirects=False
+            )
+            assert login.status_code == 303, login.text
+            page = browser.get("/dashboard", params={"date": "2026-11-20"})
+            assert page.status_code == 200
+            text = " ".join(page.text.split())
+            assert (
+                "Adapted from John Bolton model for persons aged 65 and over, and when used across"
+                " all 18+ age groups, it is expected that a greater percentage than detailed will"
+                " be allocated to pathways 0 and 1." in text
+            )
+            assert 'id="tile-discharged">1</span>discharged (all)' in text
+    finally:
+        app.state.sessions.kw["bind"].dispose()
