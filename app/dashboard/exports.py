@@ -1,6 +1,6 @@
 """National-return exports as CSV: the daily and weekly acute discharge returns and the
 quarterly CHC collection. Column and metric names are the national ones
-(/work/shared/docs PUBLISHED-RULES.md §2.2; docs/domain.md §6.3, §7.7).
+(the audit of published definitions, PUBLISHED-RULES.md §2.2; docs/domain.md §6.3, §7.7).
 
 - Daily: the sitrep's three daily series. "Number of patients discharged" counts patients
   discharged while not meeting the criteria to reside ("the number of patients discharged … or
