@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, date, datetime
 
 from fastapi.testclient import TestClient
 
+from app.dashboard.repository import DashboardRepository
+from app.db import UnitOfWork
+from app.models import MetricSnapshot
 from tests.chc.helpers import TEAM, ChcApi, checklist, dst
 from tests.dashboard.known_day import build
 
@@ -30,7 +34,17 @@ def test_acute_daily_return(client: TestClient, make_user) -> None:
     rows = _csv(r)
     nctr = "Number of patients who no longer meet the criteria to reside"
     remaining = "Number of patients remaining in hospital who no longer meet the criteria to reside"
-    beyond = "Number of additional bed days, patients with length of stay of {} days or over"
+    # The additional bed days are a weekly snapshot (PUBLISHED-RULES.md row 11: "A weekly
+    # snapshot group that sits with the delay reasons"), no longer daily columns: the old
+    # daily Σ(LOS − N) over all inpatients was not the national figure.
+    assert list(rows[0]) == [
+        "Date",
+        "Hospital system",
+        "Site",
+        nctr,
+        "Number of patients discharged",
+        remaining,
+    ]
     assert [
         (
             row["Date"],
@@ -39,16 +53,13 @@ def test_acute_daily_return(client: TestClient, make_user) -> None:
             row[nctr],
             row["Number of patients discharged"],
             row[remaining],
-            row[beyond.format(7)],
-            row[beyond.format(14)],
-            row[beyond.format(21)],
         )
         for row in rows
     ] == [
-        # 28th: stays of 8, 0, 27, 1, 18, 3 and 2 days.
-        ("2026-03-28", site, "LUHFT", "4", "0", "4", "32", "17", "6"),
-        # 29th: C (28 days), D (2) and F (4) still in.
-        ("2026-03-29", site, "LUHFT", "6", "3", "2", "21", "14", "7"),
+        ("2026-03-28", site, "LUHFT", "4", "0", "4"),
+        # 29th: A, B and H discharged, each not meeting the criteria when they left (row 10:
+        # "the number of patients discharged … or remaining in hospital" of the NCTR ones).
+        ("2026-03-29", site, "LUHFT", "6", "3", "2"),
     ]
     r = client.get(
         "/api/v1/dashboard/exports/acute-discharge-daily.csv",
@@ -183,3 +194,45 @@ def test_chc_figures_in_the_daily_metrics(client: TestClient, make_user) -> None
         "reason": "CHC figures need one of the roles: chc_assessor, chc_panel, "
         "chc_decision_maker, broker, manager, admin, analyst",
     }
+
+
+def test_a_day_stored_under_the_old_definitions_keeps_its_figures_and_leaves_the_new_cells_empty(
+    client: TestClient, make_user, sessions
+) -> None:  # noqa: ANN001
+    """A reported day never changes: a day stored before the national definitions (no
+    `definitions` in its figures) is not recomputed, and the returns do not pass its count of
+    every discharge off as "Number of patients discharged" (NCTR discharges, row 10)."""
+    user = make_user("manager")
+    site = "OLD-DEFS"
+    old = {
+        "nctr_on_day": 5,
+        "nctr_remaining": 3,
+        "discharged": 4,
+        "length_of_stay": {"7_plus": {"patients": 2, "bed_days_beyond": 9}},
+        "by_site": [{"hospital_system": "LUHFT", "site": site}],
+    }
+    at = datetime(2026, 3, 1, 23, 59, tzinfo=UTC)
+    with sessions() as session, UnitOfWork(session):
+        DashboardRepository(session).add_snapshot(
+            MetricSnapshot(
+                day=date(2026, 3, 1),
+                site=site,
+                organisation=user.org,
+                snapshot_at=at,
+                computed_at=at,
+                payload={"discharge": old},
+            )
+        )
+    params = {"from": "2026-03-01", "to": "2026-03-01", "site": site}
+    r = client.get(
+        "/api/v1/dashboard/exports/acute-discharge-daily.csv", params=params, headers=user.headers
+    )
+    (row,) = _csv(r)
+    assert row["Number of patients who no longer meet the criteria to reside"] == "5"
+    assert row["Number of patients discharged"] == ""
+    # 1 March 2026 is a Sunday: its weekly bed days are empty too, and no reasons are made up.
+    r = client.get(
+        "/api/v1/dashboard/exports/acute-discharge-weekly.csv", params=params, headers=user.headers
+    )
+    rows = _csv(r)
+    assert [(x["Metric Group"], x["Value"]) for x in rows] == [("Additional bed days", "")] * 3
