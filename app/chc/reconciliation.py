@@ -114,8 +114,16 @@ def _apply_incoming(
     if item.field == "fast_track":
         if value is not True:
             raise Conflict("a Fast Track case cannot be taken off Fast Track by reconciliation")
-        data: dict[str, Any] = {"fast_track_reason": why}
-        writer.fire(session, case.id, Command("fast_track", actor, data, None, why), now=now)
+        loaded = writer.engine.catalogue.get(case.workflow_key, case.pathway_version)
+        if loaded is not None and "fast_track_flagged" in loaded.spec.fields:
+            # A list's flag is not a Fast Track: that needs the appropriate clinician and their
+            # registration. The flag is recorded (and rated red) until someone records it.
+            flag = {"fast_track_flagged": True, "source_list": record.source_list}
+            flag["source_record_id"] = record.source_record_id
+            command = Command("update_details", actor, flag, None, why)
+        else:  # pathway version 1: its Fast Track needs no clinician
+            command = Command("fast_track", actor, {"fast_track_reason": why}, None, why)
+        writer.fire(session, case.id, command, now=now)
         return
     data = {
         item.field: value,

@@ -125,10 +125,12 @@ def test_three_lists_merge_into_one_working_list_and_a_second_import_changes_not
         assert sum(report["counts"].values()) + len(report["blank_rows"]) == rows
 
     before = _footprint(sessions, user.org)
-    # 12 people opened; Fast Track flagged once; one update_details per linked row (9).
+    # 12 people opened; one update_details per linked row (9). The Fast Track flag of one row is
+    # a fact on its open event, not a Fast Track: that needs "an 'appropriate clinician' ... a
+    # registered nurse or a registered medical practitioner" (Fast Track Pathway Tool guidance).
     assert before == {
         "cases": 12,
-        "events": 12 + 1 + 9,
+        "events": 12 + 9,
         "imports": 3,
         "records": 21,
         "items": 5,
@@ -142,6 +144,11 @@ def test_three_lists_merge_into_one_working_list_and_a_second_import_changes_not
 
     # One working list: 12 people, each once.
     queue = api.queue()
+    # ML-0004's Fast Track flag is kept and rated red, but the case is not on Fast Track: the
+    # Fast Track needs the appropriate clinician and their registration.
+    [flagged] = [i for i in queue["items"] if i["person_name"] == "Irene Gallagher"]
+    assert (flagged["state"], flagged["rag"]) == ("referred", "red")
+    assert "fast_track_flagged_on_a_list" in [r["rule_id"] for r in flagged["reasons"]]
     assert queue["count"] == 12
     assert len({i["case_id"] for i in queue["items"]}) == 12
     assert {i["cohort"] for i in queue["items"]} == {"covid_period", "restoration"}
