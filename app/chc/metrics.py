@@ -78,7 +78,9 @@ def chc_metrics_from_report(
     )
     reads = ChcReadRepository(session)
     opened = reads.events_named(actor.organisation, ("open",))
-    others = {e.case_id for e in reads.events_named(actor.organisation, ("screen_out", "fast_track"))}
+    others = {
+        e.case_id for e in reads.events_named(actor.organisation, ("screen_out", "fast_track"))
+    }
     return {
         "available": True,
         "organisation": actor.organisation,

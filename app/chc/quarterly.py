@@ -213,15 +213,19 @@ def quarterly_row(
         and not h.ended_by(end)
     ]
     overdue = [days for days in overdue if days > 0]
-    eligible_now = [d for h in cases.values() if (d := h.eligible_at(end)) is not None]
+    eligible_now = [
+        eligible for h in cases.values() if (eligible := h.eligible_at(end)) is not None
+    ]
     fast_eligible_now = sum(1 for d in eligible_now if d.event == "accept_fast_track")
     fast_referrals = [
-        e for h in cases.values() if (e := h.first("fast_track")) is not None and inside(e)
+        ft for h in cases.values() if (ft := h.first("fast_track")) is not None and inside(ft)
     ]
     fast_decided = [
         d for d in first_decisions if d is not None and d.event == "accept_fast_track" and inside(d)
     ]
-    assessed_eligible = sum(1 for e in completed if e.data.get("decision_outcome") == "chc_eligible")
+    assessed_eligible = sum(
+        1 for e in completed if e.data.get("decision_outcome") == "chc_eligible"
+    )
     reassessment_dsts = set().union(*(h.reassessment_dsts() for h in cases.values()))
     dsts = [e for e in events if e.event == "record_dst" and inside(e)]
     assessments = {e.case_id for e in dsts if e.id not in reassessment_dsts}

@@ -8,7 +8,6 @@ the incoming value changes the case through the engine, with one `update_details
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -114,7 +113,7 @@ def _apply_incoming(
     if item.field == "fast_track":
         if value is not True:
             raise Conflict("a Fast Track case cannot be taken off Fast Track by reconciliation")
-        loaded = writer.engine.catalogue.get(case.workflow_key, case.pathway_version)
+        loaded = writer.engine.catalogue.get(case.workflow_key, case.workflow_version)
         if loaded is not None and "fast_track_flagged" in loaded.spec.fields:
             # A list's flag is not a Fast Track: that needs the appropriate clinician and their
             # registration. The flag is recorded (and rated red) until someone records it.
