@@ -286,3 +286,30 @@ def test_the_services_own_runner_finishes_a_job(
         "unchanged": 0,
     }
     assert _footprint(sessions, user.org)["cases"] == 6
+
+
+def test_taking_a_lists_fast_track_flag_flags_the_case_without_a_fast_track(
+    client: TestClient, make_user
+) -> None:
+    """A list's flag is not a completed Fast Track Pathway Tool, which needs "an 'appropriate
+    clinician' ... a registered nurse or a registered medical practitioner": taking it from the
+    reconciliation queue records the flag (rated red), and the case stays where it is."""
+    user = make_user("chc_assessor")
+    api = ChcApi(client, user.headers)
+    head = (
+        "MLCSU Ref,NHS Number,Name,Date of Birth,Postcode,Referral Date,Discharge Date,Setting,"
+        "NHS Funded Package,Package End,Fast Track,Safeguarding\n"
+    )
+    person = "9991000003,Margaret Ainsworth,11/02/1934,L20 3AB,10/09/2020,15/04/2020,Community,Y,-"
+    api.import_list("MLCSU", "first.csv", (head + f"R1,{person},N,N\n").encode())
+    second = api.import_list("MLCSU", "second.csv", (head + f"R2,{person},Y,N\n").encode())
+    [conflict] = second["conflicts"]
+    [field] = conflict["fields"]
+    assert (field["field"], field["current"], field["incoming"]) == ("fast_track", "no", "yes")
+    api.post(f"/reconciliation/chc/{field['item_id']}/resolve", resolution="use_incoming")
+    case = api.chc_case(conflict["case_id"])
+    assert case["state"] == "referred"
+    assert case["attributes"]["fast_track_flagged"] is True
+    assert "fast_track" not in case["attributes"]
+    assert case["work_item"]["rag"] == "red"
+    assert api.history(conflict["case_id"])[-1]["event"] == "update_details"
