@@ -311,5 +311,15 @@ def test_taking_a_lists_fast_track_flag_flags_the_case_without_a_fast_track(
     assert case["state"] == "referred"
     assert case["attributes"]["fast_track_flagged"] is True
     assert "fast_track" not in case["attributes"]
-    assert case["work_item"]["rag"] == "red"
+    rules = [r["rule_id"] for r in case["work_item"]["reasons"]]
+    assert "fast_track_flagged_on_a_list" in rules
     assert api.history(conflict["case_id"])[-1]["event"] == "update_details"
+    # A later list without the flag: taking its value clears the flag (no Fast Track to undo).
+    third = api.import_list("MLCSU", "third.csv", (head + f"R3,{person},N,N\n").encode())
+    [field] = third["conflicts"][0]["fields"]
+    assert (field["field"], field["current"], field["incoming"]) == ("fast_track", "yes", "no")
+    api.post(f"/reconciliation/chc/{field['item_id']}/resolve", resolution="use_incoming")
+    case = api.chc_case(conflict["case_id"])
+    assert case["attributes"]["fast_track_flagged"] is False
+    rules = [r["rule_id"] for r in case["work_item"]["reasons"]]
+    assert "fast_track_flagged_on_a_list" not in rules
