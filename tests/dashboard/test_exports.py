@@ -93,7 +93,14 @@ def test_chc_quarterly_collection(client: TestClient, make_user) -> None:
     _open(api, "2026-02-10T12:00:00Z")  # R: undecided, 21.5 days over at the quarter's end
     _open(api, "2026-03-20T12:00:00Z")  # S: undecided, inside 28 days
     t = _open(api, "2026-02-01T12:00:00Z")  # T: Fast Track
-    _at(api, t, "fast_track", "2026-02-01T13:00:00Z", fast_track_clinician="Dr A Patel")
+    _at(
+        api,
+        t,
+        "fast_track",
+        "2026-02-01T13:00:00Z",
+        fast_track_clinician="Dr A Patel",
+        fast_track_clinician_profession="registered_medical_practitioner",
+    )
     _at(api, t, "accept_fast_track", "2026-02-02T12:00:00Z", decision_outcome="chc_eligible")
     u = _open(api, "2026-01-05T12:00:00Z")  # U: full assessment in hospital, eligible
     _at(api, u, "allocate", "2026-01-05T13:00:00Z", allocated_to="CSU team A")
@@ -124,30 +131,42 @@ def test_chc_quarterly_collection(client: TestClient, make_user) -> None:
         headers=user.headers,
     )
     [row] = _csv(r)
+    # Published definitions (PUBLISHED-RULES rows 28-29; the CHC rules in full are in
+    # tests/chc/test_quarterly_return.py): negative Checklists (P, Q) are not referrals for
+    # "full consideration"; Fast Track (T) is reported apart from the standard 28-day figures;
+    # "Number eligible" is a snapshot at the quarter's end; the unit is the sub-ICB location.
     assert row == {
         "Quarter": "2025/26 Q4",
-        "Organisation": user.org,
-        "New referrals": "5",
-        "Referrals completed": "4",
-        "Referrals completed within 28 days": "3",
+        "Sub-ICB location code": "",
+        "Sub-ICB location name": "not configured (pathways/config/chc-local.yaml)",
+        "Sub-ICB location code verified": "no",
+        "HomeFirst organisation": user.org,
+        "Number eligible at quarter end": "2",
+        "Number eligible at quarter end - standard": "1",
+        "Number eligible at quarter end - Fast Track": "1",
+        "Number of new referrals": "3",
+        "Number of referrals completed": "1",
+        "Number of referrals completed within 28 days": "1",
         "Incomplete referrals over 28 days": "1",
         "Incomplete referrals over 28 days - up_to_2_weeks": "0",
         "Incomplete referrals over 28 days - 2_to_4_weeks": "1",
         "Incomplete referrals over 28 days - 4_to_12_weeks": "0",
         "Incomplete referrals over 28 days - 12_to_26_weeks": "0",
         "Incomplete referrals over 28 days - over_26_weeks": "0",
-        "Number eligible - standard": "1",
-        "Number eligible - Fast Track": "1",
-        "Eligible": "2",
-        "Not eligible": "2",
-        "No longer eligible": "0",
-        "FNC activity": "0",
-        "Assessments completed": "1",
+        "Number of assessments completed": "1",
+        "Number assessed as eligible": "1",
+        "Number assessed as not eligible": "0",
+        "Number no longer eligible": "0",
         "Assessment conversion rate (%)": "100.0",
-        "Referral conversion rate (%)": "50.0",
-        "Local requests for review": "0",
+        "Referral conversion rate (%)": "100.0",
         "DSTs completed in acute setting": "1",
         "DSTs completed in non-acute setting": "0",
+        "NHS-funded Nursing Care decisions": "0",
+        "Fast Track referrals": "1",
+        "Fast Track referrals found eligible": "1",
+        "Negative Checklists (not referrals for full consideration)": "2",
+        "Local requests for review": "0",
+        "Reviews recorded as no longer eligible (pathway v1, not a decision)": "0",
     }
     # Another organisation's assessor sees only their own (empty) figures.
     other = make_user(*TEAM)
@@ -158,7 +177,7 @@ def test_chc_quarterly_collection(client: TestClient, make_user) -> None:
             headers=other.headers,
         )
     )
-    assert row["New referrals"] == "0"
+    assert row["Number of new referrals"] == "0"
     nurse = make_user("discharge_team")
     r = client.get(
         "/api/v1/dashboard/exports/chc-quarterly.csv",
@@ -181,13 +200,15 @@ def test_chc_figures_in_the_daily_metrics(client: TestClient, make_user) -> None
 
     figures = chc("2026-01-25", user.headers)
     assert (figures["available"], figures["organisation"]) == (True, user.org)
+    # A negative Checklist is neither a referral for full consideration nor a decision in the
+    # 28-day figures (PUBLISHED-RULES row 28): the day's one referral is the case opened on it.
     assert (figures["referrals"], figures["decisions"], figures["decisions_within_28_days"]) == (
         1,
-        1,
-        1,
+        0,
+        0,
     )
-    assert figures["decisions_within_28_days_pct"] == 100.0
-    assert chc("2026-01-10", user.headers)["referrals"] == 1
+    assert figures["decisions_within_28_days_pct"] is None
+    assert chc("2026-01-10", user.headers)["referrals"] == 0
     nurse = make_user("discharge_team")
     assert chc("2026-01-25", nurse.headers) == {
         "available": False,
