@@ -152,7 +152,15 @@ def chc_quarterly(
         (b.key, float(b.from_weeks), None if b.to_weeks is None else float(b.to_weeks))
         for b in cfg.local.reporting.overdue_bands
     ]
-    return quarterly_row(quarter, actor.organisation, events, clocks, bands, now)
+    return quarterly_row(
+        quarter,
+        actor.organisation,
+        events,
+        clocks,
+        bands,
+        now,
+        locations=cfg.local.sub_icb_locations,
+    )
 
 
 def to_csv(header: list[str], rows: list[list[Any]]) -> str:
