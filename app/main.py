@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,7 +36,7 @@ from app.dashboard.page import router as dashboard_page
 from app.dashboard.routes import router as dashboard_router
 from app.dashboard.service import live_source, store_day
 from app.dashboard.snapshots import yesterday
-from app.db import get_sessionmaker, make_engine, make_sessionmaker
+from app.db import UnitOfWork, get_sessionmaker, make_engine, make_sessionmaker
 from app.discharge.config import load_discharge_config
 from app.engine.readmodels import tick_read_models
 from app.fhir.install import install_fhir
@@ -42,6 +44,7 @@ from app.health import router as health_router
 from app.links.routes import router as links_router
 from app.observability.metrics import ServiceMetrics
 from app.observability.metrics import router as metrics_router
+from app.observability.repository import HeartbeatRepository
 from app.observability.requests import RequestLog
 from app.pathways_api.routes import router as pathways_router
 from app.problems import install_error_handlers
@@ -170,7 +173,8 @@ def _live_loop(stop: threading.Event, application: FastAPI) -> None:
     """Keeps today's dashboard figures that someone is reading at most a refresh old."""
     settings: Settings = application.state.settings
     live = application.state.live
-    while not stop.wait(settings.live_figures_refresh_seconds / 2):
+    period = settings.live_figures_refresh_seconds / 2
+    while True:  # a first run at once, then one each period
         try:
             now = utcnow()
             refreshed = refresh_due(
@@ -188,8 +192,11 @@ def _live_loop(stop: threading.Event, application: FastAPI) -> None:
                         "duration_ms": round((utcnow() - now).total_seconds() * 1000, 2),
                     },
                 )
+            _beat(application, "live_figures", period)
         except Exception:  # keep going after a transient database error
             log.exception("live figures refresh failed")
+        if stop.wait(period):
+            return
 
 
 def _import_loop(stop: threading.Event, application: FastAPI) -> None:
@@ -214,7 +221,7 @@ def _sweep_loop(stop: threading.Event, application: FastAPI) -> None:
     settings: Settings = application.state.settings
     snapshotted: date | None = None
     ticked: date | None = None
-    while not stop.wait(settings.clock_sweep_interval_seconds):
+    while True:  # a first run at once, then one each interval
         try:
             now = utcnow()
             report = sweep(application.state.sessions, now=now)
@@ -246,5 +253,20 @@ def _sweep_loop(stop: threading.Event, application: FastAPI) -> None:
                     "metric snapshots stored",
                     extra={"event": "snapshot", "day": snapshotted.isoformat(), "new": new},
                 )
+            _beat(application, "clock_sweeper", settings.clock_sweep_interval_seconds)
         except Exception:  # keep going after a transient database error
             log.exception("scheduled job failed")
+        if stop.wait(settings.clock_sweep_interval_seconds):
+            return
+
+
+# Which process ran a background job last (shown by /readyz when it stops).
+RUNNER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _beat(application: FastAPI, job: str, period_seconds: float) -> None:
+    """A finished run of `job`, for readiness: /readyz fails once it is three periods old."""
+    with application.state.sessions() as session, UnitOfWork(session):
+        HeartbeatRepository(session).beat(
+            job, period_seconds=period_seconds, now=utcnow(), runner=RUNNER
+        )

@@ -229,8 +229,13 @@ def codes() -> CodeSetRegistry:
 def settings(db_url: str) -> Settings:
     # Today's figures computed on every request: tests read them right after writing
     # (the figures computed ahead have tests of their own).
+    # No background threads either: a job that runs and stops leaves a heartbeat that would
+    # make the shared database's /readyz fail three periods later (app/health.py).
     return Settings(
-        database_url=db_url, clock_sweep_interval_seconds=0, live_figures_max_age_seconds=0
+        database_url=db_url,
+        clock_sweep_interval_seconds=0,
+        live_figures_max_age_seconds=0,
+        live_figures_refresh_seconds=0,
     )
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -199,3 +200,49 @@ def _samples(text: str) -> dict[str, float]:
             series, _, value = line.rpartition(" ")
             out[series] = float(value)
     return out
+
+
+def test_readiness_fails_once_the_background_jobs_stop(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A service with its own clock sweeper and figures refresher (1 s periods) leaves their
+    heartbeats; stopped, and a service with nothing in the background started on the same
+    database, that one's /readyz fails after three periods naming both jobs: nothing runs the
+    sweeper any more. Started again with its threads, it is ready again."""
+    url = migrated_database_url(backend, tmp_path, request)
+    background = {"CLOCK_SWEEP_INTERVAL_SECONDS": "1", "LIVE_FIGURES_REFRESH_SECONDS": "2"}
+    with running_service(url, env=background, log=tmp_path / "with-jobs.log") as server:
+        _wait_ready(server.url, url)
+    with running_service(
+        url, env=NOTHING_IN_THE_BACKGROUND, ready_path="/healthz", log=tmp_path / "without.log"
+    ) as server:
+        deadline = time.monotonic() + 30
+        while True:
+            r = httpx.get(f"{server.url}/readyz", timeout=10)
+            if r.status_code == 503 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert r.status_code == 503, r.text
+        body = r.json()
+        assert body["code"] == "background_stopped"
+        assert {job["job"] for job in body["jobs"]} == {"clock_sweeper", "live_figures"}
+        assert {job["period_seconds"] for job in body["jobs"]} == {1.0}
+    with running_service(url, env=background, log=tmp_path / "again.log") as server:
+        _wait_ready(server.url, url)
+
+
+def _wait_ready(base: str, database_url: str) -> None:
+    """Both jobs have run (their heartbeats are in the database) and /readyz says ready."""
+    engine = make_engine(database_url)
+    deadline = time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                jobs = set(conn.execute(text("SELECT job FROM job_heartbeats")).scalars())
+            r = httpx.get(f"{base}/readyz", timeout=10)
+            if jobs == {"clock_sweeper", "live_figures"} and r.status_code == 200:
+                return
+            time.sleep(0.2)
+    finally:
+        engine.dispose()
+    raise AssertionError(f"not ready: {jobs}, {r.text}")
