@@ -30,7 +30,7 @@ from app.deps import EngineDep, SessionDep
 from app.discharge import service as discharge_service
 from app.engine.diagrams import mermaid
 from app.errors import DomainError
-from app.timeutil import london_date, utcnow
+from app.timeutil import LONDON, london_date, utcnow
 from app.web.access import PageUser, page_needs
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
@@ -114,7 +114,7 @@ def dashboard(
         today=today.isoformat(),
         site=site,
         sites=service.sites(db, actor.organisation),
-        snapshot_label=metrics["snapshot_at"][:16].replace("T", " ") + " UTC",
+        snapshot_label=london_label(metrics["snapshot_at"]),
         final=metrics["final"],
         d=d,
         trend_days=TREND_DAYS,
@@ -127,6 +127,12 @@ def dashboard(
         diagrams=_diagrams(engine),
     )
     return _html(page)
+
+
+def london_label(instant: str) -> str:
+    """An ISO instant as the ward reads it: London time, with the zone and its offset."""
+    at = datetime.fromisoformat(instant).astimezone(LONDON)
+    return f"{at:%Y-%m-%d %H:%M} {at.tzname()} (UTC{at:%z})"
 
 
 def _charts(d: dict[str, Any], trend: list[dict[str, Any]], labels: list[str]) -> dict[str, str]:

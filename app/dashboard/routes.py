@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -46,8 +46,16 @@ def metrics(
     day: Annotated[
         date | None, Query(alias="date", description="London date; today if omitted")
     ] = None,
+    at: Annotated[
+        time | None,
+        Query(
+            description="London time of day (HH:MM), e.g. 08:00 for the morning huddle: the "
+            "position at that instant instead of the end of the day (or now)"
+        ),
+    ] = None,
 ) -> dict[str, Any]:
-    """The day's figures as at its snapshot time (the end of the day, or now for today).
+    """The day's figures as at its snapshot time (the end of the day, or now for today), or at
+    the London time `at`; `snapshot_at_london` gives the instant in London time with its offset.
 
     Figures cover the cases the caller's organisation owns or shares, at every site (or the
     one asked for); CHC figures are computed at the time of the request.
@@ -63,6 +71,7 @@ def metrics(
         now=now,
         ctx=_ctx(request),
         live=live,
+        at=at,
     )
     cfg = chc_config(settings.pathways_dir / "config")
     figures["chc"] = chc_metrics(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -23,7 +23,7 @@ from app.engine.engine import Engine
 from app.errors import ValidationFailed
 from app.ic.reports import build_report
 from app.models import Case, CaseEvent
-from app.timeutil import day_bounds, london_date
+from app.timeutil import LONDON, day_bounds, london_date
 
 MAX_SERIES_DAYS = 365
 # Events the patient-level extract reads besides the facts' (the planned pathway at opening).
@@ -45,23 +45,53 @@ def compute_metrics(
     organisation: str,
     now: datetime,
     ctx: MetricsContext,
+    at: time | None = None,
 ) -> dict[str, Any]:
     """The day's figures: today's from the spell projection (SQL aggregates), a finished day's
-    by deriving every spell's facts from its events as at the end of the day."""
+    by deriving every spell's facts from its events as at the end of the day; with `at`, as at
+    that London time of the day (the position at the morning huddle), derived from the events
+    the same way."""
     if day > london_date(now):
         raise ValidationFailed(f"{day.isoformat()} is in the future: no figures yet")
     snapshot = snapshot_time(day, now)
-    derive = live_discharge if snapshot >= now else plain_discharge
-    discharge = derive(session, day=day, site=site, organisation=organisation, now=now, ctx=ctx)
-    return {
+    if at is not None:
+        snapshot = london_instant(day, at)
+        if snapshot > now:
+            raise ValidationFailed(
+                f"{at:%H:%M} on {day.isoformat()} (London time) has not come yet: no figures"
+            )
+    if at is None and snapshot >= now:
+        discharge = live_discharge(
+            session, day=day, site=site, organisation=organisation, now=now, ctx=ctx
+        )
+    else:
+        discharge = plain_discharge(
+            session,
+            day=day,
+            site=site,
+            organisation=organisation,
+            now=now,
+            ctx=ctx,
+            snapshot=snapshot,
+        )
+    figures = {
         "date": day.isoformat(),
         "site": site,
         "organisation": organisation,
         "snapshot_at": snapshot.isoformat(),
+        "snapshot_at_london": snapshot.astimezone(LONDON).isoformat(),
         "final": snapshot < now,
         "discharge": discharge,
-        "intermediate_care": _ic(session, ctx, day, site, organisation, now),
+        "intermediate_care": _ic(session, ctx, day, site, organisation, min(now, snapshot)),
     }
+    if at is not None:
+        figures["at"] = f"{at:%H:%M}"
+    return figures
+
+
+def london_instant(day: date, at: time) -> datetime:
+    """`at` o'clock London time on `day`, as UTC (GMT or BST, whichever is in force then)."""
+    return datetime.combine(day, at, tzinfo=LONDON).astimezone(UTC)
 
 
 def plain_discharge(
@@ -72,10 +102,11 @@ def plain_discharge(
     organisation: str,
     now: datetime,
     ctx: MetricsContext,
+    snapshot: datetime | None = None,
 ) -> dict[str, Any]:
     """The discharge figures derived from the raw events, spell by spell: the definition the
-    projection is checked against."""
-    snapshot = snapshot_time(day, now)
+    projection is checked against. As at the end of the day (or now), or at `snapshot`."""
+    snapshot = snapshot or snapshot_time(day, now)
     day_start, _ = day_bounds(day)
     spells = [
         spell
@@ -236,8 +267,16 @@ def metrics_for(
     now: datetime,
     ctx: MetricsContext,
     live: LiveSource | None = None,
+    at: time | None = None,
 ) -> dict[str, Any]:
-    """Stored figures for a finished day; today's computed ahead (`live`) or now."""
+    """Stored figures for a finished day; today's computed ahead (`live`) or now; with `at`,
+    the position at that London time of the day, computed on request (never stored)."""
+    if at is not None:
+        figures = compute_metrics(
+            session, day=day, site=site, organisation=organisation, now=now, ctx=ctx, at=at
+        )
+        session.rollback()
+        return figures
     if live is not None and day == london_date(now):
         return live.figures(session, organisation, site, DAILY, now)
     return snapshots.metrics_for(

@@ -129,3 +129,44 @@ def test_bad_dates_are_refused(client: TestClient, known_day) -> None:  # noqa: 
     r = client.get("/api/v1/dashboard/metrics", params={"date": "29/03/2026"}, headers=headers)
     assert r.status_code == 422
     assert client.get("/api/v1/dashboard/metrics").status_code == 401
+
+
+def _metrics_at(client: TestClient, headers: dict[str, str], site: str, at: str) -> dict:
+    r = client.get(
+        "/api/v1/dashboard/metrics",
+        params={"site": site, "date": DAY, "at": at},
+        headers=headers,
+    )
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def test_the_position_at_the_morning_huddle(client: TestClient, known_day) -> None:  # noqa: ANN001
+    """`at=08:00` on the clock-change day is 08:00 BST, 07:00 UTC. By then nobody had left:
+    A, B, C, E, F and H were not meeting the criteria and still in hospital (D only from
+    midnight). By 12:00 BST (11:00 UTC) E had died (09:00) and H gone home (10:00): four
+    remain, one discharged. The end of the day gives the stored figures (6, 2, 3)."""
+    site, headers = known_day
+    huddle = _metrics_at(client, headers, site, "08:00")
+    assert huddle["snapshot_at"] == "2026-03-29T07:00:00+00:00"
+    assert huddle["snapshot_at_london"] == "2026-03-29T08:00:00+01:00"
+    assert (huddle["at"], huddle["final"]) == ("08:00", True)
+    d = huddle["discharge"]
+    assert (d["nctr_on_day"], d["nctr_remaining"], d["discharged"]) == (6, 6, 0)
+    noon = _metrics_at(client, headers, site, "12:00")["discharge"]
+    assert (noon["nctr_remaining"], noon["discharged"], noon["discharged_nctr"]) == (4, 1, 1)
+    end = _metrics(client, headers, site, DAY)
+    assert "at" not in end
+    assert (end["discharge"]["nctr_remaining"], end["discharge"]["discharged"]) == (2, 3)
+
+
+def test_a_time_of_day_that_is_no_time_or_has_not_come_is_refused(
+    client: TestClient,
+    known_day,  # noqa: ANN001
+) -> None:
+    site, headers = known_day
+    for params in ({"date": DAY, "at": "25:00"}, {"date": "2999-01-01", "at": "08:00"}):
+        r = client.get(
+            "/api/v1/dashboard/metrics", params={"site": site, **params}, headers=headers
+        )
+        assert r.status_code == 422, r.text
