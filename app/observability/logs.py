@@ -126,9 +126,11 @@ class JsonLines(JsonFormatter):
     """python-json-logger's formatter with HomeFirst's field names."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("fmt", "%(asctime)s %(levelname)s %(name)s %(message)s")
+        kwargs.setdefault("fmt", "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s")
+        # `pid`: which worker process wrote the line, when several serve.
         kwargs.setdefault(
-            "rename_fields", {"asctime": "time", "levelname": "level", "name": "logger"}
+            "rename_fields",
+            {"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"},
         )
         kwargs.setdefault("datefmt", "%Y-%m-%dT%H:%M:%S")
         super().__init__(*args, **kwargs)

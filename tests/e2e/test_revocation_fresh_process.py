@@ -2,7 +2,8 @@
 
 Fresh processes, as in `test_fresh_process.py`: `alembic upgrade head` and the `homefirst`
 command line in their own processes, then `uvicorn app.asgi:application --workers 2`. Each
-worker logs its access lines with its process id, so the test knows which worker answered.
+worker logs a JSON line per request with its process id (`pid`), so the test knows which
+worker answered.
 
 For each way a token stops working (rotation over HTTP, deactivation by an administrator over
 HTTP, `homefirst tokens revoke` in another process), the token is first used until both workers
@@ -14,7 +15,6 @@ answered several times: every answer must be a 401.
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -38,19 +38,6 @@ WORKERS = 2
 PATH = "/api/v1/pathways"
 EACH_WORKER = 5  # answers wanted from every worker after each change
 MAX_REQUESTS = 400
-ACCESS = re.compile(r'^(\d+) uvicorn\.access .*"GET ' + re.escape(PATH) + r' HTTP/1\.1" (\d{3})')
-LOG_CONFIG = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"pid": {"format": "%(process)d %(name)s %(message)s"}},
-    "handlers": {
-        "out": {"class": "logging.StreamHandler", "formatter": "pid", "stream": "ext://sys.stdout"}
-    },
-    "loggers": {
-        "uvicorn": {"handlers": ["out"], "level": "INFO", "propagate": False},
-        "uvicorn.access": {"handlers": ["out"], "level": "INFO", "propagate": False},
-    },
-}
 
 
 USERS = {"e2e.admin": "admin", "e2e.rotate": "analyst", "e2e.deactivate": "analyst"}
@@ -91,13 +78,11 @@ def deployed(
     # The users and their tokens from the command line, in one further process (each start of
     # the interpreter costs seconds on a busy machine).
     tokens = json.loads(run_python(["-c", SETUP], env))
-    config = tmp / "log.json"
-    config.write_text(json.dumps(LOG_CONFIG))
     log = tmp / "uvicorn.log"
     with running_service(
         url,
         env=NOTHING_IN_THE_BACKGROUND,
-        command=(*UVICORN, "--log-config", str(config)),
+        command=UVICORN,
         workers=WORKERS,
         log=log,
     ) as server:
@@ -111,9 +96,16 @@ def _get(base: str, token: str) -> int:
 
 
 def _answers_by_worker(log: Path, offset: int) -> Counter[tuple[str, str]]:
-    """(worker pid, status) of each access line written after `offset`."""
+    """(worker pid, status) of each request line for PATH written after `offset`."""
     text = log.read_bytes()[offset:].decode(errors="replace")
-    return Counter(m.groups() for m in map(ACCESS.match, text.splitlines()) if m)  # type: ignore[misc]
+    seen: Counter[tuple[str, str]] = Counter()
+    for line in text.splitlines():
+        if not line.startswith("{"):
+            continue
+        entry = json.loads(line)
+        if entry.get("event") == "request" and entry.get("route") == PATH:
+            seen[(str(entry["pid"]), str(entry["status"]))] += 1
+    return seen
 
 
 def _every_worker_answers(d: Deployed, token: str, expect: int) -> Counter[tuple[str, str]]:

@@ -111,7 +111,12 @@ def _json_lines(text: str) -> list[dict[str, object]]:
 
 
 def _requests_logged(log: Path) -> int:
-    return sum(1 for line in _json_lines(log.read_text()) if line.get("event") == "request")
+    """The API requests logged so far (the start's readiness checks are not among them)."""
+    return sum(
+        1
+        for line in _json_lines(log.read_text())
+        if line.get("event") == "request" and str(line.get("route")).startswith("/api/")
+    )
 
 
 def test_a_database_error_names_no_parameter(db_url: str) -> None:

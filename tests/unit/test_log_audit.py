@@ -14,7 +14,8 @@ VALID = "9434765919"
 def test_it_names_the_line_of_each_nhs_number_and_token_and_never_the_value(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (tmp_path / "a.log").write_text(
+    # Not named *.log: the run's own audit reads the tests' temporary *.log files.
+    (tmp_path / "sample.txt").write_text(
         '{"message": "request", "request_id": "ab9434765919cd"}\n'  # inside an id: fine
         f'{{"message": "patient {VALID}"}}\n'
         '{"message": "ok"}\n'
@@ -37,8 +38,8 @@ def test_clean_logs_pass_and_only_log_files_are_read_under_logs(tmp_path: Path) 
     kept, runs = tmp_path / "kept", tmp_path / "runs"
     kept.mkdir()
     runs.mkdir()
-    (kept / "service.log").write_text('{"message": "request", "route": "/api/v1/cases"}\n')
-    (runs / "listener.log").write_text("HomeFirst ADT listener on 127.0.0.1:2575\n")
+    (kept / "service.txt").write_text('{"message": "request", "route": "/api/v1/cases"}\n')
+    (runs / "listener.log").write_text("HomeFirst ADT listener on 127.0.0.1:2575\n")  # clean
     (runs / "patients.csv").write_text(f"{VALID},Ward 5\n")  # test data, not a log
     assert main([str(kept), "--logs", str(runs)]) == 0
     assert main([str(tmp_path / "missing")]) == 1  # nothing read is no pass

@@ -43,6 +43,9 @@ PUBLIC = {
     ("GET", "/favicon.ico"),
 }
 PUBLIC_PREFIXES = ("/sign-in/oidc/",)
+# For the monitoring system, not people: the metrics token or a configured network, never a
+# session (tests/api/test_metrics_access.py).
+MONITORING = {("GET", "/metrics")}
 
 
 def page_routes(app: Any) -> list[tuple[str, str, APIRoute]]:
@@ -76,7 +79,7 @@ def test_every_page_route_is_public_or_declares_its_need(client: TestClient) -> 
     undeclared = [
         f"{method} {path}"
         for method, path, route in page_routes(client.app)
-        if (method, path) not in PUBLIC
+        if (method, path) not in PUBLIC | MONITORING
         and not path.startswith(PUBLIC_PREFIXES)
         and declared_need(route) is None
     ]
