@@ -14,7 +14,16 @@ NAME = r"^[a-z][a-z0-9_]*$"
 KEY = r"^[a-z][a-z0-9_-]*$"
 RESERVED_TRIGGERS = {"open"}
 FieldType = Literal[
-    "string", "text", "integer", "boolean", "date", "datetime", "enum", "nhs_number", "code"
+    "string",
+    "text",
+    "integer",
+    "boolean",
+    "date",
+    "datetime",
+    "enum",
+    "nhs_number",
+    "code",
+    "codes",
 ]
 
 
@@ -29,8 +38,14 @@ class FieldSpec(_Strict):
     max_length: int = 500
     minimum: int | None = None
     maximum: int | None = None
-    # For type `code`: the code list key whose current version validates the value.
+    # For types `code` and `codes` (a list of distinct codes): the code list key whose version in
+    # force on the event's date validates the value(s).
     codelist: str | None = None
+    # For type `codes`: the most codes one value may hold.
+    max_items: int = Field(default=50, ge=1, le=500)
+    # For type `date`: the date may not be after the day the event happened (so never in the
+    # future), e.g. a date of birth.
+    not_future: bool = False
     # False for event-only data (kept in the event, not copied onto the case).
     store: bool = True
 
@@ -38,8 +53,10 @@ class FieldSpec(_Strict):
     def _check(self) -> FieldSpec:
         if self.type == "enum" and not self.choices:
             raise ValueError("an enum field needs choices")
-        if self.type == "code" and not self.codelist:
-            raise ValueError("a code field needs a codelist")
+        if self.type in ("code", "codes") and not self.codelist:
+            raise ValueError(f"a {self.type} field needs a codelist")
+        if self.not_future and self.type != "date":
+            raise ValueError("not_future applies to date fields only")
         return self
 
 

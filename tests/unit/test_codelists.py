@@ -169,12 +169,14 @@ class TestShippedFiles:
         codeset = REGISTRY.version("delay-reasons-acute", "2024-04-30")
         interface = codeset.get("interface-bed-based-arrangements-pathway-2")
         capacity = codeset.get("capacity-bed-based-services-pathway-2")
-        assert interface is not None and interface.verbatim
+        assert interface is not None
+        assert interface.verbatim
         assert interface.label == (
             "Interface process – Bed-based rehabilitation, reablement or recovery service "
             "arrangements still underway (Pathway 2)"
         )
-        assert capacity is not None and capacity.verbatim
+        assert capacity is not None
+        assert capacity.verbatim
         assert capacity.label == (
             "Capacity – Bed-based rehabilitation, reablement or recovery services not yet "
             "available (Pathway 2)"
@@ -192,7 +194,8 @@ class TestShippedFiles:
         assert interface.label == (
             "Interface process – Residential or nursing home care arrangements still underway"
         )
-        assert capacity.note and interface.note  # the prefix is inferred: said so per entry
+        assert capacity.note
+        assert interface.note
 
     def test_mental_health_topic_says_admitted_patient_care(self) -> None:
         """Row 5: "…mental health admitted **patient** care"."""
@@ -219,7 +222,8 @@ class TestShippedFiles:
             assert entry is not None, f"{code} has no Interface twin"
             assert entry.family == "Interface process"
             if not entry.verbatim:
-                assert entry.note is not None and "unverified" in entry.note
+                assert entry.note is not None
+                assert "unverified" in entry.note
 
     def test_recorded_2024_codes_keep_their_ids(self) -> None:
         """Codes recorded before the labels were corrected still resolve."""
@@ -247,8 +251,10 @@ class TestShippedFiles:
         codeset = REGISTRY.version("delay-reasons-acute", "2024-04-30")
         interface = codeset.get("interface-p1-arrangements")
         capacity = codeset.get("capacity-p1-services")
-        assert interface is not None and "Home based" in interface.label
-        assert capacity is not None and "Home-based" in capacity.label
+        assert interface is not None
+        assert "Home based" in interface.label
+        assert capacity is not None
+        assert "Home-based" in capacity.label
 
     def test_acute_2024_publication_and_collection_dates_kept_apart(self) -> None:
         """Row 7: "definitions changed from 27 May 2024"; "The spec was *published* on 30 Apr
@@ -327,13 +333,15 @@ class TestNewLists:
         codeset = REGISTRY.version("ukcore-discharge-destination", "2.1.0")
         for code, display in UKCORE_DISPLAYS.items():
             entry = codeset.get(code)
-            assert entry is not None and entry.label == display
+            assert entry is not None
+            assert entry.label == display
         assert codeset.system == (
             "https://fhir.hl7.org.uk/CodeSystem/UKCore-DischargeDestinationEngland"
         )
         assert codeset.valid_from == date(2022, 1, 7)  # the value set's date, not Encounter's
         assert codeset.status == "verified"
-        assert "v1.0.1" in codeset.title and "2.1.0" in codeset.title
+        assert "v1.0.1" in codeset.title
+        assert "2.1.0" in codeset.title
 
     def test_sitrep_destinations_2024_exact_strings(self) -> None:
         """Row 15: "Pathway 1: Discharge to a domestic home, hotel, or other temporary
@@ -373,7 +381,8 @@ class TestNewLists:
         assert "P1 - Domestic home, new reablement support" not in labels(november)
         for codeset in (june, october, november):
             assert codeset.is_provisional  # U4: punctuation disputed
-            assert codeset.notes is not None and "disputed" in codeset.notes
+            assert codeset.notes is not None
+            assert "disputed" in codeset.notes
             for entry in codeset.codes:
                 assert entry.label.startswith(f"{entry.family} - ")
 
@@ -384,7 +393,8 @@ class TestNewLists:
         assert codeset.version == "2023-06"
         assert len(codeset.codes) == 18
         entry = codeset.get("acute-readmission")
-        assert entry is not None and entry.label == "Awaiting transfer back to an acute trust"
+        assert entry is not None
+        assert entry.label == "Awaiting transfer back to an acute trust"
 
     def test_criteria_to_reside_2020_verbatim(self) -> None:
         """Row 20 / §2.7: the 2020 Annex A questions, verbatim ("with 72 hrs" as published)."""
@@ -398,9 +408,8 @@ class TestNewLists:
         placeholder = REGISTRY.version("criteria-to-reside", "2024")
         assert placeholder.is_placeholder
         assert placeholder.codes == ()
-        assert (
-            placeholder.notes is not None and "still to be transcribed" in placeholder.notes.lower()
-        )
+        assert placeholder.notes is not None
+        assert "still to be transcribed" in placeholder.notes.lower()
         # It never answers: the 2020 text stays in use until Annex D is transcribed.
         assert REGISTRY.current("criteria-to-reside", date(2026, 12, 3)).version == "2020"
 

@@ -50,6 +50,7 @@ def test_check_lists_every_key_and_version(tmp_path: Path) -> None:
         "chc v1",
         "discharge v1",
         "discharge v2",
+        "discharge v3",
         "intermediate_care v1",
         "sample-referral v1",
         "sample-referral v2",
