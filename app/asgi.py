@@ -2,10 +2,17 @@
 
 import gc
 
+from app.config import get_settings
 from app.main import create_app
+from app.observability.logs import configure_logging
 from app.security.access_log import install_access_log_filter
 
-# Before the first request: no query string (an NHS number, a token) reaches the access log.
+# Each process that serves the application writes JSON lines (`homefirst serve` has uvicorn
+# configure them too, for what it logs before importing this module; `uvicorn app.asgi:...`
+# directly gets them from here). The service logs each request itself, by route template, so
+# uvicorn's own access log is silenced; should it be turned on again, its filter still cuts
+# every query string (an NHS number, a token) off the request line.
+configure_logging(get_settings().log_level, get_settings().log_file)
 install_access_log_filter()
 application = create_app()
 

@@ -15,6 +15,7 @@ from app.config import get_settings
 from app.dashboard.cli import metrics_cli
 from app.engine.catalogue import PathwayCatalogue
 from app.errors import DomainError
+from app.observability.logs import logging_config
 
 cli = typer.Typer(help="HomeFirst workflow service.", no_args_is_help=True)
 
@@ -318,8 +319,19 @@ def serve(
     if demo:
         _print_demo(_load_demo())
     typer.echo(f"HomeFirst on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
-    # No `Server: uvicorn` header: nothing to tell a scanner which server to look up.
-    uvicorn.run("app.asgi:application", host=host, port=port, workers=workers, server_header=False)
+    settings = get_settings()
+    # No `Server: uvicorn` header: nothing to tell a scanner which server to look up. Logs are
+    # JSON lines (each worker configures them from `log_config`); the service logs each request
+    # itself (app/observability/requests.py), so uvicorn's access log is off.
+    uvicorn.run(
+        "app.asgi:application",
+        host=host,
+        port=port,
+        workers=workers,
+        server_header=False,
+        access_log=False,
+        log_config=logging_config(settings.log_level, settings.log_file),
+    )
 
 
 def main() -> None:

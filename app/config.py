@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.security.headers import DEFAULT_CSP
@@ -77,9 +78,25 @@ class Settings(BaseSettings):
     # administrator's reset unlocks it at once.
     password_max_failures: int = Field(default=5, ge=1, le=100)
     password_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # -- Operations (README "Running it: logs and metrics") ---------------------------------------
+    # JSON log lines at this level and above, on standard error or appended to `log_file`.
+    log_level: str = Field(default="INFO", pattern=r"^(?i:debug|info|warning|error|critical)$")
+    log_file: Path | None = None
+    # /metrics (Prometheus text format) answers a request with `Authorization: Bearer
+    # <metrics_token>`, or from an address in one of `metrics_networks` (CIDR, JSON list, e.g.
+    # ["10.0.0.0/8"]); with neither configured it refuses everyone.
+    metrics_token: str | None = Field(default=None, min_length=16)
+    metrics_networks: list[str] = Field(default_factory=list)
     # OpenID Connect identity providers (README "OpenID Connect (NHS CIS2)"); by default
     # `identity-providers.yaml` beside the other configuration files in pathways/config.
     identity_providers_file: Path | None = None
+
+    @field_validator("metrics_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            ipaddress.ip_network(network, strict=False)  # a ValueError names the bad one
+        return value
 
     @property
     def identity_providers_path(self) -> Path:

@@ -25,6 +25,7 @@ from app.config import Settings, get_settings
 from app.db import get_db
 from app.engine.engine import Engine
 from app.errors import Unauthorized
+from app.observability.logs import bind_actor
 from app.security.inputs import MAX_ID
 from app.timeutil import utcnow
 
@@ -45,7 +46,9 @@ async def current_actor(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("send Authorization: Bearer <token>")
     sessions: sessionmaker[Session] = request.app.state.sessions
-    return await run_in_threadpool(_authenticate, sessions, credentials.credentials, utcnow())
+    actor = await run_in_threadpool(_authenticate, sessions, credentials.credentials, utcnow())
+    bind_actor(actor.user_id, actor.organisation)  # for this request's log lines
+    return actor
 
 
 def _authenticate(sessions: sessionmaker[Session], token: str, now: datetime) -> Actor:

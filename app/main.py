@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -34,12 +37,16 @@ from app.dashboard.page import router as dashboard_page
 from app.dashboard.routes import router as dashboard_router
 from app.dashboard.service import live_source, store_day
 from app.dashboard.snapshots import yesterday
-from app.db import get_sessionmaker, make_engine, make_sessionmaker
+from app.db import UnitOfWork, get_sessionmaker, make_engine, make_sessionmaker
 from app.discharge.config import load_discharge_config
 from app.engine.readmodels import tick_read_models
 from app.fhir.install import install_fhir
 from app.health import router as health_router
 from app.links.routes import router as links_router
+from app.observability.metrics import ServiceMetrics
+from app.observability.metrics import router as metrics_router
+from app.observability.repository import HeartbeatRepository
+from app.observability.requests import RequestLog
 from app.pathways_api.routes import router as pathways_router
 from app.problems import install_error_handlers
 from app.security.inputs import check_inputs
@@ -104,7 +111,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     application.state.workflows = registered
     application.state.engine = engine
-    application.state.writer = build_writer(settings, engine, codes, registered)
+    application.state.sessions = (
+        get_sessionmaker()
+        if settings is get_settings()
+        else make_sessionmaker(make_engine(settings.database_url, echo=settings.sql_echo))
+    )
+    metrics = ServiceMetrics(application.state.sessions, application.state.sessions.kw["bind"])
+    application.state.metrics = metrics
+    application.state.writer = replace(
+        build_writer(settings, engine, codes, registered), observe=metrics.observe_transition
+    )
     application.state.codes = codes
     application.state.discharge_config = load_discharge_config(settings.pathways_dir)
     application.state.metrics_ctx = context_for(settings, engine.catalogue, codes)
@@ -120,13 +136,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # stops the start.
     application.state.adt = build_adt_service(settings, application.state.writer)
     application.state.import_wake = threading.Event()  # set by an upload: run its job now
-    application.state.sessions = (
-        get_sessionmaker()
-        if settings is get_settings()
-        else make_sessionmaker(make_engine(settings.database_url, echo=settings.sql_echo))
-    )
     install_error_handlers(application)
     install_security(application, settings)
+    # Outermost: the request's id and log line cover every refusal the middleware above makes.
+    application.add_middleware(RequestLog, observe=metrics.observe_request)
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(check_inputs)])
     for router in (
         cases_router,
@@ -145,6 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api.include_router(router)
     application.include_router(api)
     application.include_router(health_router)
+    application.include_router(metrics_router)  # Prometheus: a metrics token or network only
     application.include_router(dashboard_page)
     application.include_router(oidc_router)  # sign-in through an identity provider: public
     install_fhir(application)  # FHIR R4 out: /fhir/R4, OperationOutcome errors
@@ -161,16 +175,30 @@ def _live_loop(stop: threading.Event, application: FastAPI) -> None:
     """Keeps today's dashboard figures that someone is reading at most a refresh old."""
     settings: Settings = application.state.settings
     live = application.state.live
-    while not stop.wait(settings.live_figures_refresh_seconds / 2):
+    period = settings.live_figures_refresh_seconds / 2
+    while True:  # a first run at once, then one each period
         try:
-            refresh_due(
+            now = utcnow()
+            refreshed = refresh_due(
                 application.state.sessions,
-                now=utcnow(),
+                now=now,
                 refresh=settings.live_figures_refresh,
                 compute=live.compute,
             )
+            if refreshed:
+                log.info(
+                    "live figures refreshed",
+                    extra={
+                        "event": "refresh",
+                        "figures": refreshed,
+                        "duration_ms": round((utcnow() - now).total_seconds() * 1000, 2),
+                    },
+                )
+            _beat(application, "live_figures", period)
         except Exception:  # keep going after a transient database error
             log.exception("live figures refresh failed")
+        if stop.wait(period):
+            return
 
 
 def _import_loop(stop: threading.Event, application: FastAPI) -> None:
@@ -195,23 +223,52 @@ def _sweep_loop(stop: threading.Event, application: FastAPI) -> None:
     settings: Settings = application.state.settings
     snapshotted: date | None = None
     ticked: date | None = None
-    while not stop.wait(settings.clock_sweep_interval_seconds):
+    while True:  # a first run at once, then one each interval
         try:
             now = utcnow()
             report = sweep(application.state.sessions, now=now)
-            if report.warnings or report.breaches:
-                log.info("clock sweep: %s warnings, %s breaches", report.warnings, report.breaches)
+            application.state.metrics.observe_sweep(report.warnings, report.breaches)
+            log.info(
+                "clock sweep",
+                extra={
+                    "event": "sweep",
+                    "warnings": report.warnings,
+                    "breaches": report.breaches,
+                    "duration_ms": round((utcnow() - now).total_seconds() * 1000, 2),
+                },
+            )
             if ticked != london_date(now):
                 # Read models that depend on the date (CHC days waiting) move on once a day.
                 with application.state.sessions() as session:
                     changed = tick_read_models(session, application.state.writer.read_models, now)
                 ticked = london_date(now)
-                log.info("read models re-derived for %s: %s rows changed", ticked, changed)
+                log.info(
+                    "read models re-derived",
+                    extra={"event": "tick", "day": ticked.isoformat(), "rows_changed": changed},
+                )
             if snapshotted != yesterday(now):
                 with application.state.sessions() as session:
                     snapshotted, new = store_day(
                         session, ctx=application.state.metrics_ctx, day=None, now=now
                     )
-                log.info("metric snapshots for %s: %s new", snapshotted, new)
+                log.info(
+                    "metric snapshots stored",
+                    extra={"event": "snapshot", "day": snapshotted.isoformat(), "new": new},
+                )
+            _beat(application, "clock_sweeper", settings.clock_sweep_interval_seconds)
         except Exception:  # keep going after a transient database error
             log.exception("scheduled job failed")
+        if stop.wait(settings.clock_sweep_interval_seconds):
+            return
+
+
+# Which process ran a background job last (shown by /readyz when it stops).
+RUNNER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _beat(application: FastAPI, job: str, period_seconds: float) -> None:
+    """A finished run of `job`, for readiness: /readyz fails once it is three periods old."""
+    with application.state.sessions() as session, UnitOfWork(session):
+        HeartbeatRepository(session).beat(
+            job, period_seconds=period_seconds, now=utcnow(), runner=RUNNER
+        )

@@ -247,11 +247,11 @@ def where_time_goes(url: str, now: datetime, args: AdtArgs) -> dict[str, Any]:
     receive(mix(500_000, 10, now, "Q"))  # warm
     repo = repository.AdtRepository
     steps = [
-        (service, "parse", "parse (hl7apy)"),
+        (service, "parse", "parse (python-hl7)"),
         (repo, "message", "repeat lookup (MSH-10)"),
         (apply, "identify", "identify the patient"),
         (repo, "latest_case", "find the patient's case"),
-        (repo, "last_applied_event_at", "order check"),
+        (repo, "last_location_at", "order check"),
         (CaseWriter, "open", "CaseWriter.open (A01)"),
         (CaseWriter, "fire", "CaseWriter.fire (A02, A08)"),
         (CaseRepository, "lock_for_event", "  lock and load the case"),
@@ -260,7 +260,7 @@ def where_time_goes(url: str, now: datetime, args: AdtArgs) -> dict[str, Any]:
         (ReadModelRegistry, "project", "  read models"),
         (repo, "add_message", "write the log row"),
         (Session, "commit", "commit"),
-        (service, "build_ack", "build the ACK (hl7apy)"),
+        (service, "build_ack", "build the ACK (hl7apy, kept per kind)"),
     ]
     profiler = cProfile.Profile() if args.cprofile else None
     statements.clear()

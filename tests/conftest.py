@@ -16,6 +16,7 @@ session-wide database, app and server per backend are built once too (tests/sche
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import uuid
@@ -43,6 +44,8 @@ from app.engine.catalogue import PathwayCatalogue
 from app.engine.engine import Engine
 from app.main import create_app
 from app.migrations_state import upgrade_to_head
+from app.observability.logs import ContextFilter, JsonLines, Redact
+from tests.servers import TEST_LOG_DIR
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PG_URL = os.environ.get("TEST_POSTGRES_URL", DEFAULT_PG)
@@ -226,8 +229,13 @@ def codes() -> CodeSetRegistry:
 def settings(db_url: str) -> Settings:
     # Today's figures computed on every request: tests read them right after writing
     # (the figures computed ahead have tests of their own).
+    # No background threads either: a job that runs and stops leaves a heartbeat that would
+    # make the shared database's /readyz fail three periods later (app/health.py).
     return Settings(
-        database_url=db_url, clock_sweep_interval_seconds=0, live_figures_max_age_seconds=0
+        database_url=db_url,
+        clock_sweep_interval_seconds=0,
+        live_figures_max_age_seconds=0,
+        live_figures_refresh_seconds=0,
     )
 
 
@@ -313,6 +321,25 @@ BACKENDS = ("sqlite", "postgresql")
 
 
 @pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """When the run keeps its logs for the audit (`HOMEFIRST_TEST_LOG_DIR`, tests/log_audit.py),
+    this process's own log lines (the in-process application's) go there too, through the same
+    JSON handler and filters the service uses."""
+    kept = os.environ.get(TEST_LOG_DIR)
+    if not kept:
+        return
+    Path(kept).mkdir(parents=True, exist_ok=True)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    handler = logging.FileHandler(Path(kept) / f"pytest-{worker}-{os.getpid()}.log")
+    handler.setFormatter(JsonLines())
+    handler.addFilter(ContextFilter())
+    handler.addFilter(Redact())
+    handler.setLevel(logging.INFO)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(min(root.level or logging.INFO, logging.INFO))
+
+
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """`--dist loadscope` (pyproject's addopts), with a module's tests on one backend as the
     unit of work, queued so that each worker changes backend at most once and the longest units

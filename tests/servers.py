@@ -32,12 +32,14 @@ or `fresh_database_url`.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -82,6 +84,18 @@ def process_env(database_url: str, env: Mapping[str, str] | None = None) -> dict
         "PYTHONUNBUFFERED": "1",  # its log is complete when it is read
         **(env or {}),
     }
+
+
+def keep_log(log: Path) -> None:
+    """A copy of a process's log for the audit of the run's logs (tests/log_audit.py), when the
+    run keeps them (`HOMEFIRST_TEST_LOG_DIR`, set by CI)."""
+    kept = os.environ.get(TEST_LOG_DIR)
+    if kept and log.exists():
+        Path(kept).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(log, Path(kept) / f"{uuid.uuid4().hex[:12]}-{log.name}")
+
+
+TEST_LOG_DIR = "HOMEFIRST_TEST_LOG_DIR"
 
 
 def run_python(args: Sequence[str], env: Mapping[str, str], timeout: float = 120) -> str:
@@ -257,3 +271,4 @@ def running_service(
             yield service
         finally:
             service.stop()
+            keep_log(service.log)

@@ -5,7 +5,6 @@ why. Built with hl7apy, which escapes the text it is given."""
 from __future__ import annotations
 
 import re
-import threading
 import uuid
 from datetime import datetime
 
@@ -34,16 +33,15 @@ def build_ack(
     # Delimiters in the words would be read as components; hl7apy escapes only the field one.
     text = re.sub(r"[\^~&\\]", " ", text) if text else text
     # Only the time, the ACK's own control id and the acknowledged message's control id differ
-    # from one ACK to the next of a feed: the rest is kept built (hl7apy takes about as long to
-    # set a field as to parse one), per thread since an hl7apy message is changed in place.
+    # from one ACK to the next of a feed. hl7apy builds each kind of ACK once (it takes about as
+    # long to set a field as to parse a message); those three fields are then put in its ER7.
     key: tuple[str | None, ...] = (code, trigger, version, sender_application, sender_facility)
     key += (text, error_code, hl7_error_code)
-    kept: dict[tuple[str | None, ...], Message] = _kept.__dict__.setdefault("acks", {})
-    ack = kept.get(key)
-    if ack is None:
-        if len(kept) >= _KEPT_PER_THREAD:
-            kept.clear()
-        ack = kept[key] = _ack(
+    template = _templates.get(key)
+    if template is None:
+        if len(_templates) >= _TEMPLATES_KEPT:
+            _templates.clear()
+        built = ack_message(
             code,
             trigger,
             version,
@@ -52,18 +50,39 @@ def build_ack(
             text,
             error_code,
             hl7_error_code,
+            sent_at=_PLACEHOLDER,
+            own_control_id=_PLACEHOLDER,
+            acknowledged=_PLACEHOLDER,
         )
-    ack.msh.msh_7 = now.astimezone(LONDON).strftime("%Y%m%d%H%M%S")
-    ack.msh.msh_10 = uuid.uuid4().hex[:20]  # MSH-10 holds at most 20 characters in 2.4
-    ack.msa.msa_2 = control_id
-    return str(ack.to_er7())
+        msh_er7, msa_er7, *others = str(built.to_er7()).split("\r")
+        template = (tuple(msh_er7.split("|")), tuple(msa_er7.split("|")), tuple(others))
+        _templates[key] = template
+    msh_fields, msa_fields, rest = template
+    msh = list(msh_fields)
+    # MSH-1 is the field separator itself, so MSH-n is the (n-1)th item of the split segment.
+    msh[6] = now.astimezone(LONDON).strftime("%Y%m%d%H%M%S")  # MSH-7
+    msh[9] = uuid.uuid4().hex[:20]  # MSH-10, at most 20 characters in 2.4
+    msa = list(msa_fields)
+    msa[2] = _escape(control_id)  # MSA-2
+    return "\r".join(["|".join(msh), "|".join(msa), *rest])
 
 
-_kept = threading.local()
-_KEPT_PER_THREAD = 64  # distinct ACKs (sender, trigger, outcome and words) kept built
+# Kinds of ACK (sender, trigger, outcome and words) kept as ER7 split into fields: tuples, so
+# threads share them without a lock.
+_templates: dict[tuple[str | None, ...], tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]]
+_templates = {}
+_TEMPLATES_KEPT = 256
+_PLACEHOLDER = "0"
 
 
-def _ack(
+def _escape(value: str) -> str:
+    """A value as ER7 text, its delimiters escaped (the escape character first)."""
+    for char, sequence in (("\\", "\\E\\"), ("|", "\\F\\"), ("^", "\\S\\"), ("&", "\\T\\")):
+        value = value.replace(char, sequence)
+    return value.replace("~", "\\R\\")
+
+
+def ack_message(
     code: str,
     trigger: str,
     version: str,
@@ -72,19 +91,22 @@ def _ack(
     text: str | None,
     error_code: str | None,
     hl7_error_code: str | None,
+    *,
+    sent_at: str,
+    own_control_id: str,
+    acknowledged: str,
 ) -> Message:
-    """An ACK with everything but MSH-7, MSH-10 and MSA-2, which `build_ack` sets each time
-    (set here first too, so the fields are added in the order they always were)."""
+    """The whole ACK as an hl7apy message (the tests hold `build_ack` equal to it)."""
     ack = Message("ACK", version=_version(version), validation_level=VALIDATION_LEVEL.TOLERANT)
     ack.msh.msh_3 = RECEIVING_APPLICATION
     ack.msh.msh_5 = sender_application
     ack.msh.msh_6 = sender_facility
-    ack.msh.msh_7 = ""
+    ack.msh.msh_7 = sent_at
     ack.msh.msh_9 = f"ACK^{trigger}^ACK" if trigger else "ACK"
-    ack.msh.msh_10 = ""
+    ack.msh.msh_10 = own_control_id
     ack.msh.msh_11 = "P"
     ack.msa.msa_1 = code
-    ack.msa.msa_2 = ""
+    ack.msa.msa_2 = _escape(acknowledged)
     if text:
         ack.msa.msa_3 = text[:80]
     if code != "AA":

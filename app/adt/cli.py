@@ -12,6 +12,7 @@ from app.adt.repository import AdtRepository
 from app.adt.service import build_adt_service
 from app.config import get_settings
 from app.db import make_engine, make_sessionmaker
+from app.observability.logs import configure_logging
 from app.timeutil import utcnow
 
 adt_cli = typer.Typer(help="HL7 v2 ADT feed from the hospital's PAS.", no_args_is_help=True)
@@ -30,6 +31,7 @@ def listen(
     settings = get_settings()
     if migrate:
         upgrade_to_head(settings.database_url)
+    configure_logging(settings.log_level, settings.log_file)  # JSON lines, as the service's
     service = build_adt_service(settings, ctx.obj.writer())
     if not service.interfaces.interfaces:
         raise typer.Exit(_say("no interfaces in adt-interfaces.yaml: nothing may send", 1))

@@ -1,5 +1,6 @@
-"""An ADT message as HomeFirst reads it: parsed by hl7apy (segments, fields, components and
-repetitions), then the handful of items the feed uses, named. Nothing here touches the database.
+"""An ADT message as HomeFirst reads it: parsed by python-hl7 (`hl7`: segments, fields, and the
+message's own delimiters and escapes), then the handful of items the feed uses, named and
+checked here (times, the version, the control id). Nothing here touches the database.
 
 Items read (HL7 v2.3-2.5 positions, as NHS PAS feeds send them):
 MSH-3/4 sender, MSH-7 sent at, MSH-9 type, MSH-10 control id, MSH-12 version; EVN-2 recorded at,
@@ -16,9 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
-from hl7apy.consts import VALIDATION_LEVEL
-from hl7apy.exceptions import HL7apyException
-from hl7apy.parser import parse_message
+import hl7
 
 from app.timeutil import LONDON
 
@@ -103,45 +102,61 @@ def parse(raw: str) -> AdtMessage:
         raise MessageRefused(
             "unparseable", "The message does not start with MSH.", hl7_code="100", reject=True
         )
+    # Whatever python-hl7 trips on (it raises several kinds, and asserts), the message is
+    # unreadable: it is refused, never a 500.
     try:
-        msg = parse_message(text, find_groups=False, validation_level=VALIDATION_LEVEL.TOLERANT)
-    except HL7apyException as exc:
+        msg = hl7.parse(text)
+    except Exception as exc:
         raise MessageRefused(
             "unparseable", f"The message cannot be parsed: {exc}.", hl7_code="100", reject=True
         ) from None
     reader = _Reader(msg)
-    # The first of each segment, read once (find_groups=False: segments are the message's
-    # children); an absent field is never asked for, as asking hl7apy for one creates it.
+    # The first of each segment (a repeated PID or PV1 is not the feed's to resolve).
     first: dict[str, Any] = {}
-    for child in msg.children:
-        first.setdefault(child.name, child)
+    for segment in msg:
+        first.setdefault(str(segment[0]), segment)
     msh, evn, pv1 = first["MSH"], first.get("EVN"), first.get("PV1")
-    control_id = reader.text(msh, "MSH_10")
+    version = reader.text(msh, 12)
+    if version not in SUPPORTED_VERSIONS:
+        raise MessageRefused(
+            "unparseable",
+            f"MSH-12 version {version!r} is not an HL7 v2 version HomeFirst reads "
+            f"({', '.join(sorted(SUPPORTED_VERSIONS))}).",
+            hl7_code="203",
+            reject=True,
+        )
+    control_id = reader.text(msh, 10)
     if not control_id:
         raise MessageRefused(
             "no_control_id", "MSH-10 (message control id) is empty.", hl7_code="101", reject=True
         )
-    message_type = reader.components(msh, "MSH_9")
+    message_type = reader.components(msh, 9)
     return AdtMessage(
         raw=text,
-        application=_at(reader.components(msh, "MSH_3"), 0),
-        facility=_at(reader.components(msh, "MSH_4"), 0),
+        application=_at(reader.components(msh, 3), 0),
+        facility=_at(reader.components(msh, 4), 0),
         control_id=control_id,
-        version=reader.text(msh, "MSH_12"),
+        version=version,
         message_code=_at(message_type, 0),
         trigger=_at(message_type, 1),
-        sent_at=reader.when(msh, "MSH_7"),
-        recorded_at=reader.when(evn, "EVN_2"),
-        occurred_at=reader.when(evn, "EVN_6"),
-        identifiers=reader.identifiers(first.get("PID"), "PID_3"),
-        merged=reader.identifiers(first.get("MRG"), "MRG_1"),
-        patient_class=reader.text(pv1, "PV1_2"),
-        location=reader.location(pv1, "PV1_3"),
-        admitted_at=reader.when(pv1, "PV1_44"),
-        discharged_at=reader.when(pv1, "PV1_45"),
-        disposition=reader.text(pv1, "PV1_36") or None,
-        expected_discharge=_day(reader.text(first.get("PV2"), "PV2_9"), "PV2-9"),
+        sent_at=reader.when(msh, 7),
+        recorded_at=reader.when(evn, 2),
+        occurred_at=reader.when(evn, 6),
+        identifiers=reader.identifiers(first.get("PID"), 3),
+        merged=reader.identifiers(first.get("MRG"), 1),
+        patient_class=reader.text(pv1, 2),
+        location=reader.location(pv1, 3),
+        admitted_at=reader.when(pv1, 44),
+        discharged_at=reader.when(pv1, 45),
+        disposition=reader.text(pv1, 36) or None,
+        expected_discharge=_day(reader.text(first.get("PV2"), 9), "PV2-9"),
     )
+
+
+# The versions whose ADT segments carry the items above at the positions above.
+SUPPORTED_VERSIONS = frozenset(
+    {"2.1", "2.2", "2.3", "2.3.1", "2.4", "2.5", "2.5.1", "2.6", "2.7", "2.7.1", "2.8"}
+)
 
 
 def _at(parts: list[str], index: int) -> str:
@@ -149,39 +164,41 @@ def _at(parts: list[str], index: int) -> str:
 
 
 class _Reader:
-    """Values out of hl7apy's segments, with the message's escape sequences undone (hl7apy keeps
-    them as sent). A field's text is serialised once however many of its components are read
-    (a field's ER7 costs hl7apy far more than splitting it); a segment or field that is absent
-    reads as empty."""
+    """Values out of python-hl7's segments, with the message's escape sequences undone (the
+    library keeps them as sent). A field is taken as sent (its ER7 text) and split into
+    repetitions and components with the message's own delimiters (MSH-1, MSH-2); a segment or
+    field that is absent reads as empty. Field numbers are HL7's (MSH-3 is `msh[3]`)."""
 
-    def __init__(self, msg: Any) -> None:
-        chars = msg.encoding_chars
-        esc = re.escape(chars["ESCAPE"])
-        self._sep = {
-            "F": chars["FIELD"],
-            "S": chars["COMPONENT"],
-            "T": chars["SUBCOMPONENT"],
-            "R": chars["REPETITION"],
-            "E": chars["ESCAPE"],
-        }
+    def __init__(self, msg: hl7.Message) -> None:
+        # python-hl7's separators: segment, field, repetition, component, sub-component.
+        _, field, repetition, component, subcomponent = msg.separators
+        self._repetition, self._component = repetition, component
+        self._esc = msg.esc
+        self._sep = {"F": field, "S": component, "T": subcomponent, "R": repetition, "E": msg.esc}
+        esc = re.escape(msg.esc)
         self._escape = re.compile(f"{esc}([FSTRE]){esc}")
-        self._component = chars["COMPONENT"]
 
     def unescape(self, value: str) -> str:
+        """The delimiter escapes undone; any other escape (highlighting, hex, character sets) is
+        kept as sent. Not python-hl7's own `unescape`: it logs the value it cannot decode, and a
+        value here may be an NHS number."""
+        if self._esc not in value:
+            return value.strip()
         return self._escape.sub(lambda m: self._sep[m.group(1)], value).strip()
 
-    def _repetitions(self, segment: Any, field: str) -> list[str]:
+    def _repetitions(self, segment: Any, field: int) -> list[str]:
         """The field's repetitions as sent (ER7), none when the segment or field is absent."""
-        if segment is None:
+        if segment is None or field >= len(segment):
             return []
-        return [repetition.to_er7() for repetition in segment.children.get(field)]
+        text = str(segment[field])
+        return text.split(self._repetition) if text else []
 
-    def text(self, segment: Any, field: str) -> str:
+    def text(self, segment: Any, field: int) -> str:
         """The field's first repetition, components and all."""
         found = self._repetitions(segment, field)
         return self.unescape(found[0]) if found else ""
 
-    def components(self, segment: Any, field: str) -> list[str]:
+    def components(self, segment: Any, field: int) -> list[str]:
         """The components of the field's first repetition."""
         found = self._repetitions(segment, field)
         return self._split(found[0]) if found else []
@@ -189,7 +206,7 @@ class _Reader:
     def _split(self, er7: str) -> list[str]:
         return [self.unescape(part) for part in er7.split(self._component)]
 
-    def identifiers(self, segment: Any, field: str) -> tuple[Identifier, ...]:
+    def identifiers(self, segment: Any, field: int) -> tuple[Identifier, ...]:
         found = []
         for repetition in self._repetitions(segment, field):
             parts = self._split(repetition)
@@ -197,14 +214,15 @@ class _Reader:
                 found.append(Identifier(parts[0], _at(parts, 3), _at(parts, 4)))
         return tuple(found)
 
-    def location(self, segment: Any, field: str) -> Location | None:
+    def location(self, segment: Any, field: int) -> Location | None:
         parts = self.components(segment, field)
         if not _at(parts, 0):
             return None
         return Location(parts[0], _at(parts, 1), _at(parts, 2), _at(parts, 3))
 
-    def when(self, segment: Any, field: str) -> datetime | None:
-        return _instant(_at(self.components(segment, field), 0), field.replace("_", "-"))
+    def when(self, segment: Any, field: int) -> datetime | None:
+        name = f"{segment[0]}-{field}" if segment is not None else ""
+        return _instant(_at(self.components(segment, field), 0), name)
 
 
 _TS = re.compile(

@@ -67,7 +67,11 @@ READS: dict[str, Read] = {
         "ADT messages from the hospital's PAS that were refused, with their raw text "
         "(GET /adt/dead-letters)"
     ),
-    "rfd.read": Read("The Ready-for-Discharge list, JSON and CSV (GET /rfd)", _FULL_OR_ANONYMOUS),
+    "rfd.read": Read(
+        "The Ready-for-Discharge list, JSON and CSV (GET /rfd), and the patient-level spell "
+        "extract (GET /dashboard/exports/spells.csv, spells.json)",
+        _FULL_OR_ANONYMOUS,
+    ),
     "fhir.read": Read(
         "Cases as FHIR R4: Encounter, EpisodeOfCare, Task, Flag (GET /fhir/R4/...)",
         frozenset({"full", "no_identifiers", "shared_only"}),
@@ -78,7 +82,9 @@ READS: dict[str, Read] = {
         "/dashboard/series)"
     ),
     "dashboard.exports": Read(
-        "The daily acute discharge return (GET /dashboard/exports/acute-discharge-daily.csv)"
+        "The acute discharge returns, daily and weekly, and the monthly DRD return (GET "
+        "/dashboard/exports/acute-discharge-daily.csv, acute-discharge-weekly.csv, "
+        "drd-monthly.csv, drd-monthly.json)"
     ),
     "ic.services": Read("Intermediate-care services with capacity and counts (GET /ic/services)"),
     "ic.service_changes": Read(

@@ -39,6 +39,7 @@ from app.deps import (
     VisibleCaseId,
     WriterDep,
 )
+from app.observability.logs import bind_actor
 from app.security.inputs import MAX_ID, check_inputs
 from app.security.text import may_hide_control
 from app.timeutil import utcnow
@@ -242,6 +243,7 @@ def _fire_short(
     thread: no second hand-off). Every other check of the full way passed before the short way
     was taken, so an Unauthorized here is the answer the full way gives too."""
     actor = authenticate_request(request.app.state.sessions, token, now=utcnow())
+    bind_actor(actor.user_id, actor.organisation)  # for this request's log lines
     return fire_event(request, case_id, body, actor, if_match, key)
 
 

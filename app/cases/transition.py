@@ -11,6 +11,8 @@ No other module builds engine calls (the import contracts in `.importlinter` hol
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,6 +31,8 @@ from app.errors import NotFound, StaleCase
 from app.links.repository import LinkRepository
 from app.models import Case, CaseEvent, CaseLink
 
+log = logging.getLogger("homefirst.transition")
+
 
 @dataclass(frozen=True)
 class Fired:
@@ -43,10 +47,15 @@ class Fired:
     opened_linked: tuple[int, ...] = ()
 
 
+# Called with (workflow, event) for each transition written: the metrics' counter.
+TransitionObserver = Callable[[str, str], None]
+
+
 @dataclass(frozen=True)
 class CaseWriter:
     engine: Engine
     read_models: ReadModelRegistry
+    observe: TransitionObserver | None = None
 
     # -- opening ----------------------------------------------------------------------------------
     def open(self, session: Session, cmd: OpenCommand, *, now: datetime) -> Case:
@@ -57,6 +66,7 @@ class CaseWriter:
         )
         assert store.appended is not None  # noqa: S101 - open_case appends the first event
         self.read_models.project(session, opened_change(case, store.appended, now))
+        self._written(case, store.appended)
         return case
 
     def open_batch(self, session: Session, *, now: datetime) -> OpenBatch:
@@ -148,7 +158,27 @@ class CaseWriter:
             facts=CaseFacts(session, self.engine.catalogue.rules),
         )
         self.read_models.project(session, Change(case, event, before.changed(case), now))
+        self._written(case, event)
         return Fired(case, event, clocks, locked, tuple(effects.opened))
+
+    def _written(self, case: Case, event: CaseEvent) -> None:
+        """The log line (ids and codes only) and the metrics of one staged transition; it
+        commits with the caller's Unit of Work or not at all."""
+        log.info(
+            "transition",
+            extra={
+                "event": "transition",
+                "workflow": case.workflow_key,
+                "trigger": event.event,
+                "case_id": case.id,
+                "seq": event.seq,
+                "from_state": event.from_state,
+                "to_state": event.to_state,
+                "pathway_version": event.pathway_version,
+            },
+        )
+        if self.observe is not None:
+            self.observe(case.workflow_key, event.event)
 
 
 class OpenBatch:

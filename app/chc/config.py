@@ -185,6 +185,20 @@ class ReportingConfig(_Strict):
     overdue_bands: tuple[OverdueBand, ...] = Field(min_length=1)
 
 
+class SubIcbLocation(_Strict):
+    """The reporting unit of the quarterly CHC collection for one HomeFirst organisation."""
+
+    code: str | None = Field(default=None, pattern=r"^[0-9A-Z]{3,5}$")
+    name: str
+    verified: bool = False
+
+    @model_validator(mode="after")
+    def _verified_needs_code(self) -> SubIcbLocation:
+        if self.verified and self.code is None:
+            raise ValueError("a verified sub-ICB location needs its code")
+        return self
+
+
 class LocalConfig(_Strict):
     version: str
     status: Literal["verified", "provisional"]
@@ -195,6 +209,7 @@ class LocalConfig(_Strict):
     reviews: ReviewConfig
     fast_track: FastTrackConfig
     reporting: ReportingConfig
+    sub_icb_locations: dict[str, SubIcbLocation] = {}
 
     @model_validator(mode="after")
     def _durations(self) -> LocalConfig:

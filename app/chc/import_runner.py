@@ -242,6 +242,18 @@ def _finish(
     job.state, job.error = state, error
     job.finished_at = runner.clock()
     job.lease_owner = job.lease_expires_at = None
+    log.info(
+        "import",
+        extra={
+            "event": "import",
+            "import_id": job.id,
+            "organisation": job.organisation,
+            "source_list": job.source_list,
+            "state": state,
+            "rows_read": job.rows_read,
+            "attempts": job.attempts,
+        },
+    )
     if state == "done":
         repo.delete_chunks(job.id)  # the rows are kept (provenance, rejections, the report)
 

@@ -9,7 +9,10 @@ instead of every CHC event and clock of the organisation:
   scan;
 - a decision counts when it is its case's first: only the day's deciding cases are checked for
   an earlier one;
-- overdue referrals are counted by the 28-day clocks still running, banded in SQL.
+- overdue referrals are counted by the 28-day clocks still running, banded in SQL, leaving out
+  cases on the Fast Track route (reported apart from the standard 28-day figures);
+- referrals leave out notices that a negative Checklist showed were not referrals for full
+  consideration, and Fast Track cases, as known when the figures are made.
 """
 
 from __future__ import annotations
@@ -21,13 +24,13 @@ from sqlalchemy import and_, case, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from app.chc.config import ChcConfig
-from app.chc.reports import STANDARD_DECISIONS
+from app.chc.reports import FIRST_DECISIONS, STANDARD_DECISIONS
 from app.models import Case, CaseEvent, ChcWorkItem, Clock
 from app.timeutil import day_bounds
 
 CHC = "chc"
 DAY_CLOCK = "chc_28_day"
-DECISIONS = (*STANDARD_DECISIONS, "accept_fast_track")
+DECISIONS = FIRST_DECISIONS
 
 
 class ChcLiveRepository:
@@ -65,6 +68,16 @@ class ChcLiveRepository:
             .group_by(CaseEvent.case_id)
         )
         return {case_id: first for case_id, first in self.session.execute(stmt).tuples()}  # noqa: C416
+
+    def not_standard_referrals(self, case_ids: list[int]) -> set[int]:
+        """Of these cases, those screened out by a negative Checklist or on the Fast Track route
+        (as recorded now)."""
+        if not case_ids:
+            return set()
+        stmt = select(CaseEvent.case_id).where(
+            CaseEvent.case_id.in_(case_ids), CaseEvent.event.in_(("screen_out", "fast_track"))
+        )
+        return set(self.session.execute(stmt).scalars())
 
     def first_day_clocks(self, case_ids: list[int]) -> dict[int, tuple[float, int]]:
         """(consumed, budget) seconds of each case's first 28-day clock."""
@@ -109,6 +122,7 @@ class ChcLiveRepository:
                 Clock.started_at < due,
                 Case.workflow_key == CHC,
                 Case.organisation == organisation,
+                Case.state != "fast_track",  # pathway v1: the clock runs on in Fast Track
                 first_cycle,
             )
         )
@@ -145,7 +159,9 @@ def chc_day_figures(
 ) -> dict[str, Any]:
     rep = cfg.local.reporting
     repo = ChcLiveRepository(session)
-    referrals = repo.events_of_day(organisation, ("open",), day, skew)
+    opened = repo.events_of_day(organisation, ("open",), day, skew)
+    others = repo.not_standard_referrals([e.case_id for e in opened])
+    referrals = [e for e in opened if e.case_id not in others]
     deciding = repo.events_of_day(organisation, DECISIONS, day, skew)
     firsts = repo.first_decision_ids(sorted({e.case_id for e in deciding}))
     standard = [

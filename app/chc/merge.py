@@ -126,7 +126,7 @@ class ListMerger:
             case, rule = self._by_nhs.get(nhs), "nhs_number"
         elif row.match_key:
             case, rule = self._by_key.get(row.match_key), "name_dob_postcode"
-        if case is None and not row.values.get("fast_track"):
+        if case is None:
             try:
                 case = self._opener.open(self._open_command(row))
             except DomainError as exc:
@@ -196,6 +196,11 @@ class ListMerger:
     def _open_command(self, row: ParsedRow) -> OpenCommand:
         referred = date.fromisoformat(row.values["referral_date"])
         data = {k: row.values[k] for k in DETAIL_FIELDS if k in row.values} | self._link(row)
+        if row.values.get("fast_track"):
+            # A list's flag is not a completed Fast Track Pathway Tool: that needs the appropriate
+            # clinician and their registration. The flag is kept and rated red until someone
+            # records the Fast Track (pathways/config/chc-rag.yaml).
+            data["fast_track_flagged"] = True
         why = self._why(row, f"referral date {referred} from the source list")
         return OpenCommand(
             "chc",
@@ -209,18 +214,7 @@ class ListMerger:
         )
 
     def _open(self, row: ParsedRow) -> Case:
-        cmd = self._open_command(row)
-        case = self.writer.open(self.session, cmd, now=self.now)
-        if row.values.get("fast_track"):
-            reason = f"Fast Track flagged on the {self.batch.source_list} list"
-            case = self._fire(
-                case,
-                "fast_track",
-                {"fast_track_reason": reason},
-                cmd.occurred_at,
-                self._why(row, reason),
-            )
-        return case
+        return self.writer.open(self.session, self._open_command(row), now=self.now)
 
     def _fire(
         self, case: Case, trigger: str, data: dict[str, Any], at: datetime | None, why: str
@@ -320,6 +314,9 @@ def _compare(case: Case, row: ParsedRow) -> tuple[dict[str, Any], list[tuple[str
         incoming = row.values[name]
         if name == "referral_date":
             current: Any = facts_of(case).referral_date.isoformat()
+        elif name == "fast_track":
+            # On Fast Track, or flagged for it by a list (pathway v2 and later).
+            current = case.attributes.get("fast_track") or case.attributes.get("fast_track_flagged")
         else:
             current = case.attributes.get(name)
         if name == "fast_track":

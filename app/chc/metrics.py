@@ -76,11 +76,17 @@ def chc_metrics_from_report(
     report = chc_report(
         session, engine=engine, cfg=cfg, actor=actor, period_from=day, period_to=day, now=now
     )
-    opened = ChcReadRepository(session).events_named(actor.organisation, ("open",))
+    reads = ChcReadRepository(session)
+    opened = reads.events_named(actor.organisation, ("open",))
+    others = {
+        e.case_id for e in reads.events_named(actor.organisation, ("screen_out", "fast_track"))
+    }
     return {
         "available": True,
         "organisation": actor.organisation,
-        "referrals": sum(1 for e in opened if london_date(e.occurred_at) == day),
+        "referrals": sum(
+            1 for e in opened if london_date(e.occurred_at) == day and e.case_id not in others
+        ),
         "decisions": report.decisions,
         "decisions_within_28_days": report.decisions_within_28_days,
         "decisions_within_28_days_pct": report.decisions_within_28_days_pct,

@@ -8,7 +8,6 @@ the incoming value changes the case through the engine, with one `update_details
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -27,7 +26,7 @@ from app.chc.schemas import ReconciliationItemRead, ReconciliationList, ResolveR
 from app.db import UnitOfWork
 from app.engine.engine import Command
 from app.errors import Conflict
-from app.models import ChcReconciliationItem
+from app.models import Case, ChcReconciliationItem, ChcSourceRecord
 
 
 def item_read(repo: ChcRepository, item: ChcReconciliationItem) -> ReconciliationItemRead:
@@ -112,10 +111,8 @@ def _apply_incoming(
         f"{record.source_record_id}" + (f" ({note})" if note else "")
     )
     if item.field == "fast_track":
-        if value is not True:
-            raise Conflict("a Fast Track case cannot be taken off Fast Track by reconciliation")
-        data: dict[str, Any] = {"fast_track_reason": why}
-        writer.fire(session, case.id, Command("fast_track", actor, data, None, why), now=now)
+        command = _fast_track_command(writer, case, record, value, actor, why)
+        writer.fire(session, case.id, command, now=now)
         return
     data = {
         item.field: value,
@@ -123,3 +120,24 @@ def _apply_incoming(
         "source_record_id": record.source_record_id,
     }
     writer.fire(session, case.id, Command("update_details", actor, data, None, why), now=now)
+
+
+def _fast_track_command(
+    writer: CaseWriter, case: Case, record: ChcSourceRecord, value: object, actor: Actor, why: str
+) -> Command:
+    """Taking a list's Fast Track value. From pathway version 2 a list's flag is not a Fast
+    Track, which needs the appropriate clinician and their registration: the flag is recorded
+    (and rated red) or cleared, and only a case on Fast Track itself cannot be taken off it."""
+    loaded = writer.engine.catalogue.get(case.workflow_key, case.workflow_version)
+    flags = loaded is not None and "fast_track_flagged" in loaded.spec.fields
+    if value is not True and (case.attributes.get("fast_track") or not flags):
+        raise Conflict("a Fast Track case cannot be taken off Fast Track by reconciliation")
+    if flags:
+        data = {
+            "fast_track_flagged": value is True,
+            "source_list": record.source_list,
+            "source_record_id": record.source_record_id,
+        }
+        return Command("update_details", actor, data, None, why)
+    # Pathway version 1: its Fast Track needs no clinician.
+    return Command("fast_track", actor, {"fast_track_reason": why}, None, why)

@@ -2,11 +2,14 @@
 
 Figures are derived from the event log and the durable clocks, never typed in (ARCHITECTURE.md
 §1 principle 4):
-- decisions within 28 days (docs/domain.md §7.6, national target at least 80%): first decisions
-  (`screen_out`, `decide`) made in the period, timed by each case's `chc_28_day` clock; Fast Track
-  decisions (`accept_fast_track`) are counted apart, with their package clock (§7.5);
-- incomplete referrals over 28 days (§7.7): open cases whose 28-day clock still runs, banded by
-  how far they exceed 28 days (bands provisional, §13 U8);
+- decisions within 28 days (docs/domain.md §7.6; the 80% share is provisional): first standard
+  eligibility decisions (`decide`) made in the period, timed by each case's `chc_28_day` clock.
+  A negative Checklist (`screen_out`) is not a referral for full consideration, so it is outside
+  these figures; Fast Track decisions (`accept_fast_track`) are counted apart, with their package
+  clock (§7.5);
+- incomplete referrals over 28 days (§7.7): cases whose 28-day clock still runs, banded by how far
+  they exceed 28 days (bands provisional, §13 U8), leaving out cases on the Fast Track route (on
+  pathway version 1 their clock runs on until the Fast Track decision);
 - % of full assessments in an acute setting (§7.6): cases whose DST was recorded in the period,
   by the setting recorded with it (the 15% threshold is provisional, §13 U9);
 - the working list by RAG and cohort (§7.9, §7.11).
@@ -30,8 +33,10 @@ from app.engine.engine import Engine
 from app.models import CaseEvent, Clock
 from app.timeutil import LONDON
 
-STANDARD_DECISIONS = ("screen_out", "decide")
+STANDARD_DECISIONS = ("decide",)
 FAST_TRACK_DECISIONS = ("accept_fast_track",)
+# Every first decision on a referral: the first of these decides which kind of referral it was.
+FIRST_DECISIONS = ("screen_out", *STANDARD_DECISIONS, *FAST_TRACK_DECISIONS)
 
 
 def _day(at: datetime) -> date:
@@ -73,9 +78,8 @@ def chc_report(
         def in_period(e: CaseEvent) -> bool:
             return period_from <= _day(e.occurred_at) <= period_to
 
-        decisions = _first_by_case(
-            reads.events_named(org, STANDARD_DECISIONS + FAST_TRACK_DECISIONS)
-        )
+        decisions = _first_by_case(reads.events_named(org, FIRST_DECISIONS))
+        fast_tracked = {e.case_id for e in reads.events_named(org, ("fast_track",))}
         standard = [e for e in decisions.values() if e.event in STANDARD_DECISIONS and in_period(e)]
         fast = [e for e in decisions.values() if e.event in FAST_TRACK_DECISIONS and in_period(e)]
         clocks28 = _first_cycle(reads.clocks_named(org, "chc_28_day"))
@@ -96,7 +100,7 @@ def chc_report(
         target = timedelta(days=rep.decision_target_days)
         overdue = 0
         for clock in clocks28.values():
-            if clock.state != "running":
+            if clock.state != "running" or clock.case_id in fast_tracked:
                 continue
             age = now - clock.started_at
             if age <= target:
@@ -146,7 +150,8 @@ def chc_report(
         notes=[
             "Provisional figures (docs/domain.md §13): overdue bands (U8), acute threshold (U9), "
             "Fast Track target (U11) and the RAG rules (L5) are local configuration.",
-            "A negative Checklist recorded as a decision (screen_out) counts as a decision.",
+            "A negative Checklist (screen_out) is not a referral for full consideration: it is "
+            "outside the 28-day figures. Fast Track is reported apart from them.",
             "Times are measured by the durable clocks from the first notice of each case.",
         ],
     )

@@ -150,6 +150,26 @@ def fast_track_decision_is_chc_eligible(ctx: GuardContext) -> str | None:
     return None
 
 
+@RULES.guard(
+    "outcome_keeps_chc_eligibility",
+    "After a reassessment, this branch is for a decision that the person is still eligible.",
+)
+def outcome_keeps_chc_eligibility(ctx: GuardContext) -> str | None:
+    if ctx.fact("decision_outcome") != "chc_eligible":
+        return "Only a chc_eligible decision keeps the case in reviews."
+    return None
+
+
+@RULES.guard(
+    "outcome_ends_chc_eligibility",
+    "After a reassessment, this branch is for a decision that ends CHC eligibility.",
+)
+def outcome_ends_chc_eligibility(ctx: GuardContext) -> str | None:
+    if ctx.fact("decision_outcome") == "chc_eligible":
+        return "A chc_eligible decision keeps eligibility; it does not end it."
+    return None
+
+
 @RULES.guard("panel_date_is_a_panel", "A chosen panel date is a scheduled fortnightly panel.")
 def panel_date_is_a_panel(ctx: GuardContext) -> str | None:
     chosen = ctx.data.get("panel_date")
@@ -181,6 +201,16 @@ def note_decision_date(ctx: EffectContext) -> None:
 @RULES.effect("mark_fast_track", "Marks the case as on the Fast Track route.")
 def mark_fast_track(ctx: EffectContext) -> None:
     ctx.ports.set_attributes(ctx.case_id, {"fast_track": True})
+
+
+@RULES.effect(
+    "clear_dst_for_reassessment",
+    "A reassessment needs a new DST: the previous levels leave the case (its history keeps them).",
+)
+def clear_dst_for_reassessment(ctx: EffectContext) -> None:
+    names = [f"dst_{d.key}" for d in chc_config().tools.dst.domains]
+    names += ["dst_setting", "dst_date", "acute_exception_reason", "decision_rationale"]
+    ctx.ports.set_attributes(ctx.case_id, dict.fromkeys(names))
 
 
 @RULES.effect("place_on_next_panel", "Puts the case on the agenda of the next panel.")

@@ -1,5 +1,17 @@
-"""National-return exports as CSV: the daily acute discharge return and the quarterly CHC
-collection. Column names are the national ones where docs/domain.md gives them (§6.3, §7.7)."""
+"""National-return exports as CSV: the daily and weekly acute discharge returns and the
+quarterly CHC collection. Column and metric names are the national ones
+(the audit of published definitions, PUBLISHED-RULES.md §2.2; docs/domain.md §6.3, §7.7).
+
+- Daily: the sitrep's three daily series. "Number of patients discharged" counts patients
+  discharged while not meeting the criteria to reside ("the number of patients discharged … or
+  remaining in hospital" of the NCTR patients, PUBLISHED-RULES.md row 10), not every discharge.
+- Weekly: the "additional bed days" series and the delay reasons, for NCTR patients whose
+  length of stay is 7 (14, 21) days or more, as a snapshot at the end of each week (rows 8
+  and 11). The long format is the published CSV's (`Period, ..., Metric Group, Metric, Value`).
+- Days stored before the definitions changed (`definitions` below 2 in the stored figures)
+  have those cells empty: their stored counts used the old definitions and a reported day is
+  never recomputed.
+"""
 
 from __future__ import annotations
 
@@ -17,10 +29,13 @@ from app.chc.read_repository import ChcReadRepository
 from app.dashboard import service
 from app.dashboard.context import MetricsContext
 from app.errors import ValidationFailed
+from app.timeutil import london_date
 
 MAX_DAYS = 93
-# The three "additional bed days" series: exact published wording UNVERIFIED
-# (docs/domain.md §13 U2).
+MAX_WEEKS = 27
+# The weekly snapshot is taken at the end of Sunday, the last day of an NHS week (Monday to
+# Sunday). UNVERIFIED: the acute sitrep specification was not readable; see README.
+WEEK_ENDS_ON = 6  # date.weekday() of Sunday
 ACUTE_COLUMNS = [
     "Date",
     "Hospital system",
@@ -28,10 +43,24 @@ ACUTE_COLUMNS = [
     "Number of patients who no longer meet the criteria to reside",
     "Number of patients discharged",
     "Number of patients remaining in hospital who no longer meet the criteria to reside",
-    "Number of additional bed days, patients with length of stay of 7 days or over",
-    "Number of additional bed days, patients with length of stay of 14 days or over",
-    "Number of additional bed days, patients with length of stay of 21 days or over",
 ]
+ADDITIONAL_BED_DAYS = (
+    "Number of additional bed days, patients with length of stay of {} days or over"
+)
+WEEKLY_COLUMNS = [
+    "Period",
+    "Organisation",
+    "Hospital system",
+    "Site",
+    "Metric Group",
+    "Metric",
+    "Value",
+]
+# Metric groups: "Delay reason LOS 7+" is the published group name; the bed-days group's name
+# was not found (UNVERIFIED), so it is HomeFirst's.
+BED_DAYS_GROUP = "Additional bed days"
+REASONS_GROUP = "Delay reason LOS 7+"
+NO_REASON = "No delay reason recorded"
 
 
 def acute_daily_rows(
@@ -55,21 +84,58 @@ def acute_daily_rows(
                 session, day=day, site=one, organisation=organisation, now=now, ctx=ctx
             )["discharge"]
             system = d["by_site"][0]["hospital_system"] if d["by_site"] else None
-            los = d["length_of_stay"]
             rows.append(
                 [
                     day.isoformat(),
                     system,
                     one,
                     d["nctr_on_day"],
-                    d["discharged"],
+                    d.get("discharged_nctr"),  # absent from days stored before definitions 2
                     d["nctr_remaining"],
-                    los["7_plus"]["bed_days_beyond"],
-                    los["14_plus"]["bed_days_beyond"],
-                    los["21_plus"]["bed_days_beyond"],
                 ]
             )
         day += timedelta(days=1)
+    return rows
+
+
+def acute_weekly_rows(
+    session: Session,
+    *,
+    first: date,
+    last: date,
+    site: str | None,
+    organisation: str,
+    now: datetime,
+    ctx: MetricsContext,
+) -> list[list[Any]]:
+    """For each week ending (a Sunday) from `first` to `last` that is over, per site: the
+    additional bed days of NCTR patients with a length of stay of 7, 14 and 21+ days, and those
+    patients with LOS 7+ by primary delay reason, as at the end of the Sunday."""
+    if last < first or (last - first).days >= MAX_WEEKS * 7:
+        raise ValidationFailed(f"choose up to {MAX_WEEKS} weeks, with 'from' before 'to'")
+    today = london_date(now)
+    sunday = first + timedelta(days=(WEEK_ENDS_ON - first.weekday()) % 7)
+    sites = [site] if site else service.sites(session, organisation)
+    rows: list[list[Any]] = []
+    while sunday <= last and sunday < today:
+        for one in sites:
+            d = service.metrics_for(
+                session, day=sunday, site=one, organisation=organisation, now=now, ctx=ctx
+            )["discharge"]
+            system = d["by_site"][0]["hospital_system"] if d["by_site"] else None
+            head = [sunday.isoformat(), organisation, system, one]
+            extra = d.get("additional_bed_days")  # absent from days stored before definitions 2
+            for t in (7, 14, 21):
+                value = extra[f"{t}_plus"]["bed_days"] if extra else None
+                rows.append([*head, BED_DAYS_GROUP, ADDITIONAL_BED_DAYS.format(t), value])
+            for reason in d.get("delay_reasons_los_7_plus") or []:
+                metric = reason["label"] or reason["code"]
+                rows.append([*head, REASONS_GROUP, metric, reason["patients"]])
+            if extra:
+                with_reason = sum(r["patients"] for r in d["delay_reasons_los_7_plus"])
+                missing = extra["7_plus"]["patients"] - with_reason
+                rows.append([*head, REASONS_GROUP, NO_REASON, missing])
+        sunday += timedelta(days=7)
     return rows
 
 
@@ -86,7 +152,15 @@ def chc_quarterly(
         (b.key, float(b.from_weeks), None if b.to_weeks is None else float(b.to_weeks))
         for b in cfg.local.reporting.overdue_bands
     ]
-    return quarterly_row(quarter, actor.organisation, events, clocks, bands, now)
+    return quarterly_row(
+        quarter,
+        actor.organisation,
+        events,
+        clocks,
+        bands,
+        now,
+        locations=cfg.local.sub_icb_locations,
+    )
 
 
 def to_csv(header: list[str], rows: list[list[Any]]) -> str:

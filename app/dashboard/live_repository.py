@@ -28,12 +28,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from app.discharge.drd import drd_cohort
 from app.discharge.metrics import (
     NOT_RECORDED,
+    REASONS_MIN_STAY,
     Aggregates,
     Discharged,
     SiteCounts,
-    delay_days,
 )
 from app.models import CaseShare
 from app.models.spell import DischargeDelayPeriod as P
@@ -60,7 +61,7 @@ class LiveRepository:
         agg = Aggregates()
         self._spells(agg, spells, day, day_start, min(day_end, at), at)
         self._discharges(agg, spells, day_start, at)
-        agg.primaries = self._primaries(spells, at, family_precedence)
+        agg.primaries, agg.primaries_long_stay = self._primaries(spells, day, at, family_precedence)
         agg.support = self._support(spells, day_start, at, at_us)
         return agg
 
@@ -101,12 +102,24 @@ class LiveRepository:
             if row.is_rem:
                 counts.nctr_remaining += row.n
                 agg.remaining_days[today - row.drd] += row.n
+                agg.remaining_stays[(today - row.stay_from, today - row.drd)] += row.n
 
     def _discharges(
         self, agg: Aggregates, spells: ColumnElement[bool], day_start: datetime, at: datetime
     ) -> None:
+        # Not meeting the criteria at discharge: the last period ran up to the discharge (the
+        # final-period rule keeps a DRD for a patient who met the criteria again, not this).
+        nctr = and_(S.nctr_last_start.is_not(None), S.nctr_last_end == S.discharged_at)
         stmt = (
-            select(S.hospital_system, S.site, S.discharged_day, S.drd_day, S.discharge_pathway)
+            select(
+                S.hospital_system,
+                S.site,
+                S.admitted_day,
+                S.discharged_day,
+                S.drd_day,
+                S.discharge_pathway,
+                case((nctr, True), else_=False).label("nctr"),
+            )
             .where(spells, S.discharged_at.is_not(None), S.discharged_at >= day_start)
             .where(S.discharged_at <= at)
             .order_by(S.case_id)
@@ -116,7 +129,12 @@ class LiveRepository:
             agg.sites.setdefault((row.hospital_system or "", row.site or ""), SiteCounts())
             agg.discharges.append(
                 Discharged(
-                    delay_days(drd, date.fromordinal(row.discharged_day)),
+                    drd_cohort(
+                        date.fromordinal(row.admitted_day),
+                        date.fromordinal(row.discharged_day),
+                        drd,
+                    ),
+                    bool(row.nctr),
                     row.discharge_pathway,
                     row.hospital_system,
                     row.site,
@@ -124,10 +142,11 @@ class LiveRepository:
             )
 
     def _primaries(
-        self, spells: ColumnElement[bool], at: datetime, precedence: Sequence[str]
-    ) -> Counter[tuple[str, str | None]]:
+        self, spells: ColumnElement[bool], day: date, at: datetime, precedence: Sequence[str]
+    ) -> tuple[Counter[tuple[str, str | None]], Counter[tuple[str, str | None]]]:
         """The primary reason of each patient still delayed: the rule of
-        `app.discharge.primary_reason.choose_primary_reason`, as a window over the open periods."""
+        `app.discharge.primary_reason.choose_primary_reason`, as a window over the open periods;
+        all of them, and those whose length of stay is at least `REASONS_MIN_STAY` days."""
         code: Any = P.code
         if self.session.get_bind().dialect.name == "postgresql":
             code = P.code.collate("C")  # Python's plain string order, not the locale's
@@ -154,19 +173,28 @@ class LiveRepository:
             )
             .label("rank")
         )
+        long_stay = case(
+            (S.admitted_day <= day.toordinal() - REASONS_MIN_STAY, True), else_=False
+        ).label("long_stay")
         ranked = (
-            select(P.code, P.family, rank)
+            select(P.code, P.family, long_stay, rank)
             .join(S, S.case_id == P.case_id)
             .where(spells, _in_hospital(at), _nctr_at(at))
             .where(P.started_at <= at, or_(P.ended_at.is_(None), P.ended_at > at))
             .subquery()
         )
         stmt = (
-            select(ranked.c.code, ranked.c.family, func.count())
+            select(ranked.c.code, ranked.c.family, ranked.c.long_stay, func.count())
             .where(ranked.c.rank == 1)
-            .group_by(ranked.c.code, ranked.c.family)
+            .group_by(ranked.c.code, ranked.c.family, ranked.c.long_stay)
         )
-        return Counter({(c, f): n for c, f, n in self.session.execute(stmt)})
+        every: Counter[tuple[str, str | None]] = Counter()
+        longer: Counter[tuple[str, str | None]] = Counter()
+        for c, f, is_long, n in self.session.execute(stmt):
+            every[(c, f)] += n
+            if is_long:
+                longer[(c, f)] += n
+        return every, longer
 
     def _support(
         self, spells: ColumnElement[bool], day_start: datetime, at: datetime, at_us: int

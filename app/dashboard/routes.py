@@ -7,21 +7,27 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
 from app.api_shared import log_read
 from app.auth.access import Grant
+from app.auth.actor import Actor
 from app.auth.needs import needs
 from app.chc.config import chc_config
 from app.chc.metrics import chc_metrics
 from app.chc.quarterly import Quarter
-from app.dashboard import exports, service
+from app.dashboard import drd_return, exports, service, spell_extract
 from app.dashboard.context import MetricsContext
 from app.dashboard.feed import Feed, read_feed
+from app.dashboard.spell_extract import SpellExtract
 from app.deps import CurrentActor, EngineDep, SessionDep, SettingsDep
 from app.timeutil import london_date, utcnow
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"])
 Site = Annotated[str | None, Query(max_length=64, description="One site; all sites if omitted")]
+Month = Annotated[
+    str, Query(pattern=r"^(19|20|21)[0-9]{2}-(0[1-9]|1[0-2])$", description="YYYY-MM, e.g. 2026-11")
+]
 
 
 def _ctx(request: Request) -> MetricsContext:
@@ -140,6 +146,114 @@ def acute_discharge_daily(
     return _csv(
         exports.to_csv(exports.ACUTE_COLUMNS, rows), f"acute-discharge-daily-{first}-{last}.csv"
     )
+
+
+@router.get(
+    "/exports/acute-discharge-weekly.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+    dependencies=[needs("dashboard.exports")],
+)
+def acute_discharge_weekly(
+    request: Request,
+    actor: CurrentActor,
+    db: SessionDep,
+    first: Annotated[date, Query(alias="from")],
+    last: Annotated[date, Query(alias="to")],
+    site: Site = None,
+) -> Response:
+    """The weekly snapshot (each Sunday from `from` to `to` that is over, at most 27 weeks):
+    additional bed days of NCTR patients with LOS 7/14/21+ and their delay reasons (LOS 7+),
+    in the published long format."""
+    rows = exports.acute_weekly_rows(
+        db,
+        first=first,
+        last=last,
+        site=site,
+        organisation=actor.organisation,
+        now=utcnow(),
+        ctx=_ctx(request),
+    )
+    return _csv(
+        exports.to_csv(exports.WEEKLY_COLUMNS, rows), f"acute-discharge-weekly-{first}-{last}.csv"
+    )
+
+
+@router.get("/exports/drd-monthly.json", dependencies=[needs("dashboard.exports")])
+def drd_monthly_json(
+    request: Request, actor: CurrentActor, db: SessionDep, month: Month
+) -> dict[str, Any]:
+    """The monthly Discharge Ready Date return for your organisation, with the published time
+    series' column names (`row`), and local counts of discharges outside the DRD cohort."""
+    return drd_return.monthly_return(
+        db,
+        month=drd_return.Month.parse(month),
+        organisation=actor.organisation,
+        now=utcnow(),
+        ctx=_ctx(request),
+    )
+
+
+@router.get(
+    "/exports/drd-monthly.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+    dependencies=[needs("dashboard.exports")],
+)
+def drd_monthly_csv(
+    request: Request, actor: CurrentActor, db: SessionDep, month: Month
+) -> Response:
+    """The monthly Discharge Ready Date return as CSV: one row, the published column names."""
+    found = drd_return.monthly_return(
+        db,
+        month=drd_return.Month.parse(month),
+        organisation=actor.organisation,
+        now=utcnow(),
+        ctx=_ctx(request),
+    )
+    row = found["row"]
+    return _csv(exports.to_csv(list(row), [list(row.values())]), f"drd-monthly-{month}.csv")
+
+
+@router.get("/exports/spells.json", response_model=SpellExtract)
+def spells_json(
+    request: Request,
+    actor: CurrentActor,
+    db: SessionDep,
+    grant: Annotated[Grant, needs("rfd.read")],
+    day: Annotated[date, Query(alias="date", description="London date")],
+    site: Site = None,
+) -> SpellExtract:
+    """Patient-level extract: one row per hospital spell in hospital at any time of the day."""
+    return _spells(request, actor, db, grant, day, site)
+
+
+@router.get(
+    "/exports/spells.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def spells_csv(
+    request: Request,
+    actor: CurrentActor,
+    db: SessionDep,
+    grant: Annotated[Grant, needs("rfd.read")],
+    day: Annotated[date, Query(alias="date", description="London date")],
+    site: Site = None,
+) -> Response:
+    """The patient-level extract as CSV (delay periods in one cell)."""
+    extract = _spells(request, actor, db, grant, day, site)
+    return _csv(spell_extract.to_csv(extract), f"spells-{day}.csv")
+
+
+def _spells(
+    request: Request, actor: Actor, db: Session, grant: Grant, day: date, site: str | None
+) -> SpellExtract:
+    extract = spell_extract.spell_extract(
+        db, day=day, site=site, organisation=actor.organisation, now=utcnow(), ctx=_ctx(request)
+    )
+    log_read(request, db, actor, [row.case_id for row in extract.items])
+    return grant.reduce(extract)
 
 
 @router.get(

@@ -22,9 +22,12 @@ from app.discharge.spell_rows import DELAY_LIST, family_lookup, micros
 from app.engine.engine import Engine
 from app.errors import ValidationFailed
 from app.ic.reports import build_report
+from app.models import Case, CaseEvent
 from app.timeutil import day_bounds, london_date
 
 MAX_SERIES_DAYS = 365
+# Events the patient-level extract reads besides the facts' (the planned pathway at opening).
+EXTRACT_EVENTS = frozenset({"open", "accept"})
 SERIES_FIELDS = (
     "nctr_on_day",
     "nctr_remaining",
@@ -48,7 +51,7 @@ def compute_metrics(
     if day > london_date(now):
         raise ValidationFailed(f"{day.isoformat()} is in the future: no figures yet")
     snapshot = snapshot_time(day, now)
-    derive = _live_discharge if snapshot >= now else plain_discharge
+    derive = live_discharge if snapshot >= now else plain_discharge
     discharge = derive(session, day=day, site=site, organisation=organisation, now=now, ctx=ctx)
     return {
         "date": day.isoformat(),
@@ -74,36 +77,67 @@ def plain_discharge(
     projection is checked against."""
     snapshot = snapshot_time(day, now)
     day_start, _ = day_bounds(day)
-    cases = DashboardRepository(session).discharge_cases_touching(
-        day_start, snapshot, site, organisation
-    )
-    events = DischargeRepository(session).events_by_case([c.id for c in cases], EVENTS_OF_INTEREST)
-    family = family_lookup(ctx.codes)
-    spells = []
-    for case in cases:
-        admitted = case.attributes.get("admitted_at")
-        if admitted is None or datetime.fromisoformat(admitted) > snapshot:
-            continue
-        known = [e for e in events.get(case.id, []) if e.occurred_at <= snapshot]
-        spells.append(
-            Spell(
-                case.id,
-                case.site,
-                case.attributes.get("hospital_system"),
-                datetime.fromisoformat(admitted),
-                derive_facts(known, family),
-            )
+    spells = [
+        spell
+        for _, spell, _ in derived_spells(
+            session,
+            start=day_start,
+            snapshot=snapshot,
+            site=site,
+            organisation=organisation,
+            ctx=ctx,
         )
+    ]
     return discharge_metrics(
         spells,
         day=day,
         snapshot=snapshot,
         family_precedence=ctx.discharge.primary_reason_family_precedence,
-        labels=_labels(ctx.codes, day),
+        labels=delay_labels(ctx.codes, day),
     )
 
 
-def _live_discharge(
+def derived_spells(
+    session: Session,
+    *,
+    start: datetime,
+    snapshot: datetime,
+    site: str | None,
+    organisation: str,
+    ctx: MetricsContext,
+) -> list[tuple[Case, Spell, list[CaseEvent]]]:
+    """Every discharge spell the organisation may see that a period from `start` to `snapshot`
+    can touch, with its facts derived from the events with clinical time up to the snapshot
+    (and those events, oldest first)."""
+    cases = DashboardRepository(session).discharge_cases_touching(
+        start, snapshot, site, organisation
+    )
+    events = DischargeRepository(session).events_by_case(
+        [c.id for c in cases], EVENTS_OF_INTEREST | EXTRACT_EVENTS
+    )
+    family = family_lookup(ctx.codes)
+    out = []
+    for case in cases:
+        admitted = case.attributes.get("admitted_at")
+        if admitted is None or datetime.fromisoformat(admitted) > snapshot:
+            continue
+        known = sorted(
+            (e for e in events.get(case.id, []) if e.occurred_at <= snapshot),
+            key=lambda e: e.seq,
+        )
+        facts = derive_facts([e for e in known if e.event in EVENTS_OF_INTEREST], family)
+        spell = Spell(
+            case.id,
+            case.site,
+            case.attributes.get("hospital_system"),
+            datetime.fromisoformat(admitted),
+            facts,
+        )
+        out.append((case, spell, known))
+    return out
+
+
+def live_discharge(
     session: Session,
     *,
     day: date,
@@ -123,7 +157,7 @@ def _live_discharge(
         at_us=micros(now),
         family_precedence=ctx.discharge.primary_reason_family_precedence,
     )
-    return assemble(agg, _labels(ctx.codes, day))
+    return assemble(agg, delay_labels(ctx.codes, day))
 
 
 def check_live_figures(
@@ -133,7 +167,7 @@ def check_live_figures(
     the paths (e.g. `by_site[0].inpatients`) where they differ; empty when they agree."""
     day = london_date(now)
     kwargs: dict[str, Any] = {"day": day, "site": site, "organisation": organisation, "now": now}
-    live = _live_discharge(session, ctx=ctx, **kwargs)
+    live = live_discharge(session, ctx=ctx, **kwargs)
     plain = plain_discharge(session, ctx=ctx, **kwargs)
     return differences(plain, live)
 
@@ -182,7 +216,7 @@ def _ic(
     return dict(figures)
 
 
-def _labels(codes: CodeSetRegistry, day: date) -> dict[str, str | None]:
+def delay_labels(codes: CodeSetRegistry, day: date) -> dict[str, str | None]:
     try:
         return {e.code: e.label for e in codes.current(DELAY_LIST, day).codes}
     except CodeSetNotFound:

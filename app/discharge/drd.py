@@ -26,9 +26,15 @@ Interpretations (not stated by NHSE; see §4.4 notes C and E):
   the bed until someone records otherwise). Repeated entries with the same status are ward-round
   re-affirmations and change nothing.
 * An unfinished spell whose latest status is "meets CtR" has no current NCTR period, so the
-  live DRD is empty (note C). A finished spell whose final NCTR period ended before discharge
-  (the patient met CtR when they left) has no DRD either: the earlier period must not turn
-  into a delay, which is the point of the final-period rule.
+  live DRD is empty (note C).
+* A finished spell whose final NCTR period ended before discharge (the patient met CtR again
+  and left without a new entry): the guidance is literal, "For finished episodes of care, the
+  Discharge Ready Date should record the start date of the final period that the patient no
+  longer met the 'Criteria to Reside'", so the DRD is that period's start and the spell is in
+  the DRD cohort like any other. ``nctr_at_end`` is False for it, which the daily return uses
+  (it was not an NCTR patient when discharged) and the patient-level extract shows, so a
+  missing "not meeting" entry can be found and corrected. (Until December 2026 HomeFirst gave
+  such a spell no DRD; PUBLISHED-RULES.md row 12.)
 * Entries effective after ``discharged_at`` cannot affect a finished spell and are ignored;
   refusing such entries belongs where the log is written, not in this pure function.
 * Entries with the same ``effective_at`` keep their input (log) order, so the later one wins.
@@ -81,15 +87,17 @@ class DrdResult:
     """Outcome of :func:`derive_drd`.
 
     ``period_start`` is the start of the NCTR period that determines the DRD (the current one,
-    or for a finished spell the final one that ran up to discharge), else ``None``.
-    ``nctr_periods`` lists every NCTR period in time order as ``(start, end)``; ``end`` is
-    ``None`` only for a period still open in an unfinished spell, and is the discharge time
-    for a period that ran up to discharge.
+    or for a finished spell the final one), else ``None``. ``nctr_periods`` lists every NCTR
+    period in time order as ``(start, end)``; ``end`` is ``None`` only for a period still open
+    in an unfinished spell, and is the discharge time for a period that ran up to discharge.
+    ``nctr_at_end``: the patient was not meeting CtR at the end of the log (now, for an
+    unfinished spell; at the moment of discharge, for a finished one).
     """
 
     period_start: datetime | None
     discharge_ready_date: date | None
     nctr_periods: list[NctrPeriod]
+    nctr_at_end: bool = False
 
 
 def derive_drd(changes: Iterable[CtrChange], discharged_at: datetime | None = None) -> DrdResult:
@@ -118,13 +126,26 @@ def derive_drd(changes: Iterable[CtrChange], discharged_at: datetime | None = No
             open_start = None
 
     if open_start is None:
-        return DrdResult(period_start=None, discharge_ready_date=None, nctr_periods=periods)
+        if discharged_at is None or not periods:
+            return DrdResult(period_start=None, discharge_ready_date=None, nctr_periods=periods)
+        # A finished spell that met CtR again before discharge: the final period still gives
+        # the DRD (the guidance's literal rule, see the module notes). A "meets CtR" entry at
+        # the very instant of discharge leaves the period ending at discharge, which counts
+        # as not meeting CtR at discharge, as the spell read model sees it.
+        final_start, final_end = periods[-1]
+        return DrdResult(
+            period_start=final_start,
+            discharge_ready_date=london_date(final_start),
+            nctr_periods=periods,
+            nctr_at_end=final_end == discharged_at,
+        )
     # Still NCTR at the end of the log: for a finished spell this period ran up to discharge.
     periods.append((open_start, discharged_at))
     return DrdResult(
         period_start=open_start,
         discharge_ready_date=london_date(open_start),
         nctr_periods=periods,
+        nctr_at_end=True,
     )
 
 
@@ -152,8 +173,52 @@ def drd_required(admitted_at: datetime, until: datetime) -> bool:
     night is counted as a change of Europe/London calendar date, matching how the days of
     delay are counted.
     """
-    admitted_on = london_date(admitted_at)
-    until_on = london_date(until)
     if until < admitted_at:
         raise ValueError("until is before admitted_at")
+    return stayed_a_night(london_date(admitted_at), london_date(until))
+
+
+def stayed_a_night(admitted_on: date, until_on: date) -> bool:
+    """At least one night between two London dates: the DRD cohort's one rule of length."""
     return until_on > admitted_on
+
+
+# Why a discharge is outside the DRD cohort (the monthly DRD publication's denominator).
+UNDER_ONE_NIGHT = "under_one_night"
+NO_DRD = "no_drd"
+OUTSIDE_COHORT = {
+    UNDER_ONE_NIGHT: "stay of under one night: the discharge-ready date is only required for "
+    "inpatients with a stay of one night or longer",
+    NO_DRD: "no discharge-ready date: no period of not meeting the criteria to reside was "
+    "recorded in this stay of one night or longer",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CohortPlace:
+    """Where one discharge sits in the DRD measures: its delay in days (DRD to discharge date,
+    0 = discharged on the DRD), or why it is outside the cohort (a key of ``OUTSIDE_COHORT``)."""
+
+    delay_days: int | None
+    outside_because: str | None = None
+
+    @property
+    def in_cohort(self) -> bool:
+        return self.outside_because is None
+
+
+def drd_cohort(admitted_on: date, discharged_on: date, drd: date | None) -> CohortPlace:
+    """Place a discharge in the DRD measures (PUBLISHED-RULES.md rows 12 and 14).
+
+    The DRD "should ideally be completed for all inpatients with a stay of one night or longer",
+    so a stay of under one night is outside the cohort whatever was recorded. A discharge of one
+    night or more with no DRD is outside it too: it is not a 0-day delay. The guidance lets a
+    provider leave the DRD blank "for those patients discharged on the same day as their
+    discharge ready date"; HomeFirst derives the DRD from the criteria-to-reside log, so such a
+    patient has their DRD filled and counts as a 0-day delay. Days are London calendar dates.
+    """
+    if not stayed_a_night(admitted_on, discharged_on):
+        return CohortPlace(None, UNDER_ONE_NIGHT)
+    if drd is None:
+        return CohortPlace(None, NO_DRD)
+    return CohortPlace(days_delayed(drd, discharged_on))

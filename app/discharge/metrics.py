@@ -8,15 +8,29 @@ end of D, or now when D is today):
   ("Number of patients remaining in hospital who no longer meet the criteria to reside").
 - `nctr_on_day`: not meeting the criteria at any moment of D while in hospital, including those
   who left during D ("Number of patients who no longer meet the criteria to reside").
-- `discharged`: `discharge` events on D ("Number of patients discharged"); deaths and transfers
-  are not discharges.
+- `discharged_nctr`: `discharge` events on D of patients not meeting the criteria at the moment
+  of discharge: the sitrep's "Number of patients discharged" (trusts report NCTR patients "and
+  of these, the number of patients discharged … or remaining in hospital", PUBLISHED-RULES.md
+  row 10), so `discharged_nctr` + `nctr_remaining` = the NCTR patients of the day, less those
+  who met the criteria again during it.
+- `discharged`: every `discharge` event on D, NCTR or not (a local count, never exported under
+  the national name); deaths and transfers are not discharges.
 - Delay of a discharge: days from its discharge-ready date (final-period rule) to the discharge
-  date, in London calendar days; buckets, averages and delayed bed days as §6.3.
+  date, in London calendar days; buckets, averages and delayed bed days as §6.3, over the DRD
+  cohort only (`app.discharge.drd.drd_cohort`: stays of one night or more with a DRD). The
+  others are counted in `discharge_delays.outside_cohort`, by why.
 - Remaining delays: days from the DRD to D for `nctr_remaining` patients, in the same buckets.
-- Primary reason and family: for `nctr_remaining` patients, the primary reason open at T.
+- Primary reason and family: for `nctr_remaining` patients, the primary reason open at T;
+  `delay_reasons_los_7_plus` the same for those whose length of stay is 7 days or more (the
+  national "Delay reason LOS 7+" group, PUBLISHED-RULES.md row 8).
 - Support areas: delay periods open at T or ended during D; length to their end or to T, in days.
 - Length of stay: in hospital at T, London dates from admission to D; 7+, 14+ and 21+ counts with
-  the bed days beyond each threshold.
+  the bed days beyond each threshold over all inpatients (a local figure).
+- `additional_bed_days`: for `nctr_remaining` patients whose length of stay is at least 7, 14
+  or 21 days, the bed days lost to delay so far (days from the DRD to D): the sitrep's "Number of
+  additional bed days, patients with length of stay of N days or over" as at T
+  (PUBLISHED-RULES.md row 11). The national series is a weekly snapshot: the weekly export
+  reads it from the week's last day.
 - Pathway shares: discharges on D by the pathway actually used, P3b counted with P0 (§3.3),
   against the expected 50/45/4/1 (minimum, minimum, maximum, maximum; UNVERIFIED U6, data).
 """
@@ -30,6 +44,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from app.discharge.buckets import BUCKET_LABELS, bucket_for, summarise_delays
+from app.discharge.drd import OUTSIDE_COHORT, CohortPlace, drd_cohort
 from app.discharge.history import DischargeFacts
 from app.discharge.primary_reason import choose_primary_reason
 from app.timeutil import day_bounds, london_date
@@ -41,6 +56,10 @@ EXPECTED_SHARES = {
     "P3": (1.0, "maximum"),
 }
 LOS_THRESHOLDS = (7, 14, 21)
+# Delay reasons are reported nationally for NCTR patients with a length of stay of 7+ days.
+REASONS_MIN_STAY = 7
+# Bumped when a figure's definition changes; a stored day keeps the version it was made with.
+DEFINITIONS = 2
 MICROSECONDS_PER_DAY = 86_400_000_000
 NOT_RECORDED = "not recorded"
 ONE_MICROSECOND = timedelta(microseconds=1)
@@ -79,7 +98,8 @@ def nctr_during(s: Spell, day_start: datetime, day_end: datetime) -> bool:
 
 @dataclass(frozen=True)
 class Discharged:
-    delay_days: int  # DRD to discharge date, 0 when discharged meeting the criteria
+    cohort: CohortPlace  # the delay in the DRD measures, or why it is outside them
+    nctr: bool  # not meeting the criteria to reside at the moment of discharge
     pathway: str | None
     hospital_system: str | None
     site: str | None
@@ -100,8 +120,11 @@ class Aggregates:
 
     nctr_on_day: int = 0
     remaining_days: Counter[int] = field(default_factory=Counter)  # days since DRD -> patients
+    # (length of stay, days since DRD) -> patients, for those remaining NCTR
+    remaining_stays: Counter[tuple[int, int]] = field(default_factory=Counter)
     discharges: list[Discharged] = field(default_factory=list)
     primaries: Counter[tuple[str, str | None]] = field(default_factory=Counter)
+    primaries_long_stay: Counter[tuple[str, str | None]] = field(default_factory=Counter)
     support: dict[str, tuple[int, int]] = field(default_factory=dict)  # area -> (periods, µs)
     stays: Counter[int] = field(default_factory=Counter)  # London days since admission -> n
     sites: dict[tuple[str, str], SiteCounts] = field(default_factory=dict)
@@ -131,13 +154,18 @@ def aggregate_spells(
             site = agg.sites.setdefault(key, SiteCounts())
             site.inpatients += 1
             site.escalated += s.facts.escalated
-            agg.stays[(day - london_date(s.admitted_at)).days] += 1
+            stay = (day - london_date(s.admitted_at)).days
+            agg.stays[stay] += 1
             if nctr_at(s, snapshot):
                 site.nctr_remaining += 1
-                agg.remaining_days[(day - (s.facts.drd.discharge_ready_date or day)).days] += 1
+                since_drd = (day - (s.facts.drd.discharge_ready_date or day)).days
+                agg.remaining_days[since_drd] += 1
+                agg.remaining_stays[(stay, since_drd)] += 1
                 primary = _primary(s, snapshot, family_precedence)
                 if primary is not None:
                     agg.primaries[primary] += 1
+                    if stay >= REASONS_MIN_STAY:
+                        agg.primaries_long_stay[primary] += 1
         if (
             nctr_during(s, day_start, until)
             and s.admitted_at < until
@@ -149,7 +177,15 @@ def aggregate_spells(
             agg.sites.setdefault(key, SiteCounts())
             agg.discharges.append(
                 Discharged(
-                    _delay_at_discharge(s), s.facts.discharge_pathway, s.hospital_system, s.site
+                    drd_cohort(
+                        london_date(s.admitted_at),
+                        london_date(discharged_at),
+                        s.facts.drd.discharge_ready_date,
+                    ),
+                    s.facts.drd.nctr_at_end,
+                    s.facts.discharge_pathway,
+                    s.hospital_system,
+                    s.site,
                 )
             )
     agg.support = _support_areas(spells, day_start, snapshot)
@@ -157,7 +193,10 @@ def aggregate_spells(
 
 
 def assemble(agg: Aggregates, labels: dict[str, str | None]) -> dict[str, Any]:
-    summary = summarise_delays(d.delay_days for d in agg.discharges)
+    summary = summarise_delays(
+        d.cohort.delay_days for d in agg.discharges if d.cohort.delay_days is not None
+    )
+    outside = Counter(d.cohort.outside_because for d in agg.discharges if not d.cohort.in_cohort)
     remaining = sum(agg.remaining_days.values())
     with_reason = sum(agg.primaries.values())
     by_family = Counter[str]()
@@ -166,6 +205,8 @@ def assemble(agg: Aggregates, labels: dict[str, str | None]) -> dict[str, Any]:
     return {
         "nctr_on_day": agg.nctr_on_day,
         "nctr_remaining": remaining,
+        "definitions": DEFINITIONS,
+        "discharged_nctr": sum(1 for d in agg.discharges if d.nctr),
         "discharged": len(agg.discharges),
         "discharges_by_pathway": _pathway_shares([d.pathway for d in agg.discharges]),
         "discharge_delays": {
@@ -176,32 +217,24 @@ def assemble(agg: Aggregates, labels: dict[str, str | None]) -> dict[str, Any]:
             "delayed_bed_days": summary.delayed_bed_days,
             "average_including_zero": _round(summary.average_including_zero),
             "average_excluding_zero": _round(summary.average_excluding_zero),
+            "in_cohort": summary.discharges,
+            "outside_cohort": {why: outside.get(why, 0) for why in OUTSIDE_COHORT},
         },
         "remaining_delay_buckets": _buckets(agg.remaining_days),
         "remaining_delayed_bed_days": sum(d * n for d, n in agg.remaining_days.items()),
         "by_primary_reason": _count_reasons(agg.primaries, labels),
         "by_family": dict(sorted(by_family.items())),
+        "delay_reasons_los_7_plus": _count_reasons(agg.primaries_long_stay, labels),
         "no_reason_recorded": remaining - with_reason,
         "support_areas": {
             area: {"periods": n, "average_days": _round(total_us / n / MICROSECONDS_PER_DAY)}
             for area, (n, total_us) in sorted(agg.support.items())
         },
         "length_of_stay": _length_of_stay(agg.stays),
+        "additional_bed_days": _additional_bed_days(agg.remaining_stays),
         "escalated": sum(s.escalated for s in agg.sites.values()),
         "by_site": _by_site(agg),
     }
-
-
-def _delay_at_discharge(s: Spell) -> int:
-    drd = s.facts.drd.discharge_ready_date
-    assert s.facts.discharged_at is not None  # noqa: S101 - only discharged spells come here
-    return delay_days(drd, london_date(s.facts.discharged_at))
-
-
-def delay_days(drd: date | None, discharged_on: date) -> int:
-    if drd is None:
-        return 0  # discharged while meeting the criteria: no delay to count
-    return max((discharged_on - drd).days, 0)
 
 
 def _pathway_shares(pathways: Sequence[str | None]) -> dict[str, Any]:
@@ -278,8 +311,23 @@ def _length_of_stay(stays: Counter[int]) -> dict[str, Any]:
     }
 
 
+def _additional_bed_days(remaining: Counter[tuple[int, int]]) -> dict[str, Any]:
+    """Bed days lost to delay (days since the DRD) of patients remaining NCTR whose length of
+    stay is at least each threshold."""
+    return {
+        f"{t}_plus": {
+            "patients": sum(n for (stay, _), n in remaining.items() if stay >= t),
+            "bed_days": sum(delay * n for (stay, delay), n in remaining.items() if stay >= t),
+        }
+        for t in LOS_THRESHOLDS
+    }
+
+
 def _by_site(agg: Aggregates) -> list[dict[str, Any]]:
     discharged = Counter((d.hospital_system or "", d.site or "") for d in agg.discharges)
+    discharged_nctr = Counter(
+        (d.hospital_system or "", d.site or "") for d in agg.discharges if d.nctr
+    )
     return [
         {
             "hospital_system": system or None,
@@ -287,6 +335,7 @@ def _by_site(agg: Aggregates) -> list[dict[str, Any]]:
             "inpatients": c.inpatients,
             "nctr_remaining": c.nctr_remaining,
             "discharged": discharged.get((system, site), 0),
+            "discharged_nctr": discharged_nctr.get((system, site), 0),
             "escalated": c.escalated,
         }
         for (system, site), c in sorted(agg.sites.items())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class DelayRead(BaseModel):
@@ -66,6 +66,19 @@ class PathwayChangeRead(BaseModel):
     actual: bool
 
 
+class DrdCohortRead(BaseModel):
+    """Where the spell sits in the monthly DRD measures (NHS England's publication buckets)."""
+
+    in_cohort: bool
+    delay_days: int | None = Field(description="Days from the DRD to the date of discharge")
+    bucket: str | None = Field(description="0, 1, 2-3, 4-6, 7-13, 14-20 or 21+ (days)")
+    bucket_name: str | None = Field(description="The publication's name for the bucket")
+    not_in_cohort_because: str | None = Field(
+        description="not_discharged, under_one_night or no_drd, when outside the cohort"
+    )
+    explanation: str | None
+
+
 class DischargeFactsRead(BaseModel):
     case_id: int
     state: str
@@ -80,3 +93,4 @@ class DischargeFactsRead(BaseModel):
     discharge_pathway: str | None
     pathway_history: list[PathwayChangeRead]
     left_hospital_at: datetime | None
+    drd_cohort: DrdCohortRead

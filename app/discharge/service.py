@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 
 from app.cases.repository import CaseRepository
 from app.codelists.loader import CodeSetNotFound, CodeSetRegistry
+from app.discharge.buckets import bucket_for
 from app.discharge.config import DischargeConfig
-from app.discharge.drd import DrdResult, days_delayed
+from app.discharge.drd import OUTSIDE_COHORT, DrdResult, days_delayed, drd_cohort
 from app.discharge.history import EVENTS_OF_INTEREST, DischargeFacts, derive_facts
 from app.discharge.primary_reason import DelayPeriod, choose_primary_reason
 from app.discharge.repository import WORKFLOW, DischargeRepository
@@ -20,6 +21,7 @@ from app.discharge.schemas import (
     CtrEntry,
     DelayRead,
     DischargeFactsRead,
+    DrdCohortRead,
     PathwayChangeRead,
     PrimaryReasonRead,
     RfdList,
@@ -197,6 +199,61 @@ def discharge_facts(
         discharge_pathway=case.attributes.get("discharge_pathway"),
         pathway_history=[PathwayChangeRead(**p.__dict__) for p in facts.pathways],
         left_hospital_at=facts.left_hospital_at,
+        drd_cohort=cohort_read(case.attributes.get("admitted_at"), facts),
+    )
+
+
+NOT_DISCHARGED = "not_discharged"
+BUCKET_NAMES = {
+    "0": "No delay between DoD & DRD (same day)",
+    "1": "1 day delay between DoD & DRD",
+    "2-3": "2-3 day delay between DoD & DRD",
+    "4-6": "4-6 day delay between DoD & DRD",
+    "7-13": "7-13 day delay between DoD & DRD",
+    "14-20": "14-20 day delay between DoD & DRD",
+    "21+": "21+ day delay between DoD & DRD",
+}
+
+
+def cohort_read(admitted_raw: str | None, facts: DischargeFacts) -> DrdCohortRead:
+    """The spell's national DRD bucket, or why it is outside the DRD measures."""
+    if facts.discharged_at is None or admitted_raw is None:
+        why = (
+            "still in hospital"
+            if facts.left_hospital_at is None
+            else "left other than by discharge"
+        )
+        return DrdCohortRead(
+            in_cohort=False,
+            delay_days=None,
+            bucket=None,
+            bucket_name=None,
+            not_in_cohort_because=NOT_DISCHARGED,
+            explanation=f"not discharged ({why}): only discharges are in the DRD measures",
+        )
+    place = drd_cohort(
+        london_date(datetime.fromisoformat(admitted_raw)),
+        london_date(facts.discharged_at),
+        facts.drd.discharge_ready_date,
+    )
+    if place.delay_days is None:
+        why = place.outside_because or ""
+        return DrdCohortRead(
+            in_cohort=False,
+            delay_days=None,
+            bucket=None,
+            bucket_name=None,
+            not_in_cohort_because=why,
+            explanation=OUTSIDE_COHORT.get(why),
+        )
+    bucket = bucket_for(place.delay_days)
+    return DrdCohortRead(
+        in_cohort=True,
+        delay_days=place.delay_days,
+        bucket=bucket,
+        bucket_name=BUCKET_NAMES[bucket],
+        not_in_cohort_because=None,
+        explanation=None,
     )
 
 

@@ -10,7 +10,7 @@ from app.calc.nhs_number import is_valid_nhs_number, normalise_nhs_number
 from app.engine.spec import FieldSpec, PathwaySpec
 from app.errors import ValidationFailed
 from app.security.text import control_character, control_message
-from app.timeutil import DATE_RANGE_MSG, as_utc, in_date_range
+from app.timeutil import DATE_RANGE_MSG, LONDON, as_utc, in_date_range
 
 # (codelist key, code, on date) -> the version of the list that holds the code on that date,
 # or None when the code is not current.
@@ -101,11 +101,12 @@ def _coerce(field: FieldSpec, value: Any, on: date, code_check: CodeCheck | None
         raise ValueError("must be true or false")
     if kind == "date":
         day = _parse_date(value)
-        if field.not_future and day > on:
-            raise ValueError(f"must not be after the day the event happened ({on.isoformat()})")
+        _not_after(field, day, on)
         return day.isoformat()
     if kind == "datetime":
-        return _parse_datetime(value).isoformat()
+        at = _parse_datetime(value)
+        _not_after(field, at.astimezone(LONDON).date(), on)
+        return at.isoformat()
     return value
 
 
@@ -135,6 +136,11 @@ def _coerce_codes(field: FieldSpec, value: Any, on: date, code_check: CodeCheck 
         shown = ", ".join(repr(c[:40]) for c in unknown[:5])
         raise ValueError(f"{shown}: not a current code in {field.codelist} on {on.isoformat()}")
     return codes
+
+
+def _not_after(field: FieldSpec, day: date, on: date) -> None:
+    if field.not_in_future and day > on:
+        raise ValueError(f"must not be after the event's date ({on.isoformat()})")
 
 
 def _parse_date(value: Any) -> date:

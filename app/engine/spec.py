@@ -43,20 +43,25 @@ class FieldSpec(_Strict):
     codelist: str | None = None
     # For type `codes`: the most codes one value may hold.
     max_items: int = Field(default=50, ge=1, le=500)
-    # For type `date`: the date may not be after the day the event happened (so never in the
-    # future), e.g. a date of birth.
-    not_future: bool = False
     # False for event-only data (kept in the event, not copied onto the case).
     store: bool = True
+    # For type `enum`: words to show for some or all choices (screens, forms); the stored value
+    # stays the choice.
+    labels: dict[str, str] = {}
+    # For `date` and `datetime`: no later than the event's own clinical date (a date of birth).
+    not_in_future: bool = False
 
     @model_validator(mode="after")
     def _check(self) -> FieldSpec:
         if self.type == "enum" and not self.choices:
             raise ValueError("an enum field needs choices")
+        unknown = sorted(set(self.labels) - set(self.choices))
+        if unknown:
+            raise ValueError(f"labels name values that are not choices: {', '.join(unknown)}")
+        if self.not_in_future and self.type not in ("date", "datetime"):
+            raise ValueError("not_in_future applies to date and datetime fields only")
         if self.type in ("code", "codes") and not self.codelist:
             raise ValueError(f"a {self.type} field needs a codelist")
-        if self.not_future and self.type != "date":
-            raise ValueError("not_future applies to date fields only")
         return self
 
 

@@ -19,7 +19,7 @@ from app.ic import service
 from app.ic.config import IcConfig
 from app.ic.metrics import Result, clock_result
 from app.ic.repository import IcRepository
-from app.ic.schemas import ServiceRead, WaitingRow
+from app.ic.schemas import ServiceRead, UcrConditionShown, WaitingRow
 from app.models import Case, Clock
 
 # The clocks a coordinator watches (pathways/intermediate_care.yaml): the 2-hour urgent
@@ -61,6 +61,7 @@ class OpenEpisode(BaseModel):
     service_id: int
     started_at: datetime | None
     in_model_since: datetime | None
+    ucr_condition: UcrConditionShown | None = None
     clocks: dict[str, BoardClock]
 
 
@@ -76,6 +77,7 @@ def services_board(
     model: str | None,
     service_id: int | None,
     now: datetime,
+    config: IcConfig | None = None,
 ) -> list[ServiceOnBoard]:
     """The organisation's services (one, or one model's, when asked) with the people in each
     that the organisation may see, as the occupancy read lists them."""
@@ -90,7 +92,9 @@ def services_board(
     return [
         ServiceOnBoard(
             service=s,
-            episodes=[_open_episode(c, s.id, clocks.get(c.id, {})) for c in occupants[s.id]],
+            episodes=[
+                _open_episode(c, s.id, clocks.get(c.id, {}), config) for c in occupants[s.id]
+            ],
         )
         for s in services
     ]
@@ -152,7 +156,9 @@ def _board_clock(clock: Clock, now: datetime) -> BoardClock:
     )
 
 
-def _open_episode(case: Case, service_id: int, clocks: dict[str, BoardClock]) -> OpenEpisode:
+def _open_episode(
+    case: Case, service_id: int, clocks: dict[str, BoardClock], config: IcConfig | None
+) -> OpenEpisode:
     attrs = case.attributes or {}
     return OpenEpisode(
         case_id=case.id,
@@ -164,5 +170,6 @@ def _open_episode(case: Case, service_id: int, clocks: dict[str, BoardClock]) ->
         service_id=service_id,
         started_at=attrs.get("started_at"),
         in_model_since=attrs.get("model_since"),
+        ucr_condition=service.ucr_condition_shown(attrs, config) if config else None,
         clocks=clocks,
     )

@@ -134,5 +134,6 @@ def ic_plans(services: dict[str, int], now: datetime) -> list[Plan]:
             direction="step_down",
             referrer="hospital",
             hospital_discharge_at=(now - 60 * 24 * H).isoformat(),
+            date_of_birth="1944-03-12",  # 65 and over: in ASCOF 2B if discharged Oct-Dec
         ),
     ]

@@ -1,7 +1,9 @@
 """The intermediate-care report (used by the dashboard): UCR within 2 hours against the 70%
-standard, starts within 2 days (bed-based, from hospital and from the community, and all
-models), occupancy by service, episode lengths, outcomes, delayed exits, moves between models
-and the 91-day still-at-home follow-up. docs/domain.md §8.4, §8.5, §8.9.
+standard, starts within 2 days (NICE QS173 statement 2 for bed-based IC over accepted referrals,
+from hospital and from the community; and the local all-models figure), occupancy by service,
+episode lengths, outcomes, delayed exits, moves between models, and the 91-day still-at-home
+figure: ASCOF 2B's national October-December cohort and a local rolling one.
+docs/domain.md §8.4, §8.5, §8.9; PUBLISHED-RULES rows 33-37.
 
 Periods are London dates, inclusive. Referral-based figures count the clocks that started in the
 period; end-based figures count the episodes that ended in it. Occupancy is as at now.
@@ -11,17 +13,19 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from app.errors import ValidationFailed
 from app.ic import episode
-from app.ic.config import IcConfig
+from app.ic.config import BedBasedStart, IcConfig
+from app.ic.episode import london_day
 from app.ic.metrics import (
     LengthSummary,
     RateRead,
+    Result,
     Tally,
     clock_result,
     consumed_seconds,
@@ -34,6 +38,10 @@ from app.timeutil import LONDON
 
 MAX_PERIOD_DAYS = 366
 FOLLOW_UP_RESULTS = ("at_home", "not_at_home", "not_contactable", "died")
+ASCOF_2B = (
+    "ASCOF 2B: people aged 65 and over discharged from hospital into reablement or "
+    "rehabilitation who are still at home 91 days after discharge"
+)
 
 
 class UcrRead(BaseModel):
@@ -44,10 +52,26 @@ class UcrRead(BaseModel):
 
 
 class StartsRead(BaseModel):
-    bed_based: RateRead
+    counting: Literal["calendar_days", "elapsed_hours"] = Field(
+        description='How "within 2 days of referral" is read for the bed-based figures'
+    )
+    bed_based: RateRead = Field(
+        description="NICE QS173 statement 2: accepted bed-based referrals started within 2 days"
+    )
     bed_based_from_hospital: RateRead
     bed_based_from_community: RateRead
-    all_models: RateRead
+    bed_based_accepted_closed_before_start: int = Field(
+        description="Accepted, then ended or cancelled before starting: in the denominator, not met"
+    )
+    bed_based_not_accepted: int = Field(
+        description="Bed-based referrals closed without being accepted (QS173 measure c)"
+    )
+    bed_based_awaiting_acceptance: int = Field(
+        description="Bed-based referrals still open and not yet accepted"
+    )
+    all_models: RateRead = Field(
+        description="Local: every referral not closed before start, on the 48-hour clock"
+    )
     closed_before_start: int
 
 
@@ -78,9 +102,29 @@ class DelayedExits(BaseModel):
 
 
 class StillAtHome(BaseModel):
-    followed_up: int
+    """Episodes in a follow-up cohort by their 91-day result. Every result but at_home is in
+    the denominator only (deaths within the 91 days included); awaited ones are in neither."""
+
+    cohort: int
     results: dict[str, int]
+    awaiting_result: int
     percent_at_home: float | None
+    complete: bool
+
+
+class Ascof2b(StillAtHome):
+    measure: str
+    discharged_from: date
+    discharged_to: date
+    minimum_age: int
+    excluded_under_minimum_age: int
+    excluded_no_date_of_birth: int
+
+
+class LocalStillAtHome(StillAtHome):
+    description: str
+    discharged_from: date
+    discharged_to: date
 
 
 class IcReport(BaseModel):
@@ -95,7 +139,8 @@ class IcReport(BaseModel):
     outcomes: dict[str, int]
     episode_lengths: EpisodeLengths
     delayed_exits: DelayedExits
-    still_at_home_91_days: StillAtHome
+    ascof_2b_still_at_home_91_days: Ascof2b
+    local_still_at_home_91_days: LocalStillAtHome
 
 
 def period_bounds(date_from: date, date_to: date) -> tuple[datetime, datetime]:
@@ -118,30 +163,30 @@ def build_report(
     date_to: date,
     now: datetime,
     organisation: str | None = None,
+    cohort_year: int | None = None,
 ) -> IcReport:
     """With `organisation`, episode figures cover the episodes it owns or shares, and
-    occupancy its own services."""
+    occupancy its own services. `cohort_year` picks the ASCOF 2B discharge cohort; by default
+    the latest whose 91 days have all passed by `date_to`."""
     start, end = period_bounds(date_from, date_to)
     repo = IcRepository(session, organisation)
     ended = repo.events_between(["end_episode"], start, end, site)
-    followed_up = repo.events_between(["record_still_at_home"], start, end, site)
+    starts = repo.clocks_started("start_within_2_days", start, end, site)
+    year = cohort_year if cohort_year is not None else latest_cohort_year(config, date_to)
     return IcReport(
         as_of=now,
         date_from=date_from,
         date_to=date_to,
         site=site,
         ucr_2_hour=_ucr(repo.clocks_started("ucr_2_hour", start, end, site), config, now),
-        start_within_2_days=_starts(
-            repo.clocks_started("start_within_2_days", start, end, site), now
-        ),
+        start_within_2_days=_starts(starts, repo, config, now),
         occupancy=_occupancy(session, site, organisation),
         episodes_ended=len(ended),
         outcomes=_counts([e.data.get("outcome") for e, _case in ended], outcomes),
         episode_lengths=_lengths(repo, [c.id for _e, c in ended], start, end, site, now),
         delayed_exits=_delayed(repo, start, end, site, now),
-        still_at_home_91_days=_still_at_home(
-            [e.data.get("still_at_home_91d") for e, _c in followed_up]
-        ),
+        ascof_2b_still_at_home_91_days=_ascof_2b(repo, config, year, site),
+        local_still_at_home_91_days=_local_still_at_home(repo, config, date_from, date_to, site),
     )
 
 
@@ -164,26 +209,74 @@ def _ucr(rows: list[tuple[Clock, Case]], config: IcConfig, now: datetime) -> Ucr
     )
 
 
-def _starts(rows: list[tuple[Clock, Case]], now: datetime) -> StartsRead:
-    bed, hospital, community, every = Tally(), Tally(), Tally(), Tally()
-    closed = 0
+def _starts(
+    rows: list[tuple[Clock, Case]], repo: IcRepository, config: IcConfig, now: datetime
+) -> StartsRead:
+    every, closed = Tally(), 0
+    bed: list[Case] = []
     for clock, case in rows:
         attrs = case.attributes
+        if (attrs.get("first_model") or attrs.get("planned_model")) == "bed_based_ic":
+            bed.append(case)
         if clock.state == "stopped" and not attrs.get("started_at"):
             closed += 1  # cancelled, readmitted or died before the service started
             continue
-        result = clock_result(clock, now)
-        every.add(result)
-        if (attrs.get("first_model") or attrs.get("planned_model")) == "bed_based_ic":
-            bed.add(result)
-            (hospital if attrs.get("direction") == "step_down" else community).add(result)
+        every.add(clock_result(clock, now))
+    waited = repo.first_event_times([c.id for c in bed], "await_capacity")
+    rule = config.bed_based_start
+    tally, hospital, community = Tally(), Tally(), Tally()
+    accepted_closed = not_accepted = awaiting = 0
+    for case in bed:
+        started = _when(case.attributes.get("started_at"))
+        can_start = started is None and case.state in episode.STARTABLE_STATES
+        if started is None and case.id not in waited:
+            if can_start:
+                awaiting += 1
+            else:
+                not_accepted += 1
+            continue
+        result = start_result(case.opened_at, started, can_start, rule, now)
+        if started is None and not can_start:
+            accepted_closed += 1
+        tally.add(result)
+        direction = case.attributes.get("direction")
+        (hospital if direction == "step_down" else community).add(result)
     return StartsRead(
-        bed_based=bed.read(),
+        counting=rule.counting,
+        bed_based=tally.read(),
         bed_based_from_hospital=hospital.read(),
         bed_based_from_community=community.read(),
+        bed_based_accepted_closed_before_start=accepted_closed,
+        bed_based_not_accepted=not_accepted,
+        bed_based_awaiting_acceptance=awaiting,
         all_models=every.read(),
         closed_before_start=closed,
     )
+
+
+def start_result(
+    referred: datetime,
+    started: datetime | None,
+    can_start: bool,
+    rule: BedBasedStart,
+    now: datetime,
+) -> Result:
+    """Whether an accepted referral started "within 2 days of referral" (QS173 statement 2),
+    read as calendar days (the start's London date at most `within_days` after the
+    referral's) or as elapsed hours. One that closed without starting was not met."""
+    if rule.counting == "calendar_days":
+        last_day = london_day(referred) + timedelta(days=rule.within_days)
+        if started is not None:
+            return "met" if london_day(started) <= last_day else "breached"
+        return "pending" if can_start and london_day(now) <= last_day else "breached"
+    deadline = referred + timedelta(days=rule.within_days)
+    if started is not None:
+        return "met" if started <= deadline else "breached"
+    return "pending" if can_start and now < deadline else "breached"
+
+
+def _when(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
 
 
 def _occupancy(
@@ -245,12 +338,90 @@ def _delayed(
     )
 
 
-def _still_at_home(results: list[Any]) -> StillAtHome:
-    counts = Counter(results)
-    total = len(results)
-    return StillAtHome(
-        followed_up=total,
-        results=_counts(results, FOLLOW_UP_RESULTS),
-        # ASCOF 2B counts people who cannot be contacted as not at home (docs/domain.md §8.9).
-        percent_at_home=round(100 * counts.get("at_home", 0) / total, 1) if total else None,
+def latest_cohort_year(config: IcConfig, on: date) -> int:
+    """The latest cohort year whose every member's 91-day date has come by `on`."""
+    rule = config.still_at_home_follow_up
+    year = on.year
+    while rule.cohort_discharged.bounds(year)[1] + timedelta(days=rule.days) > on:
+        year -= 1
+    return year
+
+
+def _london_bounds(first: date, last: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(first, time(0), tzinfo=LONDON).astimezone(UTC)
+    end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=LONDON).astimezone(UTC)
+    return start, end
+
+
+def _tally(cases: list[Case], config: IcConfig) -> dict[str, Any]:
+    """The 91-day results of a cohort. ASCOF 2B: "those who have died within the three months
+    are not reported in the numerator", so died (and not at home, not contactable) count in the
+    denominator only; episodes still awaiting their result are in neither, and shown."""
+    results = [episode.result_at_91_days(c.attributes, config) for c in cases]
+    known = [r for r in results if r is not None]
+    at_home = sum(r == "at_home" for r in known)
+    return {
+        "cohort": len(cases),
+        "results": _counts(known, FOLLOW_UP_RESULTS),
+        "awaiting_result": len(results) - len(known),
+        "percent_at_home": round(100 * at_home / len(known), 1) if known else None,
+        "complete": len(known) == len(results),
+    }
+
+
+def _ascof_2b(repo: IcRepository, config: IcConfig, year: int, site: str | None) -> Ascof2b:
+    """The national figure: hospital discharges in the October-December window of `year`,
+    people aged 65 or over at the date of discharge (a date of birth is needed), after
+    reablement or rehabilitation."""
+    rule = config.still_at_home_follow_up
+    first, last = rule.cohort_discharged.bounds(year)
+    start, end = _london_bounds(first, last)
+    in_scope = [
+        c
+        for c in repo.discharged_between(start, end, site)
+        if episode.in_follow_up_scope(c.attributes, config)
+    ]
+    cohort, under, unknown = [], 0, 0
+    for case in in_scope:
+        born = episode.date_of_birth(case.attributes)
+        if born is None:
+            unknown += 1
+            continue
+        discharged = episode.london_day(str(case.attributes["hospital_discharge_at"]))
+        if episode.age_on(born, discharged) < rule.minimum_age:
+            under += 1
+            continue
+        cohort.append(case)
+    return Ascof2b(
+        measure=ASCOF_2B,
+        discharged_from=first,
+        discharged_to=last,
+        minimum_age=rule.minimum_age,
+        excluded_under_minimum_age=under,
+        excluded_no_date_of_birth=unknown,
+        **_tally(cohort, config),
+    )
+
+
+def _local_still_at_home(
+    repo: IcRepository, config: IcConfig, date_from: date, date_to: date, site: str | None
+) -> LocalStillAtHome:
+    """Local, rolling: the episodes whose 91-day date falls in the report period (discharged
+    91 days before it), every age, by the same rules as the national figure."""
+    days = timedelta(days=config.still_at_home_follow_up.days)
+    first, last = date_from - days, date_to - days
+    start, end = _london_bounds(first, last)
+    cohort = [
+        c
+        for c in repo.discharged_between(start, end, site)
+        if episode.in_follow_up_scope(c.attributes, config)
+    ]
+    return LocalStillAtHome(
+        description=(
+            "Local rolling figure, not ASCOF 2B: every age, episodes whose 91-day date falls in "
+            "the report period"
+        ),
+        discharged_from=first,
+        discharged_to=last,
+        **_tally(cohort, config),
     )

@@ -8,7 +8,7 @@ episodes).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -144,6 +144,17 @@ class IcRepository:
         )
         return {int(case_id): at for case_id, at in self.session.execute(stmt).all()}
 
+    def first_event_times(self, case_ids: list[int], event: str) -> dict[int, datetime]:
+        """When each case first fired `event` (cases that never did are absent)."""
+        if not case_ids:
+            return {}
+        stmt = (
+            select(CaseEvent.case_id, func.min(CaseEvent.occurred_at))
+            .where(CaseEvent.case_id.in_(case_ids), CaseEvent.event == event)
+            .group_by(CaseEvent.case_id)
+        )
+        return {int(case_id): at for case_id, at in self.session.execute(stmt).all()}
+
     def current_clocks(self, case_ids: list[int], name: str) -> dict[int, Clock]:
         """Each case's latest cycle of the named clock."""
         if not case_ids:
@@ -196,6 +207,25 @@ class IcRepository:
         stmt = self._scoped(stmt)
         return [(event, case) for event, case in self.session.execute(stmt).all()]
 
+    def discharged_between(self, start: datetime, end: datetime, site: str | None) -> list[Case]:
+        """Episodes whose recorded hospital discharge falls in [start, end) UTC. The stored
+        value is an ISO 8601 UTC text, so the query compares text a day wider each side and
+        the exact bounds are applied here."""
+        discharged = Case.attributes["hospital_discharge_at"].as_string()
+        stmt = (
+            select(Case)
+            .where(
+                Case.workflow_key == WORKFLOW,
+                discharged >= (start - timedelta(days=1)).isoformat(),
+                discharged < (end + timedelta(days=1)).isoformat(),
+            )
+            .order_by(Case.id)
+        )
+        if site is not None:
+            stmt = stmt.where(Case.site == site)
+        cases = self.session.execute(self._scoped(stmt)).scalars()
+        return [c for c in cases if start <= _discharged_at(c) < end]
+
     def running_clocks(self, name: str, site: str | None) -> list[Clock]:
         stmt = (
             select(Clock)
@@ -207,3 +237,8 @@ class IcRepository:
             stmt = stmt.where(Case.site == site)
         stmt = self._scoped(stmt)
         return list(self.session.execute(stmt).scalars())
+
+
+def _discharged_at(case: Case) -> datetime:
+    at = datetime.fromisoformat(str(case.attributes["hospital_discharge_at"]))
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)

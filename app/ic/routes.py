@@ -122,7 +122,11 @@ def occupancy(
     """Who holds the service's beds or slots now (active, or waiting for an ongoing package):
     the count covers everyone, the list only those your organisation works with."""
     read = service.occupancy(
-        db, service_id=service_id, now=utcnow(), organisation=actor.organisation
+        db,
+        service_id=service_id,
+        now=utcnow(),
+        organisation=actor.organisation,
+        config=_config(request),
     )
     log_read(request, db, actor, [o.case_id for o in read.occupants])
     return read
@@ -186,9 +190,20 @@ def report(
         date | None, Query(description="London date; 27 days before date_to")
     ] = None,
     date_to: Annotated[date | None, Query(description="London date, inclusive; today")] = None,
+    cohort_year: Annotated[
+        int | None,
+        Query(
+            ge=1900,
+            le=2199,
+            description="ASCOF 2B: the year of the October-December hospital discharges; by "
+            "default the latest whose 91 days have all passed by date_to",
+        ),
+    ] = None,
 ) -> reports.IcReport:
-    """UCR within 2 hours against the standard, starts within 2 days, occupancy, episode
-    lengths, outcomes, delayed exits and the 91-day follow-up, for one period."""
+    """UCR within 2 hours against the standard, starts within 2 days (NICE QS173 over accepted
+    bed-based referrals; the local all-models figure), occupancy, episode lengths, outcomes,
+    delayed exits, the ASCOF 2B 91-day figure for its October-December cohort, and a local
+    rolling 91-day figure for the period."""
     now = utcnow()
     end = date_to or london_day(now)
     loaded = engine.catalogue.latest(WORKFLOW)
@@ -202,4 +217,5 @@ def report(
         date_to=end,
         now=now,
         organisation=actor.organisation,
+        cohort_year=cohort_year,
     )

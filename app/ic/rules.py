@@ -162,9 +162,16 @@ def re_referral_opened(ctx: EffectContext) -> None:
             "direction": "step_up",
             "referrer": ctx.data.get("re_referrer") or "self_referral",
             "previous_episode_id": ctx.case_id,
+            **_date_of_birth(ctx.attributes),
         },
         occurred_at=ctx.occurred_at,
     )
+
+
+def _date_of_birth(attributes: dict[str, Any]) -> dict[str, str]:
+    """The source case's date of birth as the new episode's, when it holds one."""
+    born = attributes.get("date_of_birth")
+    return {"date_of_birth": born} if isinstance(born, str) and born else {}
 
 
 # -- from the discharge pathway (docs/domain.md §8.6, §11.4) ---------------------------------------
@@ -186,6 +193,8 @@ def open_step_down_ic_episode(ctx: EffectContext) -> None:
             "referrer": "hospital",
             "hospital_discharge_at": ctx.occurred_at.isoformat(),
             "discharge_pathway": pathway,
+            # The discharge case's date of birth, when it holds one (ASCOF 2B's 65+ cohort).
+            **_date_of_birth(ctx.attributes),
         },
         occurred_at=ctx.occurred_at,
         # An episode already opened from this discharge case (POST /cases/{id}/links) is used.

@@ -62,6 +62,7 @@ class Occupant(BaseModel):
     model: str | None
     in_model_since: datetime | None
     started_at: datetime | None
+    ucr_condition: UcrConditionShown | None = None
 
 
 class OccupancyRead(BaseModel):
@@ -79,6 +80,16 @@ class ServiceChangeRead(BaseModel):
     at: datetime
 
 
+class UcrConditionShown(BaseModel):
+    """A 2-hour referral's clinical condition: HomeFirst's id and the words shown for it."""
+
+    code: str
+    label: str
+    verbatim: bool = Field(
+        description="True: the NHS England 2022 wording; false: by topic (unverified) or local"
+    )
+
+
 class WaitingRow(BaseModel):
     case_id: int
     patient_ref: str | None
@@ -87,6 +98,7 @@ class WaitingRow(BaseModel):
     referrer: str | None
     priority: str | None
     planned_model: str | None
+    ucr_condition: UcrConditionShown | None = None
     referred_at: datetime
     waiting_since: datetime | None
     hours_since_referral: float

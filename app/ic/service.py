@@ -26,6 +26,7 @@ from app.ic.schemas import (
     ServiceCreate,
     ServiceRead,
     ServiceUpdate,
+    UcrConditionShown,
     WaitingList,
     WaitingRow,
 )
@@ -81,7 +82,12 @@ def get_service(session: Session, *, service_id: int, organisation: str) -> Serv
 
 
 def occupancy(
-    session: Session, *, service_id: int, now: datetime, organisation: str
+    session: Session,
+    *,
+    service_id: int,
+    now: datetime,
+    organisation: str,
+    config: IcConfig | None = None,
 ) -> OccupancyRead:
     """The whole occupancy of one of the organisation's services, listing only the people the
     organisation may see (a share withdrawn after the start leaves the person counted)."""
@@ -99,6 +105,7 @@ def occupancy(
                 model=c.attributes.get("model"),
                 in_model_since=c.attributes.get("model_since"),
                 started_at=c.attributes.get("started_at"),
+                ucr_condition=ucr_condition_shown(c.attributes, config) if config else None,
             )
             for c in occupants
         ],
@@ -205,7 +212,7 @@ def waiting_list(
     cases.sort(
         key=lambda c: (rank.get(str(c.attributes.get("priority")), len(rank)), c.opened_at, c.id)
     )
-    rows = [_waiting_row(c, since.get(c.id), clocks.get(c.id), now) for c in cases]
+    rows = [_waiting_row(c, since.get(c.id), clocks.get(c.id), now, config) for c in cases]
     return WaitingList(as_of=now, count=len(rows), order=order, items=rows)
 
 
@@ -243,8 +250,17 @@ def follow_ups(
     return FollowUpList(as_of=now, count=len(rows), items=rows)
 
 
+def ucr_condition_shown(attributes: dict[str, Any], config: IcConfig) -> UcrConditionShown | None:
+    """The 2-hour referral's condition with its label (PUBLISHED-RULES row 35), if recorded."""
+    found = config.ucr_condition(attributes.get("ucr_condition"))
+    if found is None:
+        return None
+    code, label, verbatim = found
+    return UcrConditionShown(code=code, label=label, verbatim=verbatim)
+
+
 def _waiting_row(
-    case: Case, since: datetime | None, clock: Clock | None, now: datetime
+    case: Case, since: datetime | None, clock: Clock | None, now: datetime, config: IcConfig
 ) -> WaitingRow:
     attrs = case.attributes
     due = clock.due_at if clock is not None and clock.state == "running" else None
@@ -256,6 +272,7 @@ def _waiting_row(
         referrer=attrs.get("referrer"),
         priority=attrs.get("priority"),
         planned_model=attrs.get("planned_model"),
+        ucr_condition=ucr_condition_shown(attrs, config),
         referred_at=case.opened_at,
         waiting_since=since,
         hours_since_referral=round((now - case.opened_at).total_seconds() / 3600, 1),

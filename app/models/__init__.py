@@ -22,6 +22,7 @@ from app.models.huddle import Huddle, HuddleNote
 from app.models.ic import IcPlacement, IcService, IcServiceChange
 from app.models.idempotency import IdempotencyRecord
 from app.models.link import CaseLink
+from app.models.heartbeat import JobHeartbeat
 from app.models.live import LiveFigures
 from app.models.oidc import OidcSignInAttempt
 from app.models.share import CaseShare, CaseShareChange
@@ -62,6 +63,7 @@ __all__ = [
     "IcService",
     "IcServiceChange",
     "IdempotencyRecord",
+    "JobHeartbeat",
     "LiveFigures",
     "MetricSnapshot",
     "PasswordCredential",

@@ -27,6 +27,7 @@ from app.auth.passwords import must_change
 from app.config import Settings
 from app.db import get_db
 from app.errors import Unauthorized
+from app.observability.logs import bind_actor
 from app.security.cookies import SESSION_COOKIE
 from app.timeutil import utcnow
 
@@ -71,9 +72,11 @@ def signed_in_actor(request: Request, db: Session) -> Actor | None:
     if not session_id:
         return None
     try:
-        return sessions.current(db, session_id, now=utcnow(), policy=session_policy(request))
+        actor = sessions.current(db, session_id, now=utcnow(), policy=session_policy(request))
     except Unauthorized:
         return None
+    bind_actor(actor.user_id, actor.organisation)  # for this request's log lines
+    return actor
 
 
 def safe_next(value: str | None) -> str:

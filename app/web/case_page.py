@@ -227,7 +227,7 @@ def show_value(spec: FieldSpec | None, value: Any, codes: CodeSetRegistry, on: d
             show_value(spec.model_copy(update={"type": "code"}), v, codes, on) for v in value
         )
     if spec is not None and spec.type == "enum" and isinstance(value, str):
-        return humanise(value)
+        return spec.labels.get(value) or humanise(value)
     if spec is not None and spec.type in ("date", "datetime") and isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value)

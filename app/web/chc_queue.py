@@ -43,7 +43,10 @@ NEXT_ACTION = {
     "allocated": ("Start screening with the Checklist", None),
     "screening": ("Score the Checklist", "checklist"),
     "full_assessment": ("Complete the DST with the MDT", "dst"),
-    "fast_track": ("Fast Track: the decision maker accepts or not", None),
+    "fast_track": (
+        "Fast Track: the decision maker accepts it (the tool establishes eligibility)",
+        None,
+    ),
 }
 
 

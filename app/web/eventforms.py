@@ -298,7 +298,7 @@ def _form_field(
     choices: tuple[Choice, ...] = ()
     codelist = None
     if spec.type == "enum":
-        choices = tuple(Choice(c, humanise(c)) for c in spec.choices)
+        choices = tuple(Choice(c, spec.labels.get(c) or humanise(c)) for c in spec.choices)
     elif spec.type in ("code", "codes"):
         assert spec.codelist is not None  # noqa: S101 - guaranteed by FieldSpec validation
         try:

@@ -125,6 +125,7 @@ def _page(
         model=filters.model,
         service_id=filters.service_id,
         now=now,
+        config=ic_config(request.app.state.settings.pathways_dir / "config"),
     )
     waiting = None
     if waiting_grant is not None:

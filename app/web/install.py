@@ -37,8 +37,9 @@ from app.web.access import (
 from app.web.templating import STATIC_DIR, render
 
 Handler = Callable[[Request, Any], Response | Awaitable[Response]]
-# Addresses that answer JSON whoever asks (the API, FHIR, the description, health checks).
-NOT_PAGES = ("/api/", "/fhir/", "/openapi.json", "/healthz", "/readyz")
+# Addresses that answer JSON whoever asks (the API, FHIR, the description, health checks,
+# metrics).
+NOT_PAGES = ("/api/", "/fhir/", "/openapi.json", "/healthz", "/readyz", "/metrics")
 
 
 def install_pages(application: FastAPI) -> None:

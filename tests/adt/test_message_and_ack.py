@@ -1,21 +1,22 @@
 """Reading a message's items and building its ACK, without a database.
 
-The reader serialises each field once however many components it reads, and never asks hl7apy
-for a field the message lacks; the ACK keeps the parts that do not change from one message to
-the next built, per thread. These tests hold both to what the message says and to what an ACK
-built from nothing says. The ACKs are read back with another library (`hl7`).
+The reader (python-hl7) splits each field once however many components it reads; the ACK is built
+by hl7apy once per kind and only its time and control ids are set from one message to the next.
+These tests hold both to what the message says and to what hl7apy builds field by field. The
+ACKs are read back with the other library (`hl7`).
 """
 
 from __future__ import annotations
 
-import threading
+import re
 from datetime import UTC, date, datetime
 
 import hl7
 import pytest
 
-from app.adt.ack import build_ack
+from app.adt.ack import ack_message, build_ack
 from app.adt.message import Identifier, Location, MessageRefused, parse
+from app.timeutil import LONDON
 
 MSH = "MSH|^~\\&|PAS|RVY|HOMEFIRST|SEFTON|20260701101500||ADT^A02^ADT_A02|CTRL-1|P|2.4"
 
@@ -102,13 +103,32 @@ def _ack(**changes: object) -> str:
     return build_ack(**(values | changes))
 
 
-def _fresh(**changes: object) -> str:
-    """The same ACK built in a new thread, which has none kept."""
-    out: list[str] = []
-    thread = threading.Thread(target=lambda: out.append(_ack(**changes)))
-    thread.start()
-    thread.join()
-    return out[0]
+def _whole(**changes: object) -> str:
+    """The same ACK built field by field by hl7apy, with nothing kept."""
+    values: dict[str, object] = {
+        "code": "AA",
+        "control_id": "CTRL-1",
+        "trigger": "A02",
+        "version": "2.4",
+        "sender_application": "PAS",
+        "sender_facility": "RVY",
+        "now": datetime(2026, 7, 1, 9, 15, tzinfo=UTC),
+    } | changes
+    text = values.get("text")
+    message = ack_message(
+        str(values["code"]),
+        str(values["trigger"]),
+        str(values["version"]),
+        str(values["sender_application"]),
+        str(values["sender_facility"]),
+        re.sub(r"[\^~&\\]", " ", str(text)) if text else None,
+        values.get("error_code"),  # type: ignore[arg-type]
+        values.get("hl7_error_code"),  # type: ignore[arg-type]
+        sent_at=values["now"].astimezone(LONDON).strftime("%Y%m%d%H%M%S"),  # type: ignore[attr-defined]
+        own_control_id="0" * 20,
+        acknowledged=str(values["control_id"]),
+    )
+    return str(message.to_er7())
 
 
 def _without_own_id(ack: str) -> str:
@@ -129,17 +149,14 @@ ERRORS = {
 
 @pytest.mark.parametrize("version", ["2.3", "2.3.1", "2.4", "2.5", "2.5.1", "2.6", "2.9"])
 @pytest.mark.parametrize("outcome", [{}, ERRORS])
-def test_an_ack_built_again_says_what_one_built_from_nothing_says(
+def test_an_ack_built_again_says_what_hl7apy_builds_field_by_field(
     version: str, outcome: dict[str, str]
 ) -> None:
     first = _ack(version=version, **outcome)
-    later = _ack(
-        version=version, control_id="CTRL-2", now=datetime(2026, 7, 2, 8, 0, tzinfo=UTC), **outcome
-    )
-    fresh = _fresh(
-        version=version, control_id="CTRL-2", now=datetime(2026, 7, 2, 8, 0, tzinfo=UTC), **outcome
-    )
-    assert _without_own_id(later) == _without_own_id(fresh)
+    later_at = datetime(2026, 7, 2, 8, 0, tzinfo=UTC)
+    later = _ack(version=version, control_id="CTRL-2", now=later_at, **outcome)
+    whole = _whole(version=version, control_id="CTRL-2", now=later_at, **outcome)
+    assert _without_own_id(later) == _without_own_id(whole)
     assert first.split("\r")[0].split("|")[9] != later.split("\r")[0].split("|")[9]
     read = hl7.parse(later)
     assert str(read.segment("MSH")[7]) == "20260702090000"  # London time: BST
@@ -148,6 +165,16 @@ def test_an_ack_built_again_says_what_one_built_from_nothing_says(
         "CTRL-2",
     )
     assert str(hl7.parse(first).segment("MSA")[2]) == "CTRL-1"
+
+
+def test_a_control_id_with_delimiters_is_acknowledged_escaped() -> None:
+    control_id = "A|B^C&D~E\\F"
+    ack = _ack(control_id=control_id)
+    assert _without_own_id(ack) == _without_own_id(_whole(control_id=control_id))
+    read = hl7.parse(ack)
+    msa = read.segment("MSA")
+    assert len(msa) == 3  # MSA, MSA-1, MSA-2: nothing split off
+    assert read.unescape(str(msa[2])) == control_id
 
 
 @pytest.mark.parametrize("version", ["2.3", "2.3.1", "2.4", "2.5", "2.6"])

@@ -30,6 +30,25 @@ def _screened_out(api: ChcApi, referred: float, decided: float) -> int:
     return case_id
 
 
+def _decided(api: ChcApi, referred: float, decided: float) -> int:
+    """A standard referral: positive Checklist, full assessment with the DST, decision."""
+    case_id = _open(api, referred)
+    _at(api, case_id, "allocate", referred - 0.5, allocated_to="MDT 2")
+    _at(api, case_id, "start_screening", referred - 0.6)
+    _at(api, case_id, "record_checklist", referred - 0.7, **checklist(breathing="A"))
+    _at(api, case_id, "start_full_assessment", referred - 0.8)
+    _at(api, case_id, "record_dst", decided + 0.5, **dst(breathing="priority"))
+    _at(api, case_id, "refer_to_panel", decided + 0.4)
+    _at(api, case_id, "decide", decided, decision_outcome="chc_eligible")
+    return case_id
+
+
+FAST_TRACK_CLINICIAN = {
+    "fast_track_clinician": "Dr C Rao",
+    "fast_track_clinician_profession": "registered_medical_practitioner",
+}
+
+
 def test_the_28_day_clock_runs_from_first_notice_to_decision(client: TestClient, make_user) -> None:
     api = ChcApi(client, make_user(*TEAM).headers)
     late = _screened_out(api, referred=40, decided=10)
@@ -50,8 +69,12 @@ def test_the_28_day_clock_runs_from_first_notice_to_decision(client: TestClient,
 def test_report_figures_are_derived_from_events_and_clocks(client: TestClient, make_user) -> None:
     user = make_user(*TEAM)
     api = ChcApi(client, user.headers)
-    _screened_out(api, referred=40, decided=10)  # decided after 30 days: outside the standard
-    _screened_out(api, referred=20, decided=5)  # decided after 15 days: inside
+    # "the earliest notification ... that full consideration for NHS Continuing Healthcare is
+    # required": a negative Checklist shows it was not, so these two are outside the figures.
+    _screened_out(api, referred=40, decided=10)
+    _screened_out(api, referred=20, decided=5)
+    _decided(api, referred=40, decided=10)  # decided after 30 days: outside the standard
+    _decided(api, referred=20, decided=5)  # decided after 15 days: inside
     for days in (35, 45, 60, 200, 400):  # incomplete referrals, one in each overdue band
         _open(api, days)
     for days, setting, extra in (
@@ -65,9 +88,12 @@ def test_report_figures_are_derived_from_events_and_clocks(client: TestClient, m
         _at(api, case_id, "start_full_assessment", days - 0.4)
         _at(api, case_id, "record_dst", days - 0.5, **dst(setting=setting), **extra)
     fast = _open(api, 2.1)
-    _at(api, fast, "fast_track", 1.9, fast_track_clinician="Dr C Rao")  # 45.6 hours ago
+    _at(api, fast, "fast_track", 1.9, **FAST_TRACK_CLINICIAN)  # 45.6 hours ago
     _at(api, fast, "accept_fast_track", 1.5, decision_outcome="chc_eligible")
     api.fire(fast, "transition_funding", data={"funding_effective_date": ago(days=0)[:10]})
+    # Referred 40 days ago, on Fast Track since: reported apart from the 28-day figures.
+    waiting_fast = _open(api, 40)
+    _at(api, waiting_fast, "fast_track", 39, **FAST_TRACK_CLINICIAN)
 
     analyst = make_user("analyst", org=user.org)
     r = client.get("/api/v1/reports/chc", headers=analyst.headers)
@@ -87,10 +113,12 @@ def test_report_figures_are_derived_from_events_and_clocks(client: TestClient, m
         ("12-26 weeks", 1),
         ("over 26 weeks", 1),
     ]
-    assert (report["full_assessments"], report["full_assessments_acute"]) == (2, 1)
-    assert (report["full_assessments_acute_pct"], report["acute_threshold_pct"]) == (50.0, 15.0)
+    assert (report["full_assessments"], report["full_assessments_acute"]) == (4, 1)
+    assert (report["full_assessments_acute_pct"], report["acute_threshold_pct"]) == (25.0, 15.0)
     assert report["backlog_by_rag_and_cohort"] == {
-        "restoration": {"red": 2, "amber": 3, "green": 2}
+        # Red: 400 days waiting (26 weeks or more beyond the 28 days) and the Fast Track; amber:
+        # 35, 45, 60 and 200 days (200 is under 28 + 182 = 210 days since referral).
+        "restoration": {"red": 2, "amber": 4, "green": 2}
     }
     assert report["provisional"] is True
 

@@ -125,10 +125,12 @@ def test_three_lists_merge_into_one_working_list_and_a_second_import_changes_not
         assert sum(report["counts"].values()) + len(report["blank_rows"]) == rows
 
     before = _footprint(sessions, user.org)
-    # 12 people opened; Fast Track flagged once; one update_details per linked row (9).
+    # 12 people opened; one update_details per linked row (9). The Fast Track flag of one row is
+    # a fact on its open event, not a Fast Track: that needs "an 'appropriate clinician' ... a
+    # registered nurse or a registered medical practitioner" (Fast Track Pathway Tool guidance).
     assert before == {
         "cases": 12,
-        "events": 12 + 1 + 9,
+        "events": 12 + 9,
         "imports": 3,
         "records": 21,
         "items": 5,
@@ -142,6 +144,11 @@ def test_three_lists_merge_into_one_working_list_and_a_second_import_changes_not
 
     # One working list: 12 people, each once.
     queue = api.queue()
+    # ML-0004's Fast Track flag is kept and rated red, but the case is not on Fast Track: the
+    # Fast Track needs the appropriate clinician and their registration.
+    [flagged] = [i for i in queue["items"] if i["person_name"] == "Irene Gallagher"]
+    assert (flagged["state"], flagged["rag"]) == ("referred", "red")
+    assert "fast_track_flagged_on_a_list" in [r["rule_id"] for r in flagged["reasons"]]
     assert queue["count"] == 12
     assert len({i["case_id"] for i in queue["items"]}) == 12
     assert {i["cohort"] for i in queue["items"]} == {"covid_period", "restoration"}
@@ -279,3 +286,40 @@ def test_the_services_own_runner_finishes_a_job(
         "unchanged": 0,
     }
     assert _footprint(sessions, user.org)["cases"] == 6
+
+
+def test_taking_a_lists_fast_track_flag_flags_the_case_without_a_fast_track(
+    client: TestClient, make_user
+) -> None:
+    """A list's flag is not a completed Fast Track Pathway Tool, which needs "an 'appropriate
+    clinician' ... a registered nurse or a registered medical practitioner": taking it from the
+    reconciliation queue records the flag (rated red), and the case stays where it is."""
+    user = make_user("chc_assessor")
+    api = ChcApi(client, user.headers)
+    head = (
+        "MLCSU Ref,NHS Number,Name,Date of Birth,Postcode,Referral Date,Discharge Date,Setting,"
+        "NHS Funded Package,Package End,Fast Track,Safeguarding\n"
+    )
+    person = "9991000003,Margaret Ainsworth,11/02/1934,L20 3AB,10/09/2020,15/04/2020,Community,Y,-"
+    api.import_list("MLCSU", "first.csv", (head + f"R1,{person},N,N\n").encode())
+    second = api.import_list("MLCSU", "second.csv", (head + f"R2,{person},Y,N\n").encode())
+    [conflict] = second["conflicts"]
+    [field] = conflict["fields"]
+    assert (field["field"], field["current"], field["incoming"]) == ("fast_track", "no", "yes")
+    api.post(f"/reconciliation/chc/{field['item_id']}/resolve", resolution="use_incoming")
+    case = api.chc_case(conflict["case_id"])
+    assert case["state"] == "referred"
+    assert case["attributes"]["fast_track_flagged"] is True
+    assert "fast_track" not in case["attributes"]
+    rules = [r["rule_id"] for r in case["work_item"]["reasons"]]
+    assert "fast_track_flagged_on_a_list" in rules
+    assert api.history(conflict["case_id"])[-1]["event"] == "update_details"
+    # A later list without the flag: taking its value clears the flag (no Fast Track to undo).
+    third = api.import_list("MLCSU", "third.csv", (head + f"R3,{person},N,N\n").encode())
+    [field] = third["conflicts"][0]["fields"]
+    assert (field["field"], field["current"], field["incoming"]) == ("fast_track", "yes", "no")
+    api.post(f"/reconciliation/chc/{field['item_id']}/resolve", resolution="use_incoming")
+    case = api.chc_case(conflict["case_id"])
+    assert case["attributes"]["fast_track_flagged"] is False
+    rules = [r["rule_id"] for r in case["work_item"]["reasons"]]
+    assert "fast_track_flagged_on_a_list" not in rules

@@ -198,12 +198,21 @@ def test_fast_track_skips_checklist_and_dst_with_its_own_clock(
 ) -> None:
     api = ChcApi(client, make_user(*TEAM).headers)
     case_id = api.open_chc({**PERSON, "setting": "acute"})
-    body = api.fire(case_id, "fast_track", data={"fast_track_clinician": "Dr A Patel"}).json()
+    body = api.fire(
+        case_id,
+        "fast_track",
+        data={
+            "fast_track_clinician": "Dr A Patel",
+            "fast_track_clinician_profession": "registered_medical_practitioner",
+        },
+    ).json()
     assert body["case"]["state"] == "fast_track"
     assert body["case"]["attributes"]["fast_track"] is True
     clocks = {c["name"]: c for c in body["case"]["clocks"]}
     assert clocks["fast_track_package"]["budget_seconds"] == 48 * 3600
     assert clocks["fast_track_package"]["state"] == "running"
+    # Fast Track is reported apart from the standard 28-day figures: that clock stops here.
+    assert clocks["chc_28_day"]["state"] == "stopped"
     item = api.chc_case(case_id)["work_item"]
     assert item["rag"] == "red"
     assert item["reasons"][0]["text"] == "Fast Track outstanding"
@@ -224,7 +233,14 @@ def test_fast_track_skips_checklist_and_dst_with_its_own_clock(
 def test_brokerage_choice_and_placement_then_reviews(client: TestClient, make_user) -> None:
     api = ChcApi(client, make_user(*TEAM).headers)
     case_id = api.open_chc(PERSON)
-    api.fire(case_id, "fast_track", data={"fast_track_clinician": "Dr B Shah"})
+    api.fire(
+        case_id,
+        "fast_track",
+        data={
+            "fast_track_clinician": "B Shah RN",
+            "fast_track_clinician_profession": "registered_nurse",
+        },
+    )
     api.fire(case_id, "accept_fast_track", data={"decision_outcome": "chc_eligible"})
     api.steps(
         case_id,

@@ -46,7 +46,8 @@ def test_queue_is_ordered_by_rag_then_waiting_time_and_says_why(
     assert q["ordering"].startswith("Red before Amber before Green")
     first, second, last = q["items"][0], q["items"][1], q["items"][4]
     assert first["ordering"] == (
-        f"#1: Red (incomplete referral over 26 weeks (300 days since referral)); then 300 days "
+        "#1: Red (incomplete referral 26 weeks or more beyond the 28 days "
+        f"(300 days since referral)); then 300 days "
         f"waiting since referral on {first['referral_date']}; then case {red_300}"
     )
     assert [r["rule_id"] for r in second["reasons"]] == ["safeguarding_concern"]

@@ -29,9 +29,14 @@ def facts(days_ago: int, state: str = "referred", **attributes: object) -> CaseF
         (3, {}, "referred", "green", ()),
         (28, {}, "allocated", "green", ()),
         (29, {}, "allocated", "amber", ("beyond_28_days",)),
-        (84, {}, "screening", "amber", ("beyond_28_days",)),
-        (85, {}, "screening", "amber", ("incomplete_over_12_weeks",)),
-        (183, {}, "deferred", "red", ("incomplete_over_26_weeks",)),
+        # The "over 12/26 weeks" tiers count weeks beyond the 28 days, as the national bands of
+        # incomplete referrals do: 28 + 84 = 112 and 28 + 182 = 210 days since referral.
+        (111, {}, "screening", "amber", ("beyond_28_days",)),
+        (112, {}, "screening", "amber", ("over_12_weeks_beyond_28_days",)),
+        (209, {}, "deferred", "amber", ("over_12_weeks_beyond_28_days",)),
+        (210, {}, "deferred", "red", ("over_26_weeks_beyond_28_days",)),
+        (2, {"fast_track_flagged": True}, "referred", "red", ("fast_track_flagged_on_a_list",)),
+        (2, {"fast_track_flagged": True}, "fast_track", "red", ("fast_track_outstanding",)),
         (5, {"setting": "acute"}, "referred", "amber", ("acute_setting",)),
         (40, {"setting": "acute"}, "referred", "red", ("acute_over_28_days", "beyond_28_days")),
         (2, {"safeguarding_concern": True}, "referred", "red", ("safeguarding_concern",)),
@@ -52,9 +57,9 @@ def test_rating_and_its_reasons(
 
 
 def test_reasons_are_sentences_with_the_days_and_worst_first() -> None:
-    rating = rate(facts(200, "referred", deteriorating=True), CFG.rag, now=NOW)
+    rating = rate(facts(220, "referred", deteriorating=True), CFG.rag, now=NOW)
     assert rating.summary == (
-        "Red: incomplete referral over 26 weeks (200 days since referral); "
+        "Red: incomplete referral 26 weeks or more beyond the 28 days (220 days since referral); "
         "condition reported as deteriorating"
     )
     green = rate(facts(1), CFG.rag, now=NOW)

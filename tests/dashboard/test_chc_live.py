@@ -20,18 +20,19 @@ from tests.chc.helpers import TEAM
 from tests.helpers import writer_for
 from tests.journeys import TTL, Maker, walk
 
-# Decisions, DSTs and the steps towards them are picked more often than the rest.
+# Decisions, DSTs and the steps towards them are picked more often than the rest (only `decide`
+# counts in the 28-day figures: a negative Checklist is not a referral for full consideration).
 WEIGHTS = {
     "allocate": 4,
     "start_screening": 4,
     "record_checklist": 4,
-    "screen_out": 2,
+    "screen_out": 1,
     "start_full_assessment": 4,
     "record_dst": 4,
-    "decide": 3,
+    "decide": 6,
     "accept_fast_track": 1,
     "fast_track": 1,
-    "refer_to_panel": 3,
+    "refer_to_panel": 5,
     "record_panel_recommendation": 2,
     "withdraw": 0.1,
     "record_death": 0.05,

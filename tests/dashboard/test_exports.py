@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, date, datetime
 
 from fastapi.testclient import TestClient
 
+from app.dashboard.repository import DashboardRepository
+from app.db import UnitOfWork
+from app.models import MetricSnapshot
 from tests.chc.helpers import TEAM, ChcApi, checklist, dst
 from tests.dashboard.known_day import build
 
@@ -30,7 +34,17 @@ def test_acute_daily_return(client: TestClient, make_user) -> None:
     rows = _csv(r)
     nctr = "Number of patients who no longer meet the criteria to reside"
     remaining = "Number of patients remaining in hospital who no longer meet the criteria to reside"
-    beyond = "Number of additional bed days, patients with length of stay of {} days or over"
+    # The additional bed days are a weekly snapshot (PUBLISHED-RULES.md row 11: "A weekly
+    # snapshot group that sits with the delay reasons"), no longer daily columns: the old
+    # daily Σ(LOS − N) over all inpatients was not the national figure.
+    assert list(rows[0]) == [
+        "Date",
+        "Hospital system",
+        "Site",
+        nctr,
+        "Number of patients discharged",
+        remaining,
+    ]
     assert [
         (
             row["Date"],
@@ -39,16 +53,13 @@ def test_acute_daily_return(client: TestClient, make_user) -> None:
             row[nctr],
             row["Number of patients discharged"],
             row[remaining],
-            row[beyond.format(7)],
-            row[beyond.format(14)],
-            row[beyond.format(21)],
         )
         for row in rows
     ] == [
-        # 28th: stays of 8, 0, 27, 1, 18, 3 and 2 days.
-        ("2026-03-28", site, "LUHFT", "4", "0", "4", "32", "17", "6"),
-        # 29th: C (28 days), D (2) and F (4) still in.
-        ("2026-03-29", site, "LUHFT", "6", "3", "2", "21", "14", "7"),
+        ("2026-03-28", site, "LUHFT", "4", "0", "4"),
+        # 29th: A, B and H discharged, each not meeting the criteria when they left (row 10:
+        # "the number of patients discharged … or remaining in hospital" of the NCTR ones).
+        ("2026-03-29", site, "LUHFT", "6", "3", "2"),
     ]
     r = client.get(
         "/api/v1/dashboard/exports/acute-discharge-daily.csv",
@@ -82,7 +93,14 @@ def test_chc_quarterly_collection(client: TestClient, make_user) -> None:
     _open(api, "2026-02-10T12:00:00Z")  # R: undecided, 21.5 days over at the quarter's end
     _open(api, "2026-03-20T12:00:00Z")  # S: undecided, inside 28 days
     t = _open(api, "2026-02-01T12:00:00Z")  # T: Fast Track
-    _at(api, t, "fast_track", "2026-02-01T13:00:00Z", fast_track_clinician="Dr A Patel")
+    _at(
+        api,
+        t,
+        "fast_track",
+        "2026-02-01T13:00:00Z",
+        fast_track_clinician="Dr A Patel",
+        fast_track_clinician_profession="registered_medical_practitioner",
+    )
     _at(api, t, "accept_fast_track", "2026-02-02T12:00:00Z", decision_outcome="chc_eligible")
     u = _open(api, "2026-01-05T12:00:00Z")  # U: full assessment in hospital, eligible
     _at(api, u, "allocate", "2026-01-05T13:00:00Z", allocated_to="CSU team A")
@@ -113,30 +131,42 @@ def test_chc_quarterly_collection(client: TestClient, make_user) -> None:
         headers=user.headers,
     )
     [row] = _csv(r)
+    # Published definitions (PUBLISHED-RULES rows 28-29; the CHC rules in full are in
+    # tests/chc/test_quarterly_return.py): negative Checklists (P, Q) are not referrals for
+    # "full consideration"; Fast Track (T) is reported apart from the standard 28-day figures;
+    # "Number eligible" is a snapshot at the quarter's end; the unit is the sub-ICB location.
     assert row == {
         "Quarter": "2025/26 Q4",
-        "Organisation": user.org,
-        "New referrals": "5",
-        "Referrals completed": "4",
-        "Referrals completed within 28 days": "3",
+        "Sub-ICB location code": "",
+        "Sub-ICB location name": "not configured (pathways/config/chc-local.yaml)",
+        "Sub-ICB location code verified": "no",
+        "HomeFirst organisation": user.org,
+        "Number eligible at quarter end": "2",
+        "Number eligible at quarter end - standard": "1",
+        "Number eligible at quarter end - Fast Track": "1",
+        "Number of new referrals": "3",
+        "Number of referrals completed": "1",
+        "Number of referrals completed within 28 days": "1",
         "Incomplete referrals over 28 days": "1",
         "Incomplete referrals over 28 days - up_to_2_weeks": "0",
         "Incomplete referrals over 28 days - 2_to_4_weeks": "1",
         "Incomplete referrals over 28 days - 4_to_12_weeks": "0",
         "Incomplete referrals over 28 days - 12_to_26_weeks": "0",
         "Incomplete referrals over 28 days - over_26_weeks": "0",
-        "Number eligible - standard": "1",
-        "Number eligible - Fast Track": "1",
-        "Eligible": "2",
-        "Not eligible": "2",
-        "No longer eligible": "0",
-        "FNC activity": "0",
-        "Assessments completed": "1",
+        "Number of assessments completed": "1",
+        "Number assessed as eligible": "1",
+        "Number assessed as not eligible": "0",
+        "Number no longer eligible": "0",
         "Assessment conversion rate (%)": "100.0",
-        "Referral conversion rate (%)": "50.0",
-        "Local requests for review": "0",
+        "Referral conversion rate (%)": "100.0",
         "DSTs completed in acute setting": "1",
         "DSTs completed in non-acute setting": "0",
+        "NHS-funded Nursing Care decisions": "0",
+        "Fast Track referrals": "1",
+        "Fast Track referrals found eligible": "1",
+        "Negative Checklists (not referrals for full consideration)": "2",
+        "Local requests for review": "0",
+        "Reviews recorded as no longer eligible (pathway v1, not a decision)": "0",
     }
     # Another organisation's assessor sees only their own (empty) figures.
     other = make_user(*TEAM)
@@ -147,7 +177,7 @@ def test_chc_quarterly_collection(client: TestClient, make_user) -> None:
             headers=other.headers,
         )
     )
-    assert row["New referrals"] == "0"
+    assert row["Number of new referrals"] == "0"
     nurse = make_user("discharge_team")
     r = client.get(
         "/api/v1/dashboard/exports/chc-quarterly.csv",
@@ -170,16 +200,60 @@ def test_chc_figures_in_the_daily_metrics(client: TestClient, make_user) -> None
 
     figures = chc("2026-01-25", user.headers)
     assert (figures["available"], figures["organisation"]) == (True, user.org)
+    # A negative Checklist is neither a referral for full consideration nor a decision in the
+    # 28-day figures (PUBLISHED-RULES row 28): the day's one referral is the case opened on it.
     assert (figures["referrals"], figures["decisions"], figures["decisions_within_28_days"]) == (
         1,
-        1,
-        1,
+        0,
+        0,
     )
-    assert figures["decisions_within_28_days_pct"] == 100.0
-    assert chc("2026-01-10", user.headers)["referrals"] == 1
+    assert figures["decisions_within_28_days_pct"] is None
+    assert chc("2026-01-10", user.headers)["referrals"] == 0
     nurse = make_user("discharge_team")
     assert chc("2026-01-25", nurse.headers) == {
         "available": False,
         "reason": "CHC figures need one of the roles: chc_assessor, chc_panel, "
         "chc_decision_maker, broker, manager, admin, analyst",
     }
+
+
+def test_a_day_stored_under_the_old_definitions_keeps_its_figures_and_leaves_the_new_cells_empty(
+    client: TestClient, make_user, sessions
+) -> None:  # noqa: ANN001
+    """A reported day never changes: a day stored before the national definitions (no
+    `definitions` in its figures) is not recomputed, and the returns do not pass its count of
+    every discharge off as "Number of patients discharged" (NCTR discharges, row 10)."""
+    user = make_user("manager")
+    site = "OLD-DEFS"
+    old = {
+        "nctr_on_day": 5,
+        "nctr_remaining": 3,
+        "discharged": 4,
+        "length_of_stay": {"7_plus": {"patients": 2, "bed_days_beyond": 9}},
+        "by_site": [{"hospital_system": "LUHFT", "site": site}],
+    }
+    at = datetime(2026, 3, 1, 23, 59, tzinfo=UTC)
+    with sessions() as session, UnitOfWork(session):
+        DashboardRepository(session).add_snapshot(
+            MetricSnapshot(
+                day=date(2026, 3, 1),
+                site=site,
+                organisation=user.org,
+                snapshot_at=at,
+                computed_at=at,
+                payload={"discharge": old},
+            )
+        )
+    params = {"from": "2026-03-01", "to": "2026-03-01", "site": site}
+    r = client.get(
+        "/api/v1/dashboard/exports/acute-discharge-daily.csv", params=params, headers=user.headers
+    )
+    (row,) = _csv(r)
+    assert row["Number of patients who no longer meet the criteria to reside"] == "5"
+    assert row["Number of patients discharged"] == ""
+    # 1 March 2026 is a Sunday: its weekly bed days are empty too, and no reasons are made up.
+    r = client.get(
+        "/api/v1/dashboard/exports/acute-discharge-weekly.csv", params=params, headers=user.headers
+    )
+    rows = _csv(r)
+    assert [(x["Metric Group"], x["Value"]) for x in rows] == [("Additional bed days", "")] * 3

@@ -31,6 +31,12 @@ def test_the_clock_change_day(client: TestClient, known_day) -> None:  # noqa: A
     assert m["final"] is True
     d = m["discharge"]
     assert (d["nctr_on_day"], d["nctr_remaining"], d["discharged"]) == (6, 2, 3)
+    # "Number of patients discharged" is of the NCTR patients ("and of these, the number of
+    # patients discharged … or remaining in hospital", PUBLISHED-RULES.md row 10): A, B and H
+    # were all not meeting the criteria when they left. 3 discharged + 2 remaining (C, F) is
+    # the day's 6 NCTR patients less E, who died.
+    assert d["discharged_nctr"] == 3
+    assert d["definitions"] == 2
     assert d["discharges_by_pathway"] == {
         "P0": {"count": 2, "percent": 66.67, "expected_percent": 50.0, "expected_is": "minimum"},
         "P1": {"count": 1, "percent": 33.33, "expected_percent": 45.0, "expected_is": "minimum"},
@@ -46,6 +52,10 @@ def test_the_clock_change_day(client: TestClient, known_day) -> None:  # noqa: A
         "delayed_bed_days": 5,
         "average_including_zero": 1.67,
         "average_excluding_zero": 2.5,
+        # A (4 days), B (0: admitted the 28th, so one night) and H (1) are all stays of
+        # one night or more with a DRD.
+        "in_cohort": 3,
+        "outside_cohort": {"under_one_night": 0, "no_drd": 0},
     }
     assert d["remaining_delay_buckets"] == {**ZERO_BUCKETS, "0": 1, "14-20": 1}
     assert d["remaining_delayed_bed_days"] == 15
@@ -58,6 +68,8 @@ def test_the_clock_change_day(client: TestClient, known_day) -> None:  # noqa: A
         }
     ]
     assert d["by_family"] == {"Capacity": 1}
+    # "Delay reason LOS 7+": C (28 days in) has the reason; F (4 days) is too short a stay.
+    assert d["delay_reasons_los_7_plus"] == d["by_primary_reason"]
     assert d["no_reason_recorded"] == 1
     assert d["support_areas"] == {
         "other": {"periods": 1, "average_days": 14.54},
@@ -69,6 +81,14 @@ def test_the_clock_change_day(client: TestClient, known_day) -> None:  # noqa: A
         "14_plus": {"patients": 1, "bed_days_beyond": 14},
         "21_plus": {"patients": 1, "bed_days_beyond": 7},
     }
+    # "Number of additional bed days, patients with length of stay of N days or over": bed
+    # days lost to delay since the DRD of NCTR patients with LOS >= N (row 11). C: LOS 28,
+    # DRD the 14th, 15 days; F: LOS 4, too short for any threshold.
+    assert d["additional_bed_days"] == {
+        "7_plus": {"patients": 1, "bed_days": 15},
+        "14_plus": {"patients": 1, "bed_days": 15},
+        "21_plus": {"patients": 1, "bed_days": 15},
+    }
     assert d["escalated"] == 1
     assert d["by_site"] == [
         {
@@ -77,6 +97,7 @@ def test_the_clock_change_day(client: TestClient, known_day) -> None:  # noqa: A
             "inpatients": 3,
             "nctr_remaining": 2,
             "discharged": 3,
+            "discharged_nctr": 3,
             "escalated": 1,
         }
     ]
@@ -92,6 +113,13 @@ def test_the_day_before_midnight_boundary(client: TestClient, known_day) -> None
     # Patients in hospital at the end of the 28th: A, B, C, D, E, F, H.
     # Stays of 8 (A), 27 (C) and 18 (E) days: 1 + 20 + 11 beyond the 7-day mark.
     assert d["length_of_stay"]["7_plus"] == {"patients": 3, "bed_days_beyond": 1 + 20 + 11}
+    # Bed days lost to delay of the NCTR patients: A (LOS 8, DRD 25th: 3), C (LOS 27, DRD
+    # 14th: 14), E (LOS 18, DRD 28th: 0); H (LOS 2) is under every threshold.
+    assert d["additional_bed_days"] == {
+        "7_plus": {"patients": 3, "bed_days": 3 + 14 + 0},
+        "14_plus": {"patients": 2, "bed_days": 14 + 0},
+        "21_plus": {"patients": 1, "bed_days": 14},
+    }
 
 
 def test_bad_dates_are_refused(client: TestClient, known_day) -> None:  # noqa: ANN001

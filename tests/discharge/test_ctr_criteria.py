@@ -157,7 +157,7 @@ def test_date_of_birth_is_kept_and_never_in_the_future(client: TestClient, make_
     tomorrow = (today() + timedelta(days=2)).isoformat()
     r = api.fire(case_id, "update_details", expect=422, data={"date_of_birth": tomorrow})
     assert r.json()["errors"][0]["field"] == "date_of_birth"
-    assert "must not be after the day the event happened" in r.json()["errors"][0]["problem"]
+    assert "must not be after the event's date" in r.json()["errors"][0]["problem"]
     # A backdated event is checked against its own day, not today.
     r = api.fire(
         case_id,

@@ -39,7 +39,7 @@ def test_criteria_and_date_of_birth_fields(catalogue: PathwayCatalogue) -> None:
     criteria = spec.fields["ctr_criteria_met"]
     assert (criteria.type, criteria.codelist) == ("codes", "criteria-to-reside")
     dob = spec.fields["date_of_birth"]
-    assert (dob.type, dob.not_future) == ("date", True)
+    assert (dob.type, dob.not_in_future) == ("date", True)
     assert "date_of_birth" in spec.open_accepts
     by_trigger = {t.trigger: t for t in spec.transitions}
     assert "ctr_criteria_met" in by_trigger["meets_ctr_again"].accepts

@@ -218,12 +218,22 @@ def test_91_day_follow_up_after_reablement(client: TestClient, sessions, engine,
     assert projection.problems == []
     assert (projection.state, projection.attributes) == (stored.state, stored.attributes)
     assert stored.attributes["models_used"] == ["bed_based_ic", "reablement"]
-    report = ic.get("/report", site=site, date_from=str(today() - timedelta(days=1)))
-    assert report["still_at_home_91_days"] == {
-        "followed_up": 1,
+    # The local rolling figure counts the episodes whose 91-day date (9 days ago) falls in the
+    # report period (it used to count follow-ups recorded in the period).
+    report = ic.get("/report", site=site, date_from=str(today() - timedelta(days=9)))
+    local = report["local_still_at_home_91_days"]
+    assert (local["discharged_from"], local["discharged_to"]) == (
+        str(today() - timedelta(days=100)),
+        str(today() - timedelta(days=91)),
+    )
+    assert {k: local[k] for k in ("cohort", "results", "awaiting_result", "percent_at_home")} == {
+        "cohort": 1,
         "results": {"at_home": 1, "not_at_home": 0, "not_contactable": 0, "died": 0},
+        "awaiting_result": 0,
         "percent_at_home": 100.0,
     }
+    yesterday = ic.get("/report", site=site, date_from=str(today() - timedelta(days=1)))
+    assert yesterday["local_still_at_home_91_days"]["cohort"] == 0
 
 
 def test_long_term_care_home_needs_rehabilitation_offered_first(

@@ -621,7 +621,11 @@ def scripts() -> list[Script]:
                 ("allocate", {"allocated_to": "CSU team B"}),
                 (
                     "fast_track",
-                    {"fast_track_clinician": "Dr Shah", "fast_track_reason": "end of life"},
+                    {
+                        "fast_track_clinician": "Dr Shah",
+                        "fast_track_clinician_profession": "registered_medical_practitioner",
+                        "fast_track_reason": "end of life",
+                    },
                 ),
                 ("accept_fast_track", {"decision_outcome": "chc_eligible"}),
                 ("transition_funding", {"funding_effective_date": _day()}),

@@ -10,9 +10,12 @@ import pytest
 
 from app.discharge.buckets import bucket_for
 from app.discharge.drd import (
+    NO_DRD,
+    UNDER_ONE_NIGHT,
     CtrChange,
     days_delayed,
     derive_drd,
+    drd_cohort,
     drd_required,
     is_delayed,
     london_date,
@@ -127,12 +130,24 @@ class TestOrdering:
 
 
 class TestFinishedSpells:
-    def test_final_period_ended_before_discharge_gives_no_drd(self) -> None:
-        # NCTR 5th-7th, then met CtR until discharge on the 12th: no period ran up to discharge
+    def test_final_period_ended_before_discharge_still_gives_the_drd(self) -> None:
+        """NCTR 5th-7th, then met CtR until discharge on the 12th. The guidance: "For finished
+        episodes of care, the Discharge Ready Date should record the start date of the final
+        period that the patient no longer met the 'Criteria to Reside'". The final period is
+        the 5th-7th, so the DRD is the 5th (HomeFirst used to leave it empty); the patient was
+        not NCTR at discharge, which `nctr_at_end` says."""
         result = derive_drd([nctr(5), meets(7)], discharged_at=at(12))
-        assert result.period_start is None
-        assert result.discharge_ready_date is None
+        assert result.period_start == at(5)
+        assert result.discharge_ready_date == march(5)
         assert result.nctr_periods == [(at(5), at(7))]
+        assert result.nctr_at_end is False
+        # Still NCTR at discharge: the same DRD, and NCTR at the end.
+        assert derive_drd([nctr(5)], discharged_at=at(12)).nctr_at_end is True
+
+    def test_an_unfinished_spell_meeting_the_criteria_again_has_no_drd(self) -> None:
+        # "For unfinished episodes of care … the start date of the current period": none.
+        result = derive_drd([nctr(5), meets(7)])
+        assert (result.discharge_ready_date, result.nctr_at_end) == (None, False)
 
     def test_entries_after_discharge_are_ignored(self) -> None:
         result = derive_drd([nctr(5), meets(13)], discharged_at=at(12))
@@ -207,3 +222,53 @@ class TestDrdRequired:
     def test_until_before_admission_is_refused(self) -> None:
         with pytest.raises(ValueError, match="before admitted_at"):
             drd_required(at(4), at(3))
+
+
+class TestDrdCohort:
+    """Who is in the DRD measures (PUBLISHED-RULES.md rows 12 and 14). The guidance: the DRD
+    "should ideally be completed for all inpatients with a stay of one night or longer … for
+    those patients discharged on the same day as their discharge ready date … providers may
+    leave the Discharge Ready Date field unfilled"."""
+
+    def test_a_stay_of_under_one_night_is_outside_whatever_was_recorded(self) -> None:
+        place = drd_cohort(march(3), march(3), march(3))
+        assert (place.in_cohort, place.delay_days, place.outside_because) == (
+            False,
+            None,
+            UNDER_ONE_NIGHT,
+        )
+        assert drd_cohort(march(3), march(3), None).outside_because == UNDER_ONE_NIGHT
+
+    def test_a_discharge_without_a_drd_is_not_a_zero_day_delay(self) -> None:
+        # Admitted the 1st, discharged the 9th, never recorded as not meeting the criteria.
+        place = drd_cohort(march(1), march(9), None)
+        assert (place.in_cohort, place.delay_days, place.outside_because) == (False, None, NO_DRD)
+
+    def test_discharged_on_the_drd_is_a_zero_day_delay_in_the_cohort(self) -> None:
+        # HomeFirst derives the DRD, so a same-day-as-DRD discharge has it filled: "DoD is
+        # same as DRD", in the cohort, 0 days (§4.4 example D after an overnight stay).
+        place = drd_cohort(march(4), march(5), march(5))
+        assert (place.in_cohort, place.delay_days) == (True, 0)
+        assert bucket_for(place.delay_days) == "0"
+
+    def test_one_night_is_enough(self) -> None:
+        place = drd_cohort(march(4), march(9), march(5))
+        assert (place.in_cohort, place.delay_days) == (True, 4)
+
+    def test_the_night_is_a_london_date_change(self) -> None:
+        # 23:30 UTC on 1 July is 00:30 BST on the 2nd: admitted and discharged the same day.
+        admitted = datetime(2025, 7, 1, 23, 30, tzinfo=UTC)
+        discharged = datetime(2025, 7, 2, 20, 0, tzinfo=UTC)
+        assert drd_required(admitted, discharged) is False
+        place = drd_cohort(london_date(admitted), london_date(discharged), None)
+        assert place.outside_because == UNDER_ONE_NIGHT
+
+    def test_discharged_while_meeting_the_criteria_again_keeps_the_final_period_drd(self) -> None:
+        # "For finished episodes of care, the Discharge Ready Date should record the start date
+        # of the final period that the patient no longer met the 'Criteria to Reside'": NCTR
+        # 5th-7th, met the criteria from the 7th, discharged the 12th: DRD the 5th, 7 days.
+        result = derive_drd([nctr(5), meets(7)], discharged_at=at(12))
+        assert result.discharge_ready_date is not None
+        place = drd_cohort(march(1), march(12), result.discharge_ready_date)
+        assert (place.in_cohort, place.delay_days) == (True, 7)
+        assert bucket_for(7) == "7-13"

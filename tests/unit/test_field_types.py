@@ -1,4 +1,4 @@
-"""The `codes` field type (a list of codes from a versioned list) and `not_future` dates."""
+"""The `codes` field type (a list of codes from a versioned list), and `not_in_future` dates."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def _spec() -> PathwaySpec:
             "open_roles": ["admin"],
             "fields": {
                 "met": {"type": "codes", "codelist": "ctr", "max_items": 3},
-                "born": {"type": "date", "not_future": True},
+                "born": {"type": "date", "not_in_future": True},
             },
             "states": [{"name": "a"}],
         }
@@ -60,7 +60,7 @@ def test_bad_code_lists_are_refused(value: object) -> None:
         _validate({"met": value})
 
 
-def test_not_future_dates_are_checked_against_the_events_day() -> None:
+def test_not_in_future_dates_are_checked_against_the_events_day() -> None:
     assert _validate({"born": "1950-01-31"})["born"] == "1950-01-31"
     assert _validate({"born": "2024-06-01"})["born"] == "2024-06-01"  # the same day is fine
     with pytest.raises(ValidationFailed):
@@ -70,5 +70,7 @@ def test_not_future_dates_are_checked_against_the_events_day() -> None:
 def test_field_options_are_checked_when_the_pathway_loads() -> None:
     with pytest.raises(ValidationError, match="a codes field needs a codelist"):
         FieldSpec(type="codes")
-    with pytest.raises(ValidationError, match="not_future applies to date fields only"):
-        FieldSpec(type="datetime", not_future=True)
+    with pytest.raises(
+        ValidationError, match="not_in_future applies to date and datetime fields only"
+    ):
+        FieldSpec(type="string", not_in_future=True)

@@ -48,10 +48,12 @@ def test_check_lists_every_key_and_version(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert [line.split("  ")[1] for line in result.stdout.splitlines()] == [
         "chc v1",
+        "chc v2",
         "discharge v1",
         "discharge v2",
         "discharge v3",
         "intermediate_care v1",
+        "intermediate_care v2",
         "sample-referral v1",
         "sample-referral v2",
     ]

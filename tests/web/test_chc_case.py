@@ -180,7 +180,7 @@ def test_checklist_refusals_are_error_summaries_and_keep_what_was_typed(
     labels = [f"{label}: required" for label in (
         "Continence", "Skin integrity", "Mobility", "Communication",
         "Psychological and emotional needs", "Cognition", "Behaviour",
-        "Drug therapies and medication (symptom control)", "Altered states of consciousness",
+        "Drug therapies and medication: symptom control", "Altered states of consciousness",
     )]  # fmt: skip
     assert error_summary(missing) == labels
     assert 'href="#checklist_continence"' in missing.text
@@ -329,3 +329,42 @@ def test_readers_without_the_write_can_check_but_not_save(client: TestClient, ma
         data=checklist() | {"version": version, "action": "check"},
     )
     assert "Full assessment not indicated" in _result(ok.text)
+
+
+def test_a_reassessment_records_a_new_dst_on_the_same_form(client: TestClient, make_user) -> None:
+    """ "Eligibility cannot be determined at a Review": a review starts a reassessment, whose new
+    DST the MDT records on the DST form (the previous levels are in the case's history only)."""
+    jo = make_user("chc_assessor", "chc_decision_maker", "broker")
+    api = ChcApi(client, jo.headers)
+    case_id = open_case(api, 10)
+    nurse = {
+        "fast_track_clinician": "A Jones RN",
+        "fast_track_clinician_profession": "registered_nurse",
+    }
+    api.steps(
+        case_id,
+        ("fast_track", nurse),
+        ("accept_fast_track", {"decision_outcome": "chc_eligible"}),
+        ("transition_funding", {"funding_effective_date": "2026-01-05"}),
+        ("schedule_review", {}),
+        ("start_reassessment", {"reassessment_reason": "needs reduced"}),
+    )
+    b = signed_in(client, jo)
+    assert b.get(f"/chc/cases/{case_id}").status_code == 200
+    page = b.get(f"/chc/cases/{case_id}/dst")
+    assert page.status_code == 200
+    assert _checked(page.text) == {}  # nothing carried over from an earlier DST
+    asc = re.findall(r'name="dst_altered_states" type="radio" value="(\w+)"', page.text)
+    assert asc == ["none", "low", "moderate", "high", "priority"]
+    levels = {f"dst_{k}": "low" for k in DST_KEYS} | {"dst_altered_states": "moderate"}
+    version = str(api.chc_case(case_id)["version"])
+    saved = b.post(
+        f"/chc/cases/{case_id}/dst",
+        data=levels | {"version": version, "action": "save", "dst_setting": "community"},
+    )
+    assert banner(saved) == "Success The Decision Support Tool is recorded."
+    after = api.chc_case(case_id)
+    assert (after["state"], after["attributes"]["dst_altered_states"]) == (
+        "reassessment",
+        "moderate",
+    )

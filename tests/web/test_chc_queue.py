@@ -34,7 +34,10 @@ def test_the_queue_is_in_the_apis_order_with_the_rules_that_fired(
     assert page.status_code == 200
     assert _rows(page.text) == [i["case_id"] for i in api.queue()["items"]] == [red, amber, green]
     assert other_org not in _rows(page.text)
-    assert "incomplete referral over 26 weeks (300 days since referral)" in page.text
+    assert (
+        "incomplete referral 26 weeks or more beyond the 28 days (300 days since referral)"
+        in page.text
+    )
     assert "(rule: green)" in page.text
     assert "Gwen Green" in page.text
     assert "The queue: 3 cases" in page.text

@@ -293,7 +293,7 @@ def _typed_value(data: st.DataObject, f: FormField, spec: PathwaySpec) -> tuple[
         value = data.draw(st.booleans())
         return value, "yes" if value else "no"
     if f.kind == "date":
-        latest = ON if declared.not_future else date(2199, 12, 31)
+        latest = ON if declared.not_in_future else date(2199, 12, 31)
         day = data.draw(st.dates(date(1900, 1, 1), latest))
         return day, {"day": str(day.day), "month": str(day.month), "year": f"{day.year:04d}"}
     if f.kind == "datetime-local":
