@@ -28,6 +28,7 @@ from app.cases.sharing_routes import router as sharing_router
 from app.chc.config import chc_config
 from app.chc.import_runner import Runner, run_import_loop
 from app.clocks.sweeper import sweep
+from app.codelists_api.routes import router as codelists_router
 from app.composition import build_engine, build_writer, load_codes, workflows
 from app.config import Settings, get_settings
 from app.dashboard.context import context_for
@@ -143,6 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (
         cases_router,
         pathways_router,
+        codelists_router,
         health_router,
         links_router,
         sharing_router,

@@ -104,7 +104,9 @@ READS: dict[str, Read] = {
         "CHC figures (GET /reports/chc, /dashboard/exports/chc-quarterly.csv)",
     ),
     "audit.read": Read("The access audit: who read which cases (GET /audit)"),
-    "pathways.read": Read("Pathway definitions and diagrams (GET /pathways)"),
+    "pathways.read": Read(
+        "Pathway definitions and diagrams, and the code lists they use (GET /pathways, /codelists)"
+    ),
     "users.read": Read("Users of the organisation (GET /admin/users)"),
 }
 

@@ -9,6 +9,14 @@ when a list changes (§5.5), hence :meth:`CodeSetRegistry.version` next to ``cur
 
 ``status: provisional`` marks lists that docs/domain.md §13 calls UNVERIFIED. They load and can be
 looked up, but callers building a national return should check :attr:`CodeSet.is_provisional`.
+
+``status: placeholder`` names a published version whose text is still to be transcribed (the 2024
+Annex D criteria to reside). It has no codes and never answers a date lookup: it is listed so the
+gap is visible, and the previous version stays in use until the real text replaces it.
+
+``valid_from`` is the first day the list is *used* (a collection's start), which is not always the
+day its specification was published: the 2024 acute delay list was published on 30 April 2024
+and collected from 27 May 2024. ``published`` keeps the publication date apart.
 """
 
 from __future__ import annotations
@@ -53,6 +61,9 @@ class CodeEntry(BaseModel):
     # False where only the topic is known and the label is HomeFirst's wording until the exact
     # national string is transcribed (docs/domain.md §13 U5). A national return must flag these.
     verbatim: bool = True
+    # Why this entry's wording is what it is, where that is not obvious (an inferred prefix, an
+    # assumed Interface twin, a disputed transcription).
+    note: StrictStr | None = None
 
 
 class CodeSet(BaseModel):
@@ -68,9 +79,13 @@ class CodeSet(BaseModel):
     source: StrictStr = Field(min_length=1)
     valid_from: date
     valid_to: date | None = None
-    status: Literal["verified", "provisional"]
+    # The specification's publication date, when it differs from the first day of use.
+    published: date | None = None
+    # The code system URI, for lists whose codes are sent in a FHIR Coding (UK Core).
+    system: StrictStr | None = None
+    status: Literal["verified", "provisional", "placeholder"]
     notes: StrictStr | None = None
-    codes: tuple[CodeEntry, ...] = Field(min_length=1)
+    codes: tuple[CodeEntry, ...] = ()
 
     _by_code: dict[str, CodeEntry] = PrivateAttr(default_factory=dict)
 
@@ -80,6 +95,13 @@ class CodeSet(BaseModel):
             raise ValueError(
                 f"valid_from {self.valid_from} must be before valid_to {self.valid_to}"
             )
+        if self.status == "placeholder":
+            if self.codes:
+                raise ValueError("a placeholder list has no codes (it is still to be transcribed)")
+            if not self.notes:
+                raise ValueError("a placeholder list needs notes saying what is to be transcribed")
+        elif not self.codes:
+            raise ValueError("codes: a list needs at least one code")
         _require_unique("code", [entry.code for entry in self.codes])
         _require_unique("label", [entry.label for entry in self.codes])
         for entry in self.codes:
@@ -96,7 +118,22 @@ class CodeSet(BaseModel):
     def is_provisional(self) -> bool:
         return self.status == "provisional"
 
+    @property
+    def is_placeholder(self) -> bool:
+        return self.status == "placeholder"
+
+    @property
+    def verbatim(self) -> Literal["all", "partly", "none"]:
+        """Whether the labels are the published strings: all of them, some, or none."""
+        exact = sum(1 for entry in self.codes if entry.verbatim)
+        if self.codes and exact == len(self.codes):
+            return "all"
+        return "partly" if exact else "none"
+
     def is_valid_on(self, on: date) -> bool:
+        """In force on ``on``. A placeholder is never in force: it has no codes to answer with."""
+        if self.is_placeholder:
+            return False
         return self.valid_from <= on and (self.valid_to is None or on < self.valid_to)
 
     def get(self, code: str) -> CodeEntry | None:
@@ -148,7 +185,9 @@ def _check_versions(key: str, versions: Sequence[tuple[CodeSet, str]]) -> list[C
                 f"{seen[codeset.version]}"
             )
         seen[codeset.version] = origin
-    for (earlier, earlier_origin), (later, later_origin) in zip(ordered, ordered[1:], strict=False):
+    # A placeholder never answers a lookup, so it cannot overlap the version still in use.
+    in_use = [pair for pair in ordered if not pair[0].is_placeholder]
+    for (earlier, earlier_origin), (later, later_origin) in zip(in_use, in_use[1:], strict=False):
         if earlier.valid_to is None or earlier.valid_to > later.valid_from:
             ends = "has no valid_to" if earlier.valid_to is None else f"runs to {earlier.valid_to}"
             raise CodeListError(

@@ -88,6 +88,15 @@ def close_all_delays(ctx: EffectContext) -> None:
         ctx.ports.set_attributes(ctx.case_id, {"open_delays": [], "primary_delay": None})
 
 
+@RULES.effect(
+    "ctr_criteria_cleared",
+    "Forgets the criteria to reside last recorded as met: the patient no longer meets any.",
+)
+def ctr_criteria_cleared(ctx: EffectContext) -> None:
+    if ctx.attributes.get("ctr_criteria_met"):
+        ctx.ports.set_attributes(ctx.case_id, {"ctr_criteria_met": None})
+
+
 # -- escalation and funding -----------------------------------------------------------------
 @RULES.guard("not_escalated", "The patient is not already escalated.")
 def not_escalated(ctx: GuardContext) -> str | None:

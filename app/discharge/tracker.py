@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from app.auth.access import Grant
-from app.codelists.loader import CodeSetRegistry
+from app.codelists.loader import CodeSetNotFound, CodeSetRegistry
 from app.discharge.history import LEAVES_HOSPITAL
 from app.discharge.repository import WORKFLOW
 from app.discharge.service import DelayLabels
@@ -39,6 +39,7 @@ from app.errors import ValidationFailed
 from app.timeutil import london_date
 
 DEFAULT_SORT = "-days_delayed"
+CTR_CODELIST = "criteria-to-reside"
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 5000  # a whole ward list printed at once; the RFD list has the same cap
 MAX_DAYS = 10_000
@@ -151,6 +152,13 @@ class TrackerDelay(BaseModel):
     marked_primary: bool
 
 
+class TrackerCriterion(BaseModel):
+    """A criterion to reside the patient was last recorded as meeting (national list, U1)."""
+
+    code: str
+    label: str | None
+
+
 class TrackerRow(BaseModel):
     case_id: int
     patient_ref: str | None
@@ -158,6 +166,9 @@ class TrackerRow(BaseModel):
     ward: str | None
     state: str
     meets_criteria: bool
+    # Which criteria the patient meets, when recorded with `meets_ctr_again` (empty otherwise,
+    # and always empty while the patient does not meet the criteria).
+    criteria_met: list[TrackerCriterion] = []
     not_meeting_since: datetime | None
     discharge_ready_date: date | None
     days_delayed: int | None
@@ -227,7 +238,8 @@ def tracker_page(
     )
     delays = repo.open_delays([r["case_id"] for r in found.rows])
     label = _labeller(codes)
-    rows = [_row(r, delays.get(r["case_id"], []), label, today) for r in found.rows]
+    criterion = _criterion_labeller(codes)
+    rows = [_row(r, delays.get(r["case_id"], []), label, criterion, today) for r in found.rows]
     page = TrackerPage(
         as_of=now,
         count=found.count,
@@ -289,10 +301,34 @@ def _labeller(codes: CodeSetRegistry) -> Callable[[str, datetime], str | None]:
     return label
 
 
+def _criterion_labeller(codes: CodeSetRegistry) -> Callable[[str, date], str | None]:
+    def label(code: str, on: date) -> str | None:
+        try:
+            entry = codes.lookup(CTR_CODELIST, code, on)
+        except CodeSetNotFound:
+            return None
+        return entry.label if entry is not None else None
+
+    return label
+
+
+def _criteria(
+    r: dict[str, Any], label: Callable[[str, date], str | None], today: date
+) -> list[TrackerCriterion]:
+    """The criteria recorded when the patient last met the criteria again, labelled from the
+    list in force that day (the end of their last NCTR period)."""
+    met = r.get("ctr_criteria_met")
+    if not isinstance(met, list):
+        return []
+    on = london_date(r["nctr_last_end"]) if r["nctr_last_end"] is not None else today
+    return [TrackerCriterion(code=str(c), label=label(str(c), on)) for c in met]
+
+
 def _row(
     r: dict[str, Any],
     delays: list[OpenDelay],
     label: Callable[[str, datetime], str | None],
+    criterion: Callable[[str, date], str | None],
     today: date,
 ) -> TrackerRow:
     not_meeting = r["nctr_last_start"] if r["nctr_last_end"] is None else None
@@ -305,6 +341,7 @@ def _row(
         ward=r["ward"],
         state=r["state"],
         meets_criteria=not_meeting is None,
+        criteria_met=_criteria(r, criterion, today) if not_meeting is None else [],
         not_meeting_since=not_meeting,
         discharge_ready_date=drd,
         # A DRD of today is a real 0 (no delay yet), as on the Ready-for-Discharge list.

@@ -84,6 +84,8 @@ ROW_COLUMNS: dict[str, ColumnElement[Any]] = {
     "responsible_person": attribute("responsible_person"),
     "escalated": _spells.c.escalated,
     "escalation_reason": attribute("escalation_reason"),
+    # A JSON list of criterion codes (or null), decoded by the driver on both databases.
+    "ctr_criteria_met": _cases.c.attributes["ctr_criteria_met"],
 }
 SORT_KEYS = (
     "case_id",

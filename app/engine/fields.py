@@ -47,8 +47,10 @@ def validate_data(
         except ValueError as exc:
             errors.append({"field": name, "problem": str(exc)})
             continue
-        if field.type == "code" and clean[name] is not None and code_check is not None:
-            version = code_check(str(field.codelist), clean[name], on)
+        if field.type in ("code", "codes") and clean[name] is not None and code_check is not None:
+            # Every code of a `codes` value was checked against the same version (same date).
+            first = clean[name] if field.type == "code" else clean[name][0]
+            version = code_check(str(field.codelist), first, on)
             clean.setdefault(CODELISTS_KEY, {})[name] = f"{field.codelist}@{version}"
     for name in required:
         if clean.get(name) is None and not any(e["field"] == name for e in errors):
@@ -62,6 +64,8 @@ def _coerce(field: FieldSpec, value: Any, on: date, code_check: CodeCheck | None
     if value is None:
         return None
     kind = field.type
+    if kind == "codes":
+        return _coerce_codes(field, value, on, code_check)
     if kind in ("string", "text", "enum", "nhs_number", "code"):
         if not isinstance(value, str):
             raise ValueError("must be a string")
@@ -104,6 +108,34 @@ def _coerce(field: FieldSpec, value: Any, on: date, code_check: CodeCheck | None
         _not_after(field, at.astimezone(LONDON).date(), on)
         return at.isoformat()
     return value
+
+
+def _coerce_codes(field: FieldSpec, value: Any, on: date, code_check: CodeCheck | None) -> Any:
+    """A list of distinct codes, each current in the field's code list on `on`, in the order
+    given. An empty list is refused: leave the field out to record nothing."""
+    assert field.codelist is not None  # noqa: S101 - guaranteed by FieldSpec validation
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError("must be a list of codes")
+    codes = [v.strip() for v in value]
+    if not codes:
+        raise ValueError("must name at least one code (leave it out to record none)")
+    if len(codes) > field.max_items:
+        raise ValueError(f"must name at most {field.max_items} codes")
+    if len(set(codes)) != len(codes):
+        raise ValueError("must not name a code twice")
+    unknown = [
+        c
+        for c in codes
+        if not c
+        or len(c) > field.max_length
+        or control_character(c, single_line=True) is not None
+        or code_check is None
+        or code_check(field.codelist, c, on) is None
+    ]
+    if unknown:
+        shown = ", ".join(repr(c[:40]) for c in unknown[:5])
+        raise ValueError(f"{shown}: not a current code in {field.codelist} on {on.isoformat()}")
+    return codes
 
 
 def _not_after(field: FieldSpec, day: date, on: date) -> None:

@@ -14,7 +14,16 @@ NAME = r"^[a-z][a-z0-9_]*$"
 KEY = r"^[a-z][a-z0-9_-]*$"
 RESERVED_TRIGGERS = {"open"}
 FieldType = Literal[
-    "string", "text", "integer", "boolean", "date", "datetime", "enum", "nhs_number", "code"
+    "string",
+    "text",
+    "integer",
+    "boolean",
+    "date",
+    "datetime",
+    "enum",
+    "nhs_number",
+    "code",
+    "codes",
 ]
 
 
@@ -29,8 +38,11 @@ class FieldSpec(_Strict):
     max_length: int = 500
     minimum: int | None = None
     maximum: int | None = None
-    # For type `code`: the code list key whose current version validates the value.
+    # For types `code` and `codes` (a list of distinct codes): the code list key whose version in
+    # force on the event's date validates the value(s).
     codelist: str | None = None
+    # For type `codes`: the most codes one value may hold.
+    max_items: int = Field(default=50, ge=1, le=500)
     # False for event-only data (kept in the event, not copied onto the case).
     store: bool = True
     # For type `enum`: words to show for some or all choices (screens, forms); the stored value
@@ -48,8 +60,8 @@ class FieldSpec(_Strict):
             raise ValueError(f"labels name values that are not choices: {', '.join(unknown)}")
         if self.not_in_future and self.type not in ("date", "datetime"):
             raise ValueError("not_in_future applies to date and datetime fields only")
-        if self.type == "code" and not self.codelist:
-            raise ValueError("a code field needs a codelist")
+        if self.type in ("code", "codes") and not self.codelist:
+            raise ValueError(f"a {self.type} field needs a codelist")
         return self
 
 

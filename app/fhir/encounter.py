@@ -180,15 +180,23 @@ def _location(stay: Stay) -> dict[str, Any]:
 
 
 def _destination(code: str, left_at: datetime | None, codes: CodeSetRegistry) -> dict[str, Any]:
-    """The code in the UK Core England code system. HomeFirst's labels are paraphrases of the
-    published displays (pathways/codelists/ukcore-discharge-destination.yaml), so the label goes
-    in `text`, never as the coding's display."""
-    concept: dict[str, Any] = {"coding": [ref.coding(DISCHARGE_DESTINATION_SYSTEM, code)]}
-    try:
-        on = london_date(left_at) if left_at else None
-        entry = codes.lookup(DISCHARGE_DESTINATION_LIST, code, on) if on else None
-    except CodeSetNotFound:
-        entry = None
-    if entry is not None:
+    """The code in the UK Core England code system, with its published display
+    (pathways/codelists/ukcore-discharge-destination.yaml holds the code system's exact displays,
+    PUBLISHED-RULES.md §2.8). A label that is not the published display (`verbatim: false`, or a
+    list for another code system) is never passed off as one: it goes in `text` instead."""
+    entry = None
+    system_of_list = None
+    if left_at is not None:
+        on = london_date(left_at)
+        try:
+            listed = codes.current(DISCHARGE_DESTINATION_LIST, on)
+        except CodeSetNotFound:
+            listed = None
+        if listed is not None:
+            entry, system_of_list = listed.get(code), listed.system
+    exact = entry is not None and entry.verbatim and system_of_list == DISCHARGE_DESTINATION_SYSTEM
+    display = entry.label if entry is not None and exact else None
+    concept: dict[str, Any] = {"coding": [ref.coding(DISCHARGE_DESTINATION_SYSTEM, code, display)]}
+    if entry is not None and not exact:
         concept["text"] = entry.label
     return concept

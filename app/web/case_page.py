@@ -222,6 +222,10 @@ def show_value(spec: FieldSpec | None, value: Any, codes: CodeSetRegistry, on: d
         except CodeSetNotFound:
             entry = None
         return f"{entry.label} ({value})" if entry is not None else value
+    if spec is not None and spec.type == "codes" and isinstance(value, list):
+        return "; ".join(
+            show_value(spec.model_copy(update={"type": "code"}), v, codes, on) for v in value
+        )
     if spec is not None and spec.type == "enum" and isinstance(value, str):
         return spec.labels.get(value) or humanise(value)
     if spec is not None and spec.type in ("date", "datetime") and isinstance(value, str):

@@ -38,7 +38,7 @@ from app.errors import NotFound
 from app.security.text import control_character
 from app.timeutil import EARLIEST_DATE, LATEST_DATE, LONDON, in_date_range
 
-InputKind = Literal["text", "textarea", "date", "datetime-local", "yes-no", "select"]
+InputKind = Literal["text", "textarea", "date", "datetime-local", "yes-no", "select", "checkboxes"]
 Raw = Mapping[str, str | list[str]]
 
 # Names of the inputs every event form has besides its fields. Pathway field names match
@@ -93,8 +93,9 @@ class FormField:
     maximum: int | None = None
     # `numeric` for whole numbers and NHS numbers: the number keypad on a phone or tablet.
     inputmode: str | None = None
-    # The current value as the input shows it (a date's is in `parts`).
+    # The current value as the input shows it (a date's is in `parts`, checkboxes' in `selected`).
     value: str = ""
+    selected: tuple[str, ...] = ()
     parts: Mapping[str, str] = field(default_factory=dict)
     # The code-list version the choices come from (`delay-reasons-acute@2024-04-30`).
     codelist: str | None = None
@@ -298,7 +299,7 @@ def _form_field(
     codelist = None
     if spec.type == "enum":
         choices = tuple(Choice(c, spec.labels.get(c) or humanise(c)) for c in spec.choices)
-    elif spec.type == "code":
+    elif spec.type in ("code", "codes"):
         assert spec.codelist is not None  # noqa: S101 - guaranteed by FieldSpec validation
         try:
             listed = codes.current(spec.codelist, on)
@@ -310,6 +311,7 @@ def _form_field(
     kind = _KINDS[spec.type]
     hint = _join(hint, _type_hint(spec, kind))
     value, parts = _shown_value(name, spec, kind, values, raw)
+    selected = _shown_selection(name, values, raw) if kind == "checkboxes" else ()
     return FormField(
         name=name,
         type=spec.type,
@@ -325,6 +327,7 @@ def _form_field(
         inputmode="numeric" if spec.type in ("integer", "nhs_number") else None,
         value=value,
         parts=parts,
+        selected=selected,
         codelist=codelist,
     )
 
@@ -339,6 +342,7 @@ _KINDS: dict[str, InputKind] = {
     "boolean": "yes-no",
     "enum": "select",
     "code": "select",
+    "codes": "checkboxes",
 }
 
 
@@ -375,9 +379,22 @@ def _type_hint(spec: FieldSpec, kind: InputKind) -> str:
     return ""
 
 
+def _shown_selection(name: str, values: Mapping[str, Any], raw: Raw | None) -> tuple[str, ...]:
+    """The boxes to tick: what was sent (after an error), else the case's current codes."""
+    if raw is not None:
+        sent = raw.get(name)
+        if isinstance(sent, str):
+            return (sent,)
+        return tuple(v for v in sent or () if isinstance(v, str))
+    current = values.get(name)
+    return tuple(str(v) for v in current) if isinstance(current, list) else ()
+
+
 def _shown_value(
     name: str, spec: FieldSpec, kind: InputKind, values: Mapping[str, Any], raw: Raw | None
 ) -> tuple[str, dict[str, str]]:
+    if kind == "checkboxes":
+        return "", {}
     if raw is not None:
         if kind == "date":
             parts = {p: _raw_one(raw, f"{name}[{p}]") for p in DATE_PARTS}
@@ -512,6 +529,8 @@ def _sent(form: EventForm, raw: Raw) -> dict[str, str]:
 def _parse_field(f: FormField, raw: Raw) -> Any:
     if f.kind == "date":
         return _parse_date_field(f, raw)
+    if f.kind == "checkboxes":
+        return _parse_checkboxes(f, raw)
     text = _one(raw, f.name, f.label)
     if f.kind == "textarea":
         text = text.replace("\r\n", "\n").replace("\r", "\n")
@@ -544,6 +563,23 @@ def _parse_field(f: FormField, raw: Raw) -> Any:
     if f.max_length is not None and len(text) > f.max_length:
         raise _Invalid(f"{f.label} must be {f.max_length} characters or fewer")
     return text
+
+
+def _parse_checkboxes(f: FormField, raw: Raw) -> list[str] | None:
+    """The ticked codes in the list's order; none ticked leaves the field out."""
+    sent = raw.get(f.name)
+    ticked = [sent] if isinstance(sent, str) else list(sent or ())
+    if not all(isinstance(v, str) for v in ticked):
+        raise _Invalid(f"{f.label} was not sent as text")
+    ticked = [v.strip() for v in ticked if v.strip()]
+    offered = [c.value for c in f.choices]
+    if any(v not in offered for v in ticked):
+        raise _Invalid(f"{f.label} must be options from the list")
+    if not ticked:
+        if f.required:
+            raise _Invalid(f"Select {_lower_first(f.label)}")
+        return None
+    return [v for v in offered if v in ticked]
 
 
 def _missing(f: FormField) -> str:

@@ -458,9 +458,7 @@ def _row_view(row: TrackerRow, vocab: Vocabulary) -> RowView:
         site=row.site or "",
         ward=row.ward or "",
         state=_state_label(row.state) if row.state in vocab.states else row.state,
-        criteria="Meets"
-        if row.meets_criteria
-        else f"Not meeting since {_when(row.not_meeting_since, year=False)}",
+        criteria=_criteria(row),
         drd=_day(row.discharge_ready_date),
         days_delayed="" if row.days_delayed is None else str(row.days_delayed),
         pathway=row.planned_pathway or "Not set",
@@ -472,6 +470,14 @@ def _row_view(row: TrackerRow, vocab: Vocabulary) -> RowView:
         escalated=row.escalated,
         escalation_reason=row.escalation_reason or "",
     )
+
+
+def _criteria(row: TrackerRow) -> str:
+    """ "Meets", with the criteria recorded when the patient last met them again, if any."""
+    if not row.meets_criteria:
+        return f"Not meeting since {_when(row.not_meeting_since, year=False)}"
+    met = [c.label or c.code for c in row.criteria_met]
+    return "Meets: " + "; ".join(met) if met else "Meets"
 
 
 def _state_label(state: str) -> str:

@@ -62,7 +62,7 @@ def test_the_clock_change_day(client: TestClient, known_day) -> None:  # noqa: A
     assert d["by_primary_reason"] == [
         {
             "code": "capacity-residential-nursing-home",
-            "label": "Capacity – residential/nursing home",
+            "label": "Capacity – Residential or nursing home care not yet available",
             "family": "Capacity",
             "patients": 1,
         }

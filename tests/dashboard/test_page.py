@@ -86,7 +86,10 @@ def test_page_loads_charts_render_and_filter_changes_numbers(
     assert points.last.get_attribute("data-value") == "2"
     reasons = page.locator("#chart-reasons rect.bar")
     assert reasons.count() == 1
-    assert reasons.first.get_attribute("data-label") == "Capacity – residential/nursing home"
+    assert (
+        reasons.first.get_attribute("data-label")
+        == "Capacity – Residential or nursing home care not yet available"
+    )
     assert page.locator("#chart-pathway-mix line.expected").count() == 4
     assert page.locator("svg.diagram").count() >= 2
     assert page.locator("#diagram-discharge g.state[data-state=ready_for_discharge]").count() == 1

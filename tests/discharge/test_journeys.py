@@ -26,7 +26,10 @@ def _to_ready(api: Api, nhs: str, site: str = "AINTREE", **data) -> int:  # noqa
     ("pathway", "destination", "extra", "setup"),
     [
         ("P0", "19", {}, []),
-        ("P1", "19", {"sitrep_destination": "p1-domestic-home"}, []),
+        # The 2024 acute destination list: "Pathway 1: Discharge to a domestic home, hotel, or
+        # other temporary accommodation, or hospice at home with rehabilitation, reablement and
+        # recovery" (the 2023 list closed on 27 May 2024).
+        ("P1", "19", {"sitrep_destination": "p1-home-rehab"}, []),
         ("P2", "85", {}, []),
         (
             "P3",

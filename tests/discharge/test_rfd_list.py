@@ -140,9 +140,10 @@ def test_rfd_csv(ward) -> None:  # noqa: ANN001
     assert [int(row["case_id"]) for row in rows] == [ids["cy"], ids["ada"], ids["ben"], ids["flo"]]
     cy = rows[0]
     assert cy["days_since_drd"] == "15"
-    assert cy["primary_reason"] == "Capacity – residential/nursing home"
+    assert cy["primary_reason"] == "Capacity – Residential or nursing home care not yet available"
     assert cy["delay_reasons"] == (
-        "Hospital process – medical review; Capacity – residential/nursing home"
+        "Hospital process – medical review; "
+        "Capacity – Residential or nursing home care not yet available"
     )
     assert rows[1]["escalated"] == "yes"
     same = api.client.get(

@@ -89,13 +89,16 @@ def test_a_finished_spell_ends_when_the_patient_left_with_its_destination(
     assert at(encounter["period"]["end"]) == at(derived["left_hospital_at"]) == at(london(1))
     assert drd_of(encounter) == derived["discharge_ready_date"] == london(4)[:10]
     disposition = encounter["hospitalization"]["dischargeDisposition"]
+    # PUBLISHED-RULES.md §2.8, England code system v1.0.1: "54 NHS run Care Home", the exact
+    # display, sent in the coding (the labels used to be paraphrases, sent only as `text`).
     assert disposition["coding"] == [
         {
             "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-DischargeDestinationEngland",
             "code": "54",
+            "display": "NHS run Care Home",
         }
     ]
-    assert disposition["text"]  # HomeFirst's label, never passed off as the published display
+    assert "text" not in disposition
     assert all(stay["status"] == "completed" for stay in encounter["location"])
 
     cancelled = spell(api, NHS[3], site=fresh_site(), nctr_days_ago=None)
@@ -290,4 +293,44 @@ def test_every_resource_type_served_parses_and_round_trips(client: TestClient, m
         "Flag",
         "Bundle",
         "OperationOutcome",
+    }
+
+
+def test_a_destination_label_that_is_not_the_published_display_goes_in_text() -> None:
+    """Only the code system's exact display is sent as `Coding.display` (PUBLISHED-RULES.md row
+    38); a label marked `verbatim: false` is HomeFirst's wording and is sent as `text`."""
+    from datetime import date
+
+    from app.codelists import CodeSet, CodeSetRegistry
+    from app.fhir.encounter import _destination
+    from app.fhir.systems import DISCHARGE_DESTINATION_LIST, DISCHARGE_DESTINATION_SYSTEM
+
+    def registry(verbatim: bool) -> CodeSetRegistry:
+        listed = CodeSet.model_validate(
+            {
+                "key": DISCHARGE_DESTINATION_LIST,
+                "version": "test",
+                "title": "t",
+                "source": "s",
+                "valid_from": date(2022, 1, 7),
+                "system": DISCHARGE_DESTINATION_SYSTEM,
+                "status": "verified",
+                "codes": [{"code": "37", "label": "Court", "verbatim": verbatim}],
+            }
+        )
+        return CodeSetRegistry({DISCHARGE_DESTINATION_LIST: [listed]})
+
+    left = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    exact = _destination("37", left, registry(True))
+    assert exact == {
+        "coding": [{"system": DISCHARGE_DESTINATION_SYSTEM, "code": "37", "display": "Court"}]
+    }
+    paraphrase = _destination("37", left, registry(False))
+    assert paraphrase == {
+        "coding": [{"system": DISCHARGE_DESTINATION_SYSTEM, "code": "37"}],
+        "text": "Court",
+    }
+    # Before the list's first day, or an unknown code: the code alone.
+    assert _destination("37", datetime(2020, 1, 1, tzinfo=UTC), registry(True)) == {
+        "coding": [{"system": DISCHARGE_DESTINATION_SYSTEM, "code": "37"}]
     }

@@ -234,6 +234,7 @@ def world(
                 "username": target.username,
                 "organisation": org_t,
                 "key": "discharge",
+                "name": "delay-reasons-acute",  # a code list (GET /codelists/{name})
                 "day": panels[0]["date"],
                 "message_id": dead_letter,
                 "encounter_id": str(discharge),

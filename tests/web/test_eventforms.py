@@ -89,12 +89,13 @@ def _check_field_matches_spec(f: FormField, spec: PathwaySpec, codes: CodeSetReg
         "boolean": "yes-no",
         "enum": "select",
         "code": "select",
+        "codes": "checkboxes",
         "text": "textarea",
     }.get(declared.type, "text")
     assert f.kind == expected_kind, f.name
     if declared.type == "enum":
         assert [c.value for c in f.choices] == list(declared.choices)
-    if declared.type == "code":
+    if declared.type in ("code", "codes"):
         listed = codes.current(str(declared.codelist), ON)
         assert [(c.value, c.label) for c in f.choices] == [(e.code, e.label) for e in listed.codes]
     if declared.type in ("string", "text"):
@@ -227,8 +228,11 @@ def test_state_narrows_an_event_to_the_transitions_out_of_it(
     ("on", "version"),
     [
         (date(2023, 6, 1), "2022-05-27"),
-        (date(2024, 4, 29), "2022-05-27"),  # the last day of the 2022 list (valid_to exclusive)
-        (date(2024, 4, 30), "2024-04-30"),
+        # The 2024 specification was published on 30 April 2024 but "definitions changed from
+        # 27 May 2024" (PUBLISHED-RULES.md row 7): the 2022 list answers until 26 May.
+        (date(2024, 4, 30), "2022-05-27"),
+        (date(2024, 5, 26), "2022-05-27"),  # the last day of the 2022 list (valid_to exclusive)
+        (date(2024, 5, 27), "2024-04-30"),
         (date(2026, 3, 10), "2024-04-30"),
     ],
 )
@@ -280,11 +284,17 @@ def _typed_value(data: st.DataObject, f: FormField, spec: PathwaySpec) -> tuple[
     if f.kind == "select":
         value = data.draw(st.sampled_from([c.value for c in f.choices]))
         return value, value
+    if f.kind == "checkboxes":
+        offered = [c.value for c in f.choices]
+        ticked = data.draw(st.sets(st.sampled_from(offered), min_size=1))
+        value = [c for c in offered if c in ticked]
+        return value, value
     if f.kind == "yes-no":
         value = data.draw(st.booleans())
         return value, "yes" if value else "no"
     if f.kind == "date":
-        day = data.draw(st.dates(date(1900, 1, 1), date(2199, 12, 31)))
+        latest = ON if declared.not_in_future else date(2199, 12, 31)
+        day = data.draw(st.dates(date(1900, 1, 1), latest))
         return day, {"day": str(day.day), "month": str(day.month), "year": f"{day.year:04d}"}
     if f.kind == "datetime-local":
         local = data.draw(
@@ -312,8 +322,8 @@ def _typed_value(data: st.DataObject, f: FormField, spec: PathwaySpec) -> tuple[
     return text, text
 
 
-def _raw_for(form: EventForm, shown: dict[str, Any]) -> dict[str, str]:
-    raw: dict[str, str] = {}
+def _raw_for(form: EventForm, shown: dict[str, Any]) -> dict[str, str | list[str]]:
+    raw: dict[str, str | list[str]] = {}
     for f in form.fields:
         if f.name not in shown:
             continue
@@ -339,7 +349,13 @@ def test_filled_in_forms_read_back_into_data_the_engine_accepts(
     raw = _raw_for(form, shown)
     # Unrelated inputs (the CSRF token, the version read) are ignored; blank optionals omitted.
     raw.update({"csrf_token": "x", "version": "3"})
-    raw.update({f.name: "   " for f in form.fields if f.name not in typed and f.kind != "date"})
+    raw.update(
+        {
+            f.name: "   "
+            for f in form.fields
+            if f.name not in typed and f.kind not in ("date", "checkboxes")
+        }
+    )
 
     parsed = parse_submission(form, raw, now=NOW)
 
@@ -365,6 +381,9 @@ def test_filled_in_forms_read_back_into_data_the_engine_accepts(
     )
     for f in prefilled.fields:
         if f.name in shown:
+            if f.kind == "checkboxes":
+                assert list(f.selected) == shown[f.name], f.name
+                continue
             assert (dict(f.parts) if f.kind == "date" else f.value) == shown[f.name], f.name
 
 

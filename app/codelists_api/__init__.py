@@ -1,0 +1,1 @@
+"""Read-only views of the versioned code lists over HTTP (no patient data)."""
