@@ -47,6 +47,7 @@ EPISODE: dict[str, dict[str, str]] = {
         "funding_transitioned": "active",
         "placement_brokerage": "active",
         "review_scheduled": "active",
+        "reassessment": "active",
         "local_resolution": "active",
         "independent_review": "active",
         "closed": "finished",

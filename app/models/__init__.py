@@ -18,11 +18,11 @@ from app.models.chc import (
 )
 from app.models.clock import Clock, ClockEvent
 from app.models.event import AppendOnlyViolation, CaseEvent
+from app.models.heartbeat import JobHeartbeat
 from app.models.huddle import Huddle, HuddleNote
 from app.models.ic import IcPlacement, IcService, IcServiceChange
 from app.models.idempotency import IdempotencyRecord
 from app.models.link import CaseLink
-from app.models.heartbeat import JobHeartbeat
 from app.models.live import LiveFigures
 from app.models.oidc import OidcSignInAttempt
 from app.models.share import CaseShare, CaseShareChange
