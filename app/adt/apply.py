@@ -62,6 +62,8 @@ def _admit(feed: Feed, msg: AdtMessage, patient: Patient) -> Applied:
         data["hospital_number"] = patient.local_number
     if msg.expected_discharge:
         data["expected_discharge_date"] = msg.expected_discharge.isoformat()
+    if msg.date_of_birth:
+        data["date_of_birth"] = msg.date_of_birth.isoformat()
     opened = feed.writer.open(
         feed.session,
         OpenCommand(
@@ -263,6 +265,9 @@ def _bring_up_to_date(
     edd = msg.expected_discharge.isoformat() if msg.expected_discharge else None
     if edd and case.attributes.get("expected_discharge_date") != edd:
         changes["expected_discharge_date"] = edd
+    born = msg.date_of_birth.isoformat() if msg.date_of_birth else None
+    if born and case.attributes.get("date_of_birth") != born:
+        changes["date_of_birth"] = born
     if changes:
         feed.fire(case, "update_details", changes, msg.event_at, feed.reason(msg, "updated"))
         events.append("update_details")

@@ -4,10 +4,10 @@ checked here (times, the version, the control id). Nothing here touches the data
 
 Items read (HL7 v2.3-2.5 positions, as NHS PAS feeds send them):
 MSH-3/4 sender, MSH-7 sent at, MSH-9 type, MSH-10 control id, MSH-12 version; EVN-2 recorded at,
-EVN-6 occurred at; PID-3 identifiers (NHS number, local hospital number); MRG-1 the merged-away
-identifiers (A40); PV1-2 patient class; PV1-3 location (1 ward, 2 room, 3 bed, 4 facility =
-site), PV1-36 discharge disposition, PV1-44 admit time, PV1-45 discharge time; PV2-9 expected
-discharge date.
+EVN-6 occurred at; PID-3 identifiers (NHS number, local hospital number), PID-7 date of birth;
+MRG-1 the merged-away identifiers (A40); PV1-2 patient class; PV1-3 location (1 ward, 2 room,
+3 bed, 4 facility = site), PV1-36 discharge disposition, PV1-44 admit time, PV1-45 discharge
+time; PV2-9 expected discharge date.
 """
 
 from __future__ import annotations
@@ -84,6 +84,7 @@ class AdtMessage:
     discharged_at: datetime | None  # PV1-45
     disposition: str | None  # PV1-36
     expected_discharge: date | None  # PV2-9
+    date_of_birth: date | None = None  # PID-7
 
     @property
     def message_type(self) -> str:
@@ -150,6 +151,7 @@ def parse(raw: str) -> AdtMessage:
         discharged_at=reader.when(pv1, 45),
         disposition=reader.text(pv1, 36) or None,
         expected_discharge=_day(reader.text(first.get("PV2"), 9), "PV2-9"),
+        date_of_birth=_day(reader.text(first.get("PID"), 7), "PID-7"),
     )
 
 

@@ -31,6 +31,7 @@ def adt(
     edd: str | None = None,
     merged: str | None = None,
     control_id: str | None = None,
+    born: str = "",
 ) -> str:
     ts = at.astimezone(LONDON).strftime("%Y%m%d%H%M%S")
     ids = [f"{nhs}^^^NHS^NH"] if nhs else []
@@ -41,7 +42,7 @@ def adt(
         f"MSH|^~\\&|PAS|{facility}|HOMEFIRST|SEFTON|{ts}||ADT^{trigger}^ADT_A01|"
         f"{control_id or uuid.uuid4().hex[:20]}|P|2.4",
         f"EVN|{trigger}|{ts}",
-        f"PID|1||{'~'.join(ids)}||TEST^PATIENT",
+        f"PID|1||{'~'.join(ids)}||TEST^PATIENT||{born}",
     ]
     if merged:
         segments.append(f"MRG|{merged}")

@@ -112,6 +112,24 @@ def test_an_admission_for_an_open_spell_brings_it_up_to_date(feed: Feed) -> None
     assert feed.events(nhs) == [("open", "Ward 11"), ("ward_transfer", "Ward 15")]
 
 
+def test_the_date_of_birth_in_pid_7_is_kept_on_the_case(feed: Feed) -> None:
+    """PID-7 gives the discharge case its `date_of_birth` (which the IC 91-day follow-up uses
+    for its 65+ cohort); a later message that corrects it updates the case, one that repeats
+    it changes nothing."""
+    [nhs] = patients(1)
+    assert feed.send(adt("A01", nhs, at=hours_ago(10), born="19400229")).code == "AA"
+    assert feed.case(nhs).attributes["date_of_birth"] == "1940-02-29"
+    assert feed.send(adt("A08", nhs, at=hours_ago(9), born="19400229")).code == "AA"
+    corrected = feed.send(adt("A08", nhs, at=hours_ago(8), born="19410301"))
+    assert corrected.code == "AA"
+    assert feed.case(nhs).attributes["date_of_birth"] == "1941-03-01"
+    assert [e for e, _ in feed.events(nhs)] == ["open", "update_details"]
+    refused = feed.send(adt("A08", nhs, at=hours_ago(7), born="19410231"))
+    # Like any item that is no date, the message cannot be read: rejected, nothing changed.
+    assert (refused.code, refused.error_code) == ("AR", "bad_time")
+    assert feed.case(nhs).attributes["date_of_birth"] == "1941-03-01"
+
+
 def test_a_local_number_alone_finds_the_patient_once_a_message_paired_it(feed: Feed) -> None:
     [nhs] = patients(1)
     local = f"RVY{nhs[-7:]}"
