@@ -90,30 +90,24 @@ def test_a_bad_item_is_refused_with_its_code(raw: str, code: str) -> None:
     assert refused.value.code == code
 
 
+ACK_OF: dict[str, object] = {  # the message acknowledged, unless a test says otherwise
+    "code": "AA",
+    "control_id": "CTRL-1",
+    "trigger": "A02",
+    "version": "2.4",
+    "sender_application": "PAS",
+    "sender_facility": "RVY",
+    "now": datetime(2026, 7, 1, 9, 15, tzinfo=UTC),
+}
+
+
 def _ack(**changes: object) -> str:
-    values: dict[str, object] = {
-        "code": "AA",
-        "control_id": "CTRL-1",
-        "trigger": "A02",
-        "version": "2.4",
-        "sender_application": "PAS",
-        "sender_facility": "RVY",
-        "now": datetime(2026, 7, 1, 9, 15, tzinfo=UTC),
-    }
-    return build_ack(**(values | changes))
+    return build_ack(**(ACK_OF | changes))  # type: ignore[arg-type]
 
 
 def _whole(**changes: object) -> str:
     """The same ACK built field by field by hl7apy, with nothing kept."""
-    values: dict[str, object] = {
-        "code": "AA",
-        "control_id": "CTRL-1",
-        "trigger": "A02",
-        "version": "2.4",
-        "sender_application": "PAS",
-        "sender_facility": "RVY",
-        "now": datetime(2026, 7, 1, 9, 15, tzinfo=UTC),
-    } | changes
+    values = ACK_OF | changes
     text = values.get("text")
     message = ack_message(
         str(values["code"]),
