@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +16,7 @@ from app.config import get_settings
 from app.dashboard.cli import metrics_cli
 from app.engine.catalogue import PathwayCatalogue
 from app.errors import DomainError
-from app.observability.logs import logging_config
+from app.observability.logs import configure_logging, logging_config
 
 cli = typer.Typer(help="HomeFirst workflow service.", no_args_is_help=True)
 
@@ -308,11 +309,23 @@ def serve(
     workers: Annotated[int, typer.Option()] = 1,
     demo: Annotated[bool, typer.Option(help="Load demo data and print a token")] = False,
     migrate: Annotated[bool, typer.Option(help="Apply migrations first")] = True,
+    background: Annotated[
+        bool,
+        typer.Option(
+            help="Run the background jobs (clock sweeper, figures refresher, CHC imports) in "
+            "the service; --no-background leaves them to `homefirst worker`"
+        ),
+    ] = True,
 ) -> None:
     """Start the HTTP service (migrations first; demo data with --demo)."""
     import uvicorn
 
     from app.migrations_state import upgrade_to_head
+
+    if not background:
+        # Read by every worker process uvicorn starts (and by this one, read afresh).
+        os.environ.update(dict.fromkeys(BACKGROUND_SETTINGS, "0"))
+        get_settings.cache_clear()
 
     if migrate:
         upgrade_to_head(get_settings().database_url)
@@ -332,6 +345,40 @@ def serve(
         access_log=False,
         log_config=logging_config(settings.log_level, settings.log_file),
     )
+
+
+# The settings that turn each background job off when 0 (app/worker.py).
+BACKGROUND_SETTINGS = (
+    "CLOCK_SWEEP_INTERVAL_SECONDS",
+    "LIVE_FIGURES_REFRESH_SECONDS",
+    "CHC_IMPORT_POLL_SECONDS",
+)
+
+
+@cli.command("worker")
+def worker() -> None:
+    """Run the background jobs until stopped (SIGTERM or Ctrl-C): the clock sweeper with the
+    daily snapshots, the figures refresher and the CHC import runner, as the settings turn them
+    on. Beside `homefirst serve --no-background`; several may run on one PostgreSQL database."""
+    import signal
+    import threading
+
+    from app.worker import Background, background_parts
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_file)
+    jobs = Background(background_parts(settings))
+    if not jobs.jobs():
+        typer.echo("no background job is turned on (see README, Configuration)", err=True)
+        raise typer.Exit(1)
+    stopping = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.set())
+    jobs.start()
+    typer.echo(f"HomeFirst worker: {', '.join(jobs.jobs())}")
+    while not stopping.wait(1):  # a short wait: the signal handler runs between waits
+        pass
+    jobs.stop()
 
 
 def main() -> None:
