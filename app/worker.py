@@ -5,8 +5,8 @@ They run as threads of whichever process starts them: the web service's own (`ho
 the embedded default), or `homefirst worker`, so that `serve --no-background` can run behind a
 load balancer with none of it. Several workers on one database never do the same work twice:
 due clocks and import jobs are claimed (`SKIP LOCKED` on PostgreSQL), a day's snapshots are
-stored once, and a stale figure is claimed by one refresher at a time. Each job records its finished runs (heartbeats) for
-`/readyz`.
+stored once, and a stale figure is claimed by one refresher at a time. Each job records its
+finished runs (heartbeats) for `/readyz`.
 """
 
 from __future__ import annotations
