@@ -30,6 +30,13 @@ Month = Annotated[
 ]
 
 
+# What a CSV export route answers, for the OpenAPI description.
+CSV_ANSWER: dict[str, Any] = {
+    "response_class": Response,
+    "responses": {200: {"content": {"text/csv": {}}}},
+}
+
+
 def _ctx(request: Request) -> MetricsContext:
     ctx: MetricsContext = request.app.state.metrics_ctx
     return ctx
@@ -130,8 +137,7 @@ def feed(
 
 @router.get(
     "/exports/acute-discharge-daily.csv",
-    response_class=Response,
-    responses={200: {"content": {"text/csv": {}}}},
+    **CSV_ANSWER,
     dependencies=[needs("dashboard.exports")],
 )
 def acute_discharge_daily(
@@ -159,8 +165,7 @@ def acute_discharge_daily(
 
 @router.get(
     "/exports/acute-discharge-weekly.csv",
-    response_class=Response,
-    responses={200: {"content": {"text/csv": {}}}},
+    **CSV_ANSWER,
     dependencies=[needs("dashboard.exports")],
 )
 def acute_discharge_weekly(
@@ -194,33 +199,19 @@ def drd_monthly_json(
 ) -> dict[str, Any]:
     """The monthly Discharge Ready Date return for your organisation, with the published time
     series' column names (`row`), and local counts of discharges outside the DRD cohort."""
-    return drd_return.monthly_return(
-        db,
-        month=drd_return.Month.parse(month),
-        organisation=actor.organisation,
-        now=utcnow(),
-        ctx=_ctx(request),
-    )
+    return _drd_month(request, actor, db, month)
 
 
 @router.get(
     "/exports/drd-monthly.csv",
-    response_class=Response,
-    responses={200: {"content": {"text/csv": {}}}},
+    **CSV_ANSWER,
     dependencies=[needs("dashboard.exports")],
 )
 def drd_monthly_csv(
     request: Request, actor: CurrentActor, db: SessionDep, month: Month
 ) -> Response:
     """The monthly Discharge Ready Date return as CSV: one row, the published column names."""
-    found = drd_return.monthly_return(
-        db,
-        month=drd_return.Month.parse(month),
-        organisation=actor.organisation,
-        now=utcnow(),
-        ctx=_ctx(request),
-    )
-    row = found["row"]
+    row = _drd_month(request, actor, db, month)["row"]
     return _csv(exports.to_csv(list(row), [list(row.values())]), f"drd-monthly-{month}.csv")
 
 
@@ -239,8 +230,7 @@ def spells_json(
 
 @router.get(
     "/exports/spells.csv",
-    response_class=Response,
-    responses={200: {"content": {"text/csv": {}}}},
+    **CSV_ANSWER,
 )
 def spells_csv(
     request: Request,
@@ -255,6 +245,16 @@ def spells_csv(
     return _csv(spell_extract.to_csv(extract), f"spells-{day}.csv")
 
 
+def _drd_month(request: Request, actor: Actor, db: Session, month: str) -> dict[str, Any]:
+    return drd_return.monthly_return(
+        db,
+        month=drd_return.Month.parse(month),
+        organisation=actor.organisation,
+        now=utcnow(),
+        ctx=_ctx(request),
+    )
+
+
 def _spells(
     request: Request, actor: Actor, db: Session, grant: Grant, day: date, site: str | None
 ) -> SpellExtract:
@@ -267,8 +267,7 @@ def _spells(
 
 @router.get(
     "/exports/chc-quarterly.csv",
-    response_class=Response,
-    responses={200: {"content": {"text/csv": {}}}},
+    **CSV_ANSWER,
     dependencies=[needs("chc.report")],
 )
 def chc_quarterly_collection(
