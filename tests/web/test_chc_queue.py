@@ -4,9 +4,11 @@ through the API's own services, with refusals shown as error summaries."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from fastapi.testclient import TestClient
 
+from app.timeutil import london_date, utcnow
 from tests.chc.helpers import ChcApi
 from tests.web.chc_helpers import banner, error_summary, open_case, signed_in
 
@@ -64,7 +66,10 @@ def test_claim_the_next_case_then_the_limit_then_release(client: TestClient, mak
     mine = after.text[after.text.index('id="my-claims"') : after.text.index('id="queue-heading"')]
     assert f"Case {older}: Olive Older" in mine
     assert "Release case" in mine
-    assert "50 days" in mine
+    # Days waiting are London days: 50 days ago was in British Summer Time, so late in a
+    # winter evening (UTC) the referral's London date is the next day, 49 days back.
+    referred = utcnow() - timedelta(days=50)
+    assert f"{(london_date(utcnow()) - london_date(referred)).days} days" in mine
 
     limit = b.post("/chc/queue/claim")
     assert limit.status_code == 409
