@@ -21,6 +21,7 @@ from app.timeutil import LONDON
 from tests.helpers import writer_for
 
 SYSTEMS = ("LUHFT", "S&O")
+WARDS = ("Ward 7", "Ward 9", "Critical care")
 TTL = timedelta(hours=1)
 
 
@@ -48,6 +49,8 @@ class Maker:
                 return rng.choice(open_codes)
         if name == "hospital_system":
             return rng.choice(SYSTEMS)
+        if name == "ward":
+            return rng.choice(WARDS)
         if f.type == "enum":
             return rng.choice(f.choices)
         if f.type == "boolean":

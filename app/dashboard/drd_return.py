@@ -93,10 +93,17 @@ class Month:
 
 
 def monthly_return(
-    session: Session, *, month: Month, organisation: str, now: datetime, ctx: MetricsContext
+    session: Session,
+    *,
+    month: Month,
+    organisation: str,
+    now: datetime,
+    ctx: MetricsContext,
+    ward: str | None = None,
 ) -> dict[str, Any]:
     """The month's DRD return for the organisation: `row` (column -> value, as the CSV) and
-    local counts of the discharges outside the DRD cohort."""
+    local counts of the discharges outside the DRD cohort; with `ward`, of the discharges from
+    that ward (local: the national return is per provider)."""
     if month.first > london_date(now):
         raise ValidationFailed(f"{month} has not started: no figures yet")
     start = day_bounds(month.first)[0]
@@ -105,7 +112,13 @@ def monthly_return(
     outside = dict.fromkeys(OUTSIDE_COHORT, 0)
     discharges = 0
     for _, spell, _ in derived_spells(
-        session, start=start, snapshot=end, site=None, organisation=organisation, ctx=ctx
+        session,
+        start=start,
+        snapshot=end,
+        site=None,
+        organisation=organisation,
+        ctx=ctx,
+        ward=ward,
     ):
         left = spell.facts.discharged_at
         if left is None or not start <= left <= end:
@@ -121,6 +134,7 @@ def monthly_return(
     return {
         "month": str(month),
         "organisation": organisation,
+        "ward": ward,
         "as_at": end.isoformat(),
         "final": end < now,
         "row": dict(zip(COLUMNS, _row(month, organisation, summarise_delays(delays)), strict=True)),

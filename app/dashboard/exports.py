@@ -72,16 +72,17 @@ def acute_daily_rows(
     organisation: str,
     now: datetime,
     ctx: MetricsContext,
+    ward: str | None = None,
 ) -> list[list[Any]]:
     if last < first or (last - first).days >= MAX_DAYS:
         raise ValidationFailed(f"choose from 1 to {MAX_DAYS} days, with 'from' before 'to'")
-    sites = [site] if site else service.sites(session, organisation)
+    sites = [site] if site else service.sites(session, organisation, ward)
     rows: list[list[Any]] = []
     day = first
     while day <= last:
         for one in sites:
             d = service.metrics_for(
-                session, day=day, site=one, organisation=organisation, now=now, ctx=ctx
+                session, day=day, site=one, ward=ward, organisation=organisation, now=now, ctx=ctx
             )["discharge"]
             system = d["by_site"][0]["hospital_system"] if d["by_site"] else None
             rows.append(
@@ -107,6 +108,7 @@ def acute_weekly_rows(
     organisation: str,
     now: datetime,
     ctx: MetricsContext,
+    ward: str | None = None,
 ) -> list[list[Any]]:
     """For each week ending (a Sunday) from `first` to `last` that is over, per site: the
     additional bed days of NCTR patients with a length of stay of 7, 14 and 21+ days, and those
@@ -115,12 +117,18 @@ def acute_weekly_rows(
         raise ValidationFailed(f"choose up to {MAX_WEEKS} weeks, with 'from' before 'to'")
     today = london_date(now)
     sunday = first + timedelta(days=(WEEK_ENDS_ON - first.weekday()) % 7)
-    sites = [site] if site else service.sites(session, organisation)
+    sites = [site] if site else service.sites(session, organisation, ward)
     rows: list[list[Any]] = []
     while sunday <= last and sunday < today:
         for one in sites:
             d = service.metrics_for(
-                session, day=sunday, site=one, organisation=organisation, now=now, ctx=ctx
+                session,
+                day=sunday,
+                site=one,
+                ward=ward,
+                organisation=organisation,
+                now=now,
+                ctx=ctx,
             )["discharge"]
             system = d["by_site"][0]["hospital_system"] if d["by_site"] else None
             head = [sunday.isoformat(), organisation, system, one]

@@ -50,6 +50,7 @@ class LiveRepository:
         *,
         organisation: str,
         site: str | None,
+        ward: str | None = None,
         day: date,
         day_start: datetime,
         day_end: datetime,
@@ -57,7 +58,7 @@ class LiveRepository:
         at_us: int,
         family_precedence: Sequence[str],
     ) -> Aggregates:
-        spells = _candidates(organisation, site, day_start, at)
+        spells = _candidates(organisation, site, ward, day_start, at)
         agg = Aggregates()
         self._spells(agg, spells, day, day_start, min(day_end, at), at)
         self._discharges(agg, spells, day_start, at)
@@ -217,10 +218,11 @@ class LiveRepository:
 
 
 def _candidates(
-    organisation: str, site: str | None, day_start: datetime, at: datetime
+    organisation: str, site: str | None, ward: str | None, day_start: datetime, at: datetime
 ) -> ColumnElement[bool]:
     """The spells a day's figures can touch: visible to the organisation, opened by the
-    snapshot, not closed before the day began, admitted by the snapshot."""
+    snapshot, not closed before the day began, admitted by the snapshot; on `ward` if given
+    (the row's ward is the one at the present moment, which is when live figures are taken)."""
     shared = exists().where(CaseShare.case_id == S.case_id, CaseShare.organisation == organisation)
     conditions: list[Any] = [
         or_(S.closed_at.is_(None), S.closed_at >= day_start),
@@ -231,6 +233,8 @@ def _candidates(
     ]
     if site is not None:
         conditions.append(S.site == site)
+    if ward is not None:
+        conditions.append(S.ward == ward)
     return and_(*conditions)
 
 

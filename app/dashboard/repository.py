@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 
 from app.cases.scope import visible_to
 from app.models import Case, CaseEvent, CaseShare
-from app.models.snapshot import MetricSnapshot
+from app.models.snapshot import ALL_WARDS, MetricSnapshot
+from app.models.spell import DischargeSpell
 
 # The oldest transaction id that was still running when this statement's snapshot was taken,
 # among those that may write to this database (the snapshot's upper bound if there is none).
@@ -55,10 +56,13 @@ class DashboardRepository:
             stmt = stmt.where(Case.site == site)
         return list(self.session.execute(stmt).scalars())
 
-    def snapshot(self, day: date, site: str, organisation: str) -> MetricSnapshot | None:
+    def snapshot(
+        self, day: date, site: str, organisation: str, ward: str = ALL_WARDS
+    ) -> MetricSnapshot | None:
         stmt = select(MetricSnapshot).where(
             MetricSnapshot.day == day,
             MetricSnapshot.site == site,
+            MetricSnapshot.ward == ward,
             MetricSnapshot.organisation == organisation,
         )
         return self.session.execute(stmt).scalar_one_or_none()
@@ -67,7 +71,9 @@ class DashboardRepository:
         self.session.add(row)
         self.session.flush()
 
-    def discharge_sites(self, organisation: str) -> list[str]:
+    def discharge_sites(self, organisation: str, ward: str | None = None) -> list[str]:
+        """Sites of the discharge cases the organisation may see (with `ward`: of those whose
+        spell row names that ward last)."""
         stmt = (
             select(Case.site)
             .where(
@@ -78,7 +84,22 @@ class DashboardRepository:
             .distinct()
             .order_by(Case.site)
         )
+        if ward is not None:
+            stmt = stmt.join(DischargeSpell, DischargeSpell.case_id == Case.id).where(
+                DischargeSpell.ward == ward
+            )
         return [s for s in self.session.execute(stmt).scalars() if s]
+
+    def discharge_wards(self, organisation: str) -> list[str]:
+        """Wards named by the spell rows of the discharge cases the organisation may see."""
+        stmt = (
+            select(DischargeSpell.ward)
+            .join(Case, Case.id == DischargeSpell.case_id)
+            .where(DischargeSpell.ward.is_not(None), visible_to(organisation))
+            .distinct()
+            .order_by(DischargeSpell.ward)
+        )
+        return [w for w in self.session.execute(stmt).scalars() if w]
 
     def discharge_organisations(self) -> list[str]:
         """Organisations that own or share a discharge case: each gets its own figures."""

@@ -25,6 +25,14 @@ from app.timeutil import london_date, utcnow
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"])
 Site = Annotated[str | None, Query(max_length=64, description="One site; all sites if omitted")]
+Ward = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        description="One ward, as on the RFD list: the patients on it at the time of the "
+        "figures (a discharged patient on the ward they left from); all wards if omitted",
+    ),
+]
 Month = Annotated[
     str, Query(pattern=r"^(19|20|21)[0-9]{2}-(0[1-9]|1[0-2])$", description="YYYY-MM, e.g. 2026-11")
 ]
@@ -50,6 +58,7 @@ def metrics(
     engine: EngineDep,
     settings: SettingsDep,
     site: Site = None,
+    ward: Ward = None,
     day: Annotated[
         date | None, Query(alias="date", description="London date; today if omitted")
     ] = None,
@@ -74,6 +83,7 @@ def metrics(
         db,
         day=day,
         site=site,
+        ward=ward,
         organisation=actor.organisation,
         now=now,
         ctx=_ctx(request),
@@ -95,6 +105,7 @@ def series(
     first: Annotated[date, Query(alias="from")],
     last: Annotated[date, Query(alias="to")],
     site: Site = None,
+    ward: Ward = None,
 ) -> dict[str, Any]:
     """Headline discharge figures for each day of a range (stored snapshots for past days)."""
     items = service.series(
@@ -102,12 +113,13 @@ def series(
         first=first,
         last=last,
         site=site,
+        ward=ward,
         organisation=actor.organisation,
         now=utcnow(),
         ctx=_ctx(request),
         live=request.app.state.live,
     )
-    return {"site": site, "items": items}
+    return {"site": site, "ward": ward, "items": items}
 
 
 @router.get("/feed", response_model=Feed)
@@ -147,6 +159,7 @@ def acute_discharge_daily(
     first: Annotated[date, Query(alias="from")],
     last: Annotated[date, Query(alias="to")],
     site: Site = None,
+    ward: Ward = None,
 ) -> Response:
     """The daily acute discharge return, one row per site and day (at most 93 days)."""
     rows = exports.acute_daily_rows(
@@ -154,6 +167,7 @@ def acute_discharge_daily(
         first=first,
         last=last,
         site=site,
+        ward=ward,
         organisation=actor.organisation,
         now=utcnow(),
         ctx=_ctx(request),
@@ -175,6 +189,7 @@ def acute_discharge_weekly(
     first: Annotated[date, Query(alias="from")],
     last: Annotated[date, Query(alias="to")],
     site: Site = None,
+    ward: Ward = None,
 ) -> Response:
     """The weekly snapshot (each Sunday from `from` to `to` that is over, at most 27 weeks):
     additional bed days of NCTR patients with LOS 7/14/21+ and their delay reasons (LOS 7+),
@@ -184,6 +199,7 @@ def acute_discharge_weekly(
         first=first,
         last=last,
         site=site,
+        ward=ward,
         organisation=actor.organisation,
         now=utcnow(),
         ctx=_ctx(request),
@@ -195,11 +211,11 @@ def acute_discharge_weekly(
 
 @router.get("/exports/drd-monthly.json", dependencies=[needs("dashboard.exports")])
 def drd_monthly_json(
-    request: Request, actor: CurrentActor, db: SessionDep, month: Month
+    request: Request, actor: CurrentActor, db: SessionDep, month: Month, ward: Ward = None
 ) -> dict[str, Any]:
     """The monthly Discharge Ready Date return for your organisation, with the published time
     series' column names (`row`), and local counts of discharges outside the DRD cohort."""
-    return _drd_month(request, actor, db, month)
+    return _drd_month(request, actor, db, month, ward)
 
 
 @router.get(
@@ -208,10 +224,10 @@ def drd_monthly_json(
     dependencies=[needs("dashboard.exports")],
 )
 def drd_monthly_csv(
-    request: Request, actor: CurrentActor, db: SessionDep, month: Month
+    request: Request, actor: CurrentActor, db: SessionDep, month: Month, ward: Ward = None
 ) -> Response:
     """The monthly Discharge Ready Date return as CSV: one row, the published column names."""
-    row = _drd_month(request, actor, db, month)["row"]
+    row = _drd_month(request, actor, db, month, ward)["row"]
     return _csv(exports.to_csv(list(row), [list(row.values())]), f"drd-monthly-{month}.csv")
 
 
@@ -223,9 +239,10 @@ def spells_json(
     grant: Annotated[Grant, needs("rfd.read")],
     day: Annotated[date, Query(alias="date", description="London date")],
     site: Site = None,
+    ward: Ward = None,
 ) -> SpellExtract:
     """Patient-level extract: one row per hospital spell in hospital at any time of the day."""
-    return _spells(request, actor, db, grant, day, site)
+    return _spells(request, actor, db, grant, day, site, ward)
 
 
 @router.get(
@@ -239,16 +256,20 @@ def spells_csv(
     grant: Annotated[Grant, needs("rfd.read")],
     day: Annotated[date, Query(alias="date", description="London date")],
     site: Site = None,
+    ward: Ward = None,
 ) -> Response:
     """The patient-level extract as CSV (delay periods in one cell)."""
-    extract = _spells(request, actor, db, grant, day, site)
+    extract = _spells(request, actor, db, grant, day, site, ward)
     return _csv(spell_extract.to_csv(extract), f"spells-{day}.csv")
 
 
-def _drd_month(request: Request, actor: Actor, db: Session, month: str) -> dict[str, Any]:
+def _drd_month(
+    request: Request, actor: Actor, db: Session, month: str, ward: str | None
+) -> dict[str, Any]:
     return drd_return.monthly_return(
         db,
         month=drd_return.Month.parse(month),
+        ward=ward,
         organisation=actor.organisation,
         now=utcnow(),
         ctx=_ctx(request),
@@ -256,10 +277,22 @@ def _drd_month(request: Request, actor: Actor, db: Session, month: str) -> dict[
 
 
 def _spells(
-    request: Request, actor: Actor, db: Session, grant: Grant, day: date, site: str | None
+    request: Request,
+    actor: Actor,
+    db: Session,
+    grant: Grant,
+    day: date,
+    site: str | None,
+    ward: str | None,
 ) -> SpellExtract:
     extract = spell_extract.spell_extract(
-        db, day=day, site=site, organisation=actor.organisation, now=utcnow(), ctx=_ctx(request)
+        db,
+        day=day,
+        site=site,
+        ward=ward,
+        organisation=actor.organisation,
+        now=utcnow(),
+        ctx=_ctx(request),
     )
     log_read(request, db, actor, [row.case_id for row in extract.items])
     return grant.reduce(extract)

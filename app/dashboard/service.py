@@ -19,6 +19,7 @@ from app.discharge.history import EVENTS_OF_INTEREST, derive_facts
 from app.discharge.metrics import Spell, assemble, discharge_metrics, snapshot_time
 from app.discharge.repository import DischargeRepository
 from app.discharge.spell_rows import DELAY_LIST, family_lookup, micros
+from app.discharge.wards import WARD_EVENTS, ward_at
 from app.engine.engine import Engine
 from app.errors import ValidationFailed
 from app.ic.reports import build_report
@@ -46,11 +47,14 @@ def compute_metrics(
     now: datetime,
     ctx: MetricsContext,
     at: time | None = None,
+    ward: str | None = None,
 ) -> dict[str, Any]:
     """The day's figures: today's from the spell projection (SQL aggregates), a finished day's
     by deriving every spell's facts from its events as at the end of the day; with `at`, as at
     that London time of the day (the position at the morning huddle), derived from the events
-    the same way."""
+    the same way. With `ward`, the patients on that ward at the snapshot (a patient discharged
+    in the day counts on the ward they left from); intermediate care has no hospital ward, so
+    its figures are left out (null)."""
     if day > london_date(now):
         raise ValidationFailed(f"{day.isoformat()} is in the future: no figures yet")
     snapshot = snapshot_time(day, now)
@@ -62,7 +66,7 @@ def compute_metrics(
             )
     if at is None and snapshot >= now:
         discharge = live_discharge(
-            session, day=day, site=site, organisation=organisation, now=now, ctx=ctx
+            session, day=day, site=site, organisation=organisation, now=now, ctx=ctx, ward=ward
         )
     else:
         discharge = plain_discharge(
@@ -73,16 +77,19 @@ def compute_metrics(
             now=now,
             ctx=ctx,
             snapshot=snapshot,
+            ward=ward,
         )
+    ic = None if ward else _ic(session, ctx, day, site, organisation, min(now, snapshot))
     figures = {
         "date": day.isoformat(),
         "site": site,
+        "ward": ward,
         "organisation": organisation,
         "snapshot_at": snapshot.isoformat(),
         "snapshot_at_london": snapshot.astimezone(LONDON).isoformat(),
         "final": snapshot < now,
         "discharge": discharge,
-        "intermediate_care": _ic(session, ctx, day, site, organisation, min(now, snapshot)),
+        "intermediate_care": ic,
     }
     if at is not None:
         figures["at"] = f"{at:%H:%M}"
@@ -103,9 +110,11 @@ def plain_discharge(
     now: datetime,
     ctx: MetricsContext,
     snapshot: datetime | None = None,
+    ward: str | None = None,
 ) -> dict[str, Any]:
     """The discharge figures derived from the raw events, spell by spell: the definition the
-    projection is checked against. As at the end of the day (or now), or at `snapshot`."""
+    projection is checked against. As at the end of the day (or now), or at `snapshot`; with
+    `ward`, of the patients on that ward at the snapshot."""
     snapshot = snapshot or snapshot_time(day, now)
     day_start, _ = day_bounds(day)
     spells = [
@@ -117,6 +126,7 @@ def plain_discharge(
             site=site,
             organisation=organisation,
             ctx=ctx,
+            ward=ward,
         )
     ]
     return discharge_metrics(
@@ -136,15 +146,16 @@ def derived_spells(
     site: str | None,
     organisation: str,
     ctx: MetricsContext,
+    ward: str | None = None,
 ) -> list[tuple[Case, Spell, list[CaseEvent]]]:
     """Every discharge spell the organisation may see that a period from `start` to `snapshot`
     can touch, with its facts derived from the events with clinical time up to the snapshot
-    (and those events, oldest first)."""
+    (and those events, oldest first); with `ward`, only those on that ward at the snapshot."""
     cases = DashboardRepository(session).discharge_cases_touching(
         start, snapshot, site, organisation
     )
     events = DischargeRepository(session).events_by_case(
-        [c.id for c in cases], EVENTS_OF_INTEREST | EXTRACT_EVENTS
+        [c.id for c in cases], EVENTS_OF_INTEREST | EXTRACT_EVENTS | WARD_EVENTS
     )
     family = family_lookup(ctx.codes)
     out = []
@@ -156,6 +167,9 @@ def derived_spells(
             (e for e in events.get(case.id, []) if e.occurred_at <= snapshot),
             key=lambda e: e.seq,
         )
+        on_ward = ward_at(known, snapshot)
+        if ward is not None and on_ward != ward:
+            continue
         facts = derive_facts([e for e in known if e.event in EVENTS_OF_INTEREST], family)
         spell = Spell(
             case.id,
@@ -163,6 +177,7 @@ def derived_spells(
             case.attributes.get("hospital_system"),
             datetime.fromisoformat(admitted),
             facts,
+            on_ward,
         )
         out.append((case, spell, known))
     return out
@@ -176,11 +191,13 @@ def live_discharge(
     organisation: str,
     now: datetime,
     ctx: MetricsContext,
+    ward: str | None = None,
 ) -> dict[str, Any]:
     day_start, day_end = day_bounds(day)
     agg = LiveRepository(session).aggregates(
         organisation=organisation,
         site=site,
+        ward=ward,
         day=day,
         day_start=day_start,
         day_end=day_end,
@@ -192,12 +209,24 @@ def live_discharge(
 
 
 def check_live_figures(
-    session: Session, *, site: str | None, organisation: str, now: datetime, ctx: MetricsContext
+    session: Session,
+    *,
+    site: str | None,
+    organisation: str,
+    now: datetime,
+    ctx: MetricsContext,
+    ward: str | None = None,
 ) -> list[str]:
     """Today's figures from the projection against the plain derivation over the raw events:
     the paths (e.g. `by_site[0].inpatients`) where they differ; empty when they agree."""
     day = london_date(now)
-    kwargs: dict[str, Any] = {"day": day, "site": site, "organisation": organisation, "now": now}
+    kwargs: dict[str, Any] = {
+        "day": day,
+        "site": site,
+        "organisation": organisation,
+        "now": now,
+        "ward": ward,
+    }
     live = live_discharge(session, ctx=ctx, **kwargs)
     plain = plain_discharge(session, ctx=ctx, **kwargs)
     return differences(plain, live)
@@ -254,8 +283,8 @@ def delay_labels(codes: CodeSetRegistry, day: date) -> dict[str, str | None]:
         return {}
 
 
-def sites(session: Session, organisation: str) -> list[str]:
-    return DashboardRepository(session).discharge_sites(organisation)
+def sites(session: Session, organisation: str, ward: str | None = None) -> list[str]:
+    return DashboardRepository(session).discharge_sites(organisation, ward)
 
 
 def metrics_for(
@@ -268,21 +297,31 @@ def metrics_for(
     ctx: MetricsContext,
     live: LiveSource | None = None,
     at: time | None = None,
+    ward: str | None = None,
 ) -> dict[str, Any]:
-    """Stored figures for a finished day; today's computed ahead (`live`) or now; with `at`,
-    the position at that London time of the day, computed on request (never stored)."""
+    """Stored figures for a finished day; today's computed ahead (`live`, for every ward) or
+    now; with `at`, the position at that London time of the day, computed on request (never
+    stored)."""
     if at is not None:
         figures = compute_metrics(
-            session, day=day, site=site, organisation=organisation, now=now, ctx=ctx, at=at
+            session,
+            day=day,
+            site=site,
+            organisation=organisation,
+            now=now,
+            ctx=ctx,
+            at=at,
+            ward=ward,
         )
         session.rollback()
         return figures
-    if live is not None and day == london_date(now):
+    if live is not None and ward is None and day == london_date(now):
         return live.figures(session, organisation, site, DAILY, now)
     return snapshots.metrics_for(
         session,
         day=day,
         site=site,
+        ward=ward,
         organisation=organisation,
         now=now,
         ctx=ctx,
@@ -300,6 +339,7 @@ def series(
     now: datetime,
     ctx: MetricsContext,
     live: LiveSource | None = None,
+    ward: str | None = None,
 ) -> list[dict[str, Any]]:
     """Headline figures for each day of a range, for trend charts."""
     if last < first or (last - first).days > MAX_SERIES_DAYS:
@@ -310,7 +350,14 @@ def series(
     day = first
     while day <= last:
         m = metrics_for(
-            session, day=day, site=site, organisation=organisation, now=now, ctx=ctx, live=live
+            session,
+            day=day,
+            site=site,
+            ward=ward,
+            organisation=organisation,
+            now=now,
+            ctx=ctx,
+            live=live,
         )
         d = m["discharge"]
         out.append(

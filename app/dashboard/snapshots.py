@@ -2,16 +2,18 @@
 
 `metrics_for` computes today live. For a day that is over it returns the stored snapshot, or
 computes and stores it on first request (the row is append-only: a later backdated correction
-never changes a day already reported). Figures are per organisation, because each covers the
-cases that organisation may see. `take_snapshots` stores every organisation's and site's figures
-for a day; `homefirst metrics snapshot` and the service's scheduler call it for yesterday.
+never changes a day already reported; `app.dashboard.restatements` keeps the figures such a
+correction gives beside it). Figures are per organisation, because each covers the cases that
+organisation may see. `take_snapshots` stores every organisation's figures for a day: all sites
+and wards, each site, and each ward (one ward of one site is stored on first request);
+`homefirst metrics snapshot` and the background worker call it for yesterday.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -20,7 +22,7 @@ from app.dashboard.context import MetricsContext
 from app.dashboard.repository import DashboardRepository
 from app.db import UnitOfWork
 from app.discharge.metrics import snapshot_time
-from app.models.snapshot import ALL_SITES, MetricSnapshot
+from app.models.snapshot import ALL_SITES, ALL_WARDS, MetricSnapshot
 from app.timeutil import london_date
 
 Compute = Callable[..., dict[str, Any]]
@@ -35,15 +37,18 @@ def metrics_for(
     now: datetime,
     ctx: MetricsContext,
     compute: Compute,
+    ward: str | None = None,
 ) -> dict[str, Any]:
     def fresh() -> dict[str, Any]:
-        return compute(session, day=day, site=site, organisation=organisation, now=now, ctx=ctx)
+        return compute(
+            session, day=day, site=site, ward=ward, organisation=organisation, now=now, ctx=ctx
+        )
 
     if snapshot_time(day, now) >= now:  # the day is still running: live figures, not stored
         return fresh()
     repo = DashboardRepository(session)
-    key = site or ALL_SITES
-    stored = repo.snapshot(day, key, organisation)
+    key = Key(site or ALL_SITES, ward or ALL_WARDS)
+    stored = repo.snapshot(day, key.site, organisation, key.ward)
     if stored is None:
         stored = _store(session, repo, day, key, organisation, fresh(), now)
     session.rollback()  # end the read; nothing else to do in this transaction
@@ -58,12 +63,17 @@ def take_snapshots(
     repo = DashboardRepository(session)
     new = 0
     for organisation in repo.discharge_organisations():
-        for site in [None, *repo.discharge_sites(organisation)]:
-            if repo.snapshot(day, site or ALL_SITES, organisation) is None:
+        places: list[tuple[str | None, str | None]] = [
+            (site, None) for site in [None, *repo.discharge_sites(organisation)]
+        ]
+        places += [(None, ward) for ward in repo.discharge_wards(organisation)]
+        for site, ward in places:
+            if repo.snapshot(day, site or ALL_SITES, organisation, ward or ALL_WARDS) is None:
                 metrics_for(
                     session,
                     day=day,
                     site=site,
+                    ward=ward,
                     organisation=organisation,
                     now=now,
                     ctx=ctx,
@@ -77,18 +87,26 @@ def yesterday(now: datetime) -> date:
     return london_date(now) - timedelta(days=1)
 
 
+class Key(NamedTuple):
+    """Where stored figures are of: a site and a ward, each or "*" for all."""
+
+    site: str
+    ward: str
+
+
 def _store(
     session: Session,
     repo: DashboardRepository,
     day: date,
-    site: str,
+    key: Key,
     organisation: str,
     figures: dict[str, Any],
     now: datetime,
 ) -> MetricSnapshot:
     row = MetricSnapshot(
         day=day,
-        site=site,
+        site=key.site,
+        ward=key.ward,
         organisation=organisation,
         snapshot_at=snapshot_time(day, now),
         computed_at=now,
@@ -99,7 +117,7 @@ def _store(
             repo.add_snapshot(row)
     except IntegrityError:
         # Another process stored this day first: serve its figures, the one true record.
-        found = repo.snapshot(day, site, organisation)
+        found = repo.snapshot(day, key.site, organisation, key.ward)
         assert found is not None  # noqa: S101 - the unique key just told us it exists
         return found
     return row

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from app import csvout
@@ -48,7 +48,7 @@ class SpellExtractRow(BaseModel):
     nhs_number: str | None
     hospital_system: str | None
     site: str | None
-    ward: str | None
+    ward: str | None = Field(description="The ward at `as_at` (app.discharge.wards)")
     admitted_at: datetime
     left_hospital_at: datetime | None
     exit: str | None
@@ -71,6 +71,9 @@ class SpellExtract(BaseModel):
     final: bool
     organisation: str
     site: str | None
+    ward: str | None = Field(
+        None, description="The ward asked for: the patients on it at `as_at` (all if null)"
+    )
     count: int
     items: list[SpellExtractRow]
 
@@ -106,6 +109,7 @@ def spell_extract(
     organisation: str,
     now: datetime,
     ctx: MetricsContext,
+    ward: str | None = None,
 ) -> SpellExtract:
     if day > london_date(now):
         raise ValidationFailed(f"{day.isoformat()} is in the future: no spells yet")
@@ -122,6 +126,7 @@ def spell_extract(
             site=site,
             organisation=organisation,
             ctx=ctx,
+            ward=ward,
         )
         # In hospital at some moment of the day (up to the snapshot).
         if spell.facts.left_hospital_at is None or spell.facts.left_hospital_at >= day_start
@@ -132,6 +137,7 @@ def spell_extract(
         final=snapshot < now,
         organisation=organisation,
         site=site,
+        ward=ward,
         count=len(rows),
         items=rows,
     )
@@ -157,7 +163,7 @@ def _row(
         nhs_number=_nhs_number(case.patient_ref),
         hospital_system=spell.hospital_system,
         site=spell.site,
-        ward=case.attributes.get("ward"),
+        ward=spell.ward,  # at the extract's time, not where the patient is now
         admitted_at=spell.admitted_at,
         left_hospital_at=left,
         exit=_exit(events) if left is not None else None,

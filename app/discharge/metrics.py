@@ -72,6 +72,7 @@ class Spell:
     hospital_system: str | None
     admitted_at: datetime
     facts: DischargeFacts  # derived from the events with clinical time up to the snapshot
+    ward: str | None = None  # the ward at the snapshot (app.discharge.wards)
 
 
 def snapshot_time(day: date, now: datetime) -> datetime:

@@ -6,7 +6,8 @@ with the case, the new event and what the change touched; the rows are rewritten
 `derive_facts`, the same derivation the plain reports use. A transaction that rolls back takes
 its projection rows with it; one that commits cannot leave them stale.
 
-What is re-derived depends on the change, so a routine detail update costs nothing:
+What is re-derived depends on the change, so a routine detail update costs nothing (one that
+names a ward, or a ward transfer, costs one conditional UPDATE of the row's ward):
 
 - a new criteria-to-reside or escalation entry: applied to the spell row as one step when the
   row can tell (one read, one UPDATE), else as below;
@@ -47,11 +48,13 @@ from app.discharge.history import (
 )
 from app.discharge.spell_rows import (
     STEP_EVENTS,
+    SpellRows,
     case_columns,
     family_lookup,
     spell_rows,
     step,
 )
+from app.discharge.wards import WARD_EVENTS, latest_ward
 from app.engine.readmodels import Change
 from app.models import Case, CaseEvent
 from app.models.spell import DischargeDelayPeriod, DischargeSpell
@@ -123,7 +126,7 @@ def refresh(session: Session, levels: dict[int, int], family_of: FamilyOf) -> No
         case = session.get(Case, case_id)
         if case is None:
             continue
-        rows = spell_rows(case, derive_facts(events.get(case_id, []), family_of))
+        rows = _rows(case, events.get(case_id, []), family_of)
         _upsert_spell(session, rows.spell)
         if level == FACTS_AND_PERIODS:
             session.execute(
@@ -154,10 +157,39 @@ def _apply_step(session: Session, case: Case, entry: tuple[str, datetime]) -> bo
     return True
 
 
+def _rows(case: Case, events: list[Any], family_of: FamilyOf) -> SpellRows:
+    facts = derive_facts([e for e in events if e.event in EVENTS_OF_INTEREST], family_of)
+    return spell_rows(case, facts, latest_ward(events))
+
+
+def named_ward(event: CaseEvent) -> str | None:
+    """The ward an event names, if it is one that can (app.discharge.wards)."""
+    ward = (event.data or {}).get("ward") if event.event in WARD_EVENTS else None
+    return ward if isinstance(ward, str) and ward else None
+
+
+def _apply_ward(session: Session, case_id: int, ward: str, at: datetime) -> None:
+    """A ward named at clinical time `at` becomes the row's ward unless a later entry named
+    one already (the new entry is the last recorded, so it wins a tie)."""
+    session.execute(
+        update(DischargeSpell)
+        .where(
+            DischargeSpell.case_id == case_id,
+            DischargeSpell.ward_at.is_(None) | (DischargeSpell.ward_at <= at),
+        )
+        .values(ward=ward, ward_at=at)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def _events_of_interest(session: Session, case_ids: Sequence[int]) -> dict[int, list[Any]]:
+    """Each case's events that its facts or its ward derive from, in log order."""
     stmt = (
         select(*_EVENT_COLUMNS)
-        .where(_events.c.case_id.in_(case_ids), _events.c.event.in_(sorted(EVENTS_OF_INTEREST)))
+        .where(
+            _events.c.case_id.in_(case_ids),
+            _events.c.event.in_(sorted(EVENTS_OF_INTEREST | WARD_EVENTS)),
+        )
         .order_by(_events.c.case_id, _events.c.seq)
     )
     out: dict[int, list[Any]] = {}
@@ -205,7 +237,7 @@ def _derive(session: Session, ids: list[int], family_of: FamilyOf, batch: int = 
         events = _events_of_interest(session, chunk)
         spells, periods = [], []
         for case in cases:
-            rows = spell_rows(case, derive_facts(events.get(case.id, []), family_of))
+            rows = _rows(case, events.get(case.id, []), family_of)
             spells.append(rows.spell)
             periods.extend(rows.periods)
         if spells:
@@ -247,6 +279,8 @@ class DischargeSpells:
 
     def project(self, session: Session, change: Change) -> None:
         level = level_of(change)
+        if level < FACTS and (ward := named_ward(change.event)) is not None:
+            _apply_ward(session, change.case.id, ward, change.event.occurred_at)
         if level == 0:
             return
         case_id = change.case.id
@@ -321,7 +355,7 @@ def differences(session: Session, family_of: FamilyOf, batch: int = 2000) -> lis
         ):
             stored_periods.setdefault(row.case_id, []).append(dict(row._mapping))
         for case in cases:
-            rows = spell_rows(case, derive_facts(events.get(case.id, []), family_of))
+            rows = _rows(case, events.get(case.id, []), family_of)
             have = stored.get(case.id)
             if have is None:
                 out.append(f"discharge case {case.id}: no spell row")

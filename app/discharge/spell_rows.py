@@ -64,7 +64,11 @@ def case_columns(case: Case) -> dict[str, Any]:
     }
 
 
-def spell_rows(case: Case, facts: DischargeFacts) -> SpellRows:
+def spell_rows(
+    case: Case, facts: DischargeFacts, ward: tuple[str | None, datetime | None]
+) -> SpellRows:
+    """The spell row and delay-period rows of a case, from its facts and its latest ward (the
+    ward named last in clinical time, and that time)."""
     periods = facts.drd.nctr_periods
     last_start, last_end = periods[-1] if periods else (None, None)
     drd = facts.drd.discharge_ready_date
@@ -83,6 +87,8 @@ def spell_rows(case: Case, facts: DischargeFacts) -> SpellRows:
         "escalated": facts.escalated,
         "ctr_last_at": max((c.effective_at for c in facts.ctr_log), default=None),
         "open_delays": sum(1 for p in facts.delays if p.ended_at is None),
+        "ward": ward[0],
+        "ward_at": ward[1],
     }
     rows = []
     for ordinal, period in enumerate(facts.delays):

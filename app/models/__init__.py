@@ -26,7 +26,7 @@ from app.models.link import CaseLink
 from app.models.live import LiveFigures
 from app.models.oidc import OidcSignInAttempt
 from app.models.share import CaseShare, CaseShareChange
-from app.models.snapshot import MetricSnapshot
+from app.models.snapshot import MetricRestatement, MetricSnapshot, RestatementMark
 from app.models.spell import DischargeDelayPeriod, DischargeSpell
 from app.models.user import ApiToken, PasswordCredential, User, WebSession
 
@@ -65,8 +65,10 @@ __all__ = [
     "IdempotencyRecord",
     "JobHeartbeat",
     "LiveFigures",
+    "MetricRestatement",
     "MetricSnapshot",
     "PasswordCredential",
+    "RestatementMark",
     "User",
     "OidcSignInAttempt",
     "WebSession",

@@ -57,6 +57,10 @@ class DischargeSpell(Base):
     # open: what decides whether the next entry can be applied to the row without the events.
     ctr_last_at: Mapped[datetime | None]
     open_delays: Mapped[int] = mapped_column(Integer, default=0)
+    # The ward named last in clinical time (app.discharge.wards), and that time: a later entry
+    # moves the row; a backdated transfer before it does not.
+    ward: Mapped[str | None] = mapped_column(String(64))
+    ward_at: Mapped[datetime | None]
 
 
 class DischargeDelayPeriod(Base):

@@ -14,6 +14,9 @@ or is no longer, recorded as not meeting the criteria to reside).
 | P6 | 20 Oct | from 25 Oct | discharged 20 Nov (P1) | 25 Oct | 26 (21+) |
 | P7 | 25 Nov | from 26 Nov | still in hospital | 26 Nov | none yet |
 | P8 | 17 Nov | from 18 Nov | died 19 Nov | 18 Nov | not a discharge |
+
+Everyone is admitted to Ward 9. Two patients move to Ward 4: P6 on 10 Nov at 12:00, P7 on 27 Nov
+at 15:00 (both transfers, like every entry here, recorded after the fact).
 """
 
 from __future__ import annotations
@@ -119,10 +122,12 @@ def build(
         delay_code="capacity-p1-services",
         support_area="reablement_start",
     )
+    fire("P6", "ward_transfer", "2026-11-10T12:00:00Z", ward="Ward 4", bed="B2")
     discharge("P6", "2026-11-20T12:00:00Z", "P1")
 
     admit("P7", "2026-11-25T09:00:00Z")
     fire("P7", "not_meeting_ctr", "2026-11-26T10:00:00Z")
+    fire("P7", "ward_transfer", "2026-11-27T15:00:00Z", ward="Ward 4")
 
     admit("P8", "2026-11-17T09:00:00Z")
     fire("P8", "not_meeting_ctr", "2026-11-18T10:00:00Z")

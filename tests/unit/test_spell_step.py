@@ -36,7 +36,7 @@ def _event(seq: int, name: str, at: datetime) -> Any:
 
 
 def _row(events: list[Any]) -> SimpleNamespace:
-    rows = spell_rows(CASE, derive_facts(events, lambda _code, _at: None))  # type: ignore[arg-type]
+    rows = spell_rows(CASE, derive_facts(events, lambda _code, _at: None), (None, None))  # type: ignore[arg-type]
     return SimpleNamespace(**rows.spell)
 
 
