@@ -1,4 +1,5 @@
-"""The background work: the clock sweeper (with the daily read-model tick and snapshots), the
+"""The background work: the clock sweeper (with the daily read-model tick, snapshots and
+restatements of finished days), the
 live-figures refresher and the CHC import runner.
 
 They run as threads of whichever process starts them: the web service's own (`homefirst serve`,
@@ -29,6 +30,7 @@ from app.composition import build_engine, build_writer, load_codes, workflows
 from app.config import Settings
 from app.dashboard.context import MetricsContext, context_for
 from app.dashboard.live_figures import Freshness, LiveSource, refresh_due
+from app.dashboard.restatements import restate
 from app.dashboard.service import live_source, store_day
 from app.dashboard.snapshots import yesterday
 from app.db import UnitOfWork, make_engine, make_sessionmaker
@@ -159,6 +161,21 @@ class Background:
                     log.info(
                         "metric snapshots stored",
                         extra={"event": "snapshot", "day": snapshotted.isoformat(), "new": new},
+                    )
+                # Finished days that entries recorded late have changed: restated beside the
+                # stored figures (app.dashboard.restatements).
+                with parts.sessions() as session:
+                    done = restate(session, ctx=parts.metrics_ctx, now=now)
+                if done.marks:
+                    log.info(
+                        "finished days restated",
+                        extra={
+                            "event": "restate",
+                            "marks": done.marks,
+                            "from_day": str(done.first_day),
+                            "checked": done.checked,
+                            "restated": done.restated,
+                        },
                     )
                 self._beat("clock_sweeper", settings.clock_sweep_interval_seconds)
             except Exception:  # keep going after a transient database error

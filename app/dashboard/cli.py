@@ -1,4 +1,5 @@
-"""`homefirst metrics snapshot|rebuild|check`: stored days, the read models and their checks."""
+"""`homefirst metrics snapshot|restate|rebuild|check`: stored days, their restatements, the read
+models and their checks."""
 
 from __future__ import annotations
 
@@ -34,6 +35,31 @@ def snapshot(
         ctx = context_for(settings, build_engine(settings).catalogue)
         stored_day, new = store_day(session, ctx=ctx, day=chosen, now=utcnow())
     typer.echo(f"{stored_day.isoformat()}: {new} snapshot(s) stored")
+
+
+@metrics_cli.command("restate")
+def restate_days() -> None:
+    """Compute again the stored days that entries recorded late may have changed, and store
+    the figures that differ beside the originals (the background worker does this after each
+    clock sweep)."""
+    from app.composition import build_engine
+    from app.config import get_settings
+    from app.dashboard.context import context_for
+    from app.dashboard.restatements import restate
+    from app.db import get_sessionmaker
+    from app.timeutil import utcnow
+
+    settings = get_settings()
+    with get_sessionmaker()() as session:
+        ctx = context_for(settings, build_engine(settings).catalogue)
+        done = restate(session, ctx=ctx, now=utcnow())
+    if not done.marks:
+        typer.echo("no late entries waiting: nothing to restate")
+        return
+    typer.echo(
+        f"{done.marks} late entr(ies) from {done.first_day}: {done.checked} stored day(s) "
+        f"computed again, {done.restated} restated"
+    )
 
 
 ModelOption = Annotated[

@@ -28,6 +28,7 @@ from app.chc.quarterly import TRACKED, Quarter, quarterly_row
 from app.chc.read_repository import ChcReadRepository
 from app.dashboard import service
 from app.dashboard.context import MetricsContext
+from app.dashboard.snapshots import Figures
 from app.errors import ValidationFailed
 from app.timeutil import london_date
 
@@ -36,6 +37,9 @@ MAX_WEEKS = 27
 # The weekly snapshot is taken at the end of Sunday, the last day of an NHS week (Monday to
 # Sunday). UNVERIFIED: the acute sitrep specification was not readable; see README.
 WEEK_ENDS_ON = 6  # date.weekday() of Sunday
+# HomeFirst's own last two columns, after the national ones: which figures a row gives, and
+# when late entries restated that day (app.dashboard.restatements).
+WHICH_FIGURES = ("Figures", "Restated at")
 ACUTE_COLUMNS = [
     "Date",
     "Hospital system",
@@ -43,6 +47,7 @@ ACUTE_COLUMNS = [
     "Number of patients who no longer meet the criteria to reside",
     "Number of patients discharged",
     "Number of patients remaining in hospital who no longer meet the criteria to reside",
+    *WHICH_FIGURES,
 ]
 ADDITIONAL_BED_DAYS = (
     "Number of additional bed days, patients with length of stay of {} days or over"
@@ -55,6 +60,7 @@ WEEKLY_COLUMNS = [
     "Metric Group",
     "Metric",
     "Value",
+    *WHICH_FIGURES,
 ]
 # Metric groups: "Delay reason LOS 7+" is the published group name; the bed-days group's name
 # was not found (UNVERIFIED), so it is HomeFirst's.
@@ -73,6 +79,7 @@ def acute_daily_rows(
     now: datetime,
     ctx: MetricsContext,
     ward: str | None = None,
+    figures: Figures = "as_reported",
 ) -> list[list[Any]]:
     if last < first or (last - first).days >= MAX_DAYS:
         raise ValidationFailed(f"choose from 1 to {MAX_DAYS} days, with 'from' before 'to'")
@@ -81,9 +88,17 @@ def acute_daily_rows(
     day = first
     while day <= last:
         for one in sites:
-            d = service.metrics_for(
-                session, day=day, site=one, ward=ward, organisation=organisation, now=now, ctx=ctx
-            )["discharge"]
+            m = service.metrics_for(
+                session,
+                day=day,
+                site=one,
+                ward=ward,
+                organisation=organisation,
+                now=now,
+                ctx=ctx,
+                figures=figures,
+            )
+            d = m["discharge"]
             system = d["by_site"][0]["hospital_system"] if d["by_site"] else None
             rows.append(
                 [
@@ -93,6 +108,7 @@ def acute_daily_rows(
                     d["nctr_on_day"],
                     d.get("discharged_nctr"),  # absent from days stored before definitions 2
                     d["nctr_remaining"],
+                    *which_figures(m),
                 ]
             )
         day += timedelta(days=1)
@@ -109,6 +125,7 @@ def acute_weekly_rows(
     now: datetime,
     ctx: MetricsContext,
     ward: str | None = None,
+    figures: Figures = "as_reported",
 ) -> list[list[Any]]:
     """For each week ending (a Sunday) from `first` to `last` that is over, per site: the
     additional bed days of NCTR patients with a length of stay of 7, 14 and 21+ days, and those
@@ -121,7 +138,7 @@ def acute_weekly_rows(
     rows: list[list[Any]] = []
     while sunday <= last and sunday < today:
         for one in sites:
-            d = service.metrics_for(
+            m = service.metrics_for(
                 session,
                 day=sunday,
                 site=one,
@@ -129,22 +146,33 @@ def acute_weekly_rows(
                 organisation=organisation,
                 now=now,
                 ctx=ctx,
-            )["discharge"]
+                figures=figures,
+            )
+            d = m["discharge"]
             system = d["by_site"][0]["hospital_system"] if d["by_site"] else None
             head = [sunday.isoformat(), organisation, system, one]
+            tail = which_figures(m)
             extra = d.get("additional_bed_days")  # absent from days stored before definitions 2
             for t in (7, 14, 21):
                 value = extra[f"{t}_plus"]["bed_days"] if extra else None
-                rows.append([*head, BED_DAYS_GROUP, ADDITIONAL_BED_DAYS.format(t), value])
+                rows.append([*head, BED_DAYS_GROUP, ADDITIONAL_BED_DAYS.format(t), value, *tail])
             for reason in d.get("delay_reasons_los_7_plus") or []:
                 metric = reason["label"] or reason["code"]
-                rows.append([*head, REASONS_GROUP, metric, reason["patients"]])
+                rows.append([*head, REASONS_GROUP, metric, reason["patients"], *tail])
             if extra:
                 with_reason = sum(r["patients"] for r in d["delay_reasons_los_7_plus"])
                 missing = extra["7_plus"]["patients"] - with_reason
-                rows.append([*head, REASONS_GROUP, NO_REASON, missing])
+                rows.append([*head, REASONS_GROUP, NO_REASON, missing, *tail])
         sunday += timedelta(days=7)
     return rows
+
+
+def which_figures(m: dict[str, Any]) -> list[Any]:
+    """The last two cells of a return's row: which figures it gives ("as reported", "restated",
+    or "live" for today's) and when late entries restated the day, if they did."""
+    restatement = m.get("restatement")
+    given = m.get("figures", "live").replace("_", " ")
+    return [given, restatement["computed_at"] if restatement else None]
 
 
 def chc_quarterly(

@@ -19,6 +19,7 @@ from app.chc.quarterly import Quarter
 from app.dashboard import drd_return, exports, service, spell_extract
 from app.dashboard.context import MetricsContext
 from app.dashboard.feed import Feed, read_feed
+from app.dashboard.snapshots import Figures
 from app.dashboard.spell_extract import SpellExtract
 from app.deps import CurrentActor, EngineDep, SessionDep, SettingsDep
 from app.timeutil import london_date, utcnow
@@ -31,6 +32,14 @@ Ward = Annotated[
         max_length=64,
         description="One ward, as on the RFD list: the patients on it at the time of the "
         "figures (a discharged patient on the ward they left from); all wards if omitted",
+    ),
+]
+FiguresChoice = Annotated[
+    Figures,
+    Query(
+        description="For a finished day that entries recorded later have changed: the figures "
+        "as first stored and reported (as_reported, the default) or as restated since; a "
+        "restated day carries both, with the differences, under `restatement`"
     ),
 ]
 Month = Annotated[
@@ -59,6 +68,7 @@ def metrics(
     settings: SettingsDep,
     site: Site = None,
     ward: Ward = None,
+    figures: FiguresChoice = "as_reported",
     day: Annotated[
         date | None, Query(alias="date", description="London date; today if omitted")
     ] = None,
@@ -79,7 +89,7 @@ def metrics(
     now = utcnow()
     day = day or london_date(now)
     live = request.app.state.live
-    figures = service.metrics_for(
+    out = service.metrics_for(
         db,
         day=day,
         site=site,
@@ -89,12 +99,11 @@ def metrics(
         ctx=_ctx(request),
         live=live,
         at=at,
+        figures=figures,
     )
     cfg = chc_config(settings.pathways_dir / "config")
-    figures["chc"] = chc_metrics(
-        db, engine=engine, cfg=cfg, actor=actor, day=day, now=now, live=live
-    )
-    return figures
+    out["chc"] = chc_metrics(db, engine=engine, cfg=cfg, actor=actor, day=day, now=now, live=live)
+    return out
 
 
 @router.get("/series", dependencies=[needs("dashboard.metrics")])
@@ -106,6 +115,7 @@ def series(
     last: Annotated[date, Query(alias="to")],
     site: Site = None,
     ward: Ward = None,
+    figures: FiguresChoice = "as_reported",
 ) -> dict[str, Any]:
     """Headline discharge figures for each day of a range (stored snapshots for past days)."""
     items = service.series(
@@ -118,8 +128,9 @@ def series(
         now=utcnow(),
         ctx=_ctx(request),
         live=request.app.state.live,
+        figures=figures,
     )
-    return {"site": site, "ward": ward, "items": items}
+    return {"site": site, "ward": ward, "figures": figures, "items": items}
 
 
 @router.get("/feed", response_model=Feed)
@@ -160,6 +171,7 @@ def acute_discharge_daily(
     last: Annotated[date, Query(alias="to")],
     site: Site = None,
     ward: Ward = None,
+    figures: FiguresChoice = "as_reported",
 ) -> Response:
     """The daily acute discharge return, one row per site and day (at most 93 days)."""
     rows = exports.acute_daily_rows(
@@ -171,9 +183,11 @@ def acute_discharge_daily(
         organisation=actor.organisation,
         now=utcnow(),
         ctx=_ctx(request),
+        figures=figures,
     )
     return _csv(
-        exports.to_csv(exports.ACUTE_COLUMNS, rows), f"acute-discharge-daily-{first}-{last}.csv"
+        exports.to_csv(exports.ACUTE_COLUMNS, rows),
+        _export_name("acute-discharge-daily", first, last, ward, figures),
     )
 
 
@@ -190,6 +204,7 @@ def acute_discharge_weekly(
     last: Annotated[date, Query(alias="to")],
     site: Site = None,
     ward: Ward = None,
+    figures: FiguresChoice = "as_reported",
 ) -> Response:
     """The weekly snapshot (each Sunday from `from` to `to` that is over, at most 27 weeks):
     additional bed days of NCTR patients with LOS 7/14/21+ and their delay reasons (LOS 7+),
@@ -203,9 +218,11 @@ def acute_discharge_weekly(
         organisation=actor.organisation,
         now=utcnow(),
         ctx=_ctx(request),
+        figures=figures,
     )
     return _csv(
-        exports.to_csv(exports.WEEKLY_COLUMNS, rows), f"acute-discharge-weekly-{first}-{last}.csv"
+        exports.to_csv(exports.WEEKLY_COLUMNS, rows),
+        _export_name("acute-discharge-weekly", first, last, ward, figures),
     )
 
 
@@ -320,6 +337,16 @@ def chc_quarterly_collection(
         cfg=chc_config(settings.pathways_dir / "config"),
     )
     return _csv(exports.to_csv(list(row), [list(row.values())]), f"chc-quarterly-{fy}-q{q}.csv")
+
+
+def _export_name(kind: str, first: date, last: date, ward: str | None, figures: str) -> str:
+    """The file name says what the export gives: the ward (if one) and restated figures."""
+    parts = [kind, str(first), str(last)]
+    if ward:
+        parts.append("ward-" + "".join(c if c.isalnum() else "-" for c in ward))
+    if figures == "restated":
+        parts.append("restated")
+    return "-".join(parts) + ".csv"
 
 
 def _csv(text: str, filename: str) -> Response:

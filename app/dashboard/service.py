@@ -298,12 +298,13 @@ def metrics_for(
     live: LiveSource | None = None,
     at: time | None = None,
     ward: str | None = None,
+    figures: snapshots.Figures = "as_reported",
 ) -> dict[str, Any]:
-    """Stored figures for a finished day; today's computed ahead (`live`, for every ward) or
-    now; with `at`, the position at that London time of the day, computed on request (never
-    stored)."""
+    """Stored figures for a finished day (as reported, or as restated after late entries:
+    `figures`); today's computed ahead (`live`, for every ward) or now; with `at`, the
+    position at that London time of the day, computed on request (never stored)."""
     if at is not None:
-        figures = compute_metrics(
+        computed = compute_metrics(
             session,
             day=day,
             site=site,
@@ -314,7 +315,7 @@ def metrics_for(
             ward=ward,
         )
         session.rollback()
-        return figures
+        return computed
     if live is not None and ward is None and day == london_date(now):
         return live.figures(session, organisation, site, DAILY, now)
     return snapshots.metrics_for(
@@ -326,6 +327,7 @@ def metrics_for(
         now=now,
         ctx=ctx,
         compute=compute_metrics,
+        figures=figures,
     )
 
 
@@ -340,8 +342,10 @@ def series(
     ctx: MetricsContext,
     live: LiveSource | None = None,
     ward: str | None = None,
+    figures: snapshots.Figures = "as_reported",
 ) -> list[dict[str, Any]]:
-    """Headline figures for each day of a range, for trend charts."""
+    """Headline figures for each day of a range, for trend charts; `restated` says which
+    stored days late entries have changed since (their figures as `figures` chooses)."""
     if last < first or (last - first).days > MAX_SERIES_DAYS:
         raise ValidationFailed(f"choose up to {MAX_SERIES_DAYS + 1} days, 'from' before 'to'")
     if last > london_date(now):
@@ -358,6 +362,7 @@ def series(
             now=now,
             ctx=ctx,
             live=live,
+            figures=figures,
         )
         d = m["discharge"]
         out.append(
@@ -365,6 +370,7 @@ def series(
                 "date": day.isoformat(),
                 "final": m["final"],
                 "stored": "stored_at" in m,
+                "restated": m.get("restatement") is not None,
                 **{k: d[k] for k in SERIES_FIELDS},
                 "discharge_delayed_bed_days": d["discharge_delays"]["delayed_bed_days"],
             }

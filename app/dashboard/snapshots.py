@@ -13,19 +13,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.dashboard.context import MetricsContext
 from app.dashboard.repository import DashboardRepository
+from app.dashboard.restatement_repository import RestatementRepository
 from app.db import UnitOfWork
 from app.discharge.metrics import snapshot_time
-from app.models.snapshot import ALL_SITES, ALL_WARDS, MetricSnapshot
+from app.models.snapshot import ALL_SITES, ALL_WARDS, MetricRestatement, MetricSnapshot
 from app.timeutil import london_date
 
 Compute = Callable[..., dict[str, Any]]
+# Which figures of a restated day a reader gets (app.dashboard.restatements).
+Figures = Literal["as_reported", "restated"]
 
 
 def metrics_for(
@@ -38,6 +41,7 @@ def metrics_for(
     ctx: MetricsContext,
     compute: Compute,
     ward: str | None = None,
+    figures: Figures = "as_reported",
 ) -> dict[str, Any]:
     def fresh() -> dict[str, Any]:
         return compute(
@@ -51,8 +55,9 @@ def metrics_for(
     stored = repo.snapshot(day, key.site, organisation, key.ward)
     if stored is None:
         stored = _store(session, repo, day, key, organisation, fresh(), now)
+    restatement = RestatementRepository(session).latest(stored)
     session.rollback()  # end the read; nothing else to do in this transaction
-    return {**stored.payload, "stored_at": stored.computed_at.isoformat()}
+    return with_restatement(stored, restatement, figures)
 
 
 def take_snapshots(
@@ -121,3 +126,28 @@ def _store(
         assert found is not None  # noqa: S101 - the unique key just told us it exists
         return found
     return row
+
+
+def with_restatement(
+    stored: MetricSnapshot, restatement: MetricRestatement | None, figures: Figures
+) -> dict[str, Any]:
+    """A stored day as a reader gets it: the figures chosen (`figures`; the originals when the
+    day was never restated), which they are, and a restated day's both versions and differences."""
+    out: dict[str, Any] = {
+        **stored.payload,
+        "stored_at": stored.computed_at.isoformat(),
+        "figures": "as_reported",
+        "restatement": None,
+    }
+    if restatement is None:
+        return out
+    out["restatement"] = {
+        "computed_at": restatement.computed_at.isoformat(),
+        "differences": restatement.differences,
+        "as_reported": stored.payload.get("discharge"),
+        "restated": restatement.payload.get("discharge"),
+    }
+    if figures == "restated":
+        out["discharge"] = restatement.payload.get("discharge")
+        out["figures"] = "restated"
+    return out

@@ -9,13 +9,14 @@ from app.discharge import rules
 from app.discharge.config import FILE, load_discharge_settings
 from app.discharge.demo import discharge_plans
 from app.discharge.projection import DischargeSpells
+from app.discharge.restatement_marks import RestatementMarks
 from app.discharge.routes import router
 from app.engine.readmodels import ReadModel
 from app.workflows.contract import BuildContext, DemoContext, Workflow
 
 
 def _read_models(ctx: BuildContext) -> Sequence[ReadModel]:
-    return (DischargeSpells(ctx.codes),)
+    return (DischargeSpells(ctx.codes), RestatementMarks())
 
 
 def _demo(ctx: DemoContext) -> Sequence[Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, Index, String, UniqueConstraint, event
+from sqlalchemy import BigInteger, Date, Index, String, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, BigIntPK, JSONType
@@ -60,12 +60,15 @@ class MetricRestatement(Base):
 
 class RestatementMark(Base):
     """A finished day that an entry recorded later, with an earlier clinical time, may have
-    changed (that day and every day after it, up to yesterday)."""
+    changed (that day and every day after it, up to yesterday). A queue: each such entry adds
+    a row (an insert never waits for the job), and the restatement job deletes what it did."""
 
     __tablename__ = "metric_restatement_marks"
 
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    day: Mapped[date] = mapped_column(Date)
     marked_at: Mapped[datetime]
+    case_id: Mapped[int] = mapped_column(BigInteger)
 
 
 for _table in (MetricSnapshot, MetricRestatement):

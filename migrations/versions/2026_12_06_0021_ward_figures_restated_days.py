@@ -11,8 +11,8 @@ Create Date: 2026-12-06
   The unique key becomes (day, site, ward, organisation). The table stays append-only.
 - `metric_restatements`: a finished day's figures computed again after a backdated entry changed
   them, beside the stored originals, with the differences; append-only.
-- `metric_restatement_marks`: the days a backdated entry may have changed, waiting for the
-  restatement job.
+- `metric_restatement_marks`: a queue of the days a backdated entry may have changed (one row
+  per such entry, never blocking the transition that writes it), emptied by the restatement job.
 
 The downgrade drops the new tables and columns, and with them every ward-level snapshot.
 """
@@ -79,9 +79,16 @@ def upgrade() -> None:
     refuse_changes("metric_restatements")
     op.create_table(
         "metric_restatement_marks",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("marked_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("day", name=op.f("pk_metric_restatement_marks")),
+        sa.Column("case_id", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_metric_restatement_marks")),
     )
 
 
