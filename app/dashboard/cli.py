@@ -93,6 +93,7 @@ def check(
         str | None, typer.Option("--org", help="Also compare this organisation's figures")
     ] = None,
     site: Annotated[str | None, typer.Option("--site", help="One site; all if omitted")] = None,
+    ward: Annotated[str | None, typer.Option("--ward", help="One ward; all if omitted")] = None,
     model: ModelOption = None,
 ) -> None:
     """Compare every read model (or one) with the plain derivation from the events, and with
@@ -119,7 +120,7 @@ def check(
         ctx = context_for(settings, parts.engine.catalogue)
         with get_sessionmaker()() as session:
             found += check_live_figures(
-                session, site=site, organisation=organisation, now=now, ctx=ctx
+                session, site=site, ward=ward, organisation=organisation, now=now, ctx=ctx
             )
     for line in found:
         typer.echo(line)

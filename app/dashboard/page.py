@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from html import escape
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -62,6 +63,7 @@ def dashboard(
     db: SessionDep,
     engine: EngineDep,
     site: Annotated[str | None, Query(max_length=64)] = None,
+    ward: Annotated[str | None, Query(max_length=64)] = None,
     day: Annotated[date | None, Query(alias="date")] = None,
 ) -> Response:
     actor = user.actor
@@ -71,12 +73,19 @@ def dashboard(
     now = utcnow()
     today = london_date(now)
     day = min(day or today, today)
-    site = site or None
+    site, ward = site or None, ward or None
     ctx: MetricsContext = request.app.state.metrics_ctx
     live = request.app.state.live
     try:
         metrics = service.metrics_for(
-            db, day=day, site=site, organisation=actor.organisation, now=now, ctx=ctx, live=live
+            db,
+            day=day,
+            site=site,
+            ward=ward,
+            organisation=actor.organisation,
+            now=now,
+            ctx=ctx,
+            live=live,
         )
     except DomainError as exc:
         return _html(f"<p>{escape(exc.detail)}</p>", status_code=exc.status_code)
@@ -85,6 +94,7 @@ def dashboard(
             db,
             day=day - timedelta(days=n),
             site=site,
+            ward=ward,
             organisation=actor.organisation,
             now=now,
             ctx=ctx,
@@ -100,7 +110,7 @@ def dashboard(
             catalogue=engine.catalogue,
             codes=ctx.codes,
             config=ctx.discharge,
-            flt=discharge_service.RfdFilter(site=site),
+            flt=discharge_service.RfdFilter(site=site, ward=ward),
             sort="-days_since_drd",
             now=now,
             organisation=actor.organisation,
@@ -114,6 +124,11 @@ def dashboard(
         today=today.isoformat(),
         site=site,
         sites=service.sites(db, actor.organisation),
+        ward=ward,
+        wards=service.wards(db, actor.organisation),
+        # The same filters for the API links (site and ward names may hold "&").
+        query=urlencode({k: v for k, v in (("site", site), ("ward", ward)) if v}),
+        restatement=metrics.get("restatement"),
         snapshot_label=london_label(metrics["snapshot_at"]),
         final=metrics["final"],
         d=d,
@@ -229,7 +244,8 @@ def _panels(metrics: dict[str, Any], chc: dict[str, Any]) -> list[dict[str, Any]
                 "note": None,
             }
         )
-    occupancy = metrics.get("intermediate_care", {}).get("occupancy", [])
+    # A ward's figures have no intermediate care (no hospital ward): the panel is empty.
+    occupancy = (metrics.get("intermediate_care") or {}).get("occupancy", [])
     panels.append(
         {
             "id": "ic-occupancy",

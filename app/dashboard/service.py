@@ -287,6 +287,10 @@ def sites(session: Session, organisation: str, ward: str | None = None) -> list[
     return DashboardRepository(session).discharge_sites(organisation, ward)
 
 
+def wards(session: Session, organisation: str) -> list[str]:
+    return DashboardRepository(session).discharge_wards(organisation)
+
+
 def metrics_for(
     session: Session,
     *,

@@ -107,6 +107,17 @@ def test_page_loads_charts_render_and_filter_changes_numbers(
     page.wait_for_url(f"**site={other}**")
     assert _tiles(page)["tile-nctr-remaining"] == "1"
     assert page.locator("#chart-nctr-trend circle.point").last.get_attribute("data-value") == "1"
+    # One ward of that site: the patient on Ward 3 counts there and nowhere else.
+    page.focus("#ward")
+    page.select_option("#ward", "Ward 3")
+    page.focus("button[type=submit] >> nth=1")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**ward=Ward+3**")
+    assert _tiles(page)["tile-nctr-remaining"] == "1"
+    assert page.locator("#rfd-table tbody tr").count() == 1
+    api_link = page.locator("a", has_text="metrics JSON").get_attribute("href")
+    assert api_link is not None
+    assert "ward=Ward+3" in api_link
     assert errors == []
     page.close()
 

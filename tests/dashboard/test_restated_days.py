@@ -123,6 +123,14 @@ def test_a_late_entry_restates_the_finished_days_beside_their_originals(
         ).json()
         assert restated["figures"] == "restated"
         assert restated["discharge"] == restatement["restated"]
+    # The managers' page says the day was restated and links to the restated figures.
+    browser = TestClient(client.app)
+    browser.headers["Origin"] = "http://testserver"
+    r = browser.post("/sign-in/token", data={"token": user.token, "next": "/dashboard"})
+    assert r.status_code == 200, r.text
+    page = browser.get("/dashboard", params={"date": str(two), "site": site}).text
+    assert 'id="restated"' in page
+    assert "figures=restated" in page
     # The stored rows themselves never changed.
     with sessions() as session:
         rows = session.execute(select(MetricSnapshot).where(MetricSnapshot.site == site)).scalars()
