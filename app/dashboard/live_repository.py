@@ -89,7 +89,9 @@ class LiveRepository:
         esc = case((and_(inpatient, S.escalated), 1), else_=0).label("esc")
         stay = case((inpatient, S.admitted_day), else_=None).label("stay_from")
         drd = case((remaining, func.coalesce(S.drd_day, day.toordinal())), else_=None).label("drd")
-        keys = (S.hospital_system, S.site, is_in, is_rem, on, esc, stay, drd)
+        edd = case((and_(inpatient, S.edd_day.is_not(None)), 1), else_=0).label("edd")
+        passed = case((and_(inpatient, S.edd_day < day.toordinal()), 1), else_=0).label("passed")
+        keys = (S.hospital_system, S.site, is_in, is_rem, on, esc, stay, drd, edd, passed)
         stmt = select(*keys, func.count().label("n")).where(spells).group_by(*keys)
         today = day.toordinal()
         for row in self.session.execute(stmt):
@@ -99,6 +101,8 @@ class LiveRepository:
             counts = agg.sites.setdefault((row.hospital_system or "", row.site or ""), SiteCounts())
             counts.inpatients += row.n
             counts.escalated += row.esc * row.n
+            agg.with_edd += row.edd * row.n
+            agg.edd_passed += row.passed * row.n
             agg.stays[today - row.stay_from] += row.n
             if row.is_rem:
                 counts.nctr_remaining += row.n
@@ -119,6 +123,7 @@ class LiveRepository:
                 S.discharged_day,
                 S.drd_day,
                 S.discharge_pathway,
+                S.first_edd_day,
                 case((nctr, True), else_=False).label("nctr"),
             )
             .where(spells, S.discharged_at.is_not(None), S.discharged_at >= day_start)
@@ -139,6 +144,7 @@ class LiveRepository:
                     row.discharge_pathway,
                     row.hospital_system,
                     row.site,
+                    None if row.first_edd_day is None else row.discharged_day - row.first_edd_day,
                 )
             )
 

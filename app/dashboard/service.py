@@ -15,6 +15,7 @@ from app.dashboard.context import MetricsContext
 from app.dashboard.live_figures import DAILY, Freshness, LiveSource
 from app.dashboard.live_repository import LiveRepository
 from app.dashboard.repository import DashboardRepository
+from app.discharge.edd import EDD_EVENTS, edd_at, first_edd, settings_of
 from app.discharge.history import EVENTS_OF_INTEREST, derive_facts
 from app.discharge.metrics import Spell, assemble, discharge_metrics, snapshot_time
 from app.discharge.repository import DischargeRepository
@@ -155,7 +156,7 @@ def derived_spells(
         start, snapshot, site, organisation
     )
     events = DischargeRepository(session).events_by_case(
-        [c.id for c in cases], EVENTS_OF_INTEREST | EXTRACT_EVENTS | WARD_EVENTS
+        [c.id for c in cases], EVENTS_OF_INTEREST | EXTRACT_EVENTS | WARD_EVENTS | EDD_EVENTS
     )
     family = family_lookup(ctx.codes)
     out = []
@@ -171,6 +172,7 @@ def derived_spells(
         if ward is not None and on_ward != ward:
             continue
         facts = derive_facts([e for e in known if e.event in EVENTS_OF_INTEREST], family)
+        edds = settings_of(known)
         spell = Spell(
             case.id,
             case.site,
@@ -178,6 +180,8 @@ def derived_spells(
             datetime.fromisoformat(admitted),
             facts,
             on_ward,
+            edd_at(edds, snapshot),
+            first_edd(edds, snapshot),
         )
         out.append((case, spell, known))
     return out

@@ -59,7 +59,7 @@ LOS_THRESHOLDS = (7, 14, 21)
 # Delay reasons are reported nationally for NCTR patients with a length of stay of 7+ days.
 REASONS_MIN_STAY = 7
 # Bumped when a figure's definition changes; a stored day keeps the version it was made with.
-DEFINITIONS = 2
+DEFINITIONS = 3  # 3: adds `expected_discharge` (issue 17); the rest as in 2
 MICROSECONDS_PER_DAY = 86_400_000_000
 NOT_RECORDED = "not recorded"
 ONE_MICROSECOND = timedelta(microseconds=1)
@@ -73,6 +73,8 @@ class Spell:
     admitted_at: datetime
     facts: DischargeFacts  # derived from the events with clinical time up to the snapshot
     ward: str | None = None  # the ward at the snapshot (app.discharge.wards)
+    edd: date | None = None  # the expected discharge date in force at the snapshot
+    first_edd: date | None = None  # the first one set, up to the snapshot (app.discharge.edd)
 
 
 def snapshot_time(day: date, now: datetime) -> datetime:
@@ -104,6 +106,8 @@ class Discharged:
     pathway: str | None
     hospital_system: str | None
     site: str | None
+    # Date of discharge minus the first expected discharge date (None: no EDD was set).
+    from_first_edd: int | None = None
 
 
 @dataclass
@@ -129,6 +133,8 @@ class Aggregates:
     support: dict[str, tuple[int, int]] = field(default_factory=dict)  # area -> (periods, µs)
     stays: Counter[int] = field(default_factory=Counter)  # London days since admission -> n
     sites: dict[tuple[str, str], SiteCounts] = field(default_factory=dict)
+    with_edd: int = 0  # inpatients with an expected discharge date
+    edd_passed: int = 0  # inpatients whose expected discharge date is before the day
 
 
 def discharge_metrics(
@@ -157,6 +163,8 @@ def aggregate_spells(
             site.escalated += s.facts.escalated
             stay = (day - london_date(s.admitted_at)).days
             agg.stays[stay] += 1
+            agg.with_edd += s.edd is not None
+            agg.edd_passed += s.edd is not None and s.edd < day
             if nctr_at(s, snapshot):
                 site.nctr_remaining += 1
                 since_drd = (day - (s.facts.drd.discharge_ready_date or day)).days
@@ -187,6 +195,7 @@ def aggregate_spells(
                     s.facts.discharge_pathway,
                     s.hospital_system,
                     s.site,
+                    (london_date(discharged_at) - s.first_edd).days if s.first_edd else None,
                 )
             )
     agg.support = _support_areas(spells, day_start, snapshot)
@@ -234,7 +243,42 @@ def assemble(agg: Aggregates, labels: dict[str, str | None]) -> dict[str, Any]:
         "length_of_stay": _length_of_stay(agg.stays),
         "additional_bed_days": _additional_bed_days(agg.remaining_stays),
         "escalated": sum(s.escalated for s in agg.sites.values()),
+        "expected_discharge": _expected_discharge(agg),
         "by_site": _by_site(agg),
+    }
+
+
+# How far a discharge landed from the first expected discharge date, in days (a local measure).
+EDD_LANDING = (
+    ("earlier", None, -1),
+    ("on_the_day", 0, 0),
+    ("1", 1, 1),
+    ("2-3", 2, 3),
+    ("4-7", 4, 7),
+    ("8+", 8, None),
+)
+
+
+def _expected_discharge(agg: Aggregates) -> dict[str, Any]:
+    """Inpatients with an EDD and those past it; the day's discharges against the first EDD."""
+    inpatients = sum(c.inpatients for c in agg.sites.values())
+    landed = [d.from_first_edd for d in agg.discharges if d.from_first_edd is not None]
+    return {
+        "inpatients_with_edd": agg.with_edd,
+        "inpatients_with_edd_percent": _round(100 * agg.with_edd / inpatients)
+        if inpatients
+        else None,
+        "inpatients_past_edd": agg.edd_passed,
+        "discharges_from_first_edd": {
+            name: sum(
+                1 for n in landed if (low is None or n >= low) and (high is None or n <= high)
+            )
+            for name, low, high in EDD_LANDING
+        },
+        "discharges_without_edd": len(agg.discharges) - len(landed),
+        "discharges_average_days_from_first_edd": _round(sum(landed) / len(landed))
+        if landed
+        else None,
     }
 
 

@@ -7,7 +7,8 @@ with the case, the new event and what the change touched; the rows are rewritten
 its projection rows with it; one that commits cannot leave them stale.
 
 What is re-derived depends on the change, so a routine detail update costs nothing (one that
-names a ward, or a ward transfer, costs one conditional UPDATE of the row's ward):
+names a ward, or a ward transfer, costs one conditional UPDATE of the row's ward; one that sets
+an expected discharge date, two of its EDD columns):
 
 - a new criteria-to-reside or escalation entry: applied to the spell row as one step when the
   row can tell (one read, one UPDATE), else as below;
@@ -21,7 +22,7 @@ names a ward, or a ward transfer, costs one conditional UPDATE of the row's ward
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.codelists.loader import CodeSetRegistry
+from app.discharge.edd import EDD, EDD_EVENTS, settings_of
 from app.discharge.history import (
     CANCEL_DISCHARGE,
     CLEAR_ESCALATION,
@@ -159,7 +161,7 @@ def _apply_step(session: Session, case: Case, entry: tuple[str, datetime]) -> bo
 
 def _rows(case: Case, events: list[Any], family_of: FamilyOf) -> SpellRows:
     facts = derive_facts([e for e in events if e.event in EVENTS_OF_INTEREST], family_of)
-    return spell_rows(case, facts, latest_ward(events))
+    return spell_rows(case, facts, latest_ward(events), settings_of(events))
 
 
 def named_ward(event: CaseEvent) -> str | None:
@@ -182,13 +184,38 @@ def _apply_ward(session: Session, case_id: int, ward: str, at: datetime) -> None
     )
 
 
+def named_edd(event: CaseEvent) -> date | None:
+    """The expected discharge date an event sets, if it is one that can (app.discharge.edd)."""
+    raw = (event.data or {}).get(EDD) if event.event in EDD_EVENTS else None
+    return date.fromisoformat(raw) if isinstance(raw, str) and raw else None
+
+
+def _apply_edd(session: Session, case_id: int, edd: date, at: datetime) -> None:
+    """An EDD set at clinical time `at` is the one in force unless a later entry set one (the
+    new entry is the last recorded, so it wins a tie), and the first one if none was earlier."""
+    spell = DischargeSpell
+    session.execute(
+        update(spell)
+        .where(spell.case_id == case_id, spell.edd_at.is_(None) | (spell.edd_at <= at))
+        .values(edd_day=edd.toordinal(), edd_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(spell)
+        .where(spell.case_id == case_id, spell.first_edd_at.is_(None) | (spell.first_edd_at > at))
+        .values(first_edd_day=edd.toordinal(), first_edd_at=at)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def _events_of_interest(session: Session, case_ids: Sequence[int]) -> dict[int, list[Any]]:
-    """Each case's events that its facts or its ward derive from, in log order."""
+    """Each case's events that its facts, its ward or its expected discharge dates derive
+    from, in log order."""
     stmt = (
         select(*_EVENT_COLUMNS)
         .where(
             _events.c.case_id.in_(case_ids),
-            _events.c.event.in_(sorted(EVENTS_OF_INTEREST | WARD_EVENTS)),
+            _events.c.event.in_(sorted(EVENTS_OF_INTEREST | WARD_EVENTS | EDD_EVENTS)),
         )
         .order_by(_events.c.case_id, _events.c.seq)
     )
@@ -281,6 +308,8 @@ class DischargeSpells:
         level = level_of(change)
         if level < FACTS and (ward := named_ward(change.event)) is not None:
             _apply_ward(session, change.case.id, ward, change.event.occurred_at)
+        if level < FACTS and (edd := named_edd(change.event)) is not None:
+            _apply_edd(session, change.case.id, edd, change.event.occurred_at)
         if level == 0:
             return
         case_id = change.case.id

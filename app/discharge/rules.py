@@ -30,6 +30,20 @@ def pathway_change_has_reason(ctx: GuardContext) -> str | None:
     return None
 
 
+@RULES.guard(
+    "edd_change_has_reason", "Changing an expected discharge date already set needs a reason."
+)
+def edd_change_has_reason(ctx: GuardContext) -> str | None:
+    current = ctx.attributes.get("expected_discharge_date")
+    wanted = ctx.data.get("expected_discharge_date")
+    if current and wanted and wanted != current and not (ctx.reason or "").strip():
+        return (
+            f"The expected discharge date is already {current}; give a reason for changing it "
+            "(the patient's plan changed, a service date moved, ...)."
+        )
+    return None
+
+
 # -- delays ---------------------------------------------------------------------------------
 @RULES.guard("delay_not_already_open", "A delay reason cannot be opened twice at once.")
 def delay_not_already_open(ctx: GuardContext) -> str | None:

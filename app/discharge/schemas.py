@@ -79,6 +79,26 @@ class DrdCohortRead(BaseModel):
     explanation: str | None
 
 
+class EddSettingRead(BaseModel):
+    expected_discharge_date: date
+    at: datetime = Field(description="When it was set (clinical time)")
+    recorded_at: datetime
+    by: str
+    reason: str | None
+
+
+class EddRead(BaseModel):
+    """The expected discharge date: the plan, apart from the derived discharge-ready date."""
+
+    current: date | None = Field(description="The EDD in force (set by the latest entry)")
+    first: date | None = Field(description="The first EDD set for the spell")
+    missed: bool = Field(description="Still in hospital after the current EDD")
+    landed_days_from_first: int | None = Field(
+        description="Date of leaving hospital minus the first EDD (negative: earlier than planned)"
+    )
+    history: list[EddSettingRead]
+
+
 class DischargeFactsRead(BaseModel):
     case_id: int
     state: str
@@ -94,3 +114,4 @@ class DischargeFactsRead(BaseModel):
     pathway_history: list[PathwayChangeRead]
     left_hospital_at: datetime | None
     drd_cohort: DrdCohortRead
+    expected_discharge: EddRead

@@ -14,6 +14,7 @@ from app.codelists.loader import CodeSetNotFound, CodeSetRegistry
 from app.discharge.buckets import bucket_for
 from app.discharge.config import DischargeConfig
 from app.discharge.drd import OUTSIDE_COHORT, DrdResult, days_delayed, drd_cohort
+from app.discharge.edd import EDD_EVENTS, edd_read, settings_of
 from app.discharge.history import EVENTS_OF_INTEREST, DischargeFacts, derive_facts
 from app.discharge.primary_reason import DelayPeriod, choose_primary_reason
 from app.discharge.repository import WORKFLOW, DischargeRepository
@@ -178,8 +179,9 @@ def discharge_facts(
     if case is None or case.workflow_key != WORKFLOW:
         raise NotFound(f"discharge case {case_id} not found")
     labels = DelayLabels(codes)
-    events = DischargeRepository(session).events_by_case([case_id], EVENTS_OF_INTEREST)
-    facts = derive_facts(events.get(case_id, []), labels.family)
+    events = DischargeRepository(session).events_by_case([case_id], EVENTS_OF_INTEREST | EDD_EVENTS)
+    mine = events.get(case_id, [])
+    facts = derive_facts([e for e in mine if e.event in EVENTS_OF_INTEREST], labels.family)
     end = facts.left_hospital_at or now
     drd = facts.drd.discharge_ready_date
     return DischargeFactsRead(
@@ -200,6 +202,7 @@ def discharge_facts(
         pathway_history=[PathwayChangeRead(**p.__dict__) for p in facts.pathways],
         left_hospital_at=facts.left_hospital_at,
         drd_cohort=cohort_read(case.attributes.get("admitted_at"), facts),
+        expected_discharge=edd_read(settings_of(mine), facts.left_hospital_at, now),
     )
 
 

@@ -4,11 +4,13 @@ the session hooks are in `app.discharge.projection`."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.codelists.loader import CodeSetNotFound, CodeSetRegistry
+from app.discharge.edd import EddSetting
 from app.discharge.history import (
     CLEAR_ESCALATION,
     MEETS_AGAIN,
@@ -65,10 +67,14 @@ def case_columns(case: Case) -> dict[str, Any]:
 
 
 def spell_rows(
-    case: Case, facts: DischargeFacts, ward: tuple[str | None, datetime | None]
+    case: Case,
+    facts: DischargeFacts,
+    ward: tuple[str | None, datetime | None],
+    edds: Sequence[EddSetting] = (),
 ) -> SpellRows:
-    """The spell row and delay-period rows of a case, from its facts and its latest ward (the
-    ward named last in clinical time, and that time)."""
+    """The spell row and delay-period rows of a case, from its facts, its latest ward (the
+    ward named last in clinical time, and that time) and its expected discharge dates (in
+    clinical order)."""
     periods = facts.drd.nctr_periods
     last_start, last_end = periods[-1] if periods else (None, None)
     drd = facts.drd.discharge_ready_date
@@ -89,6 +95,10 @@ def spell_rows(
         "open_delays": sum(1 for p in facts.delays if p.ended_at is None),
         "ward": ward[0],
         "ward_at": ward[1],
+        "edd_day": edds[-1].expected.toordinal() if edds else None,
+        "edd_at": edds[-1].at if edds else None,
+        "first_edd_day": edds[0].expected.toordinal() if edds else None,
+        "first_edd_at": edds[0].at if edds else None,
     }
     rows = []
     for ordinal, period in enumerate(facts.delays):

@@ -61,6 +61,12 @@ class DischargeSpell(Base):
     # moves the row; a backdated transfer before it does not.
     ward: Mapped[str | None] = mapped_column(String(64))
     ward_at: Mapped[datetime | None]
+    # The expected discharge date in force (set last in clinical time) and the first one set,
+    # each with its clinical time (app.discharge.edd); days as ordinals.
+    edd_day: Mapped[int | None] = mapped_column(Integer)
+    edd_at: Mapped[datetime | None]
+    first_edd_day: Mapped[int | None] = mapped_column(Integer)
+    first_edd_at: Mapped[datetime | None]
 
 
 class DischargeDelayPeriod(Base):

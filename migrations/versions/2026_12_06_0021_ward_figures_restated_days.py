@@ -1,12 +1,13 @@
-"""Figures by ward, and finished days restated by late entries.
+"""Figures by ward and of expected discharge dates, and finished days restated by late entries.
 
 Revision ID: 0021
 Revises: 0018
 Create Date: 2026-12-06
 
 - `discharge_spells.ward`, `ward_at`: the ward named last in clinical time and that time
-  (`app.discharge.wards`), filled here from each discharge case's events, so today's figures can
-  be asked for one ward.
+  (`app.discharge.wards`), so today's figures can be asked for one ward; `edd_day`, `edd_at`,
+  `first_edd_day`, `first_edd_at`: the expected discharge date in force and the first one set
+  (`app.discharge.edd`). All filled here from each discharge case's events.
 - `metric_snapshots.ward`: stored figures of one ward, or `*` for every ward (all rows so far).
   The unique key becomes (day, site, ward, organisation). The table stays append-only.
 - `metric_restatements`: a finished day's figures computed again after a backdated entry changed
@@ -18,6 +19,7 @@ The downgrade drops the new tables and columns, and with them every ward-level s
 """
 
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,6 +34,8 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 WARD_EVENTS = ("open", "update_details", "ward_transfer")
+EDD_EVENTS = ("open", "accept", "update_details")
+EVENTS = tuple(sorted(set(WARD_EVENTS) | set(EDD_EVENTS)))
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
@@ -39,7 +43,11 @@ def upgrade() -> None:
     with op.batch_alter_table("discharge_spells") as batch:
         batch.add_column(sa.Column("ward", sa.String(length=64), nullable=True))
         batch.add_column(sa.Column("ward_at", sa.DateTime(timezone=True), nullable=True))
-    _fill_spell_wards()
+        batch.add_column(sa.Column("edd_day", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("edd_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("first_edd_day", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("first_edd_at", sa.DateTime(timezone=True), nullable=True))
+    _fill_spells()
 
     allow_changes("metric_snapshots")
     with op.batch_alter_table("metric_snapshots") as batch:
@@ -106,12 +114,13 @@ def downgrade() -> None:
         batch.drop_column("ward")
     refuse_changes("metric_snapshots")
     with op.batch_alter_table("discharge_spells") as batch:
-        batch.drop_column("ward_at")
-        batch.drop_column("ward")
+        for column in ("first_edd_at", "first_edd_day", "edd_at", "edd_day", "ward_at", "ward"):
+            batch.drop_column(column)
 
 
-def _fill_spell_wards() -> None:
-    """Each spell row's ward: the one named last in clinical time (ties: last recorded)."""
+def _fill_spells() -> None:
+    """Each spell row's ward (named last in clinical time; ties: last recorded) and expected
+    discharge dates (the one in force, set last; the first one set)."""
     bind = op.get_bind()
     events = sa.table(
         "case_events",
@@ -126,23 +135,40 @@ def _fill_spell_wards() -> None:
         sa.column("case_id", sa.BigInteger),
         sa.column("ward", sa.String),
         sa.column("ward_at", sa.DateTime(timezone=True)),
+        sa.column("edd_day", sa.Integer),
+        sa.column("edd_at", sa.DateTime(timezone=True)),
+        sa.column("first_edd_day", sa.Integer),
+        sa.column("first_edd_at", sa.DateTime(timezone=True)),
     )
-    latest: dict[int, tuple[Any, int, str]] = {}
+    wards: dict[int, tuple[Any, int, str]] = {}
+    edds: dict[int, list[tuple[Any, int, date]]] = {}
     rows = bind.execute(
-        sa.select(events.c.case_id, events.c.seq, events.c.occurred_at, events.c.data)
-        .where(events.c.event.in_(WARD_EVENTS))
+        sa.select(
+            events.c.case_id, events.c.seq, events.c.event, events.c.occurred_at, events.c.data
+        )
+        .where(events.c.event.in_(EVENTS))
         .where(events.c.case_id.in_(sa.select(spells.c.case_id)))
     )
-    for case_id, seq, occurred_at, data in rows:
-        ward = (data or {}).get("ward")
-        if not isinstance(ward, str) or not ward:
-            continue
-        key = (occurred_at, seq, ward)
-        if case_id not in latest or key[:2] > latest[case_id][:2]:
-            latest[case_id] = key
-    for case_id, (occurred_at, _, ward) in latest.items():
-        bind.execute(
-            spells.update()
-            .where(spells.c.case_id == case_id)
-            .values(ward=ward, ward_at=occurred_at)
-        )
+    for case_id, seq, event, occurred_at, data in rows:
+        ward = (data or {}).get("ward") if event in WARD_EVENTS else None
+        if isinstance(ward, str) and ward:
+            key = (occurred_at, seq, ward)
+            if case_id not in wards or key[:2] > wards[case_id][:2]:
+                wards[case_id] = key
+        edd = (data or {}).get("expected_discharge_date") if event in EDD_EVENTS else None
+        if isinstance(edd, str) and edd:
+            edds.setdefault(case_id, []).append((occurred_at, seq, date.fromisoformat(edd)))
+    for case_id in wards.keys() | edds.keys():
+        values: dict[str, Any] = {}
+        if case_id in wards:
+            at, _, ward = wards[case_id]
+            values.update(ward=ward, ward_at=at)
+        if case_id in edds:
+            ordered = sorted(edds[case_id], key=lambda e: (e[0], e[1]))
+            values.update(
+                edd_day=ordered[-1][2].toordinal(),
+                edd_at=ordered[-1][0],
+                first_edd_day=ordered[0][2].toordinal(),
+                first_edd_at=ordered[0][0],
+            )
+        bind.execute(spells.update().where(spells.c.case_id == case_id).values(**values))

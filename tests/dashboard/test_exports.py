@@ -44,7 +44,11 @@ def test_acute_daily_return(client: TestClient, make_user) -> None:
         nctr,
         "Number of patients discharged",
         remaining,
+        # HomeFirst's own, after the national columns: which figures each row gives.
+        "Figures",
+        "Restated at",
     ]
+    assert {(row["Figures"], row["Restated at"]) for row in rows} == {("as reported", "")}
     assert [
         (
             row["Date"],

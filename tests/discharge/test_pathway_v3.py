@@ -6,11 +6,11 @@ from __future__ import annotations
 from app.engine.catalogue import PathwayCatalogue
 
 
-def test_version_3_is_latest_and_version_2_stays_loaded(catalogue: PathwayCatalogue) -> None:
-    assert catalogue.versions("discharge")[-3:] == [1, 2, 3]
-    latest = catalogue.latest("discharge")
-    assert latest is not None
-    assert latest.spec.version == 3
+def test_version_3_and_version_2_stay_loaded(catalogue: PathwayCatalogue) -> None:
+    assert catalogue.versions("discharge")[-4:] == [1, 2, 3, 4]
+    v3 = catalogue.get("discharge", 3)
+    assert v3 is not None
+    assert "ctr_criteria_met" in v3.spec.fields
     v2 = catalogue.get("discharge", 2)
     assert v2 is not None
     assert "ctr_criteria_met" not in v2.spec.fields
