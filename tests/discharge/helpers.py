@@ -29,9 +29,13 @@ def today() -> date:
 
 
 def london(days_ago: int, hour: int = 12) -> str:
-    """ISO time `days_ago` whole days ago at `hour`:00 hospital-local time."""
+    """ISO time `days_ago` whole days ago at `hour`:00 hospital-local time; for today, no later
+    than a minute ago (before noon, noon has not come: the API refuses a future clinical time)."""
     day = today() - timedelta(days=days_ago)
     at = datetime.combine(day, time(hour), tzinfo=LONDON).astimezone(UTC)
+    if days_ago == 0:
+        start = datetime.combine(day, time(0), tzinfo=LONDON).astimezone(UTC)
+        at = max(min(at, datetime.now(UTC) - timedelta(minutes=1)), start)
     return at.isoformat().replace("+00:00", "Z")  # as the API writes it
 
 
