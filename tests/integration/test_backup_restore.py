@@ -100,7 +100,15 @@ def loaded(pg_databases: PostgresDatabases, request: pytest.FixtureRequest) -> L
     with TestClient(create_app(live)) as client:
         for path in ("/api/v1/dashboard/metrics", "/api/v1/rfd", "/api/v1/queues/chc"):
             assert client.get(path, headers=headers).status_code == 200, path
-        _open_and_fire(client, {**headers, "Idempotency-Key": uuid.uuid4().hex}, NHS[5])
+        case_id = _open_and_fire(client, {**headers, "Idempotency-Key": uuid.uuid4().hex}, NHS[5])
+        shared = client.post(
+            f"/api/v1/cases/{case_id}/shares",
+            headers=headers,
+            json={"organisation": "CARE-HUB", "reason": "the care transfer hub works it"},
+        )
+        assert shared.status_code == 201, shared.text
+        claimed = client.post("/api/v1/queues/chc/claim", headers=headers)
+        assert claimed.status_code == 200, claimed.text
     return Loaded(url, demo.token.token)
 
 
@@ -295,6 +303,9 @@ def _check_restored(loaded: Loaded, restored: str) -> None:
         "metric_snapshots",
         "idempotency_keys",
         "access_records",
+        "case_shares",
+        "case_share_changes",
+        "chc_claim_log",
         "alembic_version",
     ):
         assert table in filled, f"{table} was empty: the comparison proved nothing about it"
