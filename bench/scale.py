@@ -31,6 +31,7 @@ from app.composition import build_engine, load_codes
 from app.config import Settings
 from app.dashboard.context import context_for
 from app.db import make_engine, make_sessionmaker
+from app.discharge.service import _rfd_states
 from app.timeutil import utcnow
 from bench import load, scale_load
 from bench.run import OPEN_SHARE, ORG, RESULTS, WORKFLOWS, _closed_stamps, _compute_cost, _users
@@ -230,10 +231,23 @@ def _ward(dsn: str) -> tuple[str, str]:
     return str(row[0]), str(row[1])
 
 
+def _ward_rfd_count(dsn: str, site: str, ward: str, states: list[str]) -> int:
+    """How many patients the ward's RFD list should hold: every open discharge case of the
+    organisation in a Ready-for-Discharge state at that site and ward."""
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM cases WHERE workflow_key = 'discharge' AND organisation = %s "
+            "AND site = %s AND attributes->>'ward' = %s AND state = ANY(%s)",
+            (ORG, site, ward, states),
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def measure_point(a: ScaleArgs, ctx: dict[str, Any], server: Server) -> dict[str, Any]:
     dsn = load.db_dsn(a.pg_url, a.db_name)
     site, ward = _ward(dsn)
     out: dict[str, Any] = {"load_average": os.getloadavg()[0], "site": site, "ward": ward}
+    out["rfd_ward_patients"] = _ward_rfd_count(dsn, site, ward, ctx["rfd_states"])
     headers = {"Authorization": f"Bearer {ctx['users']['clinician_token']}"}
     out["raw_select_1"] = _select1(dsn, 200)
     with httpx.Client(base_url=server.base, headers=headers, timeout=600) as client:
@@ -301,6 +315,7 @@ def run_scale(a: ScaleArgs) -> dict[str, Any]:
         "nhs": nhs,
         "cfg": chc_config(settings.pathways_dir / "config"),
         "users": users,
+        "rfd_states": _rfd_states(engine.catalogue),
     }
     server = Server(url, 1, RESULTS / "server-scale.log")
     deadline = started + 60 * a.load_minutes
@@ -362,7 +377,11 @@ def report(out: dict[str, Any]) -> str:
             ("raw SELECT 1", p["raw_select_1"]),
             ("HTTP no-op (GET /api/v1/pathways)", p["http_noop"]),
             ("GET /api/v1/dashboard/metrics", p["metrics"]),
-            (f"GET /api/v1/rfd ward {p['ward']} ({p['rfd_ward']['rows']} rows)", p["rfd_ward"]),
+            (
+                f"GET /api/v1/rfd ward {p['ward']} ({p['rfd_ward']['rows']} rows of "
+                f"{p['rfd_ward_patients']})",
+                p["rfd_ward"],
+            ),
             ("transition update_details (HTTP)", p["transition"]["http"]),
             ("  same four statements, raw psycopg", p["transition"]["raw_same_statements"]),
         ]
