@@ -38,7 +38,7 @@ from app.demo import DEMO_ORG, load_demo
 from app.main import create_app
 from app.migrations_state import upgrade_to_head
 from app.models import Base
-from app.timeutil import utcnow
+from app.timeutil import london_date, utcnow
 from bench import load
 from bench.walker import make_templates
 from tests.conftest import REQUIRE_PG, PostgresDatabases
@@ -90,7 +90,7 @@ def loaded(pg_databases: PostgresDatabases, request: pytest.FixtureRequest) -> L
     ctx = context_for(settings, parts.engine.catalogue)
     with sessions() as session:
         for days_ago in (1, 2, 3):
-            store_day(session, ctx=ctx, day=(now - timedelta(days=days_ago)).date(), now=now)
+            store_day(session, ctx=ctx, day=london_date(now) - timedelta(days=days_ago), now=now)
     sa_engine.dispose()
     # Reads and writes over HTTP: live figures stored, reads audited, an idempotent transition.
     live = Settings(
