@@ -14,33 +14,28 @@ statements on a raw psycopg connection (bench/txn.py).
 from __future__ import annotations
 
 import json
-import os
-import random
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 
 from app.chc.config import chc_config
 from app.chc.worklist import worklist_states
 from app.composition import build_engine, load_codes
 from app.config import Settings
-from app.dashboard.context import context_for
 from app.db import make_engine, make_sessionmaker
 from app.discharge.service import _rfd_states
 from app.timeutil import utcnow
 from bench import load, scale_load
-from bench.run import OPEN_SHARE, ORG, RESULTS, WORKFLOWS, _closed_stamps, _compute_cost, _users
+from bench.run import OPEN_SHARE, ORG, RESULTS, WORKFLOWS, _closed_stamps, _users
 from bench.run import machine as machine_info
+from bench.scale_measure import measure_point
 from bench.server import Server
-from bench.stats import percentile, ratio
-from bench.txn import _raw_one
+from bench.stats import ratio
 from bench.walker import make_templates
-from bench.workload import CaseSlot, Op
 
 
 @dataclass(frozen=True)
@@ -56,14 +51,6 @@ class ScaleArgs:
     samples: int
     seed: int
     keep_db: bool
-
-
-def _summary(lats: list[float], **extra: Any) -> dict[str, Any]:
-    def ms(p: float) -> float | None:
-        v = percentile(lats, p)
-        return round(v * 1000, 2) if v is not None else None
-
-    return {"samples": len(lats), "p50_ms": ms(50), "p95_ms": ms(95), **extra}
 
 
 # -- loading --------------------------------------------------------------------------------------
@@ -132,151 +119,6 @@ def _sizes(conn: psycopg.Connection[Any]) -> dict[str, Any]:
     return {"database_gb": gb[0], "case_events_gb": gb[1], "cases_gb": gb[2]}
 
 
-# -- measuring -------------------------------------------------------------------------------------
-def _select1(dsn: str, samples: int) -> dict[str, Any]:
-    lats = []
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        for i in range(samples + 5):
-            t0 = time.perf_counter()
-            conn.execute("SELECT 1").fetchone()
-            if i >= 5:
-                lats.append(time.perf_counter() - t0)
-    return _summary(lats)
-
-
-def _get(client: httpx.Client, path: str, samples: int) -> dict[str, Any]:
-    t0 = time.perf_counter()
-    first = client.get(path)
-    first_ms = round(1000 * (time.perf_counter() - t0), 1)
-    first.raise_for_status()
-    lats = []
-    body: Any = None
-    for _ in range(samples):
-        t0 = time.perf_counter()
-        r = client.get(path)
-        lats.append(time.perf_counter() - t0)
-        r.raise_for_status()
-        body = r.json()
-    rows = body.get("count") if isinstance(body, dict) else None
-    return _summary(lats, first_ms=first_ms, rows=rows, response_bytes=len(r.content))
-
-
-def _spread_cases(dsn: str, n: int, seed: int) -> list[CaseSlot]:
-    """Open discharge cases spread over the whole table (not the lowest ids)."""
-    with psycopg.connect(dsn) as conn:
-        rows = conn.execute(
-            "SELECT id, workflow_key, state, version FROM cases TABLESAMPLE SYSTEM (1) "
-            "REPEATABLE (%s) WHERE is_open AND workflow_key = 'discharge' "
-            "AND organisation = %s LIMIT %s",
-            (seed, ORG, n),
-        ).fetchall()
-        if len(rows) < n:
-            rows = conn.execute(
-                "SELECT id, workflow_key, state, version FROM cases WHERE is_open AND "
-                "workflow_key = 'discharge' AND organisation = %s ORDER BY random() LIMIT %s",
-                (ORG, n),
-            ).fetchall()
-    return [CaseSlot(int(r[0]), r[1], r[2], int(r[3])) for r in rows]
-
-
-def _update(slot: CaseSlot, n: int, queue: str | None = None) -> Op:
-    data = {"ward": "WARD-SCALE", "responsible_person": f"bench scale {n}"}
-    return Op(slot.case_id, "update_details", data, slot.version, slot.state, queue, "discharge")
-
-
-def _transitions(
-    client: httpx.Client, dsn: str, actor: Any, samples: int, seed: int
-) -> dict[str, Any]:
-    slots = _spread_cases(dsn, 2 * samples + 5, seed)
-    random.Random(seed).shuffle(slots)
-    http_slots, raw_slots = slots[: samples + 5], slots[samples + 5 :]
-    lats, errors = [], 0
-    for i, s in enumerate(http_slots):
-        t0 = time.perf_counter()
-        r = client.post(
-            f"/api/v1/cases/{s.case_id}/events",
-            headers={"If-Match": f'"{s.version}"'},
-            json={"event": "update_details", "data": _update(s, i).data},
-        )
-        if r.status_code != 200:
-            errors += 1
-        elif i >= 5:
-            lats.append(time.perf_counter() - t0)
-    raw_lats = []
-    with psycopg.connect(dsn) as conn:
-        queues = dict(
-            conn.execute(
-                "SELECT id, queue FROM cases WHERE id = ANY(%s)", ([s.case_id for s in raw_slots],)
-            ).fetchall()
-        )
-        for i, s in enumerate(raw_slots):
-            op = _update(s, i, queues[s.case_id])
-            t0 = time.perf_counter()
-            _raw_one(conn, actor, s, op)
-            raw_lats.append(time.perf_counter() - t0)
-    return {"http": _summary(lats, errors=errors), "raw_same_statements": _summary(raw_lats)}
-
-
-def _ward(dsn: str) -> tuple[str, str]:
-    """The site and ward with the most patients on the RFD list."""
-    with psycopg.connect(dsn) as conn:
-        row = conn.execute(
-            "SELECT c.site, c.attributes->>'ward' AS ward FROM discharge_spells s "
-            "JOIN cases c ON c.id = s.case_id WHERE s.closed_at IS NULL AND s.left_at IS NULL "
-            "AND s.nctr_last_start IS NOT NULL AND s.nctr_last_end IS NULL "
-            "AND c.attributes ? 'ward' GROUP BY 1, 2 ORDER BY count(*) DESC LIMIT 1"
-        ).fetchone()
-    if row is None:
-        raise SystemExit("no patient on the RFD list: the templates walked none there")
-    return str(row[0]), str(row[1])
-
-
-def _ward_rfd_count(dsn: str, site: str, ward: str, states: list[str]) -> int:
-    """How many patients the ward's RFD list should hold: every open discharge case of the
-    organisation in a Ready-for-Discharge state at that site and ward."""
-    with psycopg.connect(dsn) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM cases WHERE workflow_key = 'discharge' AND organisation = %s "
-            "AND site = %s AND attributes->>'ward' = %s AND state = ANY(%s)",
-            (ORG, site, ward, states),
-        ).fetchone()
-    return int(row[0]) if row else 0
-
-
-def measure_point(a: ScaleArgs, ctx: dict[str, Any], server: Server) -> dict[str, Any]:
-    dsn = load.db_dsn(a.pg_url, a.db_name)
-    site, ward = _ward(dsn)
-    out: dict[str, Any] = {"load_average": os.getloadavg()[0], "site": site, "ward": ward}
-    out["rfd_ward_patients"] = _ward_rfd_count(dsn, site, ward, ctx["rfd_states"])
-    headers = {"Authorization": f"Bearer {ctx['users']['clinician_token']}"}
-    out["raw_select_1"] = _select1(dsn, 200)
-    with httpx.Client(base_url=server.base, headers=headers, timeout=600) as client:
-        out["http_noop"] = _get(client, "/api/v1/pathways", a.samples)
-        out["metrics"] = _get(client, "/api/v1/dashboard/metrics", a.samples)
-        out["rfd_ward"] = _get(client, f"/api/v1/rfd?site={site}&ward={ward}", a.samples)
-        out["transition"] = _transitions(client, dsn, ctx["users"]["clinician"], a.samples, a.seed)
-    settings = Settings(database_url=ctx["url"], clock_sweep_interval_seconds=0)
-    mctx = context_for(settings, build_engine(settings).catalogue)
-    sa_engine = make_engine(ctx["url"])
-    try:
-        with make_sessionmaker(sa_engine)() as session:
-            out["figures_compute_ms_best_of_3"] = _compute_cost(session, mctx, settings)
-    finally:
-        sa_engine.dispose()
-    base_http = out["http_noop"]["p50_ms"]
-    out["ratios_p50"] = {
-        "metrics / http no-op": ratio(out["metrics"]["p50_ms"], base_http),
-        "rfd ward / http no-op": ratio(out["rfd_ward"]["p50_ms"], base_http),
-        "transition / http no-op": ratio(out["transition"]["http"]["p50_ms"], base_http),
-        "transition / raw same statements": ratio(
-            out["transition"]["http"]["p50_ms"], out["transition"]["raw_same_statements"]["p50_ms"]
-        ),
-        "http no-op / raw SELECT 1": ratio(base_http, out["raw_select_1"]["p50_ms"]),
-    }
-    out["load_average_after"] = os.getloadavg()[0]
-    return out
-
-
 # -- the run ---------------------------------------------------------------------------------------
 def run_scale(a: ScaleArgs) -> dict[str, Any]:
     started = time.perf_counter()
@@ -327,7 +169,7 @@ def run_scale(a: ScaleArgs) -> dict[str, Any]:
             small = _stamp_stage(conn, a, ctx, a.small_open, a.small_events, 1, deadline)
         _say(f"small point loaded: {small}")
         server.start()
-        out["points"].append({"load": small, **measure_point(a, ctx, server)})
+        out["points"].append({"load": small, **measure_point(dsn, a.samples, a.seed, ctx, server)})
         _say(f"small point measured: {json.dumps(out['points'][-1]['ratios_p50'])}")
         server.stop()
         with psycopg.connect(dsn, autocommit=True) as conn:
@@ -337,7 +179,7 @@ def run_scale(a: ScaleArgs) -> dict[str, Any]:
             conn.execute("CHECKPOINT")
         _say(f"big point loaded: {big}")
         server.start()
-        out["points"].append({"load": big, **measure_point(a, ctx, server)})
+        out["points"].append({"load": big, **measure_point(dsn, a.samples, a.seed, ctx, server)})
     finally:
         server.stop()
         if not a.keep_db:

@@ -13,7 +13,6 @@ and `homefirst metrics check` must find the read models equal to their events.
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 import uuid
@@ -42,6 +41,7 @@ from app.timeutil import london_date, utcnow
 from bench import load
 from bench.walker import make_templates
 from tests.conftest import REQUIRE_PG, PostgresDatabases
+from tests.db_contents import contents, schema, tables
 from tests.discharge.helpers import NHS, london
 from tests.servers import NOTHING_IN_THE_BACKGROUND, process_env, run_python
 
@@ -170,59 +170,6 @@ def _open_and_fire(client: TestClient, headers: dict[str, str], nhs: str) -> int
     return case_id
 
 
-# -- what a database holds ----------------------------------------------------------------------
-def _tables(conn: psycopg.Connection[Any]) -> list[str]:
-    rows = conn.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
-        "AND table_type = 'BASE TABLE' ORDER BY table_name"
-    ).fetchall()
-    return [str(r[0]) for r in rows]
-
-
-def _contents(conn: psycopg.Connection[Any], table: str) -> list[str]:
-    """Every row as PostgreSQL's own text form of the whole row (every column, json
-    included), sorted: equal lists mean equal tables."""
-    rows = conn.execute(
-        f'SELECT r::text FROM public."{table}" AS r ORDER BY r::text COLLATE "C"'  # noqa: S608
-    ).fetchall()
-    return [str(r[0]) for r in rows]
-
-
-CASTS = re.compile(r"::[a-z ]+(\[\])?")
-NOT_SPELLING = re.compile(r"[()\s]")
-
-
-def _expression(definition: str) -> str:
-    """A deparsed definition without its casts and parentheses. PostgreSQL prints an expression
-    as it stores it after parsing, and parsing the printed form again may store it otherwise:
-    `state IN ('queued', 'running')` comes back from a restore as
-    `(state)::text = ANY ((ARRAY['queued'::varchar, ...])::text[])` where the migrated database
-    says `ANY (ARRAY[('queued'::varchar)::text, ...])`. The same test, spelt differently."""
-    return NOT_SPELLING.sub("", CASTS.sub("", definition))
-
-
-def _schema(conn: psycopg.Connection[Any]) -> dict[str, list[Any]]:
-    """Columns, indexes, constraints, triggers, functions and sequence positions."""
-    queries = {
-        "columns": "SELECT table_name, column_name, data_type, is_nullable, column_default "
-        "FROM information_schema.columns WHERE table_schema = 'public'",
-        "indexes": "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'",
-        "constraints": "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
-        "FROM pg_constraint WHERE connamespace = 'public'::regnamespace",
-        "triggers": "SELECT tgrelid::regclass::text, tgname, pg_get_triggerdef(oid) "
-        "FROM pg_trigger WHERE NOT tgisinternal",
-        "functions": "SELECT proname, pg_get_functiondef(oid) FROM pg_proc "
-        "WHERE pronamespace = 'public'::regnamespace",
-        "sequences": "SELECT sequencename, last_value FROM pg_sequences "
-        "WHERE schemaname = 'public'",
-    }
-    return {
-        k: sorted(tuple(_expression(v) if isinstance(v, str) else v for v in row) for row in rows)
-        for k, q in queries.items()
-        for rows in [conn.execute(q).fetchall()]
-    }
-
-
 def _max_ids(conn: psycopg.Connection[Any]) -> tuple[int, int]:
     row = conn.execute(
         "SELECT (SELECT max(id) FROM cases), (SELECT max(id) FROM case_events)"
@@ -241,42 +188,42 @@ def test_a_restored_dump_holds_every_row_and_carries_on(
     with psycopg.connect(_dsn(loaded.url)) as conn:
         major = int(conn.execute("SHOW server_version_num").fetchone()[0]) // 10_000  # type: ignore[index]
     dump = tmp_path / "homefirst.dump"
-    subprocess.run(  # noqa: S603 - the PostgreSQL client, our own arguments
-        [_binary("pg_dump", major), "--format=custom", f"--file={dump}", _dsn(loaded.url)],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    _client([_binary("pg_dump", major), "--format=custom", f"--file={dump}", _dsn(loaded.url)])
     restored = pg_databases.create()  # a new, empty database, as the guide says
     pg_databases.drop_when_finished(restored, request)
-    subprocess.run(  # noqa: S603
+    _client(
         [
             _binary("pg_restore", major),
             "--exit-on-error",
             "--no-owner",
             f"--dbname={_dsn(restored)}",
             str(dump),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
+        ]
     )
     _check_restored(loaded, restored)
 
 
+def _client(args: list[str]) -> None:
+    """Run a PostgreSQL client program; it must exit 0 (its messages are the failure's)."""
+    done = subprocess.run(  # noqa: S603 - the PostgreSQL client, our own arguments
+        args, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, f"{args[0]}: exit {done.returncode}\n{done.stderr}"
+
+
 def _check_restored(loaded: Loaded, restored: str) -> None:
     with psycopg.connect(_dsn(loaded.url)) as a, psycopg.connect(_dsn(restored)) as b:
-        tables = _tables(a)
+        names = tables(a)
         # Every table the application's models declare, and Alembic's own: nothing else.
-        assert set(tables) == {*Base.metadata.tables, "alembic_version"}
-        assert _tables(b) == tables
-        schema_a, schema_b = _schema(a), _schema(b)
+        assert set(names) == {*Base.metadata.tables, "alembic_version"}
+        assert tables(b) == names
+        schema_a, schema_b = schema(a), schema(b)
         for kind, objects in schema_a.items():
             assert schema_b[kind] == objects, (kind, set(objects) ^ set(schema_b[kind]))
         filled = []
-        for table in tables:
-            rows = _contents(a, table)
-            assert _contents(b, table) == rows, f"{table} differs after the restore"
+        for table in names:
+            rows = contents(a, table)
+            assert contents(b, table) == rows, f"{table} differs after the restore"
             if rows:
                 filled.append(table)
         counts = {
