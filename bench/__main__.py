@@ -1,5 +1,5 @@
 """`python -m bench run --quick | --full`, `python -m bench imports`, `python -m bench
-tracker` and `python -m bench adt` (see bench/README.md)."""
+tracker` and `python -m bench adt`, `python -m bench scale` (see bench/README.md)."""
 
 from __future__ import annotations
 
@@ -90,7 +90,24 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--profile-only", action="store_true", help="only the step timing")
     d.add_argument("--keep-db", action="store_true")
     d.add_argument("--no-save", action="store_true")
+    s = sub.add_parser("scale", help="1M open cases, 20M events: dashboard, RFD, transition")
+    s.add_argument("--pg-url", default=r.get_default("pg_url"))
+    s.add_argument("--db-name", default="homefirst_bench_1m")
+    s.add_argument("--open", type=int, default=1_000_000, help="open cases at the big point")
+    s.add_argument("--events", type=int, default=20_000_000, help="events at the big point")
+    s.add_argument("--small-open", type=int, default=10_000, help="open cases at the small point")
+    s.add_argument("--small-events", type=int, default=200_000, help="events at the small point")
+    s.add_argument("--chunk", type=int, default=100_000, help="cases stamped per statement")
+    s.add_argument(
+        "--load-minutes", type=float, default=25.0, help="stop loading after this (then measure)"
+    )
+    s.add_argument("--samples", type=int, default=100, help="requests per measured operation")
+    s.add_argument("--seed", type=int, default=20261204)
+    s.add_argument("--keep-db", action="store_true", help="leave the database behind")
+    s.add_argument("--no-save", action="store_true")
     args = parser.parse_args(argv)
+    if args.command == "scale":
+        return _scale(args)
     if args.command == "adt":
         return _adt(args)
     if args.command == "imports":
@@ -168,6 +185,35 @@ def _adt(args: argparse.Namespace) -> int:
             args.cprofile,
             args.keep_db,
             args.profile_only,
+        )
+    )
+    print()
+    print(report(out))
+    if not args.no_save:
+        print(f"\nJSON: {save(out)}")
+    return 0
+
+
+def _scale(args: argparse.Namespace) -> int:
+    from bench.scale import ScaleArgs, report, run_scale, save
+
+    host = args.pg_url.split("@")[-1].split("/")[0].split(":")[0]
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print("the bench only runs against a PostgreSQL on this machine", file=sys.stderr)
+        return 2
+    out = run_scale(
+        ScaleArgs(
+            args.pg_url,
+            args.db_name,
+            args.open,
+            args.events,
+            args.small_open,
+            args.small_events,
+            args.chunk,
+            args.load_minutes,
+            args.samples,
+            args.seed,
+            args.keep_db,
         )
     )
     print()

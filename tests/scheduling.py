@@ -39,6 +39,7 @@ LONG_RUNNING = {
     "tests/hardening/test_fuzz.py": 90,
     "tests/integration/test_read_models.py": 35,
     "tests/e2e/test_docs_offline.py": 32,
+    "tests/integration/test_backup_restore.py": 30,  # PostgreSQL only; measured alone, load 8
     "tests/e2e/test_revocation_fresh_process.py": 29,
     "tests/web/test_chc_browser.py": 26,
     "tests/hardening/test_access_log.py": 24,
