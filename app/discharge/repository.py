@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.cases.scope import visible_to
+from app.discharge.tracker_repository import attribute
 from app.models import Case, CaseEvent
 from app.models.spell import DischargeDelayPeriod, DischargeSpell
 
@@ -20,9 +21,17 @@ class DischargeRepository:
         self.session = session
 
     def cases_in_states(
-        self, states: Iterable[str], *, organisation: str, site: str | None = None, limit: int
+        self,
+        states: Iterable[str],
+        *,
+        organisation: str,
+        limit: int,
+        site: str | None = None,
+        attributes: Mapping[str, str | None] | None = None,
     ) -> list[Case]:
-        """Discharge cases in the states, that the organisation owns or shares."""
+        """Discharge cases in the states, that the organisation owns or shares, at the site and
+        with the attribute values given (filtered here, before the limit, so a ward's list is
+        whole however many cases the organisation has)."""
         stmt = (
             select(Case)
             .where(
@@ -35,6 +44,9 @@ class DischargeRepository:
         )
         if site is not None:
             stmt = stmt.where(Case.site == site)
+        for name, value in (attributes or {}).items():
+            if value is not None:
+                stmt = stmt.where(attribute(name) == value)
         return list(self.session.execute(stmt).scalars())
 
     def events_by_case(

@@ -49,6 +49,11 @@ class RfdRow(BaseModel):
 class RfdList(BaseModel):
     as_of: datetime
     count: int
+    complete: bool = Field(
+        True,
+        description="False when more cases matched the site, ward, system and pathway than the "
+        "list's limit (`rfd_list_limit` in pathways/config/discharge.yaml): narrow the filters",
+    )
     items: list[RfdRow]
 
 

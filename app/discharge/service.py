@@ -93,9 +93,20 @@ def rfd_list(
     projection is checked against)."""
     states = _rfd_states(catalogue)
     repo = DischargeRepository(session)
+    limit = config.rfd_list_limit
     cases = repo.cases_in_states(
-        states, organisation=organisation, site=flt.site, limit=config.rfd_list_limit
+        states,
+        organisation=organisation,
+        site=flt.site,
+        attributes={
+            "ward": flt.ward,
+            "hospital_system": flt.hospital_system,
+            "pathway": flt.pathway,
+        },
+        limit=limit + 1,  # one more than shown: whether the list was cut
     )
+    complete = len(cases) <= limit
+    cases = cases[:limit]
     labels = DelayLabels(codes)
     facts_of = _facts_source(repo, [c.id for c in cases], labels, source)
     today = london_date(now)
@@ -116,7 +127,7 @@ def rfd_list(
         )
         if _keep(row, flt):
             rows.append(row)
-    return RfdList(as_of=now, count=len(rows), items=_sorted(rows, sort))
+    return RfdList(as_of=now, count=len(rows), complete=complete, items=_sorted(rows, sort))
 
 
 def _facts_source(

@@ -196,3 +196,30 @@ def test_rfd_csv_text_cells_cannot_run_as_formulas(client: TestClient, make_user
     # The JSON list is unchanged: only the CSV guards the spreadsheet.
     listed = api.client.get("/api/v1/rfd", params={"site": site}, headers=api.headers).json()
     assert {i["ward"] for i in listed["items"]} == {FORMULAS["ward"], "-Ward 8 (ex-ICU)"}
+
+
+def test_the_filters_apply_before_the_limit(client: TestClient, make_user) -> None:  # noqa: ANN001
+    """With more patients ready than the list's limit, a ward's list is still whole (found by
+    the bench at a million open cases: the limit was applied first, the ward after), and a list
+    cut at the limit says so."""
+    api = Api(client, make_user(*TEAM).headers)
+    site = f"SITE-{uuid.uuid4().hex[:6].upper()}"
+    wards = ["Ward 1", "Ward 1", "Ward 1", "Ward 2", "Ward 2"]
+    ids = []
+    for nhs, ward in zip(NHS, wards, strict=False):
+        ids.append(int(open_case(api, nhs, site=site, admitted_days_ago=5, ward=ward)["id"]))
+        fire(api, ids[-1], "not_meeting_ctr", days_ago=1)
+    state = client.app.state
+    config = state.discharge_config
+    state.discharge_config = config.model_copy(update={"rfd_list_limit": 2})
+    try:
+        ward2 = client.get(
+            "/api/v1/rfd", params={"site": site, "ward": "Ward 2"}, headers=api.headers
+        )
+        every = client.get("/api/v1/rfd", params={"site": site}, headers=api.headers)
+    finally:
+        state.discharge_config = config
+    assert ward2.status_code == 200, ward2.text
+    assert sorted(r["case_id"] for r in ward2.json()["items"]) == ids[3:]
+    assert ward2.json()["complete"] is True
+    assert (every.json()["count"], every.json()["complete"]) == (2, False)
