@@ -258,10 +258,18 @@ def clocks_sweep(
 @db_cli.command("upgrade")
 def db_upgrade() -> None:
     """Apply migrations up to head."""
+    _upgrade(get_settings().database_url)
+    typer.echo("database at head")
+
+
+def _upgrade(database_url: str) -> None:
+    """`alembic upgrade head`; a missing alembic.ini (the wrong directory) is a message."""
     from app.migrations_state import upgrade_to_head
 
-    upgrade_to_head(get_settings().database_url)
-    typer.echo("database at head")
+    try:
+        upgrade_to_head(database_url)
+    except FileNotFoundError as exc:
+        raise _fail(str(exc)) from None
 
 
 @demo_cli.command("load")
@@ -320,15 +328,13 @@ def serve(
     """Start the HTTP service (migrations first; demo data with --demo)."""
     import uvicorn
 
-    from app.migrations_state import upgrade_to_head
-
     if not background:
         # Read by every worker process uvicorn starts (and by this one, read afresh).
         os.environ.update(dict.fromkeys(BACKGROUND_SETTINGS, "0"))
         get_settings.cache_clear()
 
     if migrate:
-        upgrade_to_head(get_settings().database_url)
+        _upgrade(get_settings().database_url)
     if demo:
         _print_demo(_load_demo())
     typer.echo(f"HomeFirst on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")

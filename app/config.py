@@ -3,16 +3,35 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.security.headers import DEFAULT_CSP
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Where alembic.ini, migrations/ and pathways/ are (README "Running it in containers").
+ROOT_VARIABLE = "HOMEFIRST_ROOT"
+
+
+def project_root() -> Path:
+    """`HOMEFIRST_ROOT` when it is set (the image sets it); otherwise the source checkout the
+    package was imported from, when it is one (an editable install, the tests); otherwise, for
+    an installed wheel, the current directory, as for `alembic` itself."""
+    configured = os.environ.get(ROOT_VARIABLE)
+    if configured:
+        return Path(configured).resolve()
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "alembic.ini").is_file():
+        return checkout
+    return Path.cwd()
+
+
+PROJECT_ROOT = project_root()
 DEFAULT_SQLITE_PATH = PROJECT_ROOT / "var" / "homefirst.db"
 
 
@@ -34,6 +53,12 @@ class Settings(BaseSettings):
     # (run `homefirst clocks sweep` from cron instead).
     clock_sweep_interval_seconds: int = 60
     sql_echo: bool = False
+    # What is between the service and PostgreSQL (README "PgBouncer"): `transaction` for a
+    # pooler in transaction mode (PgBouncer's `pool_mode = transaction`), which hands each
+    # transaction whichever server connection is free, so nothing may outlive a transaction on
+    # one: psycopg then prepares no statement on the server. `none`: a direct connection (or a
+    # pooler in session mode), where psycopg prepares a statement run five times.
+    database_pooler: Literal["none", "transaction"] = "none"
     # Today's dashboard figures are computed ahead (README "Managers' dashboard"): a reader gets
     # figures at most this many seconds old, and the service's refresher recomputes figures
     # someone has asked for once they are `live_figures_refresh_seconds` old. 0 computes them

@@ -28,19 +28,42 @@ READ_ONLY = "homefirst_read_only"
 PING_AFTER_IDLE_SECONDS = 10.0
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
+def make_engine(url: str, *, echo: bool = False, pooler: str | None = None) -> Engine:
     """`hide_parameters`: a statement's values (an NHS number, a token hash) stay out of the
-    text of its errors, which the log keeps, and out of the echoed SQL."""
+    text of its errors, which the log keeps, and out of the echoed SQL.
+
+    `pooler`: what is between this process and PostgreSQL (the `database_pooler` setting,
+    which is what `None` means, so that Alembic's and the command line's engines follow it
+    too)."""
     if url.startswith("sqlite"):
         return _sqlite_engine(url, echo=echo)
+    if pooler is None:
+        pooler = get_settings().database_pooler
     # The pool keeps as many connections as requests run at once (FastAPI's thread pool runs up
     # to 40 sync routes); overflow connections are closed on return, so a pool smaller than
     # the load opens a new PostgreSQL backend for every request beyond it.
     engine = create_engine(
-        url, echo=echo, hide_parameters=True, pool_size=POOL_SIZE, max_overflow=10
+        url,
+        echo=echo,
+        hide_parameters=True,
+        pool_size=POOL_SIZE,
+        max_overflow=10,
+        connect_args=pooler_connect_args(pooler),
     )
     _ping_idle_connections(engine)
     return engine
+
+
+def pooler_connect_args(pooler: str) -> dict[str, Any]:
+    """psycopg's arguments for the pooler in front of PostgreSQL. Behind a pooler in
+    transaction mode (PgBouncer before 1.21 knows nothing of prepared statements) a statement
+    psycopg prepared on one server connection is missing on the next transaction's, or
+    another client's of the same name is there: no statement is prepared (`prepare_threshold`
+    None). Everything else the service does already ends with its transaction (`SET LOCAL`,
+    `pg_advisory_xact_lock`; no LISTEN, no session-level lock or setting)."""
+    if pooler == "transaction":
+        return {"prepare_threshold": None}
+    return {}
 
 
 def _ping_idle_connections(engine: Engine) -> None:
@@ -121,7 +144,9 @@ def read_only_options(dialect_name: str) -> dict[str, Any]:
 @lru_cache
 def get_engine() -> Engine:
     settings = get_settings()
-    return make_engine(settings.database_url, echo=settings.sql_echo)
+    return make_engine(
+        settings.database_url, echo=settings.sql_echo, pooler=settings.database_pooler
+    )
 
 
 @lru_cache

@@ -81,7 +81,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application.state.sessions = (
         get_sessionmaker()
         if settings is get_settings()
-        else make_sessionmaker(make_engine(settings.database_url, echo=settings.sql_echo))
+        else make_sessionmaker(
+            make_engine(
+                settings.database_url,
+                echo=settings.sql_echo,
+                pooler=settings.database_pooler,
+            )
+        )
     )
     metrics = ServiceMetrics(application.state.sessions, application.state.sessions.kw["bind"])
     application.state.metrics = metrics

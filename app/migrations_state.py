@@ -11,7 +11,13 @@ from app.config import PROJECT_ROOT
 
 
 def alembic_config(database_url: str | None = None) -> Config:
-    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    ini = PROJECT_ROOT / "alembic.ini"
+    if not ini.is_file():
+        raise FileNotFoundError(
+            f"{ini} not found: run from the directory holding alembic.ini, migrations/ and "
+            "pathways/, or set HOMEFIRST_ROOT to it"
+        )
+    config = Config(str(ini))
     config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
     if database_url:
         config.attributes["database_url"] = database_url

@@ -82,7 +82,9 @@ def background_parts(settings: Settings) -> BackgroundParts:
     engine = build_engine(settings, codes, registered)
     writer = build_writer(settings, engine, codes, registered)
     ctx, live = dashboard_parts(settings, engine, codes)
-    sessions = make_sessionmaker(make_engine(settings.database_url))
+    sessions = make_sessionmaker(
+        make_engine(settings.database_url, pooler=settings.database_pooler)
+    )
     return BackgroundParts(settings, sessions, writer, ctx, live)
 
 

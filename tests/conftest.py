@@ -2,6 +2,8 @@
 
 PostgreSQL comes from TEST_POSTGRES_URL (default: the local server). When it cannot be reached
 its tests are skipped, unless HOMEFIRST_REQUIRE_POSTGRES=1 (as in CI), which makes that an error.
+With HOMEFIRST_TEST_PGBOUNCER=1 every PostgreSQL database a test is given is reached through a
+PgBouncer in transaction pooling mode that the session starts (tests/pgbouncer.py).
 Each backend gets a fresh database built by `alembic upgrade head`, never `create_all`: the
 session migrates one template database per backend, and every migrated database a test asks for
 (`migrated_database_url`, the shared `db_url`) is a copy of it (a file copy on SQLite, `CREATE
@@ -38,13 +40,14 @@ from app.cases.transition import CaseWriter
 from app.codelists.checks import code_checker
 from app.codelists.loader import CodeSetRegistry
 from app.composition import build_catalogue, build_writer, workflows
-from app.config import PROJECT_ROOT, Settings
+from app.config import PROJECT_ROOT, Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.engine.catalogue import PathwayCatalogue
 from app.engine.engine import Engine
 from app.main import create_app
 from app.migrations_state import upgrade_to_head
 from app.observability.logs import ContextFilter, JsonLines, Redact
+from tests.pgbouncer import THROUGH_PGBOUNCER, PgBouncer, pgbouncer_in_front
 from tests.servers import TEST_LOG_DIR
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -74,7 +77,10 @@ class PostgresDatabases:
     commit then costs a fraction of a millisecond instead of a disk flush (about 6 ms here).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, bouncer: PgBouncer | None = None) -> None:
+        # Databases are created, copied and dropped directly; tests reach them through
+        # `bouncer` when there is one.
+        self.bouncer = bouncer
         self.admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
         self.created: list[str] = []
         self._template: str | None = None
@@ -98,11 +104,17 @@ class PostgresDatabases:
         after that, as PostgreSQL requires of a template)."""
         if self._template is None:
             template = self.create(durable=False)
-            upgrade_to_head(template)
+            # Directly: a connection PgBouncer kept open to it would forbid every copy.
+            upgrade_to_head(self.direct_url(make_url(template).database or ""))
             self._template = make_url(template).database
         return self.create(template=self._template, durable=durable)
 
     def url(self, name: str) -> str:
+        """How tests reach database `name`: through the session's PgBouncer if it has one."""
+        direct = self.direct_url(name)
+        return self.bouncer.url_of(direct) if self.bouncer else direct
+
+    def direct_url(self, name: str) -> str:
         return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
 
     def drop_when_finished(self, url: str, request: pytest.FixtureRequest) -> None:
@@ -141,7 +153,7 @@ class PostgresDatabases:
 
 
 @pytest.fixture(scope="session")
-def pg_databases() -> Iterator[PostgresDatabases]:
+def pg_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresDatabases]:
     if not postgres_available():
         if REQUIRE_PG:
             pytest.fail(
@@ -149,9 +161,15 @@ def pg_databases() -> Iterator[PostgresDatabases]:
                 "cannot be reached"
             )
         pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
-    dbs = PostgresDatabases()
-    yield dbs
-    dbs.drop_all()
+    if not THROUGH_PGBOUNCER:
+        dbs = PostgresDatabases()
+        yield dbs
+        dbs.drop_all()
+        return
+    with pgbouncer_in_front(PG_URL, tmp_path_factory.mktemp("pgbouncer")) as bouncer:
+        dbs = PostgresDatabases(bouncer)
+        yield dbs
+        dbs.drop_all()
 
 
 @pytest.fixture(scope="session")
@@ -325,6 +343,10 @@ def pytest_configure(config: pytest.Config) -> None:
     """When the run keeps its logs for the audit (`HOMEFIRST_TEST_LOG_DIR`, tests/log_audit.py),
     this process's own log lines (the in-process application's) go there too, through the same
     JSON handler and filters the service uses."""
+    if THROUGH_PGBOUNCER:
+        # This process's settings and every process it starts: no prepared statements.
+        os.environ["DATABASE_POOLER"] = "transaction"
+        get_settings.cache_clear()
     kept = os.environ.get(TEST_LOG_DIR)
     if not kept:
         return

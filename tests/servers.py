@@ -15,8 +15,9 @@ concurrency inside the test process, where a test monkeypatches the app, use con
             assert "Traceback" not in server.log_text()
 
 `running_service` starts `uvicorn app.asgi:application` (or another `command`) with this
-interpreter, from the project root, in its own process group, on a free port of 127.0.0.1, with
-DATABASE_URL and `env` (settings as environment variables) over this process's environment.
+interpreter, from the project root (or `cwd`), in its own process group, on a free port of
+127.0.0.1, with DATABASE_URL and `env` (settings as environment variables) over this process's
+environment.
 It returns once the service is ready: `/readyz` answers 200 (the database answers and its schema
 is at head; pass `ready_path="/healthz"` for a database that is not migrated yet), and with
 `workers` > 1, every worker has logged that its application started. Everything the service
@@ -126,8 +127,10 @@ class ServiceProcess:
         workers: int = 1,
         ready_path: str = "/readyz",
         timeout: float = 90,  # generous: CI machines are shared
+        cwd: Path = PROJECT_ROOT,
     ) -> None:
         self.env = process_env(database_url, env)
+        self.cwd = cwd
         self.command = [*command, *(["--workers", str(workers)] if workers > 1 else [])]
         self.workers = workers
         self.ready_path = ready_path
@@ -177,7 +180,7 @@ class ServiceProcess:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
                 cmd,
-                cwd=PROJECT_ROOT,
+                cwd=self.cwd,
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -246,6 +249,7 @@ def running_service(
     log: Path | None = None,
     ready_path: str = "/readyz",
     timeout: float = 90,
+    cwd: Path = PROJECT_ROOT,
 ) -> Iterator[ServiceProcess]:
     """The service on `database_url`, started and ready inside the block, stopped after it.
 
@@ -255,6 +259,8 @@ def running_service(
     workers: uvicorn workers; with more than one, the wait includes each worker's start.
     log: where stdout and stderr go (appended to); a temporary file when not given.
     ready_path: the path that must answer 200 before the block starts.
+    cwd: the directory it runs in (the project root: where it finds alembic.ini, migrations/
+        and pathways/ when the app is not imported from a source checkout).
     """
     with tempfile.TemporaryDirectory(prefix="hf-service-") as scratch:
         service = ServiceProcess(
@@ -265,6 +271,7 @@ def running_service(
             workers=workers,
             ready_path=ready_path,
             timeout=timeout,
+            cwd=cwd,
         )
         try:
             service.start()

@@ -35,7 +35,9 @@ def listen(
     service = build_adt_service(settings, ctx.obj.writer())
     if not service.interfaces.interfaces:
         raise typer.Exit(_say("no interfaces in adt-interfaces.yaml: nothing may send", 1))
-    sessions = make_sessionmaker(make_engine(settings.database_url))
+    sessions = make_sessionmaker(
+        make_engine(settings.database_url, pooler=settings.database_pooler)
+    )
     with sessions() as session:  # create each interface's system user before the first message
         for interface in service.interfaces.interfaces:
             service.actor_for(session, interface)
@@ -54,7 +56,9 @@ def dead_letters(
 ) -> None:
     """Refused messages waiting for a person (every organisation), newest first."""
     settings = get_settings()
-    sessions = make_sessionmaker(make_engine(settings.database_url))
+    sessions = make_sessionmaker(
+        make_engine(settings.database_url, pooler=settings.database_pooler)
+    )
     with sessions() as session:
         rows = AdtRepository(session).dead_letters(organisation=None, before_id=None, limit=limit)
     for row in rows:
