@@ -1,9 +1,10 @@
 """CHC configuration kept as data in `pathways/config/` and checked with pydantic at load.
 
-Everything docs/domain.md §13 marks UNVERIFIED (Checklist and DST tables U7, RAG criteria L5,
-cohort windows and responsible organisation L4, panel anchor L5, review schedule U10, Fast Track
-target U11, acute-DST threshold U9, overdue age bands U8) lives in these files, each marked
-`status: provisional`, never in code.
+Every CHC rule that is local or was not verified (RAG criteria L5, cohort windows and responsible
+organisation L4, panel anchor L5, Fast Track target U11, acute-DST threshold U9, overdue age
+bands U8), and the published tables (Checklist and DST, U7 verified; review schedule, U10
+verified from a secondary source), live in these files, each marked `status: provisional`,
+never in code.
 """
 
 from __future__ import annotations

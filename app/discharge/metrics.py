@@ -32,7 +32,8 @@ end of D, or now when D is today):
   (PUBLISHED-RULES.md row 11). The national series is a weekly snapshot: the weekly export
   reads it from the week's last day.
 - Pathway shares: discharges on D by the pathway actually used, P3b counted with P0 (§3.3),
-  against the expected 50/45/4/1 (minimum, minimum, maximum, maximum; UNVERIFIED U6, data).
+  against the expected 50/45/4/1 (minimum, minimum, maximum, maximum; U6, verified, with the
+  Bolton 65+ caveat; data).
 """
 
 from __future__ import annotations
