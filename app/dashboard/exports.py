@@ -84,20 +84,12 @@ def acute_daily_rows(
     if last < first or (last - first).days >= MAX_DAYS:
         raise ValidationFailed(f"choose from 1 to {MAX_DAYS} days, with 'from' before 'to'")
     sites = [site] if site else service.sites(session, organisation, ward)
+    place = _place(ward, organisation, now, ctx, figures)
     rows: list[list[Any]] = []
     day = first
     while day <= last:
         for one in sites:
-            m = service.metrics_for(
-                session,
-                day=day,
-                site=one,
-                ward=ward,
-                organisation=organisation,
-                now=now,
-                ctx=ctx,
-                figures=figures,
-            )
+            m = service.metrics_for(session, day=day, site=one, **place)
             d = m["discharge"]
             system = d["by_site"][0]["hospital_system"] if d["by_site"] else None
             rows.append(
@@ -135,19 +127,11 @@ def acute_weekly_rows(
     today = london_date(now)
     sunday = first + timedelta(days=(WEEK_ENDS_ON - first.weekday()) % 7)
     sites = [site] if site else service.sites(session, organisation, ward)
+    place = _place(ward, organisation, now, ctx, figures)
     rows: list[list[Any]] = []
     while sunday <= last and sunday < today:
         for one in sites:
-            m = service.metrics_for(
-                session,
-                day=sunday,
-                site=one,
-                ward=ward,
-                organisation=organisation,
-                now=now,
-                ctx=ctx,
-                figures=figures,
-            )
+            m = service.metrics_for(session, day=sunday, site=one, **place)
             d = m["discharge"]
             system = d["by_site"][0]["hospital_system"] if d["by_site"] else None
             head = [sunday.isoformat(), organisation, system, one]
@@ -165,6 +149,13 @@ def acute_weekly_rows(
                 rows.append([*head, REASONS_GROUP, NO_REASON, missing, *tail])
         sunday += timedelta(days=7)
     return rows
+
+
+def _place(
+    ward: str | None, organisation: str, now: datetime, ctx: MetricsContext, figures: Figures
+) -> dict[str, Any]:
+    """What every day's figures of a return are asked for with, besides the day and site."""
+    return {"ward": ward, "organisation": organisation, "now": now, "ctx": ctx, "figures": figures}
 
 
 def which_figures(m: dict[str, Any]) -> list[Any]:

@@ -15,26 +15,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from app.discharge.schemas import EddRead, EddSettingRead
+from app.discharge.wards import EventLike
 from app.timeutil import london_date
 
 EDD = "expected_discharge_date"
 EDD_EVENTS = frozenset({"open", "accept", "update_details"})
 
 
-class EventLike(Protocol):
-    @property
-    def event(self) -> str: ...
-    @property
-    def seq(self) -> int: ...
-    @property
-    def occurred_at(self) -> datetime: ...
+class EddEvent(EventLike, Protocol):
+    """An event as the EDD history reads it: what a ward entry has, and who wrote it and why."""
+
     @property
     def recorded_at(self) -> datetime: ...
-    @property
-    def data(self) -> Any: ...
     @property
     def actor_username(self) -> str: ...
     @property
@@ -51,7 +46,7 @@ class EddSetting:
     reason: str | None
 
 
-def settings_of(events: Iterable[EventLike]) -> list[EddSetting]:
+def settings_of(events: Iterable[EddEvent]) -> list[EddSetting]:
     """Every entry that set an EDD, in clinical order (ties: recorded order)."""
     out = []
     for e in events:

@@ -18,6 +18,8 @@ WARD_EVENTS = frozenset({"open", "update_details", "ward_transfer"})
 
 
 class EventLike(Protocol):
+    """A case event as these derivations read it: an ORM row or a row of selected columns."""
+
     @property
     def event(self) -> str: ...
     @property

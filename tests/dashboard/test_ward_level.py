@@ -13,10 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.dashboard.ward_month import NHS, build, interface_headers
+from tests.dashboard.ward_month import NHS, Month, get, month_for
 
-ROLES = ("discharge_team", "ward_clinician", "huddle_chair", "manager")
-Month = tuple[str, dict[str, int], Any]
 NCTR = "Number of patients who no longer meet the criteria to reside"
 GONE = "Number of patients discharged"
 LEFT = "Number of patients remaining in hospital who no longer meet the criteria to reside"
@@ -24,22 +22,14 @@ LEFT = "Number of patients remaining in hospital who no longer meet the criteria
 
 @pytest.fixture(scope="module")
 def month(client: TestClient, make_user_module, sessions: sessionmaker[Session]) -> Month:  # noqa: ANN001
-    user = make_user_module(*ROLES)
-    site, ids = build(client, user.headers, interface_headers(sessions, user.org))
-    return site, ids, user
-
-
-def _get(client: TestClient, caller: Any, path: str, **params: Any) -> Any:
-    r = client.get(f"/api/v1{path}", params=params, headers=caller.headers)
-    assert r.status_code == 200, r.text
-    return r
+    return month_for(client, make_user_module, sessions)
 
 
 def _daily(client: TestClient, caller: Any, ward: str | None, first: str, last: str) -> Any:
     params: dict[str, Any] = {"from": first, "to": last}
     if ward:
         params["ward"] = ward
-    r = _get(client, caller, "/dashboard/exports/acute-discharge-daily.csv", **params)
+    r = get(client, caller, "/dashboard/exports/acute-discharge-daily.csv", **params)
     return {r["Date"]: (r[NCTR], r[GONE], r[LEFT]) for r in csv.DictReader(io.StringIO(r.text))}
 
 
@@ -72,20 +62,20 @@ def test_the_daily_return_of_each_ward_adds_up_to_the_whole(
 
 def test_the_day_and_the_series_of_a_ward(client: TestClient, month: Month) -> None:
     site, _, user = month
-    day = _get(client, user, "/dashboard/metrics", date="2026-11-27", ward="Ward 4").json()
+    day = get(client, user, "/dashboard/metrics", date="2026-11-27", ward="Ward 4").json()
     assert (day["ward"], day["site"]) == ("Ward 4", None)
     # P7 moved to Ward 4 at 15:00 on the 27th, not meeting the criteria since the 26th.
     assert day["discharge"]["nctr_remaining"] == 1
     assert [s["site"] for s in day["discharge"]["by_site"]] == [site]
     assert day["intermediate_care"] is None  # intermediate care has no hospital ward
-    again = _get(client, user, "/dashboard/metrics", date="2026-11-27", ward="Ward 4").json()
+    again = get(client, user, "/dashboard/metrics", date="2026-11-27", ward="Ward 4").json()
     assert again["stored_at"] == day["stored_at"]  # a finished day's ward figures are stored
     # The morning of the 27th, P7 was still on Ward 9.
-    morning = _get(
+    morning = get(
         client, user, "/dashboard/metrics", date="2026-11-27", at="08:00", ward="Ward 9"
     ).json()
     assert morning["discharge"]["nctr_remaining"] == 1
-    series = _get(
+    series = get(
         client,
         user,
         "/dashboard/series",
@@ -94,7 +84,7 @@ def test_the_day_and_the_series_of_a_ward(client: TestClient, month: Month) -> N
     ).json()
     assert series["ward"] == "Ward 4"
     assert [i["nctr_remaining"] for i in series["items"]] == [0, 0, 1, 1]
-    nine = _get(
+    nine = get(
         client,
         user,
         "/dashboard/series",
@@ -106,8 +96,8 @@ def test_the_day_and_the_series_of_a_ward(client: TestClient, month: Month) -> N
 
 def test_today_on_a_ward_from_the_live_figures(client: TestClient, month: Month) -> None:
     _, _, user = month
-    four = _get(client, user, "/dashboard/metrics", ward="Ward 4").json()["discharge"]
-    nine = _get(client, user, "/dashboard/metrics", ward="Ward 9").json()["discharge"]
+    four = get(client, user, "/dashboard/metrics", ward="Ward 4").json()["discharge"]
+    nine = get(client, user, "/dashboard/metrics", ward="Ward 9").json()["discharge"]
     # Still in hospital: P7 alone, on Ward 4 since the 27th.
     assert (four["nctr_remaining"], sum(s["inpatients"] for s in four["by_site"])) == (1, 1)
     assert (nine["nctr_remaining"], sum(s["inpatients"] for s in nine["by_site"])) == (0, 0)
@@ -115,14 +105,14 @@ def test_today_on_a_ward_from_the_live_figures(client: TestClient, month: Month)
 
 def test_the_extract_names_the_ward_at_its_time(client: TestClient, month: Month) -> None:
     _, ids, user = month
-    day = _get(client, user, "/dashboard/exports/spells.json", date="2026-11-26").json()
+    day = get(client, user, "/dashboard/exports/spells.json", date="2026-11-26").json()
     assert {r["case_id"]: r["ward"] for r in day["items"]} == {ids["P7"]: "Ward 9"}
-    four = _get(
+    four = get(
         client, user, "/dashboard/exports/spells.json", date="2026-11-27", ward="Ward 4"
     ).json()
     assert four["ward"] == "Ward 4"
     assert [(r["nhs_number"], r["ward"]) for r in four["items"]] == [(NHS["P7"], "Ward 4")]
-    nine = _get(
+    nine = get(
         client, user, "/dashboard/exports/spells.json", date="2026-11-27", ward="Ward 9"
     ).json()
     assert nine["items"] == []
@@ -133,8 +123,8 @@ def test_the_monthly_drd_return_of_a_ward(client: TestClient, month: Month) -> N
     discharged 20 Nov: 26 days); Ward 9 discharged P1 (4 days), P2 (0) and P5 (9) in the cohort,
     and P3 and P4 outside it."""
     _, _, user = month
-    four = _get(client, user, "/dashboard/exports/drd-monthly.json", month="2026-11", ward="Ward 4")
-    nine = _get(client, user, "/dashboard/exports/drd-monthly.json", month="2026-11", ward="Ward 9")
+    four = get(client, user, "/dashboard/exports/drd-monthly.json", month="2026-11", ward="Ward 4")
+    nine = get(client, user, "/dashboard/exports/drd-monthly.json", month="2026-11", ward="Ward 9")
     rows = {w: r.json()["row"] for w, r in (("4", four), ("9", nine))}
     assert four.json()["ward"] == "Ward 4"
     assert (
@@ -152,7 +142,7 @@ def test_the_monthly_drd_return_of_a_ward(client: TestClient, month: Month) -> N
         13,
     )
     assert nine.json()["local"]["discharges_all"] == 5
-    csv_row = _get(
+    csv_row = get(
         client, user, "/dashboard/exports/drd-monthly.csv", month="2026-11", ward="Ward 4"
     ).text.splitlines()[1]
     assert ",1,26," in csv_row

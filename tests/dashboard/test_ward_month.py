@@ -17,23 +17,12 @@ from app.config import PROJECT_ROOT, Settings
 from app.dashboard.drd_return import COLUMNS
 from app.main import create_app
 from app.timeutil import utcnow
-from tests.dashboard.ward_month import NHS, build, interface_headers
-
-ROLES = ("discharge_team", "ward_clinician", "huddle_chair", "manager")
-Month = tuple[str, dict[str, int], Any]
+from tests.dashboard.ward_month import NHS, ROLES, Month, get, month_for
 
 
 @pytest.fixture(scope="module")
 def month(client: TestClient, make_user_module, sessions: sessionmaker[Session]) -> Month:  # noqa: ANN001
-    user = make_user_module(*ROLES)
-    site, ids = build(client, user.headers, interface_headers(sessions, user.org))
-    return site, ids, user
-
-
-def _get(client: TestClient, caller: Any, path: str, **params: Any) -> Any:
-    r = client.get(f"/api/v1{path}", params=params, headers=caller.headers)
-    assert r.status_code == 200, r.text
-    return r
+    return month_for(client, make_user_module, sessions)
 
 
 def _csv(r: Any) -> list[dict[str, str]]:
@@ -46,7 +35,7 @@ def test_the_monthly_drd_return(client: TestClient, month: Month) -> None:
     completed for all inpatients with a stay of one night or longer"); a discharge without a
     DRD is outside it, not a 0-day delay (PUBLISHED-RULES.md rows 12 and 14)."""
     _, _, user = month
-    body = _get(client, user, "/dashboard/exports/drd-monthly.json", month="2026-11").json()
+    body = get(client, user, "/dashboard/exports/drd-monthly.json", month="2026-11").json()
     row = body["row"]
     assert list(row) == COLUMNS
     # November's discharges: P1 (4 days), P2 (0), P3 (same-day stay: outside), P4 (no DRD:
@@ -76,7 +65,7 @@ def test_the_monthly_drd_return(client: TestClient, month: Month) -> None:
     }
     assert body["final"] is True
     # The CSV is the same row.
-    (line,) = _csv(_get(client, user, "/dashboard/exports/drd-monthly.csv", month="2026-11"))
+    (line,) = _csv(get(client, user, "/dashboard/exports/drd-monthly.csv", month="2026-11"))
     assert list(line) == COLUMNS
     assert line["Total bed days lost to DD"] == "39"
     assert line["Average days from DRD to DoD (exc 0-day delays)"] == "13.0"
@@ -98,7 +87,7 @@ def test_the_month_is_checked(client: TestClient, month: Month) -> None:
     )
     assert (r.status_code, r.json()["code"]) == (422, "validation_failed")
     # A month with no discharges: no denominators, so no percentages or averages (empty).
-    row = _get(client, user, "/dashboard/exports/drd-monthly.json", month="2026-09").json()["row"]
+    row = get(client, user, "/dashboard/exports/drd-monthly.json", month="2026-09").json()["row"]
     assert row["Total # of patients discharged"] == 0
     assert row["DoD is same as DRD (%)"] is None
 
@@ -109,7 +98,7 @@ def test_the_daily_return(client: TestClient, month: Month) -> None:
     (PUBLISHED-RULES.md row 10)."""
     site, _, user = month
     rows = _csv(
-        _get(
+        get(
             client,
             user,
             "/dashboard/exports/acute-discharge-daily.csv",
@@ -132,7 +121,7 @@ def test_the_daily_return(client: TestClient, month: Month) -> None:
         # (the day's figures still count it among all discharges).
         "2026-11-13": ("1", "0", "1"),
     }
-    day = _get(client, user, "/dashboard/metrics", date="2026-11-13", site=site).json()
+    day = get(client, user, "/dashboard/metrics", date="2026-11-13", site=site).json()
     assert (day["discharge"]["discharged"], day["discharge"]["discharged_nctr"]) == (1, 0)
 
 
@@ -142,7 +131,7 @@ def test_the_weekly_snapshot(client: TestClient, month: Month) -> None:
     snapshot that sits with the delay reasons of LOS 7+ patients (rows 8 and 11)."""
     site, _, user = month
     rows = _csv(
-        _get(
+        get(
             client,
             user,
             "/dashboard/exports/acute-discharge-weekly.csv",
@@ -177,7 +166,7 @@ def test_the_patient_level_extract(client: TestClient, month: Month) -> None:
     """One row per spell in hospital at any time of the day, with the Commissioning Data Set
     item "Discharge Ready Date (Hospital Provider Spell)"."""
     site, ids, user = month
-    body = _get(client, user, "/dashboard/exports/spells.json", date="2026-11-13", site=site).json()
+    body = get(client, user, "/dashboard/exports/spells.json", date="2026-11-13", site=site).json()
     # In hospital on the 13th: P5 (left 11:00) and P6. P2 left on the 12th, P7 came on the 25th.
     by_case = {row["case_id"]: row for row in body["items"]}
     assert set(by_case) == {ids["P5"], ids["P6"]}
@@ -199,12 +188,12 @@ def test_the_patient_level_extract(client: TestClient, month: Month) -> None:
         ("capacity-p1-services", "2026-10-26T10:00:00Z", None, True)
     ]
     # The CSV has the same rows.
-    rows = _csv(_get(client, user, "/dashboard/exports/spells.csv", date="2026-11-13", site=site))
+    rows = _csv(get(client, user, "/dashboard/exports/spells.csv", date="2026-11-13", site=site))
     assert sorted((r["case_id"], r["nhs_number"], r["drd_cohort"]) for r in rows) == sorted(
         [(str(ids["P5"]), NHS["P5"], "7-13"), (str(ids["P6"]), NHS["P6"], "not discharged")]
     )
     # 20 Nov: P6's discharge (P1 pathway) and the delay it closed; P7 not yet admitted.
-    day = _get(client, user, "/dashboard/exports/spells.json", date="2026-11-20", site=site)
+    day = get(client, user, "/dashboard/exports/spells.json", date="2026-11-20", site=site)
     p6 = {r["case_id"]: r for r in day.json()["items"]}[ids["P6"]]
     assert (p6["exit"], p6["discharge_pathway"], p6["drd_cohort"]) == ("discharged", "P1", "21+")
     assert p6["delays"][0]["ended_at"] == "2026-11-20T12:00:00Z"
@@ -215,7 +204,7 @@ def test_each_case_names_its_drd_bucket(client: TestClient, month: Month) -> Non
     _, ids, user = month
 
     def cohort(name: str) -> dict[str, Any]:
-        return dict(_get(client, user, f"/cases/{ids[name]}/discharge").json()["drd_cohort"])
+        return dict(get(client, user, f"/cases/{ids[name]}/discharge").json()["drd_cohort"])
 
     assert cohort("P1") | {} == {
         "in_cohort": True,
@@ -244,10 +233,10 @@ def test_who_reads_the_extract(client: TestClient, make_user, month: Month) -> N
     site, ids, user = month
     params = {"date": "2026-11-13", "site": site}
     analyst = make_user("analyst", org=user.org)
-    body = _get(client, analyst, "/dashboard/exports/spells.json", **params).json()
+    body = get(client, analyst, "/dashboard/exports/spells.json", **params).json()
     assert {r["nhs_number"] for r in body["items"]} == {None}
     assert body["count"] == 2
-    rows = _csv(_get(client, analyst, "/dashboard/exports/spells.csv", **params))
+    rows = _csv(get(client, analyst, "/dashboard/exports/spells.csv", **params))
     assert {r["nhs_number"] for r in rows} == {""}
     for roles in (("ig_officer",), ("chc_assessor",), ("provider",)):
         other = make_user(*roles, org=user.org)
@@ -255,9 +244,9 @@ def test_who_reads_the_extract(client: TestClient, make_user, month: Month) -> N
         assert r.status_code == 403, roles
     # Another organisation sees none of these spells.
     stranger = make_user(*ROLES)
-    assert _get(client, stranger, "/dashboard/exports/spells.json", **params).json()["count"] == 0
+    assert get(client, stranger, "/dashboard/exports/spells.json", **params).json()["count"] == 0
     officer = make_user("ig_officer", org=user.org)
-    audit = _get(client, officer, "/audit", user=analyst.actor.username).json()["items"]
+    audit = get(client, officer, "/audit", user=analyst.actor.username).json()["items"]
     assert {(a["endpoint"], tuple(sorted(a["case_ids"]))) for a in audit} == {
         ("/api/v1/dashboard/exports/spells.json", tuple(sorted([ids["P5"], ids["P6"]]))),
         ("/api/v1/dashboard/exports/spells.csv", tuple(sorted([ids["P5"], ids["P6"]]))),

@@ -133,3 +133,20 @@ def build(
     fire("P8", "not_meeting_ctr", "2026-11-18T10:00:00Z")
     fire("P8", "died", "2026-11-19T03:00:00Z")
     return site, ids
+
+
+ROLES = ("discharge_team", "ward_clinician", "huddle_chair", "manager")
+Month = tuple[str, dict[str, int], Any]
+
+
+def month_for(client: TestClient, make_user_module: Any, sessions: sessionmaker[Session]) -> Month:
+    """The month built once for a module: (site, case ids by patient, the user who wrote it)."""
+    user = make_user_module(*ROLES)
+    site, ids = build(client, user.headers, interface_headers(sessions, user.org))
+    return site, ids, user
+
+
+def get(client: TestClient, caller: Any, path: str, **params: Any) -> Any:
+    r = client.get(f"/api/v1{path}", params=params, headers=caller.headers)
+    assert r.status_code == 200, r.text
+    return r
