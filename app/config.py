@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     # Seconds between clock sweeps run inside the service; 0 disables the in-process sweeper
     # (run `homefirst clocks sweep` from cron instead).
     clock_sweep_interval_seconds: int = 60
+    # The sweeper restates finished days that late entries changed (README "Restated days") at
+    # most this often, taking every entry marked since in one go; 0 leaves it to
+    # `homefirst metrics restate` (from cron).
+    restate_interval_seconds: float = Field(default=900, ge=0)
     sql_echo: bool = False
     # What is between the service and PostgreSQL (README "PgBouncer"): `transaction` for a
     # pooler in transaction mode (PgBouncer's `pool_mode = transaction`), which hands each

@@ -17,7 +17,7 @@ import os
 import socket
 import threading
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -131,6 +131,7 @@ class Background:
         parts, settings = self.parts, self.parts.settings
         snapshotted: date | None = None
         ticked: date | None = None
+        restated_at: datetime | None = None
         while True:  # a first run at once, then one each interval
             try:
                 now = utcnow()
@@ -165,10 +166,17 @@ class Background:
                         extra={"event": "snapshot", "day": snapshotted.isoformat(), "new": new},
                     )
                 # Finished days that entries recorded late have changed: restated beside the
-                # stored figures (app.dashboard.restatements).
-                with parts.sessions() as session:
-                    done = restate(session, ctx=parts.metrics_ctx, now=now)
-                if done.marks:
+                # stored figures (app.dashboard.restatements), every so often.
+                every = settings.restate_interval_seconds
+                if every <= 0 or (
+                    restated_at is not None and (now - restated_at).total_seconds() < every
+                ):
+                    done = None
+                else:
+                    with parts.sessions() as session:
+                        done = restate(session, ctx=parts.metrics_ctx, now=now)
+                    restated_at = now
+                if done is not None and done.marks:
                     log.info(
                         "finished days restated",
                         extra={

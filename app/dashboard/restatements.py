@@ -2,8 +2,8 @@
 recorded later with an earlier clinical time can change what the events say about that day.
 
 The transition that records such an entry marks the day (`app.discharge.restatement_marks`).
-`restate`, run by the background worker after each clock sweep and by `homefirst metrics
-restate`, claims the marks, computes the discharge figures of every stored day from the earliest
+`restate`, run by the background worker's sweeper every `restate_interval_seconds` and by
+`homefirst metrics restate`, claims the marks, computes the discharge figures of every stored day from the earliest
 marked day to yesterday again from the events (of the organisations that own or share a marked
 case: no other figures can have changed), and where they differ from the figures in force
 (the originals, or the latest restatement) stores a restatement: the new figures and their
@@ -20,12 +20,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from app.dashboard.context import MetricsContext
 from app.dashboard.restatement_repository import RestatementRepository
-from app.dashboard.service import differences, plain_discharge
+from app.dashboard.service import Place, differences, places_discharge
 from app.dashboard.snapshots import yesterday
 from app.db import UnitOfWork
 from app.discharge.metrics import DEFINITIONS
@@ -61,19 +62,38 @@ def restate(session: Session, *, ctx: MetricsContext, now: datetime) -> Restated
                 first_by_org[organisation] = min(first_by_org.get(organisation, day), day)
         checked = restated = 0
         for organisation, first in sorted(first_by_org.items()):
+            by_day: dict[date, list[MetricSnapshot]] = {}
             for original in repo.snapshots_between(first, last, organisation):
-                checked += 1
-                restated += _restate_one(session, repo, original, ctx, now)
+                by_day.setdefault(original.day, []).append(original)
+            for day, originals in sorted(by_day.items()):
+                # One derivation of the organisation's day, sliced for each stored place.
+                fresh = places_discharge(
+                    session,
+                    day=day,
+                    organisation=organisation,
+                    places=[_place(o) for o in originals],
+                    now=now,
+                    ctx=ctx,
+                )
+                for original in originals:
+                    checked += 1
+                    restated += _restate_one(repo, original, fresh[_place(original)], now)
         repo.delete_marks([m.id for m in marks])
     first_day = min(first_by_org.values(), default=None)
     return Restated(len(marks), checked, restated, first_day)
 
 
+def _place(original: MetricSnapshot) -> Place:
+    return Place(
+        None if original.site == ALL_SITES else original.site,
+        None if original.ward == ALL_WARDS else original.ward,
+    )
+
+
 def _restate_one(
-    session: Session,
     repo: RestatementRepository,
     original: MetricSnapshot,
-    ctx: MetricsContext,
+    computed: dict[str, Any],
     now: datetime,
 ) -> bool:
     reported = original.payload.get("discharge") or {}
@@ -81,16 +101,7 @@ def _restate_one(
         return False
     latest = repo.latest(original)
     in_force = latest.payload["discharge"] if latest else reported
-    fresh = plain_discharge(
-        session,
-        day=original.day,
-        site=None if original.site == ALL_SITES else original.site,
-        ward=None if original.ward == ALL_WARDS else original.ward,
-        organisation=original.organisation,
-        now=now,
-        ctx=ctx,
-    )
-    fresh = json.loads(json.dumps(fresh))  # as stored: lists, not tuples
+    fresh = json.loads(json.dumps(computed))  # as stored: lists, not tuples
     if not differences(in_force, fresh, "discharge"):
         return False
     repo.add(

@@ -7,12 +7,18 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.codelists.loader import CodeSetRegistry
+from app.config import Settings
+from app.dashboard.context import metrics_context
+from app.dashboard.service import Place, places_discharge, plain_discharge
+from app.timeutil import utcnow
 from tests.dashboard.ward_month import NHS, Month, get, month_for
 
 NCTR = "Number of patients who no longer meet the criteria to reside"
@@ -153,3 +159,31 @@ def test_a_ward_that_is_too_long_is_refused(client: TestClient, month: Month) ->
     r = client.get("/api/v1/dashboard/metrics", params={"ward": "W" * 65}, headers=user.headers)
     assert r.status_code == 422
     assert r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_one_derivation_sliced_by_place_equals_each_place_derived_alone(
+    month: Month, sessions: sessionmaker[Session], settings: Settings, codes: CodeSetRegistry
+) -> None:
+    """The restatement job derives an organisation's day once and slices it by site and ward;
+    each slice must be exactly the figures of that place derived on its own."""
+    site, _, user = month
+    ctx = metrics_context(settings, codes)
+    now = utcnow()
+    places = [Place(None, None), Place(site, None), Place(None, "Ward 4"), Place(site, "Ward 9")]
+    for day in (date(2026, 11, 9), date(2026, 11, 10), date(2026, 11, 27)):
+        with sessions() as session:
+            sliced = places_discharge(
+                session, day=day, organisation=user.org, places=places, now=now, ctx=ctx
+            )
+            for place in places:
+                alone = plain_discharge(
+                    session,
+                    day=day,
+                    site=place.site,
+                    ward=place.ward,
+                    organisation=user.org,
+                    now=now,
+                    ctx=ctx,
+                )
+                assert sliced[place] == alone, (day, place)
+        assert sliced[Place(None, "Ward 4")] != sliced[Place(site, "Ward 9")]
