@@ -29,5 +29,6 @@ TITLES: dict[str, str] = {
 
 
 def case_link(case_id: int) -> str:
-    """The link a case notification carries (the case, for whoever may open it)."""
-    return f"/api/v1/cases/{case_id}"
+    """The link a case notification carries: the case's page (`app.web.case_page`), which
+    shows it to whoever signs in and may see it, and nobody else."""
+    return f"/tracker/cases/{case_id}"

@@ -14,8 +14,6 @@ from sqlalchemy.orm import Session
 from app.models import Notification, NotificationDelivery, NotificationSubscription, User
 
 PENDING, SENT, DEAD = "pending", "sent", "dead"
-# Rows per INSERT of deliveries (SQLite binds at most 32,766 values in one statement).
-_CHUNK = 500
 
 
 class NotificationRepository:
@@ -92,12 +90,13 @@ class NotificationRepository:
         insert = (
             pg_insert if self.session.get_bind().dialect.name == "postgresql" else sqlite_insert
         )
-        for start in range(0, len(rows), _CHUNK):
-            stmt = insert(NotificationDelivery).values(list(rows[start : start + _CHUNK]))
+        if rows:
+            # An executemany: SQLAlchemy sends it as a few multi-row INSERTs (insertmanyvalues).
             self.session.execute(
-                stmt.on_conflict_do_nothing(
+                insert(NotificationDelivery).on_conflict_do_nothing(
                     index_elements=["notification_id", "recipient", "channel"]
-                )
+                ),
+                list(rows),
             )
 
     # -- sending -----------------------------------------------------------------------------

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import random
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from app.models import NotificationDelivery
-from app.notifications.delivery import RetryPolicy, send_due
+from app.notifications.delivery import RetryPolicy, SendReport, send_due
 from app.notifications.email import SmtpSender
 from app.notifications.fanout import fan_out
 from app.notifications.webhook import WebhookSender, signature
@@ -18,10 +19,16 @@ from tests.discharge.helpers import NHS
 from tests.notifications.conftest import Receiver, SmtpServer, World
 from tests.notifications.helpers import REASON, TEAM, deliveries_to, escalated_case, subscribe
 
+if TYPE_CHECKING:
+    from tests.conftest import TestUser
+
 RETRY = RetryPolicy(max_attempts=3, base_seconds=60, max_seconds=600, lease=timedelta(minutes=2))
 
 
-def _send(world: World, smtp: SmtpServer | None = None, *, now=None, retry=RETRY):  # type: ignore[no-untyped-def]
+def _send(
+    world: World, smtp: SmtpServer | None = None, *, now: datetime | None = None
+) -> SendReport:
+    """One run of the job's two steps at `now`: fan out, then send what is due."""
     settings = world.settings.model_copy(
         update={
             "smtp_host": smtp.host if smtp else None,
@@ -34,17 +41,16 @@ def _send(world: World, smtp: SmtpServer | None = None, *, now=None, retry=RETRY
     return send_due(
         world.sessions,
         {"email": SmtpSender(settings), "webhook": WebhookSender(timeout=5)},
-        retry=retry,
+        retry=RETRY,
         public_base_url=settings.public_base_url,
         now=now,
         rng=random.Random(7),
     )
 
 
-def _org_webhook(
-    world: World, admin_roles: tuple[str, ...], receiver: Receiver, org: str | None = None
-):  # type: ignore[no-untyped-def]
-    admin = world.user("admin", *admin_roles, org=org)
+def _org_webhook(world: World, receiver: Receiver) -> tuple[TestUser, dict[str, Any]]:
+    """An administrator who may escalate, and their organisation's webhook to `receiver`."""
+    admin = world.user("admin", *TEAM)
     created = subscribe(
         world,
         admin,
@@ -68,7 +74,7 @@ def test_email_carries_the_kind_and_a_link_never_patient_data(
     text = message.as_string()
     assert message["Subject"] == f"HomeFirst: A case was escalated (case {case_id})"
     assert message["X-HomeFirst-Kind"] == "case_escalated"
-    assert f"https://homefirst.test/api/v1/cases/{case_id}" in text
+    assert f"https://homefirst.test/tracker/cases/{case_id}" in text
     # Neither the NHS number nor the escalation's free text (HomeFirst stores no names).
     assert NHS[6] not in text
     assert "Acacia" not in text
@@ -82,7 +88,7 @@ def test_email_carries_the_kind_and_a_link_never_patient_data(
 def test_a_webhook_that_fails_twice_gets_the_event_once_with_a_valid_signature(
     world: World, receiver: Receiver
 ) -> None:
-    admin, created = _org_webhook(world, TEAM, receiver)
+    admin, created = _org_webhook(world, receiver)
     secret = created["secret"]
     assert secret
     assert len(secret) >= 32
@@ -123,7 +129,7 @@ def test_a_delivery_out_of_attempts_is_a_dead_letter_an_admin_can_retry(
     world: World, receiver: Receiver
 ) -> None:
     receiver.failures = 10
-    admin, _ = _org_webhook(world, TEAM, receiver)
+    admin, _ = _org_webhook(world, receiver)
     escalated_case(world, admin, NHS[8])
     t0 = utcnow()
     _send(world, now=t0)
@@ -171,16 +177,18 @@ def test_a_delivery_out_of_attempts_is_a_dead_letter_an_admin_can_retry(
 
 def test_the_worker_runs_the_job_in_the_background(world: World, receiver: Receiver) -> None:
     receiver.failures = 0
-    admin, _ = _org_webhook(world, TEAM, receiver)
+    admin, _ = _org_webhook(world, receiver)
     escalated_case(world, admin, NHS[9])
     app_parts: BackgroundParts = world.client.app.state.background  # type: ignore[attr-defined]
-    settings = world.settings.model_copy(update={"notification_poll_seconds": 0.2})
+    settings = world.settings.model_copy(
+        update={"notification_poll_seconds": 0.2, "chc_import_poll_seconds": 0}
+    )
     background = Background(
         BackgroundParts(
             settings, world.sessions, app_parts.writer, app_parts.metrics_ctx, app_parts.live
         )
     )
-    assert background.jobs() == ["chc-imports", "notifications"]
+    assert background.jobs() == ["notifications"]
     background.start()
     try:
         deadline = time.monotonic() + 20

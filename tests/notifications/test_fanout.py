@@ -90,7 +90,7 @@ def test_targets_narrow_the_audience(world: World) -> None:
             session,
             kind="action_assigned",
             case_id=case_id,
-            link=f"/api/v1/cases/{case_id}",
+            link=f"/tracker/cases/{case_id}",
             summary="Book transport",
             now=utcnow(),
             people=[chosen.actor.user_id],

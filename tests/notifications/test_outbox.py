@@ -33,7 +33,7 @@ def test_an_escalation_writes_one_notification_without_patient_data(world: World
     case_id = escalated_case(world, owner, NHS[0])
     [row] = notifications_of(world.sessions, case_id)
     assert (row.kind, row.case_id, row.fanned_out_at) == ("case_escalated", case_id, None)
-    assert row.link == f"/api/v1/cases/{case_id}"
+    assert row.link == f"/tracker/cases/{case_id}"
     assert NHS[0] not in row.summary + row.link
     assert REASON not in row.summary
 
