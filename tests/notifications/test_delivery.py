@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+import httpx
+
+from app.config import PROJECT_ROOT
 from app.models import NotificationDelivery
 from app.notifications.delivery import RetryPolicy, SendReport, send_due
 from app.notifications.email import SmtpSender
@@ -46,6 +50,16 @@ def _send(
         now=now,
         rng=random.Random(7),
     )
+
+
+def _readme_recipe() -> Callable[..., bool]:
+    """The README's webhook verification recipe, as written there."""
+    text = (PROJECT_ROOT / "README.md").read_text()
+    start = text.index("```python\nimport hashlib, hmac, time")
+    code = text[start + len("```python\n") : text.index("```", start + 10)]
+    scope: dict[str, Any] = {}
+    exec(code, scope)  # noqa: S102 - the project's own README
+    return cast("Callable[..., bool]", scope["verify"])
 
 
 def _org_webhook(world: World, receiver: Receiver) -> tuple[TestUser, dict[str, Any]]:
@@ -104,6 +118,10 @@ def test_a_webhook_that_fails_twice_gets_the_event_once_with_a_valid_signature(
     [(headers, body)] = receiver.succeeded
     expected = signature(secret, headers["x-homefirst-timestamp"], body)
     assert headers["x-homefirst-signature"] == f"sha256={expected}"
+    verify = _readme_recipe()  # what the README tells receivers to run
+    assert verify(secret, httpx.Headers(headers), body)
+    assert not verify(secret, httpx.Headers(headers), body.replace(b"case_", b"cases"))
+    assert not verify("another-secret", httpx.Headers(headers), body)
     assert abs(int(headers["x-homefirst-timestamp"]) - time.time()) < 120
     ids = {h["x-homefirst-delivery"] for h, _, _ in receiver.requests}
     assert len(ids) == 1  # the same delivery id on every attempt: the receiver can dedupe
