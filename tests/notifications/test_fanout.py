@@ -3,9 +3,9 @@ however often the job runs; nobody hears of a case their organisation may not se
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
-from app.models import Notification
+from app.models import Notification, NotificationDelivery
 from app.notifications.fanout import fan_out
 from app.notifications.outbox import notify
 from app.timeutil import utcnow
@@ -99,3 +99,26 @@ def test_targets_narrow_the_audience(world: World) -> None:
     _fan_out(world)
     assert [d.channel for d in deliveries_to(world.sessions, chosen.actor.user_id)] == ["in_app"]
     assert deliveries_to(world.sessions, other.actor.user_id) == []
+
+
+def test_a_team_hears_only_if_its_role_may_read_the_case(world: World) -> None:
+    admin = world.user("admin", *TEAM)
+    for role in ("broker", "analyst"):  # analysts read figures, never a case
+        subscribe(
+            world,
+            admin,
+            kind="case_escalated",
+            channel="webhook",
+            scope="team",
+            role=role,
+            address="https://hub.example.test/hook",
+        )
+    case_id = escalated_case(world, admin, NHS[6])
+    _fan_out(world)
+    with world.sessions() as session:
+        recipients = session.scalars(
+            select(NotificationDelivery.recipient)
+            .join(Notification, Notification.id == NotificationDelivery.notification_id)
+            .where(Notification.case_id == case_id)
+        ).all()
+    assert recipients == [f"team:{admin.org}:broker"]
