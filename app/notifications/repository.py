@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, exists, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from app.models import Notification, NotificationDelivery, NotificationSubscription, User
+from app.cases.scope import visible_to
+from app.models import Case, Notification, NotificationDelivery, NotificationSubscription, User
 
 PENDING, SENT, DEAD = "pending", "sent", "dead"
 
@@ -154,13 +155,18 @@ class NotificationRepository:
 
     # -- reading -----------------------------------------------------------------------------
     def inbox(
-        self, user_id: int, *, before: int | None, limit: int
+        self, user_id: int, organisation: str, *, before: int | None, limit: int
     ) -> list[Row[tuple[NotificationDelivery, Notification]]]:
+        """The person's in-app notifications, newest first: of a case only while their
+        organisation may still see it (a share withdrawn since takes it out of the inbox)."""
+        visible = exists().where(Case.id == Notification.case_id, visible_to(organisation))
         stmt = (
             select(NotificationDelivery, Notification)
             .join(Notification, Notification.id == NotificationDelivery.notification_id)
             .where(
-                NotificationDelivery.user_id == user_id, NotificationDelivery.channel == "in_app"
+                NotificationDelivery.user_id == user_id,
+                NotificationDelivery.channel == "in_app",
+                or_(Notification.case_id.is_(None), visible),
             )
             .order_by(NotificationDelivery.notification_id.desc())
             .limit(limit)

@@ -157,7 +157,10 @@ def unsubscribe(session: Session, *, actor: Actor, subscription_id: int) -> None
 
 def inbox(session: Session, *, actor: Actor, cursor: str | None, limit: int) -> Inbox:
     rows = NotificationRepository(session).inbox(
-        actor.user_id, before=decode_cursor(cursor) if cursor else None, limit=limit + 1
+        actor.user_id,
+        actor.organisation,
+        before=decode_cursor(cursor) if cursor else None,
+        limit=limit + 1,
     )
     page = rows[:limit]
     return Inbox(

@@ -48,6 +48,13 @@ def test_another_organisation_hears_of_a_case_only_once_it_is_shared(world: Worl
     assert told.status == "sent"
     assert told.organisation == outsider.org
     assert len(deliveries_to(world.sessions, colleague.actor.user_id)) == 2
+    inbox = world.client.get("/api/v1/notifications", headers=outsider.headers).json()
+    assert [i["case_id"] for i in inbox["items"]] == [case_id]
+
+    r = world.client.delete(f"/api/v1/cases/{case_id}/shares/{outsider.org}", headers=owner.headers)
+    assert r.status_code == 204, r.text
+    inbox = world.client.get("/api/v1/notifications", headers=outsider.headers).json()
+    assert inbox["items"] == []  # no longer theirs to see
 
 
 def test_a_role_without_the_case_read_hears_nothing(world: World) -> None:
