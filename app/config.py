@@ -77,6 +77,29 @@ class Settings(BaseSettings):
     chc_import_poll_seconds: float = Field(default=5, ge=0)
     chc_import_batch_rows: int = Field(default=500, ge=1, le=10_000)
     chc_import_lease_seconds: int = Field(default=120, ge=5)
+    # -- Notifications (README "Notifications") ---------------------------------------------
+    # Seconds between runs of the delivery job (fan-out from the outbox, then email and
+    # webhooks); 0 (the default) leaves notifications in the outbox until a process with a
+    # period runs it (for example `NOTIFICATION_POLL_SECONDS=5 homefirst worker`).
+    notification_poll_seconds: float = Field(default=0, ge=0)
+    # A failed email or webhook is tried again after base * 2^(attempt-1) seconds (at most
+    # `notification_retry_max_seconds`), less up to half at random so retries spread out; after
+    # `notification_max_attempts` it is a dead letter (GET /notifications/dead-letters).
+    notification_max_attempts: int = Field(default=8, ge=1, le=50)
+    notification_retry_base_seconds: float = Field(default=30, ge=0)
+    notification_retry_max_seconds: float = Field(default=3600, ge=0)
+    # How long one webhook request may take, and how long a sender holds a claimed delivery.
+    notification_webhook_timeout_seconds: float = Field(default=10, gt=0)
+    notification_lease_seconds: int = Field(default=120, ge=5)
+    # Links in emails and webhooks start with this (the service's address as people reach it).
+    public_base_url: str = "http://localhost:8000"
+    # Email (standard library smtplib): no host, no email (deliveries wait, then dead-letter).
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_from: str = "homefirst@localhost"
+    smtp_starttls: bool = True
+    smtp_user: str | None = None
+    smtp_password: str | None = None
 
     # -- Security and limits (README "Security and limits") ----------------------------------
     # Largest request body, in bytes; larger is a 413. The CHC backlog upload gets its own cap

@@ -31,6 +31,7 @@ from app.discharge.config import load_discharge_config
 from app.fhir.install import install_fhir
 from app.health import router as health_router
 from app.links.routes import router as links_router
+from app.notifications.routes import router as notifications_router
 from app.observability.metrics import ServiceMetrics
 from app.observability.metrics import router as metrics_router
 from app.observability.requests import RequestLog
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dashboard_router,
         auth_router,
         adt_router,
+        notifications_router,
         *registered.routers(),
     ):
         api.include_router(router)

@@ -1,6 +1,6 @@
-"""The background work: the clock sweeper (with the daily read-model tick, snapshots and
-restatements of finished days), the
-live-figures refresher and the CHC import runner.
+"""The background work: the clock sweeper (with the daily read-model tick, the snapshots and
+the restatements of finished days), the live-figures refresher, the CHC import runner and the
+notifications job.
 
 They run as threads of whichever process starts them: the web service's own (`homefirst serve`,
 the embedded default), or `homefirst worker`, so that `serve --no-background` can run behind a
@@ -36,6 +36,7 @@ from app.dashboard.snapshots import yesterday
 from app.db import UnitOfWork, make_engine, make_sessionmaker
 from app.engine.engine import Engine
 from app.engine.readmodels import tick_read_models
+from app.notifications.job import NotificationJob
 from app.observability.metrics import ServiceMetrics
 from app.observability.repository import HeartbeatRepository
 from app.timeutil import london_date, utcnow
@@ -105,6 +106,8 @@ class Background:
             jobs.append("live-figures")
         if settings.chc_import_poll_seconds > 0:
             jobs.append("chc-imports")
+        if settings.notification_poll_seconds > 0:
+            jobs.append("notifications")
         return jobs
 
     def start(self) -> None:
@@ -112,6 +115,7 @@ class Background:
             "clock-sweeper": self._sweep_loop,
             "live-figures": self._live_loop,
             "chc-imports": self._import_loop,
+            "notifications": self._notify_loop,
         }
         for name in self.jobs():
             thread = threading.Thread(target=targets[name], daemon=True, name=name)
@@ -235,6 +239,20 @@ class Background:
         run_import_loop(
             runner, wake=parts.import_wake, poll_seconds=settings.chc_import_poll_seconds
         )
+
+    def _notify_loop(self) -> None:
+        """Fans the notifications outbox out and sends email and webhooks (README
+        "Notifications")."""
+        parts, settings = self.parts, self.parts.settings
+        job = NotificationJob.of(settings, parts.sessions)
+        while True:  # a first run at once, then one each period
+            try:
+                job.run(utcnow())
+                self._beat("notifications", settings.notification_poll_seconds)
+            except Exception:  # keep going after a transient database error
+                log.exception("notifications job failed")
+            if self._stop.wait(settings.notification_poll_seconds):
+                return
 
     def _beat(self, job: str, period_seconds: float) -> None:
         """A finished run of `job`, for readiness: /readyz fails once it is three periods old."""

@@ -1,5 +1,6 @@
 """`python -m bench run --quick | --full`, `python -m bench imports`, `python -m bench
-tracker` and `python -m bench adt`, `python -m bench scale` (see bench/README.md)."""
+tracker`, `python -m bench adt`, `python -m bench scale` and `python -m bench notify` (see
+bench/README.md)."""
 
 from __future__ import annotations
 
@@ -105,9 +106,19 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--seed", type=int, default=20261204)
     s.add_argument("--keep-db", action="store_true", help="leave the database behind")
     s.add_argument("--no-save", action="store_true")
+    n = sub.add_parser("notify", help="notification fan-out to 1,000 subscribers; the transition")
+    n.add_argument("--pg-url", default=r.get_default("pg_url"))
+    n.add_argument("--db-name", default="hf_bench_notify")
+    n.add_argument("--subscribers", type=int, default=1_000)
+    n.add_argument("--transitions", type=int, default=200, help="timed per phase (3 phases)")
+    n.add_argument("--events", type=int, default=20, help="single events fanned out, timed")
+    n.add_argument("--keep-db", action="store_true")
+    n.add_argument("--no-save", action="store_true")
     args = parser.parse_args(argv)
     if args.command == "scale":
         return _scale(args)
+    if args.command == "notify":
+        return _notify(args)
     if args.command == "adt":
         return _adt(args)
     if args.command == "imports":
@@ -158,6 +169,30 @@ def _imports(args: argparse.Namespace) -> int:
             args.seed,
             args.keep_db,
             args.no_save,
+        )
+    )
+    print()
+    print(report(out))
+    if not args.no_save:
+        print(f"\nJSON: {save(out)}")
+    return 0
+
+
+def _notify(args: argparse.Namespace) -> int:
+    from bench.notify import NotifyArgs, report, run_notify, save
+
+    host = args.pg_url.split("@")[-1].split("/")[0].split(":")[0]
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print("the bench only runs against a PostgreSQL on this machine", file=sys.stderr)
+        return 2
+    out = run_notify(
+        NotifyArgs(
+            args.pg_url,
+            args.db_name,
+            args.subscribers,
+            args.transitions,
+            args.events,
+            args.keep_db,
         )
     )
     print()

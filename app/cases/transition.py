@@ -30,6 +30,8 @@ from app.engine.readmodels import CaseSnapshot, Change, ReadModelRegistry, opene
 from app.errors import NotFound, StaleCase
 from app.links.repository import LinkRepository
 from app.models import Case, CaseEvent, CaseLink
+from app.notifications.kinds import case_link
+from app.notifications.outbox import notify
 
 log = logging.getLogger("homefirst.transition")
 
@@ -278,3 +280,13 @@ class CaseEffectPorts:
         )
         self.opened.append(target.id)
         return target.id
+
+    def notify(self, case_id: int, *, kind: str, summary: str) -> None:
+        notify(
+            self.session,
+            kind=kind,
+            case_id=case_id,
+            link=case_link(case_id),
+            summary=summary,
+            now=self.now,
+        )

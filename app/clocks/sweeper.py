@@ -12,6 +12,8 @@ from app.clocks.repository import ClockRepository
 from app.clocks.service import schedule, threshold_instant
 from app.db import UnitOfWork
 from app.models import Clock, ClockEvent
+from app.notifications.kinds import case_link
+from app.notifications.outbox import notify
 
 
 @dataclass
@@ -80,4 +82,13 @@ def _record(
             )
     except IntegrityError:
         return False
+    # Subscribers hear of it from the outbox, written with the evidence (README "Notifications").
+    notify(
+        session,
+        kind=f"clock_{kind}",
+        case_id=clock.case_id,
+        link=case_link(clock.case_id),
+        summary=f"Clock {clock.name}: {kind} at {at:%Y-%m-%d %H:%M} UTC",
+        now=now,
+    )
     return True

@@ -3,11 +3,11 @@ recorded later with an earlier clinical time can change what the events say abou
 
 The transition that records such an entry marks the day (`app.discharge.restatement_marks`).
 `restate`, run by the background worker's sweeper every `restate_interval_seconds` and by
-`homefirst metrics restate`, claims the marks, computes the discharge figures of every stored day from the earliest
-marked day to yesterday again from the events (of the organisations that own or share a marked
-case: no other figures can have changed), and where they differ from the figures in force
-(the originals, or the latest restatement) stores a restatement: the new figures and their
-differences from the originals. The originals stay; readers choose which they get
+`homefirst metrics restate`, claims the marks, computes the discharge figures of every stored
+day from the earliest marked day to yesterday again from the events (of the organisations that
+own or share a marked case: no other figures can have changed), and where they differ from the
+figures in force (the originals, or the latest restatement) stores a restatement: the new
+figures and their differences from the originals. The originals stay; readers choose which they get
 (`figures=as_reported|restated`) and are told when a day has been restated.
 
 Only the discharge figures are restated (the national returns' source); a day stored under

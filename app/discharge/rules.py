@@ -126,9 +126,10 @@ def is_escalated(ctx: GuardContext) -> str | None:
     return None if ctx.attributes.get("escalated") else "The patient is not escalated."
 
 
-@RULES.effect("escalation_raised", "Sets the escalation flag.")
+@RULES.effect("escalation_raised", "Sets the escalation flag and notifies subscribers.")
 def escalation_raised(ctx: EffectContext) -> None:
     ctx.ports.set_attributes(ctx.case_id, {"escalated": True})
+    ctx.ports.notify(ctx.case_id, kind="case_escalated", summary="Escalated to the huddle")
 
 
 @RULES.effect("escalation_cleared", "Clears the escalation flag.")

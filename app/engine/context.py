@@ -71,6 +71,11 @@ class EffectPorts(Protocol):
         `reuse_open`, return an open case already linked that way instead of opening another."""
         ...
 
+    def notify(self, case_id: int, *, kind: str, summary: str) -> None:
+        """Tell the case's subscribers (README "Notifications"): an outbox row written with the
+        change; no patient data in `summary`."""
+        ...
+
 
 @dataclass(frozen=True)
 class EffectContext:

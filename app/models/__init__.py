@@ -24,6 +24,7 @@ from app.models.ic import IcPlacement, IcService, IcServiceChange
 from app.models.idempotency import IdempotencyRecord
 from app.models.link import CaseLink
 from app.models.live import LiveFigures
+from app.models.notification import Notification, NotificationDelivery, NotificationSubscription
 from app.models.oidc import OidcSignInAttempt
 from app.models.share import CaseShare, CaseShareChange
 from app.models.snapshot import MetricRestatement, MetricSnapshot, RestatementMark
@@ -67,6 +68,9 @@ __all__ = [
     "LiveFigures",
     "MetricRestatement",
     "MetricSnapshot",
+    "Notification",
+    "NotificationDelivery",
+    "NotificationSubscription",
     "PasswordCredential",
     "RestatementMark",
     "User",

@@ -1,7 +1,7 @@
 """Figures by ward and of expected discharge dates, and finished days restated by late entries.
 
 Revision ID: 0021
-Revises: 0018
+Revises: 0019
 Create Date: 2026-12-06
 
 - `discharge_spells.ward`, `ward_at`: the ward named last in clinical time and that time
@@ -29,7 +29,7 @@ from sqlalchemy.dialects import postgresql
 from app.models.ddl import allow_changes, refuse_changes
 
 revision: str = "0021"
-down_revision: str | None = "0018"  # MERGE: 0020
+down_revision: str | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -48,7 +48,14 @@ from app.auth.service import create_token
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker
 from app.main import create_app
-from app.models import AdtMessage, Base, User
+from app.models import (
+    AdtMessage,
+    Base,
+    Notification,
+    NotificationDelivery,
+    NotificationSubscription,
+    User,
+)
 from app.timeutil import utcnow
 from tests.chc.helpers import ChcApi
 from tests.conftest import migrated_database_url
@@ -89,6 +96,10 @@ OWNED = frozenset(
         "episode_id",
         "task_id",
         "flag_id",
+        # Notifications: an inbox item of A's user, A's user's subscription, A's dead letter.
+        "notification_id",
+        "subscription_id",
+        "delivery_id",
     }
 )
 ROLES = sorted(KNOWN_ROLES)
@@ -201,6 +212,7 @@ def world(
         ic.fire(placed, "start_reablement", service_id=service["id"])
         panels = _get(client, builder, "/api/v1/panels")["panels"]
         dead_letter = _dead_letter(sessions, org_a)
+        notification, subscription, dead_delivery = _notifications(sessions, builder, org_a)
         nhs = (
             NHS[0],
             NHS[1],
@@ -241,6 +253,9 @@ def world(
                 "episode_id": str(queue[0]["case_id"]),
                 "task_id": f"{waiting}-start",
                 "flag_id": f"{discharge}-escalation",
+                "notification_id": notification,
+                "subscription_id": subscription,
+                "delivery_id": dead_delivery,
             },
             chc_case=int(queue[0]["case_id"]),
             sample_case=sample,
@@ -283,6 +298,67 @@ def _dead_letter(sessions: sessionmaker[Session], org: str) -> int:
         session.add(row)
         session.commit()
         return row.id
+
+
+def _notifications(sessions: sessionmaker[Session], user: Caller, org: str) -> tuple[int, int, int]:
+    """An in-app notification and a subscription of A's user, and a dead letter of A (an
+    organisation webhook that ran out of attempts), straight in the tables."""
+    now = utcnow()
+    with sessions() as session:
+        user_id = session.scalars(select(User.id).where(User.username == user.username)).one()
+        note = Notification(
+            kind="case_escalated",
+            case_id=None,
+            link="/api/v1/cases",
+            summary="matrix",
+            targets={},
+            created_at=now,
+            fanned_out_at=now,
+        )
+        mine = NotificationSubscription(
+            subject=f"user:{user_id}",
+            kind="case_escalated",
+            channel="in_app",
+            organisation=org,
+            user_id=user_id,
+            created_at=now,
+            created_by=user.username,
+        )
+        hook = NotificationSubscription(
+            subject=f"org:{org}",
+            kind="case_escalated",
+            channel="webhook",
+            organisation=org,
+            address="https://matrix.example.test/hook",
+            secret="matrix-secret",
+            created_at=now,
+            created_by=user.username,
+        )
+        session.add_all([note, mine, hook])
+        session.flush()
+        common = {"notification_id": note.id, "organisation": org, "created_at": now}
+        dead = NotificationDelivery(
+            **common,
+            subscription_id=hook.id,
+            recipient=hook.subject,
+            channel="webhook",
+            status="dead",
+            attempts=8,
+            last_error="webhook: HTTP 500",
+        )
+        inbox = NotificationDelivery(
+            **common,
+            subscription_id=mine.id,
+            recipient=mine.subject,
+            channel="in_app",
+            user_id=user_id,
+            status="sent",
+            attempts=0,
+            sent_at=now,
+        )
+        session.add_all([dead, inbox])
+        session.commit()
+        return note.id, mine.id, dead.id
 
 
 def _caller(sessions: sessionmaker[Session], org: str, roles: list[str]) -> Caller:
