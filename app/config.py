@@ -80,7 +80,8 @@ class Settings(BaseSettings):
     # -- Notifications (README "Notifications") ---------------------------------------------
     # Seconds between runs of the delivery job (fan-out from the outbox, then email and
     # webhooks); 0 (the default) leaves notifications in the outbox until a process with a
-    # period runs it (for example `NOTIFICATION_POLL_SECONDS=5 homefirst worker`).
+    # period runs it (for example `NOTIFICATION_POLL_SECONDS=5 homefirst worker`, as
+    # compose.yaml's worker does).
     notification_poll_seconds: float = Field(default=0, ge=0)
     # A failed email or webhook is tried again after base * 2^(attempt-1) seconds (at most
     # `notification_retry_max_seconds`), less up to half at random so retries spread out; after
