@@ -134,6 +134,19 @@ class DatabaseFigures(Collector):
             "PAS (HL7 v2 ADT) messages refused and not yet retried or dismissed.",
             value=figures.adt_dead_letters,
         )
+        yield GaugeMetricFamily(
+            "homefirst_notifications_waiting",
+            "Notifications in the outbox not yet fanned out to their recipients.",
+            value=figures.notifications_waiting,
+        )
+        deliveries = GaugeMetricFamily(
+            "homefirst_notification_deliveries",
+            "Emails and webhooks waiting to be sent (pending) or given up on (dead).",
+            labels=["status"],
+        )
+        deliveries.add_metric(["pending"], figures.deliveries_pending)
+        deliveries.add_metric(["dead"], figures.deliveries_dead)
+        yield deliveries
         pool: Any = self.engine.pool
         if hasattr(pool, "checkedout") and hasattr(pool, "size"):
             connections = GaugeMetricFamily(

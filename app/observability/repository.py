@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 
 from app.models import AdtMessage, ChcImport, Clock, JobHeartbeat, LiveFigures
 from app.models.adt import REJECTED
+from app.models.notification import Notification, NotificationDelivery
+from app.notifications.repository import DEAD, PENDING
 
 OPEN_CLOCK_STATES = ("running", "paused")
 
@@ -26,6 +28,9 @@ class OperationalFigures:
     live_figures_age_seconds: float | None  # the stalest of today's figures readers asked for
     imports_pending: int  # CHC import jobs queued or running
     adt_dead_letters: int  # PAS messages refused and not yet resolved
+    notifications_waiting: int  # outbox rows not yet fanned out to their recipients
+    deliveries_pending: int  # emails and webhooks waiting for a first or next attempt
+    deliveries_dead: int  # emails and webhooks given up on (the dead letters)
 
 
 class OperationsRepository:
@@ -56,6 +61,19 @@ class OperationsRepository:
         dead = self.session.scalar(
             select(func.count()).select_from(AdtMessage).where(AdtMessage.outcome == REJECTED)
         )
+        waiting = self.session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.fanned_out_at.is_(None))
+        )
+        by_status: dict[str, int] = {
+            status: count
+            for status, count in self.session.execute(
+                select(NotificationDelivery.status, func.count())
+                .where(NotificationDelivery.status.in_((PENDING, DEAD)))
+                .group_by(NotificationDelivery.status)
+            )
+        }
         return OperationalFigures(
             clocks_warned=int(warned),
             clocks_breached=int(breached),
@@ -63,6 +81,9 @@ class OperationsRepository:
             live_figures_age_seconds=_seconds_since(stalest, now),
             imports_pending=int(pending or 0),
             adt_dead_letters=int(dead or 0),
+            notifications_waiting=int(waiting or 0),
+            deliveries_pending=int(by_status.get(PENDING, 0)),
+            deliveries_dead=int(by_status.get(DEAD, 0)),
         )
 
 

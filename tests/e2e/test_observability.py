@@ -187,6 +187,9 @@ def test_metrics_are_for_the_metrics_token_only(served: Served) -> None:
         "homefirst_clock_sweeper_lag_seconds",
         "homefirst_chc_imports_pending",
         "homefirst_adt_dead_letters",
+        "homefirst_notifications_waiting",
+        'homefirst_notification_deliveries{status="pending"}',
+        'homefirst_notification_deliveries{status="dead"}',
     ):
         assert name in samples, name
     assert PATIENT not in text

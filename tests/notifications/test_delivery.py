@@ -17,6 +17,7 @@ from app.notifications.delivery import RetryPolicy, SendReport, send_due
 from app.notifications.email import SmtpSender
 from app.notifications.fanout import fan_out
 from app.notifications.webhook import WebhookSender, signature
+from app.observability.repository import OperationalFigures, OperationsRepository
 from app.timeutil import utcnow
 from app.worker import Background, BackgroundParts
 from tests.discharge.helpers import NHS
@@ -148,7 +149,10 @@ def test_a_delivery_out_of_attempts_is_a_dead_letter_an_admin_can_retry(
 ) -> None:
     receiver.failures = 10
     admin, _ = _org_webhook(world, receiver)
+    before = _operations(world)
     escalated_case(world, admin, NHS[8])
+    # /metrics's figures: the new notification waits in the outbox until the job fans it out.
+    assert _operations(world).notifications_waiting == before.notifications_waiting + 1
     t0 = utcnow()
     _send(world, now=t0)
     assert [s for _, _, s in receiver.requests] == [500]
@@ -157,6 +161,7 @@ def test_a_delivery_out_of_attempts_is_a_dead_letter_an_admin_can_retry(
     for hours in (1, 2, 3):
         _send(world, now=t0 + timedelta(hours=hours))
     assert len(receiver.requests) == 3  # max_attempts, then no more
+    assert _operations(world).deliveries_dead == before.deliveries_dead + 1
 
     dead = world.client.get("/api/v1/notifications/dead-letters", headers=admin.headers)
     assert dead.status_code == 200, dead.text
@@ -185,6 +190,11 @@ def test_a_delivery_out_of_attempts_is_a_dead_letter_an_admin_can_retry(
     assert r.status_code == 204, r.text
     _send(world, now=utcnow())
     assert [s for _, _, s in receiver.requests][-1] == 204
+    after = _operations(world)
+    assert (after.deliveries_dead, after.notifications_waiting) == (
+        before.deliveries_dead,
+        before.notifications_waiting,
+    )
     assert (
         world.client.get("/api/v1/notifications/dead-letters", headers=admin.headers).json()[
             "items"
@@ -215,3 +225,9 @@ def test_the_worker_runs_the_job_in_the_background(world: World, receiver: Recei
     finally:
         background.stop()
     assert len(receiver.succeeded) == 1
+
+
+def _operations(world: World) -> OperationalFigures:
+    with world.sessions() as session:
+        now = utcnow()
+        return OperationsRepository(session).figures(now, asked_since=now)
