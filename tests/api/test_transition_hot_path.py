@@ -117,17 +117,26 @@ def test_a_transition_over_http_is_the_token_check_and_three_statements(
     etag = api.get(case["id"]).headers["ETag"]
     seen, stop = _count_statements(client)
     try:
-        api.fire(case["id"], "update_details", etag=etag, data={"ward": "Ward 3"})
+        fired = api.fire(case["id"], "update_details", etag=etag, data={"ward": "Ward 3"})
     finally:
         stop()
     # The token, read afresh on every request so a revocation anywhere refuses the next one
     # (one statement by the token's hash, outside the transaction); then lock (with the
-    # visibility check), UPDATE, INSERT: no scoping query.
-    assert len(seen) == 4, seen
+    # visibility check), UPDATE, INSERT: no scoping query. A new ward also moves the spell
+    # read model's ward (the figures by ward): one conditional UPDATE, no read.
+    assert len(seen) == 5, seen
     assert seen[0].startswith("SELECT api_tokens.id")
     assert seen[1].startswith("SELECT cases.id")
     assert seen[2].startswith("UPDATE cases")
     assert seen[3].startswith("INSERT INTO case_events")
+    assert seen[4].startswith("UPDATE discharge_spells SET ward=")
+    # A routine detail that no read model keeps costs the three statements and the token.
+    seen, stop = _count_statements(client)
+    try:
+        api.fire(case["id"], "update_details", etag=fired.headers["ETag"], data={"bed": "12"})
+    finally:
+        stop()
+    assert [s.split(" ")[0] for s in seen] == ["SELECT", "SELECT", "UPDATE", "INSERT"], seen
 
 
 def test_scoping_comes_first_with_or_without_an_idempotency_key(
