@@ -66,14 +66,13 @@ class OperationsRepository:
             .select_from(Notification)
             .where(Notification.fanned_out_at.is_(None))
         )
-        by_status: dict[str, int] = {
-            status: count
-            for status, count in self.session.execute(
-                select(NotificationDelivery.status, func.count())
-                .where(NotificationDelivery.status.in_((PENDING, DEAD)))
-                .group_by(NotificationDelivery.status)
-            )
-        }
+        by_status: dict[str, int] = {}
+        for status, count in self.session.execute(
+            select(NotificationDelivery.status, func.count())
+            .where(NotificationDelivery.status.in_((PENDING, DEAD)))
+            .group_by(NotificationDelivery.status)
+        ):
+            by_status[status] = count
         return OperationalFigures(
             clocks_warned=int(warned),
             clocks_breached=int(breached),

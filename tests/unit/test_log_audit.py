@@ -43,3 +43,24 @@ def test_clean_logs_pass_and_only_log_files_are_read_under_logs(tmp_path: Path) 
     (runs / "patients.csv").write_text(f"{VALID},Ward 5\n")  # test data, not a log
     assert main([str(kept), "--logs", str(runs)]) == 0
     assert main([str(tmp_path / "missing")]) == 1  # nothing read is no pass
+
+
+def test_the_demo_announcing_its_token_once_is_let_through_and_nothing_else(
+    tmp_path: Path,
+) -> None:
+    """`serve --demo` prints the demo user's token on the console by design; the same token in
+    any other line, or a second token on that line, or an NHS number on it, is still found."""
+    (tmp_path / "serve.txt").write_text(
+        "demo cases created: 12\n"
+        "demo token (user demo): hf_abcdefghijklmnop\n"
+        "demo token (user demo): hf_abcdefghijklmnop hf_qrstuvwxyzabcdef\n"
+        f"demo token (user {VALID}): hf_abcdefghijklmnop\n"
+        '{"message": "request", "token": "hf_abcdefghijklmnop"}\n'
+    )
+    _, problems = audit([tmp_path])
+    assert [p.rsplit(":", 2)[1:] for p in problems] == [
+        ["3", " token"],
+        ["3", " token"],
+        ["4", " NHS number"],
+        ["5", " token"],
+    ]
