@@ -95,6 +95,10 @@ class MemoryEffects:
         # discharge, chc and sample-referral workflows.
         return 0
 
+    def notify(self, case_id: int, *, kind: str, summary: str) -> None:
+        # The bench measures the cases and events; its bulk loads write no notifications.
+        pass
+
 
 # -- data for a step ----------------------------------------------------------------------------
 class DataMaker:

@@ -81,10 +81,53 @@ def compute_metrics(
             ward=ward,
         )
     ic = None if ward else _ic(session, ctx, day, site, organisation, min(now, snapshot))
-    figures = {
+    figures = _figures(day, Place(site, ward), organisation, snapshot, now, discharge, ic)
+    if at is not None:
+        figures["at"] = f"{at:%H:%M}"
+    return figures
+
+
+def finished_day_figures(
+    session: Session,
+    *,
+    day: date,
+    organisation: str,
+    places: list[Place],
+    now: datetime,
+    ctx: MetricsContext,
+) -> dict[Place, dict[str, Any]]:
+    """`compute_metrics` of a finished day for several places at once (the nightly snapshots):
+    the discharge figures from one derivation of the organisation's day, sliced by place, and
+    the intermediate-care figures of each site."""
+    snapshot = snapshot_time(day, now)
+    wanted = {Place(*p) for p in places}  # (site, ward) pairs or Places
+    discharge = places_discharge(
+        session, day=day, organisation=organisation, places=list(wanted), now=now, ctx=ctx
+    )
+    out = {}
+    for place in wanted:
+        ic = (
+            None
+            if place.ward
+            else _ic(session, ctx, day, place.site, organisation, min(now, snapshot))
+        )
+        out[place] = _figures(day, place, organisation, snapshot, now, discharge[place], ic)
+    return out
+
+
+def _figures(
+    day: date,
+    place: Place,
+    organisation: str,
+    snapshot: datetime,
+    now: datetime,
+    discharge: dict[str, Any],
+    ic: dict[str, Any] | None,
+) -> dict[str, Any]:
+    return {
         "date": day.isoformat(),
-        "site": site,
-        "ward": ward,
+        "site": place.site,
+        "ward": place.ward,
         "organisation": organisation,
         "snapshot_at": snapshot.isoformat(),
         "snapshot_at_london": snapshot.astimezone(LONDON).isoformat(),
@@ -92,9 +135,6 @@ def compute_metrics(
         "discharge": discharge,
         "intermediate_care": ic,
     }
-    if at is not None:
-        figures["at"] = f"{at:%H:%M}"
-    return figures
 
 
 def london_instant(day: date, at: time) -> datetime:
@@ -444,7 +484,9 @@ def store_day(
     chosen = day or snapshots.yesterday(now)
     if snapshot_time(chosen, now) >= now:
         raise ValidationFailed(f"{chosen.isoformat()} is not over yet")
-    new = snapshots.take_snapshots(session, day=chosen, now=now, ctx=ctx, compute=compute_metrics)
+    new = snapshots.take_snapshots(
+        session, day=chosen, now=now, ctx=ctx, compute_places=finished_day_figures
+    )
     return chosen, new
 
 

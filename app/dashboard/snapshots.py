@@ -27,6 +27,8 @@ from app.models.snapshot import ALL_SITES, ALL_WARDS, MetricRestatement, MetricS
 from app.timeutil import london_date
 
 Compute = Callable[..., dict[str, Any]]
+# Several places' figures of a finished day at once: (site, ward) -> figures.
+ComputePlaces = Callable[..., dict[Any, dict[str, Any]]]
 # Which figures of a restated day a reader gets (app.dashboard.restatements).
 Figures = Literal["as_reported", "restated"]
 
@@ -61,10 +63,16 @@ def metrics_for(
 
 
 def take_snapshots(
-    session: Session, *, day: date, now: datetime, ctx: MetricsContext, compute: Compute
+    session: Session,
+    *,
+    day: date,
+    now: datetime,
+    ctx: MetricsContext,
+    compute_places: ComputePlaces,
 ) -> int:
-    """Store the day's figures for each organisation, every site and all sites; returns how
-    many rows were new."""
+    """Store the day's figures for each organisation: all sites and wards, each site and each
+    ward, those not stored yet computed together (one derivation of the organisation's day);
+    returns how many rows were new."""
     repo = DashboardRepository(session)
     new = 0
     for organisation in repo.discharge_organisations():
@@ -72,19 +80,21 @@ def take_snapshots(
             (site, None) for site in [None, *repo.discharge_sites(organisation)]
         ]
         places += [(None, ward) for ward in repo.discharge_wards(organisation)]
-        for site, ward in places:
-            if repo.snapshot(day, site or ALL_SITES, organisation, ward or ALL_WARDS) is None:
-                metrics_for(
-                    session,
-                    day=day,
-                    site=site,
-                    ward=ward,
-                    organisation=organisation,
-                    now=now,
-                    ctx=ctx,
-                    compute=compute,
-                )
-                new += 1
+        missing = [
+            (site, ward)
+            for site, ward in places
+            if repo.snapshot(day, site or ALL_SITES, organisation, ward or ALL_WARDS) is None
+        ]
+        if not missing:
+            continue
+        computed = compute_places(
+            session, day=day, organisation=organisation, places=missing, now=now, ctx=ctx
+        )
+        for site, ward in missing:
+            key = Key(site or ALL_SITES, ward or ALL_WARDS)
+            _store(session, repo, day, key, organisation, computed[(site, ward)], now)
+            new += 1
+        session.rollback()
     return new
 
 

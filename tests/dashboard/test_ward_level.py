@@ -17,7 +17,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.codelists.loader import CodeSetRegistry
 from app.config import Settings
 from app.dashboard.context import metrics_context
-from app.dashboard.service import Place, places_discharge, plain_discharge
+from app.dashboard.service import (
+    Place,
+    compute_metrics,
+    finished_day_figures,
+    places_discharge,
+    plain_discharge,
+)
 from app.timeutil import utcnow
 from tests.dashboard.ward_month import NHS, Month, get, month_for
 
@@ -187,3 +193,26 @@ def test_one_derivation_sliced_by_place_equals_each_place_derived_alone(
                 )
                 assert sliced[place] == alone, (day, place)
         assert sliced[Place(None, "Ward 4")] != sliced[Place(site, "Ward 9")]
+
+
+def test_the_nightly_figures_of_many_places_equal_each_computed_alone(
+    month: Month, sessions: sessionmaker[Session], settings: Settings, codes: CodeSetRegistry
+) -> None:
+    """The nightly snapshots compute every place of an organisation's day together; each must
+    be exactly what a first request for that place would store."""
+    site, _, user = month
+    ctx = metrics_context(settings, codes)
+    now = utcnow()
+    places = [(None, None), (site, None), (None, "Ward 4"), (None, "Ward 9")]
+    day = date(2026, 11, 20)
+    with sessions() as session:
+        together = finished_day_figures(
+            session, day=day, organisation=user.org, places=places, now=now, ctx=ctx
+        )
+        for site_, ward in places:
+            alone = compute_metrics(
+                session, day=day, site=site_, ward=ward, organisation=user.org, now=now, ctx=ctx
+            )
+            assert together[(site_, ward)] == alone, (site_, ward)
+    assert together[(None, "Ward 4")]["discharge"]["discharged"] == 1  # P6 left Ward 4 that day
+    assert together[(site, None)]["intermediate_care"] is not None
