@@ -9,6 +9,7 @@ import dataclasses
 import os
 import shutil
 import sys
+from typing import Any
 
 from bench.run import FULL, QUICK, Ctx, report, run, save
 
@@ -115,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     n.add_argument("--keep-db", action="store_true")
     n.add_argument("--no-save", action="store_true")
     args = parser.parse_args(argv)
+    if not _on_this_machine(args.pg_url):
+        print("the bench only runs against a PostgreSQL on this machine", file=sys.stderr)
+        return 2
     if args.command == "scale":
         return _scale(args)
     if args.command == "notify":
@@ -125,10 +129,6 @@ def main(argv: list[str] | None = None) -> int:
         return _imports(args)
     if args.command == "tracker":
         return _tracker(args)
-    host = args.pg_url.split("@")[-1].split("/")[0].split(":")[0]
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        print("the bench only runs against a PostgreSQL on this machine", file=sys.stderr)
-        return 2
     if args.command == "auth":
         from bench.auth import report_lines, standalone
 
@@ -146,20 +146,12 @@ def main(argv: list[str] | None = None) -> int:
         mode, args.pg_url, args.db_name, args.workers, args.keep_db, args.seed, set(args.skip)
     )
     out = run(ctx)
-    print()
-    print(report(out))
-    if not args.no_save:
-        print(f"\nJSON: {save(out)}")
-    return 0
+    return _show(report(out), None if args.no_save else save, out)
 
 
 def _imports(args: argparse.Namespace) -> int:
     from bench.imports import ImportsArgs, report, run_imports, save
 
-    host = args.pg_url.split("@")[-1].split("/")[0].split(":")[0]
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        print("the bench only runs against a PostgreSQL on this machine", file=sys.stderr)
-        return 2
     out = run_imports(
         ImportsArgs(
             args.pg_url,
@@ -171,20 +163,12 @@ def _imports(args: argparse.Namespace) -> int:
             args.no_save,
         )
     )
-    print()
-    print(report(out))
-    if not args.no_save:
-        print(f"\nJSON: {save(out)}")
-    return 0
+    return _show(report(out), None if args.no_save else save, out)
 
 
 def _notify(args: argparse.Namespace) -> int:
     from bench.notify import NotifyArgs, report, run_notify, save
 
-    host = args.pg_url.split("@")[-1].split("/")[0].split(":")[0]
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        print("the bench only runs against a PostgreSQL on this machine", file=sys.stderr)
-        return 2
     out = run_notify(
         NotifyArgs(
             args.pg_url,
@@ -195,20 +179,12 @@ def _notify(args: argparse.Namespace) -> int:
             args.keep_db,
         )
     )
-    print()
-    print(report(out))
-    if not args.no_save:
-        print(f"\nJSON: {save(out)}")
-    return 0
+    return _show(report(out), None if args.no_save else save, out)
 
 
 def _adt(args: argparse.Namespace) -> int:
     from bench.adt import AdtArgs, report, run_adt, save
 
-    host = args.pg_url.split("@")[-1].split("/")[0].split(":")[0]
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        print("the bench only runs against a PostgreSQL on this machine", file=sys.stderr)
-        return 2
     out = run_adt(
         AdtArgs(
             args.pg_url,
@@ -222,20 +198,12 @@ def _adt(args: argparse.Namespace) -> int:
             args.profile_only,
         )
     )
-    print()
-    print(report(out))
-    if not args.no_save:
-        print(f"\nJSON: {save(out)}")
-    return 0
+    return _show(report(out), None if args.no_save else save, out)
 
 
 def _scale(args: argparse.Namespace) -> int:
     from bench.scale import ScaleArgs, report, run_scale, save
 
-    host = args.pg_url.split("@")[-1].split("/")[0].split(":")[0]
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        print("the bench only runs against a PostgreSQL on this machine", file=sys.stderr)
-        return 2
     out = run_scale(
         ScaleArgs(
             args.pg_url,
@@ -251,20 +219,12 @@ def _scale(args: argparse.Namespace) -> int:
             args.keep_db,
         )
     )
-    print()
-    print(report(out))
-    if not args.no_save:
-        print(f"\nJSON: {save(out)}")
-    return 0
+    return _show(report(out), None if args.no_save else save, out)
 
 
 def _tracker(args: argparse.Namespace) -> int:
     from bench.tracker import TrackerArgs, report, run_tracker, save
 
-    host = args.pg_url.split("@")[-1].split("/")[0].split(":")[0]
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        print("the bench only runs against a PostgreSQL on this machine", file=sys.stderr)
-        return 2
     out = run_tracker(
         TrackerArgs(
             args.pg_url,
@@ -280,9 +240,20 @@ def _tracker(args: argparse.Namespace) -> int:
             args.reuse_db,
         )
     )
+    return _show(report(out), None if args.no_save else save, out)
+
+
+def _on_this_machine(pg_url: str) -> bool:
+    """The benches create and drop databases: only on a PostgreSQL of this machine."""
+    host = pg_url.split("@")[-1].split("/")[0].split(":")[0]
+    return host in ("127.0.0.1", "localhost", "::1")
+
+
+def _show(text: str, save: Any, out: Any) -> int:
+    """Print a bench's report, and save its figures as JSON unless --no-save."""
     print()
-    print(report(out))
-    if not args.no_save:
+    print(text)
+    if save is not None:
         print(f"\nJSON: {save(out)}")
     return 0
 
