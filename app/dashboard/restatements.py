@@ -26,11 +26,11 @@ from sqlalchemy.orm import Session
 
 from app.dashboard.context import MetricsContext
 from app.dashboard.restatement_repository import RestatementRepository
-from app.dashboard.service import Place, differences, places_discharge
-from app.dashboard.snapshots import yesterday
+from app.dashboard.service import differences, places_discharge
+from app.dashboard.snapshots import Place, yesterday
 from app.db import UnitOfWork
 from app.discharge.metrics import DEFINITIONS
-from app.models.snapshot import ALL_SITES, ALL_WARDS, MetricRestatement, MetricSnapshot
+from app.models.snapshot import MetricRestatement, MetricSnapshot
 
 # How far back a late entry can restate stored days (a year and a month).
 MAX_DAYS_BACK = 400
@@ -71,23 +71,16 @@ def restate(session: Session, *, ctx: MetricsContext, now: datetime) -> Restated
                     session,
                     day=day,
                     organisation=organisation,
-                    places=[_place(o) for o in originals],
+                    places=[Place.of(o) for o in originals],
                     now=now,
                     ctx=ctx,
                 )
                 for original in originals:
                     checked += 1
-                    restated += _restate_one(repo, original, fresh[_place(original)], now)
+                    restated += _restate_one(repo, original, fresh[Place.of(original)], now)
         repo.delete_marks([m.id for m in marks])
     first_day = min(first_by_org.values(), default=None)
     return Restated(len(marks), checked, restated, first_day)
-
-
-def _place(original: MetricSnapshot) -> Place:
-    return Place(
-        None if original.site == ALL_SITES else original.site,
-        None if original.ward == ALL_WARDS else original.ward,
-    )
 
 
 def _restate_one(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -15,6 +15,7 @@ from app.dashboard.context import MetricsContext
 from app.dashboard.live_figures import DAILY, Freshness, LiveSource
 from app.dashboard.live_repository import LiveRepository
 from app.dashboard.repository import DashboardRepository
+from app.dashboard.snapshots import Place
 from app.discharge.edd import EDD_EVENTS, edd_at, first_edd, settings_of
 from app.discharge.history import EVENTS_OF_INTEREST, derive_facts
 from app.discharge.metrics import Spell, assemble, discharge_metrics, snapshot_time
@@ -177,13 +178,6 @@ def plain_discharge(
         family_precedence=ctx.discharge.primary_reason_family_precedence,
         labels=delay_labels(ctx.codes, day),
     )
-
-
-class Place(NamedTuple):
-    """Where figures are of: a site and a ward (None: all)."""
-
-    site: str | None
-    ward: str | None
 
 
 def places_discharge(

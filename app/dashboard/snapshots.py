@@ -53,7 +53,7 @@ def metrics_for(
     if snapshot_time(day, now) >= now:  # the day is still running: live figures, not stored
         return fresh()
     repo = DashboardRepository(session)
-    key = Key(site or ALL_SITES, ward or ALL_WARDS)
+    key = Place(site, ward).key()
     stored = repo.snapshot(day, key.site, organisation, key.ward)
     if stored is None:
         stored = _store(session, repo, day, key, organisation, fresh(), now)
@@ -91,7 +91,7 @@ def take_snapshots(
             session, day=day, organisation=organisation, places=missing, now=now, ctx=ctx
         )
         for site, ward in missing:
-            key = Key(site or ALL_SITES, ward or ALL_WARDS)
+            key = Place(site, ward).key()
             _store(session, repo, day, key, organisation, computed[(site, ward)], now)
             new += 1
         session.rollback()
@@ -107,6 +107,24 @@ class Key(NamedTuple):
 
     site: str
     ward: str
+
+
+class Place(NamedTuple):
+    """Where figures are of: a site and a ward (None: all)."""
+
+    site: str | None
+    ward: str | None
+
+    def key(self) -> Key:
+        return Key(self.site or ALL_SITES, self.ward or ALL_WARDS)
+
+    @classmethod
+    def of(cls, stored: MetricSnapshot) -> Place:
+        """The place a stored row's figures are of."""
+        return cls(
+            None if stored.site == ALL_SITES else stored.site,
+            None if stored.ward == ALL_WARDS else stored.ward,
+        )
 
 
 def _store(

@@ -7,8 +7,8 @@ with the case, the new event and what the change touched; the rows are rewritten
 its projection rows with it; one that commits cannot leave them stale.
 
 What is re-derived depends on the change, so a routine detail update costs nothing (one that
-names a ward, or a ward transfer, costs one conditional UPDATE of the row's ward; one that sets
-an expected discharge date, two of its EDD columns):
+names a ward, or a ward transfer, or sets an expected discharge date costs one conditional
+UPDATE of those columns):
 
 - a new criteria-to-reside or escalation entry: applied to the spell row as one step when the
   row can tell (one read, one UPDATE), else as below;
@@ -27,6 +27,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import case as when
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -170,40 +171,40 @@ def named_ward(event: CaseEvent) -> str | None:
     return ward if isinstance(ward, str) and ward else None
 
 
-def _apply_ward(session: Session, case_id: int, ward: str, at: datetime) -> None:
-    """A ward named at clinical time `at` becomes the row's ward unless a later entry named
-    one already (the new entry is the last recorded, so it wins a tie)."""
-    session.execute(
-        update(DischargeSpell)
-        .where(
-            DischargeSpell.case_id == case_id,
-            DischargeSpell.ward_at.is_(None) | (DischargeSpell.ward_at <= at),
-        )
-        .values(ward=ward, ward_at=at)
-        .execution_options(synchronize_session=False)
-    )
-
-
 def named_edd(event: CaseEvent) -> date | None:
     """The expected discharge date an event sets, if it is one that can (app.discharge.edd)."""
     raw = (event.data or {}).get(EDD) if event.event in EDD_EVENTS else None
     return date.fromisoformat(raw) if isinstance(raw, str) and raw else None
 
 
-def _apply_edd(session: Session, case_id: int, edd: date, at: datetime) -> None:
-    """An EDD set at clinical time `at` is the one in force unless a later entry set one (the
-    new entry is the last recorded, so it wins a tie), and the first one if none was earlier."""
-    spell = DischargeSpell
+def _apply_named(
+    session: Session, case_id: int, at: datetime, *, ward: str | None, edd: date | None
+) -> None:
+    """One conditional UPDATE for what an entry at clinical time `at` names. Its ward, or its
+    expected discharge date, becomes the one in force unless a later entry named one already
+    (the new entry is the last recorded, so it wins a tie); its EDD becomes the first one if
+    none was set earlier."""
+    s = DischargeSpell
+    later_or_none = s.ward_at.is_(None) | (s.ward_at <= at)
+    values: dict[str, Any] = {}
+    if ward is not None:
+        values |= {
+            "ward": when((later_or_none, ward), else_=s.ward),
+            "ward_at": when((later_or_none, at), else_=s.ward_at),
+        }
+    if edd is not None:
+        in_force = s.edd_at.is_(None) | (s.edd_at <= at)
+        first = s.first_edd_at.is_(None) | (s.first_edd_at > at)
+        values |= {
+            "edd_day": when((in_force, edd.toordinal()), else_=s.edd_day),
+            "edd_at": when((in_force, at), else_=s.edd_at),
+            "first_edd_day": when((first, edd.toordinal()), else_=s.first_edd_day),
+            "first_edd_at": when((first, at), else_=s.first_edd_at),
+        }
     session.execute(
-        update(spell)
-        .where(spell.case_id == case_id, spell.edd_at.is_(None) | (spell.edd_at <= at))
-        .values(edd_day=edd.toordinal(), edd_at=at)
-        .execution_options(synchronize_session=False)
-    )
-    session.execute(
-        update(spell)
-        .where(spell.case_id == case_id, spell.first_edd_at.is_(None) | (spell.first_edd_at > at))
-        .values(first_edd_day=edd.toordinal(), first_edd_at=at)
+        update(s)
+        .where(s.case_id == case_id)
+        .values(values)
         .execution_options(synchronize_session=False)
     )
 
@@ -306,10 +307,11 @@ class DischargeSpells:
 
     def project(self, session: Session, change: Change) -> None:
         level = level_of(change)
-        if level < FACTS and (ward := named_ward(change.event)) is not None:
-            _apply_ward(session, change.case.id, ward, change.event.occurred_at)
-        if level < FACTS and (edd := named_edd(change.event)) is not None:
-            _apply_edd(session, change.case.id, edd, change.event.occurred_at)
+        if level < FACTS:
+            ward, edd = named_ward(change.event), named_edd(change.event)
+            if ward is not None or edd is not None:
+                at = change.event.occurred_at
+                _apply_named(session, change.case.id, at, ward=ward, edd=edd)
         if level == 0:
             return
         case_id = change.case.id
