@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.actions.readmodel import CaseActions
 from app.cases.transition import CaseWriter
 from app.chc import workflow as chc
 from app.codelists.checks import code_checker
@@ -73,7 +74,10 @@ def build_writer(
     """The one transition entry point, with the read models of the registered workflows."""
     workflow_set = workflow_set or workflows()
     ctx = BuildContext(codes=codes, config_dir=settings.pathways_dir / "config")
-    return CaseWriter(engine, workflow_set.read_models(ctx))
+    read_models = workflow_set.read_models(ctx)
+    # Actions and milestones belong to every workflow whose pathway offers them.
+    read_models.add(CaseActions(engine.catalogue))
+    return CaseWriter(engine, read_models)
 
 
 @dataclass(frozen=True)

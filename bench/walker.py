@@ -17,6 +17,7 @@ from app.auth.actor import KNOWN_ROLES, Actor
 from app.clocks.service import ClockService
 from app.codelists.loader import CodeSetNotFound, CodeSetRegistry
 from app.engine.catalogue import LoadedPathway
+from app.engine.context import Recipient
 from app.engine.engine import Command, Engine, OpenCommand
 from app.engine.replay import replay
 from app.engine.spec import FieldSpec, PathwaySpec, TransitionSpec
@@ -95,7 +96,7 @@ class MemoryEffects:
         # discharge, chc and sample-referral workflows.
         return 0
 
-    def notify(self, case_id: int, *, kind: str, summary: str) -> None:
+    def notify(self, case_id: int, *, kind: str, summary: str, to: Recipient | None = None) -> None:
         # The bench measures the cases and events; its bulk loads write no notifications.
         pass
 

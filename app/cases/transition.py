@@ -25,13 +25,14 @@ from app.cases.repository import CaseRepository, LockedCase, StagedCaseStore
 from app.cases.sharing import share_with_journey
 from app.clocks.repository import ClockRepository, StagedClockRepository
 from app.clocks.service import ClockService
+from app.engine.context import Recipient
 from app.engine.engine import Command, Engine, OpenCommand
 from app.engine.readmodels import CaseSnapshot, Change, ReadModelRegistry, opened_change
 from app.errors import NotFound, StaleCase
 from app.links.repository import LinkRepository
 from app.models import Case, CaseEvent, CaseLink
 from app.notifications.kinds import case_link
-from app.notifications.outbox import notify
+from app.notifications.outbox import notify, notify_recipient
 
 log = logging.getLogger("homefirst.transition")
 
@@ -281,12 +282,27 @@ class CaseEffectPorts:
         self.opened.append(target.id)
         return target.id
 
-    def notify(self, case_id: int, *, kind: str, summary: str) -> None:
-        notify(
+    def notify(self, case_id: int, *, kind: str, summary: str, to: Recipient | None = None) -> None:
+        if to is None:
+            notify(
+                self.session,
+                kind=kind,
+                case_id=case_id,
+                link=case_link(case_id),
+                summary=summary,
+                now=self.now,
+            )
+            return
+        case = self.cases.get(case_id)
+        if case is None:
+            raise NotFound(f"case {case_id} not found")
+        notify_recipient(
             self.session,
             kind=kind,
             case_id=case_id,
-            link=case_link(case_id),
             summary=summary,
             now=self.now,
+            organisation=to.organisation or case.organisation,
+            role=to.role,
+            username=to.username,
         )

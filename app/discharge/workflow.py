@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from app.actions import rules as action_rules
 from app.discharge import rules
 from app.discharge.config import FILE, load_discharge_settings
 from app.discharge.demo import discharge_plans
@@ -28,7 +29,8 @@ def definition() -> Workflow:
         key="discharge",
         title="Discharge to assess (pathways 0-3)",
         pathway_files=("discharge.yaml",),
-        rules=(rules.RULES,),
+        # Version 5 offers actions and milestones and records its referrals (app/actions).
+        rules=(rules.RULES, action_rules.RULES),
         config_files=(FILE,),
         load_config=load_discharge_settings,
         read_models=_read_models,

@@ -52,6 +52,16 @@ class FactPort(Protocol):
     ) -> Any: ...
 
 
+@dataclass(frozen=True)
+class Recipient:
+    """Who a notification is for: the person `username` of `organisation`, else the team
+    `role` of it, else the whole organisation; `organisation` None is the case's own."""
+
+    organisation: str | None = None
+    role: str | None = None
+    username: str | None = None
+
+
 class EffectPorts(Protocol):
     """What effects may do to the world; the service layer implements it over repositories."""
 
@@ -71,9 +81,9 @@ class EffectPorts(Protocol):
         `reuse_open`, return an open case already linked that way instead of opening another."""
         ...
 
-    def notify(self, case_id: int, *, kind: str, summary: str) -> None:
-        """Tell the case's subscribers (README "Notifications"): an outbox row written with the
-        change; no patient data in `summary`."""
+    def notify(self, case_id: int, *, kind: str, summary: str, to: Recipient | None = None) -> None:
+        """Tell the case's subscribers (README "Notifications"), or only `to`: an outbox row
+        written with the change; no patient data in `summary`."""
         ...
 
 

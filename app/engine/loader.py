@@ -112,6 +112,7 @@ def check_spec(spec: PathwaySpec, rules: RuleRegistry) -> list[str]:
         problems += [f"{where}: unknown fact {f!r}" for f in t.facts if f not in rules.facts]
         problems += [f"{where}: {p}" for p in _unknown_fields("data", t.data_fields, spec)]
     problems += _clock_problems(spec, states)
+    problems += _milestone_problems(spec, states)
     if not problems:
         problems += [
             f"state {s!r} cannot be reached from {spec.initial!r}" for s in _unreachable(spec)
@@ -151,6 +152,49 @@ def _clock_problems(spec: PathwaySpec, states: set[str]) -> list[str]:
             ]
         if not clock.starts_on.events and not clock.starts_on.states:
             problems.append(f"clock {clock.name!r}: starts_on names no event or state")
+    return problems
+
+
+def _milestone_problems(spec: PathwaySpec, states: set[str]) -> list[str]:
+    problems: list[str] = []
+    triggers = set(spec.triggers()) | RESERVED_TRIGGERS
+    late = spec.fields.get("action_late_reason")
+    late_choices = set(late.choices) if late is not None else set()
+    seen: set[str] = set()
+    for milestone in spec.milestones:
+        where = f"milestone {milestone.name!r}"
+        if milestone.name in seen:
+            problems.append(f"{where} is declared twice")
+        seen.add(milestone.name)
+        for part_name in ("starts_on", "done_on", "withdrawn_on"):
+            part = getattr(milestone, part_name)
+            problems += [
+                f"{where} {part_name}: unknown event {e!r}"
+                for e in part.events
+                if e not in triggers
+            ]
+            problems += [
+                f"{where} {part_name}: unknown state {s!r}" for s in part.states if s not in states
+            ]
+            problems += [
+                f"{where} {part_name}: field {f!r} is not declared under fields"
+                for f in part.data
+                if f not in spec.fields
+            ]
+        problems += [
+            f"{where} when: field {f!r} is not declared under fields"
+            for f in milestone.when
+            if f not in spec.fields
+        ]
+        problems += [f"{where} owner: {p}" for p in _unknown_roles("role", (milestone.owner.role,))]
+        source = milestone.owner.organisation_from
+        if source is not None and source not in spec.fields:
+            problems.append(f"{where} owner: field {source!r} is not declared under fields")
+        problems += [
+            f"{where}: late reason {r!r} is not a choice of the action_late_reason field"
+            for r in milestone.late_reasons
+            if r not in late_choices
+        ]
     return problems
 
 

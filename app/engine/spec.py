@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Literal
 
@@ -160,6 +161,83 @@ class ClockSpec(_Strict):
         return self
 
 
+class MilestoneTriggerSpec(_Strict):
+    """What starts, completes or withdraws a milestone: firing one of `events` or entering one
+    of `states`, where each field named under `data` (the event's data, else the case's
+    attributes) holds one of the values listed for it."""
+
+    events: tuple[str, ...] = ()
+    states: tuple[str, ...] = ()
+    data: dict[str, tuple[str, ...]] = {}
+
+    @field_validator("events", "states", mode="before")
+    @classmethod
+    def _listify(cls, value: object) -> object:
+        return (value,) if isinstance(value, str) else value
+
+    @property
+    def empty(self) -> bool:
+        return not self.events and not self.states
+
+    def matches(
+        self, trigger: str, dest: str, source: str | None, fact: Callable[[str], object]
+    ) -> bool:
+        entered = dest in self.states and dest != source
+        if not (trigger in self.events or entered):
+            return False
+        return all(_as_text(fact(name)) in values for name, values in self.data.items())
+
+
+class MilestoneOwnerSpec(_Strict):
+    """Who a milestone is waiting on: a role (team) in an organisation, by default the case's
+    own; `organisation_from` names a field of the starting event that holds another
+    organisation (the partner a referral went to)."""
+
+    role: str
+    organisation_from: str | None = None
+
+
+class MilestoneSpec(_Strict):
+    """A step of the discharge every partner can see: who owns it, when it is due (counted
+    from the event that starts it) and the reasons that may explain it being late."""
+
+    name: str = Field(pattern=NAME, max_length=40)
+    title: str = Field(max_length=200)
+    description: str = ""
+    # Conditions on the case (attributes, or the starting event's data) for the milestone to
+    # apply at all, for example `pathway: [P1]`.
+    when: dict[str, tuple[str, ...]] = {}
+    starts_on: MilestoneTriggerSpec
+    done_on: MilestoneTriggerSpec
+    # Open milestones that stop applying (the patient died, the case was cancelled).
+    withdrawn_on: MilestoneTriggerSpec = MilestoneTriggerSpec()
+    due: str
+    calendar: str = Field(default="wall_clock", max_length=64)
+    owner: MilestoneOwnerSpec
+    # Choices of the `action_late_reason` field that explain this milestone being late.
+    late_reasons: tuple[str, ...] = ()
+
+    @property
+    def due_delta(self) -> timedelta:
+        return parse_duration(self.due)
+
+    @model_validator(mode="after")
+    def _check(self) -> MilestoneSpec:
+        parse_calendar(self.calendar)
+        if parse_duration(self.due) <= timedelta(0):
+            raise ValueError(f"milestone {self.name}: due must be positive")
+        if self.starts_on.empty or self.done_on.empty:
+            raise ValueError(f"milestone {self.name}: starts_on and done_on need an event or state")
+        return self
+
+    def applies(self, fact: Callable[[str], object]) -> bool:
+        return all(_as_text(fact(name)) in values for name, values in self.when.items())
+
+
+def _as_text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
 class PathwaySpec(_Strict):
     key: str = Field(pattern=KEY)
     version: int = Field(ge=1)
@@ -178,6 +256,7 @@ class PathwaySpec(_Strict):
     states: tuple[StateSpec, ...] = Field(min_length=1)
     transitions: tuple[TransitionSpec, ...] = ()
     clocks: tuple[ClockSpec, ...] = ()
+    milestones: tuple[MilestoneSpec, ...] = ()
 
     def state(self, name: str) -> StateSpec:
         return self.states_by_name[name]

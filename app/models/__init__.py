@@ -1,6 +1,7 @@
 """All ORM tables; importing this package registers them on `Base.metadata`."""
 
 from app.models.access import AccessRecord, AccessRecordCase
+from app.models.action import ActionAlert, CaseAction
 from app.models.adt import AdtMessage, AdtPatientNumber
 from app.models.base import Base
 from app.models.case import Case
@@ -34,6 +35,7 @@ from app.models.user import ApiToken, PasswordCredential, User, WebSession
 __all__ = [
     "AccessRecord",
     "AccessRecordCase",
+    "ActionAlert",
     "AdtMessage",
     "AdtPatientNumber",
     "CaseShare",
@@ -42,6 +44,7 @@ __all__ = [
     "AppendOnlyViolation",
     "Base",
     "Case",
+    "CaseAction",
     "CaseEvent",
     "ChcClaimLog",
     "ChcImport",

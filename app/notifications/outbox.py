@@ -14,10 +14,11 @@ import re
 from collections.abc import Iterable
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Notification
-from app.notifications.kinds import KINDS
+from app.models import Notification, User
+from app.notifications.kinds import KINDS, case_link
 
 # Ten digits in a row, spaced or not (an NHS number's shapes).
 _NHS_LIKE = re.compile(r"\d{3}[ -]?\d{3}[ -]?\d{4}")
@@ -60,3 +61,35 @@ def notify(
     )
     session.add(row)
     return row
+
+
+def notify_recipient(
+    session: Session,
+    *,
+    kind: str,
+    case_id: int,
+    summary: str,
+    now: datetime,
+    organisation: str,
+    role: str | None = None,
+    username: str | None = None,
+) -> Notification:
+    """Stage a notification for one owner: the person `username` of `organisation` when there
+    is such a user, else the team `role` of it, else the whole organisation."""
+    people: list[int] = []
+    if username:
+        found = session.execute(
+            select(User.id).where(User.organisation == organisation, User.username == username)
+        ).scalar_one_or_none()
+        people = [found] if found is not None else []
+    return notify(
+        session,
+        kind=kind,
+        case_id=case_id,
+        link=case_link(case_id),
+        summary=summary,
+        now=now,
+        people=people,
+        teams=[(organisation, role)] if role and not people else [],
+        organisations=[organisation] if not role and not people else [],
+    )

@@ -53,6 +53,7 @@ def test_check_lists_every_key_and_version(tmp_path: Path) -> None:
         "discharge v2",
         "discharge v3",
         "discharge v4",
+        "discharge v5",
         "intermediate_care v1",
         "intermediate_care v2",
         "sample-referral v1",
