@@ -244,7 +244,9 @@ def tokens_rotate(
 def clocks_sweep(
     now: Annotated[datetime | None, typer.Option(help="Sweep as of this UTC time")] = None,
 ) -> None:
-    """Record due warnings and breaches (exactly once, safe to run from several hosts)."""
+    """Record due warnings and breaches, and tell the owners of actions gone past their due
+    time (each exactly once, safe to run from several hosts)."""
+    from app.actions.overdue import sweep_overdue
     from app.clocks.sweeper import sweep
     from app.db import get_sessionmaker
     from app.timeutil import utcnow
@@ -252,7 +254,10 @@ def clocks_sweep(
     # A time given without an offset is read as UTC, as the option's help says.
     at = (now if now.tzinfo else now.replace(tzinfo=UTC)) if now else utcnow()
     report = sweep(get_sessionmaker(), now=at)
-    typer.echo(f"warnings: {report.warnings}  breaches: {report.breaches}")
+    late = sweep_overdue(get_sessionmaker(), now=at)
+    typer.echo(
+        f"warnings: {report.warnings}  breaches: {report.breaches}  actions overdue: {late.alerted}"
+    )
 
 
 @db_cli.command("upgrade")

@@ -11,6 +11,7 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from app.actions.routes import router as actions_router
 from app.admin.routes import router as admin_router
 from app.adt.routes import router as adt_router
 from app.adt.service import build_adt_service
@@ -131,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         auth_router,
         adt_router,
         notifications_router,
+        actions_router,
         *registered.routers(),
     ):
         api.include_router(router)

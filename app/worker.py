@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.cases.transition import CaseWriter
 from app.chc.config import chc_config
 from app.chc.import_runner import Runner, run_import_loop
+from app.actions.overdue import sweep_overdue
 from app.clocks.sweeper import sweep
 from app.codelists.loader import CodeSetRegistry
 from app.composition import build_engine, build_writer, load_codes, workflows
@@ -142,12 +143,15 @@ class Background:
                 report = sweep(parts.sessions, now=now)
                 if parts.metrics is not None:
                     parts.metrics.observe_sweep(report.warnings, report.breaches)
+                # Actions and milestones past their due time: each owner told once.
+                late = sweep_overdue(parts.sessions, now=now)
                 log.info(
                     "clock sweep",
                     extra={
                         "event": "sweep",
                         "warnings": report.warnings,
                         "breaches": report.breaches,
+                        "actions_overdue": late.alerted,
                         "duration_ms": round((utcnow() - now).total_seconds() * 1000, 2),
                     },
                 )

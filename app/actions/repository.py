@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from app.actions.fold import OPEN, ActionState
-from app.cases.scope import visible_to
+from app.cases.scope import shared_with, visible_to
 from app.models import ActionAlert, Case, CaseAction, CaseEvent
 
 STATE_COLUMNS = (
@@ -47,6 +47,7 @@ class ListFilter:
     """Which actions a list shows (`GET /actions`)."""
 
     organisation: str  # the reader's: only cases it owns or that are shared with it
+    shared_only: bool = False  # only cases shared with it (a provider's grant)
     owner_organisation: str | None = None
     owner_roles: frozenset[str] | None = None
     assignee: str | None = None
@@ -140,7 +141,10 @@ class ActionRepository:
         stmt = (
             select(CaseAction, Case)
             .join(Case, Case.id == CaseAction.case_id)
-            .where(visible_to(flt.organisation), CaseAction.status.in_(flt.statuses))
+            .where(
+                shared_with(flt.organisation) if flt.shared_only else visible_to(flt.organisation),
+                CaseAction.status.in_(flt.statuses),
+            )
         )
         if flt.owner_organisation is not None:
             stmt = stmt.where(CaseAction.owner_organisation == flt.owner_organisation)

@@ -103,6 +103,11 @@ READS: dict[str, Read] = {
     "chc.report": Read(
         "CHC figures (GET /reports/chc, /dashboard/exports/chc-quarterly.csv)",
     ),
+    "actions.list": Read(
+        "Actions and milestones: yours, your teams', your organisation's, and a case's "
+        "(GET /actions, /cases/{id}/actions)",
+        _FULL_OR_SHARED,
+    ),
     "audit.read": Read("The access audit: who read which cases (GET /audit)"),
     "pathways.read": Read(
         "Pathway definitions and diagrams, and the code lists they use (GET /pathways, /codelists)"

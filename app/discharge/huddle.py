@@ -37,6 +37,7 @@ from app.discharge.huddle_repository import HuddleRepository
 from app.discharge.repository import WORKFLOW, DischargeRepository
 from app.discharge.schemas import RfdRow
 from app.engine.catalogue import PathwayCatalogue
+from app.actions.repository import ActionRepository
 from app.errors import Conflict, Forbidden, ValidationFailed
 from app.idempotency.service import StoredResponse
 from app.models import Huddle, HuddleNote
@@ -53,6 +54,7 @@ ACTION_MAX, OWNER_MAX, ESCALATION_TEXT_MAX = 500, 100, 2000
 
 class Section(StrEnum):
     ESCALATED = "escalated"
+    LATE = "late_actions"
     LONGEST = "longest"
     NEW = "new"
 
@@ -78,12 +80,24 @@ class NoteView:
 
 
 @dataclass(frozen=True)
+class LateAction:
+    """An action or milestone of the patient's that is past its due time (app/actions)."""
+
+    ref: str
+    title: str
+    owner_organisation: str
+    owner_role: str | None
+    due_at: datetime
+
+
+@dataclass(frozen=True)
 class AgendaItem:
     row: RfdRow
     version: int  # the case version read with the row: escalation forms send it back
     sections: tuple[Section, ...]
     latest_note: NoteView | None  # from any of the organisation's huddles
     discussed: bool  # in this huddle (today's, for this site)
+    late_actions: tuple[LateAction, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -142,8 +156,10 @@ def agenda(
         organisation=organisation,
     )
     rows = grant.reduce(listed).items  # sorted: most days since the DRD first
+    late = ActionRepository(session).overdue_on([r.case_id for r in rows], now)
     chosen = {
         Section.ESCALATED: [r for r in rows if r.escalated],
+        Section.LATE: [r for r in rows if r.case_id in late],
         Section.LONGEST: [r for r in rows if r.days_since_drd is not None][
             : config.huddle_longest_waits
         ],
@@ -166,6 +182,10 @@ def agenda(
             sections=in_sections[row.case_id],
             latest_note=_note_view(*note) if note else None,
             discussed=row.case_id in discussed,
+            late_actions=tuple(
+                LateAction(a.ref, a.title, a.owner_organisation, a.owner_role, a.due_at)
+                for a in late.get(row.case_id, ())
+            ),
         )
 
     return Agenda(
