@@ -21,10 +21,10 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.actions.overdue import sweep_overdue
 from app.cases.transition import CaseWriter
 from app.chc.config import chc_config
 from app.chc.import_runner import Runner, run_import_loop
-from app.actions.overdue import sweep_overdue
 from app.clocks.sweeper import sweep
 from app.codelists.loader import CodeSetRegistry
 from app.composition import build_engine, build_writer, load_codes, workflows

@@ -22,6 +22,7 @@ from enum import StrEnum
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.actions.repository import ActionRepository
 from app.auth.access import Grant
 from app.auth.actor import Actor
 from app.cases import service as cases
@@ -37,7 +38,6 @@ from app.discharge.huddle_repository import HuddleRepository
 from app.discharge.repository import WORKFLOW, DischargeRepository
 from app.discharge.schemas import RfdRow
 from app.engine.catalogue import PathwayCatalogue
-from app.actions.repository import ActionRepository
 from app.errors import Conflict, Forbidden, ValidationFailed
 from app.idempotency.service import StoredResponse
 from app.models import Huddle, HuddleNote

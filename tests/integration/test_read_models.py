@@ -56,7 +56,7 @@ from app.errors import DomainError
 from app.ic import episode
 from app.ic.schemas import ServiceCreate
 from app.ic.service import create_service
-from app.models import Case, CaseLink, ChcWorkItem, IcPlacement
+from app.models import Case, CaseAction, CaseLink, ChcWorkItem, IcPlacement
 from app.models.snapshot import RestatementMark
 from app.models.spell import DischargeDelayPeriod, DischargeSpell
 from app.timeutil import LONDON
@@ -111,6 +111,14 @@ TRIGGER_WEIGHTS = {
     # Each re-referral opens another episode to walk.
     ("intermediate_care", "re_refer"): 0.3,
     ("discharge", "update_details"): 0.4,
+    # Actions may be added in any open state: kept from crowding out the pathway itself.
+    ("discharge", "add_action"): 0.4,
+    ("discharge", "update_action"): 0.3,
+    ("discharge", "complete_action"): 0.4,
+    ("discharge", "explain_late_action"): 0.3,
+    ("discharge", "cancel_action"): 0.2,
+    # Only a referral records its own status (app/referrals): a walk's guess is always refused.
+    ("discharge", "referral_update"): 0.05,
     ("intermediate_care", "update_details"): 0.4,
 }
 # The share of each pathway's distinct triggers the random walks alone must have fired.
@@ -223,6 +231,16 @@ class Values(Maker):
             return (on + timedelta(days=rng.randint(-30, 60))).isoformat()
         if name == "interim_nhs_funded":
             return rng.random() < 0.6
+        # -- actions and milestones: a reference the case may hold (a wrong one is refused)
+        if name == "action_ref" and case is not None:
+            refs = [m.name for m in self.spec.milestones] + [
+                f"A{n}" for n in range(2, case.version + 1)
+            ]
+            return rng.choice(refs)
+        if name in ("action_owner_organisation", "action_assignee"):
+            return None  # the case's own organisation and no one in particular
+        if name == "action_due":
+            return (at + timedelta(hours=rng.uniform(-6, 48))).isoformat()
         return self.value(name, f, at, case)  # type: ignore[arg-type]
 
     def _codes(self, f: FieldSpec, on: date) -> list[Any]:
@@ -562,6 +580,29 @@ def scripts() -> list[Script]:
             ],
         ),
         Script("discharge", 6, SPELL, [("cancel", {"cancel_reason": "duplicate referral"})]),
+        # Actions and a milestone (pathway version 5): steps about a day apart, so the
+        # milestone (due four hours after the patient became ready) is late at the next one.
+        Script(
+            "discharge",
+            7,
+            {**SPELL, "pathway": "P1"},
+            [
+                ("not_meeting_ctr", {}),  # seq 2: the hub referral milestone starts
+                ("add_action", {"action_title": "Book transport", "action_due": _ago(-2)}),
+                ("update_action", {"action_ref": "A3", "action_owner_role": "ward_clinician"}),
+                (
+                    "explain_late_action",
+                    {"action_ref": "hub_referral_sent", "action_late_reason": "patient_unwell"},
+                ),
+                ("complete_action", {"action_ref": "hub_referral_sent"}),
+                ("add_action", {"action_title": "Key safe code", "action_due": _ago(-30)}),
+                ("cancel_action", {"action_ref": "A7", "action_note": "family have a key"}),
+                (
+                    "complete_action",
+                    {"action_ref": "A3", "action_late_reason": "awaiting_transport"},
+                ),
+            ],
+        ),
         Script(
             "discharge",
             9,
@@ -991,6 +1032,8 @@ CHC_RATING = (
     "ruleset_version",
     "retired_at",
 )
+# A rebuild numbers the rows again: every column but the id.
+ACTION_COLUMNS = tuple(c.name for c in CaseAction.__table__.columns if c.name != "id")
 # Each read model's tables: (table, columns compared (None: all), key order).
 ROWS_OF: dict[str, list[tuple[Table, tuple[str, ...] | None, tuple[str, ...]]]] = {
     "discharge_spells": [
@@ -1002,6 +1045,9 @@ ROWS_OF: dict[str, list[tuple[Table, tuple[str, ...] | None, tuple[str, ...]]]] 
     # A queue of the days late entries may have changed, not a derivation: its check finds
     # nothing and a rebuild leaves its rows as the projector wrote them.
     "restatement_marks": [(RestatementMark.__table__, None, ("id",))],  # type: ignore[list-item]
+    "case_actions": [
+        (CaseAction.__table__, ACTION_COLUMNS, ("case_id", "ref")),  # type: ignore[list-item]
+    ],
 }
 
 
