@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, delete, exists, or_, select, update
+from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
@@ -183,6 +183,21 @@ class ActionRepository:
         for row in self.session.execute(stmt).scalars():
             out.setdefault(row.case_id, []).append(row)
         return out
+
+    def count_overdue(self, organisation: str, now: datetime) -> int:
+        """Open actions the organisation owns past their due time, on cases it may see."""
+        stmt = (
+            select(func.count())
+            .select_from(CaseAction)
+            .join(Case, Case.id == CaseAction.case_id)
+            .where(
+                CaseAction.owner_organisation == organisation,
+                CaseAction.status == OPEN,
+                CaseAction.due_at <= now,
+                visible_to(organisation),
+            )
+        )
+        return int(self.session.execute(stmt).scalar_one())
 
     # -- the overdue sweep -------------------------------------------------------------------
     def due_unalerted(self, now: datetime, limit: int) -> list[CaseAction]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
@@ -25,6 +25,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from app.actions.schemas import ActionRead
 from app.api_shared import log_read
 from app.auth.access import AccessPolicy
 from app.cases import service
@@ -46,6 +47,7 @@ from app.errors import (
 )
 from app.security.inputs import MAX_ID
 from app.timeutil import LONDON, london_date, utcnow
+from app.web import case_actions
 from app.web.access import PageUser, page_needs
 from app.web.eventforms import (
     CLINICAL_TIME,
@@ -576,7 +578,10 @@ def _page(
         assert submission is not None  # noqa: S101 - a conflict is always about a submission
         submission.version = case.version  # re-apply against the case as it is now
     log_read(request, db, actor, [case_id])
+    actions = case_actions.listed(db, access, actor, spec, case_id, now)
     choices = _choices(engine, codes, case, actor.roles, london_date(now), submission)
+    if actions is not None:
+        choices = [_offering_actions(c, actions.items) for c in choices]
     error_list = _error_list(choices, submission)
     title = f"{spec.title}: case {case.id}"
     return render(
@@ -590,6 +595,7 @@ def _page(
         current=_current(spec, case, codes),
         clocks=_clocks(spec, case.clocks, now),
         links=case.links,
+        actions=[case_actions.view(a) for a in actions.items] if actions is not None else None,
         timeline=_timeline(spec, history, codes) if history is not None else None,
         choices=choices,
         submission=submission,
@@ -608,6 +614,15 @@ def _page(
         names={"clinical_time": CLINICAL_TIME, "reason": REASON, "version": VERSION, "key": KEY},
         status_code=status_code,
     )
+
+
+def _offering_actions(choice: EventChoice, actions: list[ActionRead]) -> EventChoice:
+    if choice.form is None:
+        return choice
+    form = case_actions.with_action_refs(choice.form, actions)
+    if isinstance(form, str):
+        return EventChoice(choice.event, choice.title, None, [form])
+    return replace(choice, form=form)
 
 
 def _error_list(choices: list[EventChoice], submission: Submission | None) -> list[dict[str, str]]:

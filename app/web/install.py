@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.errors import DomainError
 from app.web import (
     account,
+    actions_page,
     adt_dead_letters,
     case_page,
     chc_pages,
@@ -51,6 +52,7 @@ def install_pages(application: FastAPI) -> None:
     application.include_router(huddle.router)
     application.include_router(tracker.router)
     application.include_router(adt_dead_letters.router)
+    application.include_router(actions_page.router)
     application.add_exception_handler(SignInRequired, _sign_in_first)
     application.add_exception_handler(PageForbidden, _forbidden)
     for error in (RequestValidationError, DomainError, StarletteHTTPException):

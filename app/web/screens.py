@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from fastapi import Request
 from sqlalchemy.orm import Session
 
+from app.actions.repository import ActionRepository
 from app.adt.repository import AdtRepository
 from app.auth.access import AccessPolicy
 from app.auth.actor import Actor
+from app.timeutil import utcnow
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,13 @@ def _refused_messages(db: Session, actor: Actor) -> str:
     return f"{count} message{'s' if count != 1 else ''} waiting."
 
 
+def _overdue_actions(db: Session, actor: Actor) -> str:
+    count = ActionRepository(db).count_overdue(actor.organisation, utcnow())
+    if count == 0:
+        return "None of your organisation's actions is overdue."
+    return f"{count} of your organisation's action{'s are' if count != 1 else ' is'} overdue."
+
+
 SCREENS: tuple[Screen, ...] = (
     Screen(
         "tracker",
@@ -47,6 +56,14 @@ SCREENS: tuple[Screen, ...] = (
         "Every inpatient with an open discharge case: criteria to reside, delays, pathway, "
         "escalation.",
         "rfd.read",
+    ),
+    Screen(
+        "actions",
+        "My actions",
+        "/actions",
+        "Actions and milestones for you, your teams and your organisation: overdue first.",
+        "actions.list",
+        waiting=_overdue_actions,
     ),
     Screen(
         "huddle",
