@@ -68,14 +68,22 @@ def _action(ctx: GuardContext) -> ActionState | None:
     return (ctx.facts.get("case_actions") or {}).get(ctx.data.get("action_ref"))
 
 
+def _names_no_action(ctx: GuardContext) -> bool:
+    """Judged without an action named (the allowed events of a case, on an empty form): the
+    rule cannot apply yet, and nothing is looked up; firing the event requires one."""
+    return "action_ref" not in ctx.data
+
+
 @RULES.guard(
     "action_owner_may_see_case",
     "An action's owner organisation must already see the case (own it, or have it shared).",
 )
 def action_owner_may_see_case(ctx: GuardContext) -> str | None:
     wanted = ctx.data.get("action_owner_organisation")
+    if not wanted:
+        return None  # the case's own organisation
     orgs = ctx.facts.get("case_organisations") or {}
-    if wanted and wanted not in orgs.get("all", ()):
+    if wanted not in orgs.get("all", ()):
         return (
             f"{wanted} cannot see this case: share it with them first (or send them a referral), "
             "then give them the action."
@@ -85,6 +93,8 @@ def action_owner_may_see_case(ctx: GuardContext) -> str | None:
 
 @RULES.guard("action_is_open", "The action or milestone named must exist and still be open.")
 def action_is_open(ctx: GuardContext) -> str | None:
+    if _names_no_action(ctx):
+        return None
     action = _action(ctx)
     if action is None:
         return f"This case has no action {ctx.data.get('action_ref')!r}."
@@ -98,6 +108,8 @@ def action_is_open(ctx: GuardContext) -> str | None:
     "Only the owner organisation of an action, or the organisation that owns the case, works it.",
 )
 def action_worked_by_owner(ctx: GuardContext) -> str | None:
+    if _names_no_action(ctx):
+        return None
     action = _action(ctx)
     if action is None:
         return f"This case has no action {ctx.data.get('action_ref')!r}."
@@ -112,6 +124,8 @@ def action_worked_by_owner(ctx: GuardContext) -> str | None:
 
 @RULES.guard("action_change_has_reason", "Moving an action's due time needs a reason.")
 def action_change_has_reason(ctx: GuardContext) -> str | None:
+    if _names_no_action(ctx):
+        return None
     action = _action(ctx)
     wanted = ctx.data.get("action_due")
     if action is None or wanted is None:
@@ -129,6 +143,8 @@ def action_change_has_reason(ctx: GuardContext) -> str | None:
     "Completing an action or milestone after its due time needs a late reason (once).",
 )
 def late_action_has_reason(ctx: GuardContext) -> str | None:
+    if _names_no_action(ctx):
+        return None
     action = _action(ctx)
     if action is None or not action.late_at(ctx.occurred_at):
         return None
@@ -142,6 +158,8 @@ def late_action_has_reason(ctx: GuardContext) -> str | None:
 
 @RULES.guard("action_is_late", "Only a late action or milestone has a late reason.")
 def action_is_late(ctx: GuardContext) -> str | None:
+    if _names_no_action(ctx):
+        return None
     action = _action(ctx)
     if action is None:
         return f"This case has no action {ctx.data.get('action_ref')!r}."
@@ -152,6 +170,8 @@ def action_is_late(ctx: GuardContext) -> str | None:
 
 @RULES.guard("late_reason_fits_action", "A milestone's late reason is one it declares.")
 def late_reason_fits_action(ctx: GuardContext) -> str | None:
+    if _names_no_action(ctx):
+        return None
     action = _action(ctx)
     return _late_reason_problem(ctx, action) if action is not None else None
 
@@ -171,6 +191,8 @@ def _late_reason_problem(ctx: GuardContext, action: ActionState) -> str | None:
     "A referral's status is recorded on the case that sent it, as the referral itself stands.",
 )
 def referral_update_matches_task(ctx: GuardContext) -> str | None:
+    if "referral_case" not in ctx.data:
+        return None  # judged on an empty form; firing it requires the referral
     task = ctx.facts.get("referral_task")
     if task is None or task["workflow"] != REFERRAL_WORKFLOW or not task["linked"]:
         return "That is not a referral this case sent."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -22,14 +23,38 @@ class GuardContext:
     actor: Actor
     occurred_at: datetime
     reason: str | None = None
-    # Read-side facts the transition declared (`facts:` in the pathway file), by name.
-    facts: dict[str, Any] = field(default_factory=dict)
+    # Read-side facts the transition declared (`facts:` in the pathway file), by name; each is
+    # looked up when a guard first reads it (`LazyFacts`).
+    facts: Mapping[str, Any] = field(default_factory=dict)
 
     def fact(self, name: str) -> Any:
         """The value in this event's data, else the value already on the case."""
         if name in self.data:
             return self.data[name]
         return self.attributes.get(name)
+
+
+class LazyFacts(Mapping[str, Any]):
+    """A transition's declared facts, each looked up the first time a guard reads it: a guard
+    that decides on the event's data alone (or on the case) costs no query. That matters for
+    `allowed_events`, which judges every transition from the state on every answer."""
+
+    def __init__(self, names: tuple[str, ...], lookup: Callable[[str], Any]) -> None:
+        self._names, self._lookup = names, lookup
+        self._found: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._names:
+            raise KeyError(name)
+        if name not in self._found:
+            self._found[name] = self._lookup(name)
+        return self._found[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
 
 
 @dataclass

@@ -6,6 +6,7 @@ caller's transaction; the caller commits both or neither.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -20,6 +21,7 @@ from app.engine.context import (
     EffectPorts,
     FactPort,
     GuardContext,
+    LazyFacts,
     MachineModel,
 )
 from app.engine.fields import CodeCheck, validate_data
@@ -367,8 +369,8 @@ class Engine:
         reason: str | None,
         facts: FactPort | None = None,
     ) -> GuardContext:
-        looked_up = (
-            {name: facts.lookup(name, case.id, case.attributes, data) for name in t.facts}
+        looked_up: Mapping[str, Any] = (
+            LazyFacts(t.facts, lambda name: facts.lookup(name, case.id, case.attributes, data))
             if facts is not None
             else {}
         )

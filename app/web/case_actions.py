@@ -18,6 +18,9 @@ from app.timeutil import LONDON
 from app.web.eventforms import Choice, EventForm, humanise
 
 ACTION_REF = "action_ref"
+# Events a person does not record on the case page: a referral records its own status on the
+# case that sent it (app/referrals), so a form for it would only ever be refused.
+RECORDED_ELSEWHERE = frozenset({"referral_update"})
 
 
 @dataclass(frozen=True)

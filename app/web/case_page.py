@@ -579,7 +579,11 @@ def _page(
         submission.version = case.version  # re-apply against the case as it is now
     log_read(request, db, actor, [case_id])
     actions = case_actions.listed(db, access, actor, spec, case_id, now)
-    choices = _choices(engine, codes, case, actor.roles, london_date(now), submission)
+    choices = [
+        c
+        for c in _choices(engine, codes, case, actor.roles, london_date(now), submission)
+        if c.event not in case_actions.RECORDED_ELSEWHERE
+    ]
     if actions is not None:
         choices = [_offering_actions(c, actions.items) for c in choices]
     error_list = _error_list(choices, submission)
