@@ -338,6 +338,11 @@ def serve(
         os.environ.update(dict.fromkeys(BACKGROUND_SETTINGS, "0"))
         get_settings.cache_clear()
 
+    if demo and background and "NOTIFICATION_POLL_SECONDS" not in os.environ:
+        # The demo delivers notifications (inboxes, "an action is overdue") as a deployment
+        # would; the setting's default leaves the job off for a service that has not chosen.
+        os.environ["NOTIFICATION_POLL_SECONDS"] = "5"
+        get_settings.cache_clear()
     if migrate:
         _upgrade(get_settings().database_url)
     if demo:
@@ -363,6 +368,7 @@ BACKGROUND_SETTINGS = (
     "CLOCK_SWEEP_INTERVAL_SECONDS",
     "LIVE_FIGURES_REFRESH_SECONDS",
     "CHC_IMPORT_POLL_SECONDS",
+    "NOTIFICATION_POLL_SECONDS",
 )
 
 
