@@ -57,7 +57,9 @@ class QualityConfig(BaseModel):
         if not bands or list(bands) != sorted(set(bands)):
             raise ValueError("backdated_bands_hours: strictly increasing, at least one")
         if bands[0] != self.backdated_after_hours:
-            raise ValueError("backdated_bands_hours: the first band starts at backdated_after_hours")
+            raise ValueError(
+                "backdated_bands_hours: the first band starts at backdated_after_hours"
+            )
         return self
 
     def band_labels(self) -> list[str]:

@@ -56,7 +56,12 @@ def series_csv(series: QualitySeries) -> str:
     bands = list(series.items[0].backdated_by) if series.items else []
     header = ["date", "final", "ward", *ROW_FIELDS, *_band_columns(bands)]
     rows = [
-        [i.date.isoformat(), "yes" if i.final else "no", series.ward or ALL_WARDS, *_cells(i, bands)]
+        [
+            i.date.isoformat(),
+            "yes" if i.final else "no",
+            series.ward or ALL_WARDS,
+            *_cells(i, bands),
+        ]
         for i in series.items
     ]
     return csvout.to_csv(header, rows)

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from html import escape
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -58,7 +58,7 @@ def quality_page(
     site: Annotated[str | None, Query(max_length=64)] = None,
     ward: Annotated[str | None, Query(max_length=64)] = None,
     day: Annotated[date | None, Query(alias="date")] = None,
-    measure: Annotated[Problem | None, Query()] = None,
+    measure: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Response:
     actor = user.actor
     access: AccessPolicy = request.app.state.access
@@ -67,6 +67,9 @@ def quality_page(
     today = london_date(now)
     day = min(day or today, today)
     site, ward = site or None, ward or None
+    if measure and measure not in PROBLEMS:
+        return _html(f"<p>No measure {escape(measure)!r}.</p>", status_code=422)
+    chosen: Problem | None = next((m for m in PROBLEMS if m == measure), None)
     org = actor.organisation
     try:
         figures = service.day_figures(
@@ -85,7 +88,7 @@ def quality_page(
         found = service.patients(
             db,
             day=day,
-            measure=measure,
+            measure=chosen,
             site=site,
             ward=ward,
             organisation=org,
@@ -105,7 +108,7 @@ def quality_page(
         sites=dashboard.sites(db, org),
         ward=ward,
         wards=dashboard.wards(db, org),
-        measure=measure,
+        measure=chosen,
         measures=[(m, LABELS[m]) for m in PROBLEMS],
         labels=LABELS,
         query=urlencode({"date": day.isoformat(), **filters}),
@@ -130,8 +133,11 @@ def quality_page(
 
 def ward_query(query: str, ward: str | None, measure: str) -> str:
     """The page's address for one ward's patients of one measure (for the table's links)."""
-    extra = {"measure": measure, **({"ward": ward} if ward else {})}
-    return f"{query}&{urlencode(extra)}"
+    params = dict(parse_qsl(query))
+    params["measure"] = measure
+    if ward:
+        params["ward"] = ward
+    return urlencode(params)
 
 
 templates.globals["ward_query"] = ward_query

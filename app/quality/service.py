@@ -142,9 +142,7 @@ def series(
             if ward is None or w == ward:
                 total.add(t)
         items.append(
-            QualitySeriesItem(
-                date=day, final=snapshot < now, **row(ward, total, cfg).model_dump()
-            )
+            QualitySeriesItem(date=day, final=snapshot < now, **row(ward, total, cfg).model_dump())
         )
         day += timedelta(days=1)
     return QualitySeries(organisation=organisation, site=site, ward=ward, items=items)
