@@ -258,10 +258,13 @@ def _spell_findings(
 def status_changes(ctr: Iterable[CaseEvent]) -> list[CaseEvent]:
     """The entries that change the status, in clinical order (ties in log order), as the
     discharge-ready date reads them (app.discharge.drd): a repeat of the same status is not a
-    change."""
+    change, and "not meeting" undone at the same instant is no period."""
     out: list[CaseEvent] = []
     for e in sorted(ctr, key=lambda e: (e.occurred_at, e.seq)):
         if out and out[-1].event == e.event:
+            continue
+        if e.event == MEETS_AGAIN and out and out[-1].occurred_at == e.occurred_at:
+            out.pop()  # not meeting and meeting again at one instant: a correction, no period
             continue
         if not out and e.event == MEETS_AGAIN:
             continue  # meeting the criteria is the presumption before the first entry
