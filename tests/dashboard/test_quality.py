@@ -21,6 +21,7 @@ from app.codelists.loader import CodeSetRegistry
 from app.engine.catalogue import PathwayCatalogue
 from app.engine.engine import Engine
 from app.models import AccessRecord, AccessRecordCase
+from tests.browser import check_page
 from tests.dashboard.quality_ward import NHS, Built, build
 from tests.helpers import writer_for
 
@@ -318,19 +319,24 @@ def test_the_page_without_identifiers_or_case_links_for_an_analyst(
 
 
 def test_the_page_renders_under_the_content_security_policy(
-    live_server: str, built: Built, manager: Any, browser: Any
+    live_server: str, built: Built, manager: Any, browser: Any, backend: str
 ) -> None:
     violations: list[str] = []
     context = browser.new_context()
+    address = f"{live_server}/dashboard/quality?date=2026-11-20"
     try:
         page = context.new_page()
         page.on("console", lambda m: violations.append(m.text))
-        page.goto(f"{live_server}/dashboard/quality?date=2026-11-20")
+        page.goto(address)
         if not page.is_visible("#token"):
             page.click("summary")
         page.fill("#token", manager.token)
         page.press("#token", "Enter")
-        page.wait_for_url(f"{live_server}/dashboard/quality?date=2026-11-20")
+        page.wait_for_url(address)
+        # Accessible (axe, WCAG 2.2 A/AA) and no sideways scrolling, phone to ward PC.
+        for width, found in check_page(page, address, backend=backend).items():
+            assert found == {"violations": [], "overflow": 0}, width
+        page.set_viewport_size({"width": 1280, "height": 900})
         assert page.inner_text("#tile-score") == "33.3%"
         # 7 to 20 November: nobody had a night in hospital before the 11th (no score, no point).
         assert page.locator("#chart-quality-score circle.point").count() == 10
