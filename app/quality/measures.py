@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date, datetime, timedelta
 
 from app.discharge.history import EVENTS_OF_INTEREST, MEETS_AGAIN, NOT_MEETING, derive_facts
@@ -47,6 +48,18 @@ class SpellInput:
     patient_ref: str | None
     admitted_at: datetime
     events: Sequence[CaseEvent]
+
+    @cached_property
+    def settled(self) -> datetime | None:
+        """From when nothing can change the spell's figures: it had left hospital and its last
+        event was recorded (None while it is in hospital, or if it never left)."""
+        if not self.events:
+            return None
+        facts = derive_facts([e for e in self.events if e.event in EVENTS_OF_INTEREST], _no_family)
+        left = facts.left_hospital_at
+        if left is None:
+            return None
+        return max(left, *(e.recorded_at for e in self.events))
 
 
 @dataclass(frozen=True)
@@ -124,6 +137,8 @@ def day_quality(
         return wards.setdefault(ward, Tally())
 
     for spell in spells:
+        if spell.settled is not None and spell.settled < day_start:
+            continue  # left before the day, and nothing recorded since: nothing to count
         known = as_recorded(spell.events, snapshot)
         if not any(e.event == "open" for e in known) or spell.admitted_at > snapshot:
             continue  # not yet known, or not yet admitted, at the snapshot
@@ -175,7 +190,7 @@ def _spell_findings(
     cfg: QualityConfig,
 ) -> _Found:
     out = _Found()
-    facts = derive_facts([e for e in known if e.event in EVENTS_OF_INTEREST], lambda _c, _a: None)
+    facts = derive_facts([e for e in known if e.event in EVENTS_OF_INTEREST], _no_family)
     ctr = [e for e in known if e.event in CTR_EVENTS]
     left = facts.left_hospital_at
     nights = (day - london_date(spell.admitted_at)).days
@@ -283,6 +298,10 @@ def flip_flops(
         for a, b, c in zip(changes, changes[1:], changes[2:], strict=False)
         if a.event == NOT_MEETING and c.occurred_at - b.occurred_at <= window
     ]
+
+
+def _no_family(_code: str, _at: datetime) -> str | None:
+    return None  # the measures need no delay-reason family
 
 
 def _label(event: str) -> str:
