@@ -25,8 +25,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import date, datetime, timedelta
+from functools import cached_property
 
 from app.discharge.history import EVENTS_OF_INTEREST, MEETS_AGAIN, NOT_MEETING, derive_facts
 from app.discharge.wards import ward_at
@@ -112,12 +112,6 @@ class DayQuality:
     snapshot: datetime
     wards: dict[str, Tally]
     findings: list[Finding]
-
-    def total(self) -> Tally:
-        whole = Tally()
-        for tally in self.wards.values():
-            whole.add(tally)
-        return whole
 
 
 def as_recorded(events: Iterable[CaseEvent], at: datetime) -> list[CaseEvent]:
