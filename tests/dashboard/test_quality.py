@@ -347,3 +347,26 @@ def test_the_page_renders_under_the_content_security_policy(
     finally:
         context.close()
     assert [v for v in violations if "Content Security Policy" in v] == []
+
+
+def test_an_organisation_a_case_is_shared_with_sees_that_patient(
+    client: TestClient,
+    built: Built,
+    make_user_module,  # noqa: ANN001
+) -> None:
+    owner = make_user_module("discharge_team", org=built.organisation)
+    partner = make_user_module("manager")
+    r = client.post(
+        f"/api/v1/cases/{built.ids['P2']}/shares",
+        json={"organisation": partner.org, "reason": "community team works the discharge"},
+        headers=owner.headers,
+    )
+    assert r.status_code == 201, r.text
+    day = _get(client, partner, "/data-quality", date="2026-11-20").json()
+    # P2 alone: on Ward 1, a status recorded 47 h late, delayed with no reason.
+    assert _figures(day["total"]) == (1, 1, 1, 1, (1, 0, 0), 0, 1, 1, 0, 1)
+    found = _get(client, partner, "/data-quality/patients", date="2026-11-20").json()
+    assert {(i["case_id"], i["measure"]) for i in found["items"]} == {
+        (built.ids["P2"], "backdated"),
+        (built.ids["P2"], "delayed_no_reason"),
+    }
