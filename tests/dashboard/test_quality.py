@@ -23,7 +23,8 @@ from app.engine.engine import Engine
 from app.models import AccessRecord, AccessRecordCase
 from tests.browser import check_page
 from tests.dashboard.quality_ward import NHS, Built, build
-from tests.helpers import writer_for
+from tests.discharge.helpers import open_case
+from tests.helpers import Api, writer_for
 
 BANDS = ("24h to 72h", "72h to 168h", "168h or more")
 
@@ -370,3 +371,19 @@ def test_an_organisation_a_case_is_shared_with_sees_that_patient(
         (built.ids["P2"], "backdated"),
         (built.ids["P2"], "delayed_no_reason"),
     }
+
+
+def test_a_ward_name_cannot_start_a_formula_in_the_csv(
+    client: TestClient,
+    make_user,  # noqa: ANN001
+) -> None:
+    user = make_user("discharge_team", "manager")
+    open_case(Api(client, user.headers), NHS["P1"], site="DQ-CSV", ward="=HYPERLINK(1)")
+    rows = list(csv.DictReader(io.StringIO(_get(client, user, "/data-quality.csv").text)))
+    # The patient, admitted ten days ago with no status: one census patient, one problem.
+    assert [(r["ward"], r["census"], r["with_problem"]) for r in rows] == [
+        ("'=HYPERLINK(1)", "1", "1"),
+        ("All wards", "1", "1"),
+    ]
+    found = _get(client, user, "/data-quality/patients.csv", measure="no_status").text
+    assert "'=HYPERLINK(1)" in found
