@@ -38,6 +38,9 @@ from app.observability.metrics import router as metrics_router
 from app.observability.requests import RequestLog
 from app.pathways_api.routes import router as pathways_router
 from app.problems import install_error_handlers
+from app.quality.config import load_quality_config
+from app.quality.page import router as quality_page
+from app.quality.routes import router as quality_router
 from app.security.inputs import check_inputs
 from app.security.install import install_security
 from app.web.install import install_pages
@@ -98,6 +101,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     application.state.codes = codes
     application.state.discharge_config = load_discharge_config(settings.pathways_dir)
+    # The data-quality thresholds (pathways/config/data-quality.yaml): a bad file stops the start.
+    application.state.quality_config = load_quality_config(settings.pathways_dir / "config")
     application.state.metrics_ctx, application.state.live = dashboard_parts(settings, engine, codes)
     application.state.settings = settings
     application.state.oidc_clients = clients
@@ -133,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         adt_router,
         notifications_router,
         actions_router,
+        quality_router,
         *registered.routers(),
     ):
         api.include_router(router)
@@ -140,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application.include_router(health_router)
     application.include_router(metrics_router)  # Prometheus: a metrics token or network only
     application.include_router(dashboard_page)
+    application.include_router(quality_page)  # /dashboard/quality
     application.include_router(oidc_router)  # sign-in through an identity provider: public
     install_fhir(application)  # FHIR R4 out: /fhir/R4, OperationOutcome errors
     install_access(application, access)

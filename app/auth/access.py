@@ -86,6 +86,16 @@ READS: dict[str, Read] = {
         "/dashboard/exports/acute-discharge-daily.csv, acute-discharge-weekly.csv, "
         "drd-monthly.csv, drd-monthly.json)"
     ),
+    "quality.read": Read(
+        "Data-quality measures of the discharge-ready date, per ward, and their trend (GET "
+        "/data-quality, /data-quality.csv, /data-quality/series, /data-quality/series.csv, "
+        "the /dashboard/quality page)"
+    ),
+    "quality.patients": Read(
+        "The patients behind the data-quality measures, to fix their records (GET "
+        "/data-quality/patients, /data-quality/patients.csv)",
+        _FULL_OR_ANONYMOUS,
+    ),
     "ic.services": Read("Intermediate-care services with capacity and counts (GET /ic/services)"),
     "ic.service_changes": Read(
         "A service's change audit, with usernames (GET /ic/services/{id}/changes)"

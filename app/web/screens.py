@@ -89,6 +89,15 @@ SCREENS: tuple[Screen, ...] = (
         "dashboard.metrics",
     ),
     Screen(
+        "data-quality",
+        "Data quality",
+        "/dashboard/quality",
+        "How well each ward records the criteria to reside and delay reasons behind the "
+        "discharge-ready date, and the patients whose records to fix.",
+        "quality.read",
+        in_header=False,
+    ),
+    Screen(
         "adt-dead-letters",
         "PAS messages",
         "/adt/dead-letters",

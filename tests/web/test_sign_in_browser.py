@@ -52,6 +52,7 @@ def test_sign_in_with_a_password_by_keyboard_then_home_lists_the_persons_screens
             "CHC queue",
             "IC board",
             "Dashboard",
+            "Data quality",
             "PAS messages",
             "API documentation",
         ]
