@@ -47,6 +47,13 @@ WEIGHTS = {
     "cancel": 0.3,
     "update_details": 1,
     "ward_transfer": 2,
+    # Actions touch no figure: walked now and then (tests/actions has their own journeys).
+    "add_action": 0.2,
+    "update_action": 0.1,
+    "complete_action": 0.1,
+    "explain_late_action": 0.05,
+    "cancel_action": 0.05,
+    "referral_update": 0,  # only a referral records it (app/referrals)
 }
 
 

@@ -48,6 +48,7 @@ def test_sign_in_with_a_password_by_keyboard_then_home_lists_the_persons_screens
         cards = page.locator(".nhsuk-card__heading").all_inner_texts()
         assert [c.strip() for c in cards] == [
             "Tracker",
+            "My actions",
             "Huddle",
             "CHC queue",
             "IC board",
