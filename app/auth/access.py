@@ -86,6 +86,14 @@ READS: dict[str, Read] = {
         "/dashboard/exports/acute-discharge-daily.csv, acute-discharge-weekly.csv, "
         "drd-monthly.csv, drd-monthly.json)"
     ),
+    "ledger.read": Read(
+        "The delay ledger's figures: delayed bed days and cost by reason, organisation, pathway "
+        "and ward, and partner statements (GET /ledger/summary, /ledger/statements, and CSV)"
+    ),
+    "ledger.patients": Read(
+        "The patients behind the delay ledger's figures (GET /ledger/patients, patients.csv)",
+        _FULL_OR_ANONYMOUS,
+    ),
     "ic.services": Read("Intermediate-care services with capacity and counts (GET /ic/services)"),
     "ic.service_changes": Read(
         "A service's change audit, with usernames (GET /ic/services/{id}/changes)"
