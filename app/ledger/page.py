@@ -162,6 +162,8 @@ def publish_statement_form(
     db: SessionDep,
     month: Annotated[str, Form(max_length=7)],
     responsible: Annotated[str, Form(max_length=64)],
+    first: Annotated[date | None, Form(alias="from")] = None,
+    last: Annotated[date | None, Form(alias="to")] = None,
 ) -> Response:
     actor = user.actor
     if actor.role_for(PUBLISH_ROLES) is None:
@@ -177,7 +179,9 @@ def publish_statement_form(
         ctx=ctx,
         config=config,
     )
-    return RedirectResponse("/dashboard/ledger?done=published#statements", status_code=303)
+    period = {"from": first.isoformat(), "to": last.isoformat()} if first and last else {}
+    back = urlencode({**period, "done": "published"})
+    return RedirectResponse(f"/dashboard/ledger?{back}#statements", status_code=303)
 
 
 def _previous(today: date) -> str:
