@@ -137,7 +137,8 @@ def _attributed(
             for p in periods
         ]
         choice = choose_primary_reason(
-            candidates, as_at=max(end_of_day, *(p.started_at for p in candidates)),
+            candidates,
+            as_at=max(end_of_day, *(p.started_at for p in candidates)),
             family_precedence=precedence,
         )
         assert choice is not None  # noqa: S101 - every candidate is open at that instant

@@ -18,8 +18,8 @@ from app.dashboard.drd_return import Month
 from app.deps import SessionDep
 from app.errors import DomainError
 from app.ledger import statements
-from app.ledger.routes import PUBLISH_ROLES
 from app.ledger.service import Basis, ledger, select
+from app.ledger.statements import PUBLISH_ROLES
 from app.ledger.views import BY_FIELDS, patients, summary, totals
 from app.ledger.wiring import ledger_parts
 from app.timeutil import london_date, utcnow
@@ -76,7 +76,9 @@ def ledger_page(
             body = summary(found, config, by)
             head = body
             tables.append({"by": by, "title": TITLES[by], "rows": body["rows"]})
-        items = statements.read_statements(db, reader=actor.organisation, now=now, ctx=ctx, config=config)
+        items = statements.read_statements(
+            db, reader=actor.organisation, now=now, ctx=ctx, config=config
+        )
     except DomainError as exc:
         error, items = exc.detail, []
     query = {"from": first.isoformat(), "to": last.isoformat(), "basis": basis}
@@ -135,7 +137,7 @@ def ledger_patients_page(
         basis=basis,
     )
     chosen = select(found.shares, reason=reason, organisation=organisation, pathway=pathway)
-    rows = patients(found, config, chosen)
+    rows = patients(found, chosen)
     log_read(request, db, actor, [p.case_id for p in rows])
     identifiers = user.grant is not None and user.grant.identifiers
     filters = {"reason": reason, "organisation": organisation, "pathway": pathway, "ward": ward}

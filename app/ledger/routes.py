@@ -14,17 +14,21 @@ from app.api_shared import log_read
 from app.auth.access import Grant
 from app.auth.needs import needs, needs_role
 from app.dashboard.drd_return import Month
-from app.dashboard.routes import CSV_ANSWER, Site
 from app.deps import CurrentActor, SessionDep
 from app.ledger import exports, statements
 from app.ledger.service import Basis, ledger, select
+from app.ledger.statements import PUBLISH_ROLES
 from app.ledger.views import By, LedgerPatients, header, patients, summary, totals
 from app.ledger.wiring import ledger_parts
 from app.timeutil import utcnow
 
 router = APIRouter(prefix="/ledger", tags=["ledger"])
-# Who may publish a partner statement (a write: named here, checked on the route).
-PUBLISH_ROLES = ("manager",)
+Site = Annotated[str | None, Query(max_length=64, description="One site; all sites if omitted")]
+# What a CSV route answers, for the OpenAPI description.
+CSV_ANSWER: dict[str, Any] = {
+    "response_class": Response,
+    "responses": {200: {"content": {"text/csv": {}}}},
+}
 MONTH_PATTERN = r"^(19|20|21)[0-9]{2}-(0[1-9]|1[0-2])$"
 First = Annotated[date, Query(alias="from", description="First London day of the period")]
 Last = Annotated[date, Query(alias="to", description="Last London day (at most 366 days)")]
@@ -237,7 +241,7 @@ def _patients(
         basis=basis,
     )
     chosen = select(found.shares, reason=reason, organisation=organisation, pathway=pathway)
-    items = patients(found, config, chosen)
+    items = patients(found, chosen)
     log_read(request, db, actor, [p.case_id for p in items])
     out = LedgerPatients(
         header={**header(found, config), "site": site, "ward": ward},

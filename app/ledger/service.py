@@ -85,7 +85,9 @@ def ledger(
             if left is None or not start <= left <= end:
                 continue
             place = drd_cohort(
-                london_date(spell.admitted_at), london_date(left), spell.facts.drd.discharge_ready_date
+                london_date(spell.admitted_at),
+                london_date(left),
+                spell.facts.drd.discharge_ready_date,
             )
             if place.delay_days is None:
                 continue

@@ -33,6 +33,9 @@ from app.models import LedgerStatement
 from app.timeutil import london_date
 
 RESTATED_BY = "system"
+# Who may publish a partner statement (a write: its roles named in code, checked on the route
+# and the screen).
+PUBLISH_ROLES = ("manager",)
 MAX_ROWS = 500
 
 
@@ -132,7 +135,9 @@ def publish(
         try:
             repo.add(row)
         except IntegrityError:
-            raise Conflict(f"the statement for {responsible} of {month} is already published") from None
+            raise Conflict(
+                f"the statement for {responsible} of {month} is already published"
+            ) from None
     return row
 
 

@@ -152,7 +152,7 @@ class LedgerPatients(BaseModel):
     items: list[LedgerPatient]
 
 
-def patients(ledger: Ledger, config: LedgerConfig, shares: Sequence[Share]) -> list[LedgerPatient]:
+def patients(ledger: Ledger, shares: Sequence[Share]) -> list[LedgerPatient]:
     """One row per patient of `shares`, most bed days first."""
     by_case: dict[int, list[Share]] = {}
     for s in shares:

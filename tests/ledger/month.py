@@ -4,13 +4,16 @@ Tariffs (TEST_CONFIG): £300 a bed day from 1 Jan 2026, £400 from 15 Nov 2026. 
 Hospital process -> ACUTE; Capacity on P1 -> LA; Capacity on P2 -> COMM; anything else
 (no reason recorded) -> UNATTRIBUTED.
 
-| patient | stay | not meeting CtR | reasons | delayed bed days (DRD .. day before discharge) |
-|---|---|---|---|---|
-| A | 1-10 Nov, P1, Ward 9 | from 3 Nov | capacity-p1-services from 3 Nov; hospital-medical-review 5 Nov 10:00 - 7 Nov 12:00 | 3-9 Nov: 7 |
-| B | 10-18 Nov, P2, to Ward 4 16 Nov 12:00 | from 12 Nov | capacity-bed-based-services-pathway-2 from 14 Nov | 12-17 Nov: 6 (12, 13 no reason) |
-| C | 20 Oct-3 Nov, discharged on P0 | from 28 Oct | hospital-medical-review from 28 Oct | 28 Oct-2 Nov: 6 (2 in Nov) |
-| D | from 25 Nov, P1, still in | from 26 Nov | capacity-p1-services from 26 Nov | 26-30 Nov: 5 |
-| E | 1-9 Nov, PAS discharge | 4 Nov, meets again 6 Nov | none | 4-8 Nov: 5 (final-period rule) |
+- A: 1-10 Nov, P1, Ward 9; not meeting CtR from 3 Nov; capacity-p1-services from 3 Nov and
+  hospital-medical-review from 5 Nov 10:00 to 7 Nov 12:00. Delayed 3-9 Nov: 7 days.
+- B: 10-18 Nov, P2, to Ward 4 on 16 Nov at 12:00; not meeting from 12 Nov;
+  capacity-bed-based-services-pathway-2 from 14 Nov. Delayed 12-17 Nov: 6 (12, 13 no reason).
+- C: 20 Oct-3 Nov, discharged on P0 (no planned pathway); not meeting from 28 Oct;
+  hospital-medical-review from 28 Oct. Delayed 28 Oct-2 Nov: 6 (2 in November).
+- D: from 25 Nov, P1, still in; not meeting from 26 Nov; capacity-p1-services from 26 Nov.
+  Delayed 26-30 Nov: 5.
+- E: 1-9 Nov, discharged by the PAS; not meeting 4 Nov, meets again 6 Nov, no reasons.
+  Delayed 4-8 Nov: 5 (the final-period rule, as the return counts it).
 
 A's 5, 6 and 7 Nov are shared half and half (both reasons open that day). Days basis (the
 days in November): 7 + 6 + 2 + 5 + 5 = 25. Discharges basis (the DRD return's): A 7, B 6,
@@ -80,7 +83,12 @@ class Ward:
     def admit(self, name: str, at: str, ward: str = "Ward 9") -> None:
         body = {"hospital_system": "LUHFT", "ward": ward, "admitted_at": at}
         r = self.api.create(
-            "discharge", site=self.site, patient_ref=NHS[name], data=body, occurred_at=at, reason=WHY
+            "discharge",
+            site=self.site,
+            patient_ref=NHS[name],
+            data=body,
+            occurred_at=at,
+            reason=WHY,
         )
         self.ids[name] = int(r.json()["id"])
 

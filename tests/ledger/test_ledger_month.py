@@ -70,9 +70,15 @@ def test_by_reason_a_pareto_of_the_days_in_the_month(client: TestClient, month: 
     assert [r["percent"] for r in body["rows"]] == [42.0, 28.0, 16.0, 14.0]
     assert [r["cumulative_percent"] for r in body["rows"]] == [42.0, 70.0, 86.0, 100.0]
     assert body["rows"][1]["label"] == "no reason recorded"
-    assert body["totals"] == {"bed_days": 25.0, "cost": 8300.0, "uncosted_bed_days": 0.0, "patients": 5}
+    assert body["totals"] == {
+        "bed_days": 25.0,
+        "cost": 8300.0,
+        "uncosted_bed_days": 0.0,
+        "patients": 5,
+    }
     assert [t["version"] for t in body["tariffs"]] == ["t-2026", "t-2026-11"]
-    assert body["final"] is True and body["attribution"] == "equal_share"
+    assert body["final"] is True
+    assert body["attribution"] == "equal_share"
 
 
 @pytest.mark.parametrize(
@@ -114,8 +120,16 @@ def test_by_organisation_pathway_and_ward(
 def test_filters_by_ward_and_site(client: TestClient, month: Any) -> None:
     user, ward, _ = month
     body = get(client, user.headers, "/summary", ward="Ward 4", **NOV).json()
-    assert body["totals"] == {"bed_days": 2.0, "cost": 800.0, "uncosted_bed_days": 0.0, "patients": 1}
-    assert get(client, user.headers, "/summary", site=ward.site, **NOV).json()["totals"]["cost"] == 8300.0
+    assert body["totals"] == {
+        "bed_days": 2.0,
+        "cost": 800.0,
+        "uncosted_bed_days": 0.0,
+        "patients": 1,
+    }
+    assert (
+        get(client, user.headers, "/summary", site=ward.site, **NOV).json()["totals"]["cost"]
+        == 8300.0
+    )
     assert get(client, user.headers, "/summary", site="NOWHERE", **NOV).json()["rows"] == []
 
 
@@ -123,12 +137,11 @@ def test_the_total_equals_the_monthly_drd_return(client: TestClient, month: Any)
     """On the discharges basis the ledger counts what the return counts: all the delayed bed
     days of the month's discharges in the DRD cohort (A 7, B 6, C 6 with four in October, E 5)."""
     user, _, _ = month
-    row = (
-        client.get(
-            "/api/v1/dashboard/exports/drd-monthly.json", params={"month": "2026-11"}, headers=user.headers
-        )
-        .json()["row"]
-    )
+    row = client.get(
+        "/api/v1/dashboard/exports/drd-monthly.json",
+        params={"month": "2026-11"},
+        headers=user.headers,
+    ).json()["row"]
     body = get(client, user.headers, "/summary", basis="discharges", **NOV).json()
     assert row["Total bed days lost to DD"] == 24
     assert body["totals"]["bed_days"] == 24.0
@@ -136,7 +149,9 @@ def test_the_total_equals_the_monthly_drd_return(client: TestClient, month: Any)
     assert body["totals"]["cost"] == 7500.0
     # The same for one ward (the return by the ward the patient left from; the ledger by the
     # ward of each day): Ward 4 is B's last ward, but only two of B's days were spent there.
-    assert _rows(get(client, user.headers, "/summary", basis="discharges", by="ward", **NOV).json()) == {
+    assert _rows(
+        get(client, user.headers, "/summary", basis="discharges", by="ward", **NOV).json()
+    ) == {
         "Ward 9": (22.0, 6700.0, 4),
         "Ward 4": (2.0, 800.0, 1),
     }
@@ -153,13 +168,17 @@ def test_drill_down_to_the_patients(client: TestClient, month: Any, make_user: A
     assert body["totals"]["bed_days"] == 10.5
     everything = get(client, user.headers, "/patients", **NOV).json()
     a = next(p for p in everything["items"] if p["case_id"] == ward.ids["A"])
-    assert a["bed_days"] == 7.0 and a["first_day"] == "2026-11-03" and a["last_day"] == "2026-11-09"
+    assert a["bed_days"] == 7.0
+    assert a["first_day"] == "2026-11-03"
+    assert a["last_day"] == "2026-11-09"
     assert [(r["reason"], r["organisation"], r["bed_days"], r["cost"]) for r in a["reasons"]] == [
         ("capacity-p1-services", "LA", 5.5, 1650.0),
         ("hospital-medical-review", "ACUTE", 1.5, 450.0),
     ]
     b = get(client, user.headers, "/patients", organisation="COMM", **NOV).json()["items"]
-    assert [(p["case_id"], p["wards"], p["cost"]) for p in b] == [(ward.ids["B"], ["Ward 4", "Ward 9"], 1500.0)]
+    assert [(p["case_id"], p["wards"], p["cost"]) for p in b] == [
+        (ward.ids["B"], ["Ward 4", "Ward 9"], 1500.0)
+    ]
     # An analyst reads the same rows without NHS numbers.
     analyst = make_user("analyst", org=user.org)
     anonymous = get(client, analyst.headers, "/patients", **NOV).json()
@@ -198,14 +217,18 @@ def test_csv_cells_are_neutralised(client: TestClient, month: Any) -> None:
     assert r.headers["content-type"] == "text/csv; charset=utf-8"
     (line,) = list(csv.DictReader(io.StringIO(r.text)))
     assert line["key"] == "'=HYPERLINK(1)"
-    assert line["bed_days"] == "2.0" and line["cost_gbp"] == "600.0"
+    assert line["bed_days"] == "2.0"
+    assert line["cost_gbp"] == "600.0"
     p = list(csv.DictReader(io.StringIO(get(client, other.headers, "/patients.csv", **NOV).text)))
     assert p[0]["wards"] == "'=HYPERLINK(1)"
 
 
 def test_bad_periods_are_refused(client: TestClient, month: Any) -> None:
     user, _, _ = month
-    for params in ({"from": "2026-11-30", "to": "2026-11-01"}, {"from": "2025-01-01", "to": "2026-11-30"}):
+    for params in (
+        {"from": "2026-11-30", "to": "2026-11-01"},
+        {"from": "2025-01-01", "to": "2026-11-30"},
+    ):
         r = client.get("/api/v1/ledger/summary", params=params, headers=user.headers)
         assert r.status_code == 422, r.text
         assert r.headers["content-type"].startswith("application/problem+json")

@@ -53,12 +53,14 @@ def test_the_page_shows_the_figures_drills_down_and_publishes(
     html = page.text
     assert "3.0 delayed bed days, £900.00, 1 patient" in html
     assert '<meter min="0" max="100" value="100.0"' in html
-    assert 'data-key="capacity-p1-services"' in html and 'data-key="LA"' in html
+    assert 'data-key="capacity-p1-services"' in html
+    assert 'data-key="LA"' in html
     link = re.search(r'href="(/dashboard/ledger/patients\?[^"]*reason=capacity-p1-services)"', html)
     assert link is not None
     detail = browser.get(link.group(1).replace("&amp;", "&"))
     assert detail.status_code == 200
-    assert NHS["A"] in detail.text and f"/tracker/cases/{ward.ids['A']}" in detail.text
+    assert NHS["A"] in detail.text
+    assert f"/tracker/cases/{ward.ids['A']}" in detail.text
 
     # Publishing from the form; the statement then shows in the list.
     r = browser.post(
@@ -69,7 +71,8 @@ def test_the_page_shows_the_figures_drills_down_and_publishes(
     assert r.status_code == 303, r.text
     listed = browser.get(f"/dashboard/ledger?{NOV}").text
     assert "The statement is published and frozen." not in listed  # only right after
-    assert "Local authority (LA)" in listed and "2026-11" in listed
+    assert "Local authority (LA)" in listed
+    assert "2026-11" in listed
 
     # A role that reads the figures but may not publish sees no form, and is refused.
     analyst = make_user("analyst", org=manager.org)
@@ -81,7 +84,8 @@ def test_the_page_shows_the_figures_drills_down_and_publishes(
     assert refused.status_code == 403
     # The analyst's drill-down carries no NHS numbers.
     anonymous = reader.get(link.group(1).replace("&amp;", "&"))
-    assert anonymous.status_code == 200 and NHS["A"] not in anonymous.text
+    assert anonymous.status_code == 200
+    assert NHS["A"] not in anonymous.text
 
 
 def test_the_dashboard_links_to_the_ledger_for_those_who_read_it(

@@ -54,7 +54,12 @@ def test_published_then_restated_after_a_late_entry(
 
     published = _publish(client, manager.headers, 201, month="2026-11", responsible="LA")
     original = published["as_published"]
-    assert original["totals"] == {"bed_days": 2.0, "cost": 600.0, "uncosted_bed_days": 0.0, "patients": 1}
+    assert original["totals"] == {
+        "bed_days": 2.0,
+        "cost": 600.0,
+        "uncosted_bed_days": 0.0,
+        "patients": 1,
+    }
     assert original["rows"] == [
         {
             "reason": "capacity-p1-services",
@@ -123,9 +128,7 @@ def test_published_then_restated_after_a_late_entry(
     ]
 
 
-def test_who_reads_a_statement(
-    client: TestClient, make_user: Any, configured: None
-) -> None:
+def test_who_reads_a_statement(client: TestClient, make_user: Any, configured: None) -> None:
     manager = make_user(*ROLES)
     ward = Ward(client, manager.headers, None)
     _patient(ward, "H", 3, 2)
