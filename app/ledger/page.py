@@ -5,7 +5,7 @@ that publishes one. The same figures as /api/v1/ledger."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -53,8 +53,7 @@ def ledger_page(
     ctx, config = ledger_parts(request)
     now = utcnow()
     today = london_date(now)
-    first = first or today.replace(day=1)
-    last = last or today
+    first, last = _period(first, last, now)
     site, ward = site or None, ward or None
     error = None
     tables: list[dict[str, Any]] = []
@@ -113,8 +112,8 @@ def ledger_patients_page(
     request: Request,
     user: Annotated[PageUser, page_needs("ledger.patients")],
     db: SessionDep,
-    first: Annotated[date, Query(alias="from")],
-    last: Annotated[date, Query(alias="to")],
+    first: Annotated[date | None, Query(alias="from")] = None,
+    last: Annotated[date | None, Query(alias="to")] = None,
     site: Text = None,
     ward: Text = None,
     basis: Basis = "days",
@@ -124,12 +123,14 @@ def ledger_patients_page(
 ) -> Response:
     actor = user.actor
     ctx, config = ledger_parts(request)
+    now = utcnow()
+    first, last = _period(first, last, now)
     found = ledger(
         db,
         first=first,
         last=last,
         organisation=actor.organisation,
-        now=utcnow(),
+        now=now,
         ctx=ctx,
         config=config,
         site=site,
@@ -190,3 +191,9 @@ def _previous(today: date) -> str:
     first = today.replace(day=1)
     year, month = (first.year - 1, 12) if first.month == 1 else (first.year, first.month - 1)
     return f"{year:04d}-{month:02d}"
+
+
+def _period(first: date | None, last: date | None, now: datetime) -> tuple[date, date]:
+    """The period asked for; by default this month up to today."""
+    today = london_date(now)
+    return first or today.replace(day=1), last or today
