@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from app.api_shared import log_read
 from app.auth.access import Grant
@@ -20,6 +20,7 @@ from app.ledger.service import Basis, ledger, select
 from app.ledger.statements import PUBLISH_ROLES
 from app.ledger.views import By, LedgerPatients, header, patients, summary, totals
 from app.ledger.wiring import ledger_parts
+from app.security.inputs import RequestModel
 from app.timeutil import utcnow
 
 router = APIRouter(prefix="/ledger", tags=["ledger"])
@@ -47,7 +48,7 @@ Key = Annotated[str | None, Query(max_length=64)]
 MonthQ = Annotated[str | None, Query(pattern=MONTH_PATTERN, description="YYYY-MM")]
 
 
-class PublishStatement(BaseModel):
+class PublishStatement(RequestModel):
     month: str = Field(pattern=MONTH_PATTERN, description="A month that is over, YYYY-MM")
     responsible: str = Field(
         min_length=1, max_length=64, description="A responsible organisation's code (ledger.yaml)"
