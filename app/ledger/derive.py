@@ -31,7 +31,7 @@ from fractions import Fraction
 from app.discharge.history import DischargeFacts
 from app.discharge.metrics import Spell
 from app.discharge.primary_reason import DelayPeriod, choose_primary_reason
-from app.discharge.wards import EventLike, ward_at
+from app.discharge.wards import EventLike, ward_entries
 from app.ledger.config import NO_REASON, NOT_RECORDED, LedgerConfig
 from app.timeutil import day_bounds, london_date
 
@@ -95,9 +95,11 @@ def spell_shares(
 ) -> list[Share]:
     """Each of `days` (delayed bed days of the spell) shared between its reasons and costed."""
     out = []
+    wards = ward_entries(events)  # once per spell, not per day
+    per_day = {t.version: Fraction(t.cost_per_bed_day) for t in config.tariffs}
     for day in days:
         end_of_day = day_bounds(day)[1] - ONE_MICROSECOND
-        ward = ward_at(events, end_of_day) or NOT_RECORDED
+        ward = next((w for at, _, w in reversed(wards) if at <= end_of_day), NOT_RECORDED)
         pathway = pathway_on(spell.facts, end_of_day)
         tariff = config.tariff_on(day)
         for reason, family, share in _attributed(spell.facts, day, end_of_day, config, precedence):
@@ -113,7 +115,7 @@ def spell_shares(
                     ward=ward,
                     site=spell.site or NOT_RECORDED,
                     tariff=tariff.version if tariff else None,
-                    cost=share * Fraction(tariff.cost_per_bed_day) if tariff else None,
+                    cost=share * per_day[tariff.version] if tariff else None,
                 )
             )
     return out

@@ -13,7 +13,6 @@ responsible organisation, when its code in ledger.yaml is its organisation code.
 from __future__ import annotations
 
 import json
-from fractions import Fraction
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -28,7 +27,7 @@ from app.ledger.config import LedgerConfig
 from app.ledger.derive import Share
 from app.ledger.repository import StatementRepository
 from app.ledger.service import DEFINITIONS, ledger
-from app.ledger.views import days, money, reason_label, tariff_json, totals
+from app.ledger.views import cost_of, days, days_of, money, reason_label, tariff_json, totals
 from app.models import LedgerStatement
 from app.timeutil import london_date
 
@@ -70,8 +69,8 @@ def compute(
             "family": shares[0].family,
             "pathway": pathway,
             "tariff": tariff or None,
-            "bed_days": days(sum((s.share for s in shares), Fraction(0))),
-            "cost": money(sum((s.cost for s in shares if s.cost is not None), Fraction(0))),
+            "bed_days": days(days_of(shares)),
+            "cost": money(cost_of(shares)),
         }
         for (reason, pathway, tariff), shares in sorted(groups.items())
     ]

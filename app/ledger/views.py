@@ -3,6 +3,7 @@ patients behind a row. Sums are exact; each figure is rounded once, here."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -30,8 +31,19 @@ def days(value: Fraction) -> float:
     return float(exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
-def _cost(shares: Iterable[Share]) -> Fraction:
-    return sum((s.cost for s in shares if s.cost is not None), Fraction(0))
+def exact_sum(values: Iterable[Fraction]) -> Fraction:
+    """The exact sum, adding each distinct value once (shares and costs take few values: a
+    Fraction addition per share was most of the ledger's time)."""
+    counted = Counter((v.numerator, v.denominator) for v in values)  # ints hash fast
+    return sum((Fraction(p, q) * n for (p, q), n in counted.items()), Fraction(0))
+
+
+def cost_of(shares: Iterable[Share]) -> Fraction:
+    return exact_sum(s.cost for s in shares if s.cost is not None)
+
+
+def days_of(shares: Iterable[Share]) -> Fraction:
+    return exact_sum(s.share for s in shares)
 
 
 def reason_label(ledger: Ledger, code: str) -> str | None:
@@ -48,9 +60,9 @@ def label_of(ledger: Ledger, config: LedgerConfig, by: By, key: str) -> str | No
 
 def totals(shares: Sequence[Share]) -> dict[str, Any]:
     return {
-        "bed_days": days(sum((s.share for s in shares), Fraction(0))),
-        "cost": money(_cost(shares)),
-        "uncosted_bed_days": days(sum((s.share for s in shares if s.cost is None), Fraction(0))),
+        "bed_days": days(days_of(shares)),
+        "cost": money(cost_of(shares)),
+        "uncosted_bed_days": days(days_of(s for s in shares if s.cost is None)),
         "patients": len({s.case_id for s in shares}),
     }
 
@@ -61,20 +73,18 @@ def pareto(ledger: Ledger, config: LedgerConfig, by: By) -> list[dict[str, Any]]
     groups: dict[str, list[Share]] = {}
     for s in ledger.shares:
         groups.setdefault(str(getattr(s, by)), []).append(s)
-    whole = sum((s.share for s in ledger.shares), Fraction(0))
-    ranked = sorted(
-        groups.items(),
-        key=lambda kv: (-sum((s.share for s in kv[1]), Fraction(0)), -_cost(kv[1]), kv[0]),
-    )
+    whole = days_of(ledger.shares)
+    sums = {key: (days_of(shares), cost_of(shares)) for key, shares in groups.items()}
+    ranked = sorted(groups.items(), key=lambda kv: (-sums[kv[0]][0], -sums[kv[0]][1], kv[0]))
     rows, running = [], Fraction(0)
     for key, shares in ranked:
-        bed_days = sum((s.share for s in shares), Fraction(0))
+        bed_days, cost = sums[key]
         running += bed_days
         row = {
             "key": key,
             "label": label_of(ledger, config, by, key),
             "bed_days": days(bed_days),
-            "cost": money(_cost(shares)),
+            "cost": money(cost),
             "patients": len({s.case_id for s in shares}),
             "percent": days(100 * bed_days / whole) if whole else None,
             "cumulative_percent": days(100 * running / whole) if whole else None,
@@ -164,7 +174,7 @@ def patients(ledger: Ledger, shares: Sequence[Share]) -> list[LedgerPatient]:
             reasons.setdefault((s.reason, s.organisation), []).append(s)
         rows.append(
             (
-                sum((s.share for s in mine), Fraction(0)),
+                days_of(mine),
                 LedgerPatient(
                     case_id=case_id,
                     nhs_number=_nhs(ledger.patients.get(case_id)),
@@ -173,15 +183,15 @@ def patients(ledger: Ledger, shares: Sequence[Share]) -> list[LedgerPatient]:
                     pathways=sorted({s.pathway for s in mine}),
                     first_day=min(s.day for s in mine),
                     last_day=max(s.day for s in mine),
-                    bed_days=days(sum((s.share for s in mine), Fraction(0))),
-                    cost=money(_cost(mine)),
+                    bed_days=days(days_of(mine)),
+                    cost=money(cost_of(mine)),
                     reasons=[
                         PatientReason(
                             reason=reason,
                             label=reason_label(ledger, reason),
                             organisation=org,
-                            bed_days=days(sum((s.share for s in group), Fraction(0))),
-                            cost=money(_cost(group)),
+                            bed_days=days(days_of(group)),
+                            cost=money(cost_of(group)),
                         )
                         for (reason, org), group in sorted(reasons.items())
                     ],
