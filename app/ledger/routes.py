@@ -9,9 +9,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import Field
+from sqlalchemy.orm import Session
 
 from app.api_shared import log_read
 from app.auth.access import Grant
+from app.auth.actor import Actor
 from app.auth.needs import needs, needs_role
 from app.dashboard.drd_return import Month
 from app.deps import CurrentActor, SessionDep
@@ -188,7 +190,7 @@ def publish_statement(
 def _summary(
     request: Request,
     organisation: str,
-    db: Any,
+    db: Session,
     first: date,
     last: date,
     by: By,
@@ -216,8 +218,8 @@ def _summary(
 
 def _patients(
     request: Request,
-    actor: Any,
-    db: Any,
+    actor: Actor,
+    db: Session,
     grant: Grant,
     first: date,
     last: date,
@@ -257,7 +259,7 @@ def _patients(
 def _statements(
     request: Request,
     reader: str,
-    db: Any,
+    db: Session,
     month: str | None,
     responsible: str | None,
     *,

@@ -13,6 +13,7 @@ responsible organisation, when its code in ledger.yaml is its organisation code.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -44,10 +45,10 @@ def compute(
     organisation: str,
     responsible: str,
     month: Month,
-    now: Any,
+    now: datetime,
     ctx: MetricsContext,
     config: LedgerConfig,
-) -> tuple[dict[str, Any], Any]:
+) -> tuple[dict[str, Any], datetime]:
     """The statement's figures as the events give them now, and the instant they are as at."""
     found = ledger(
         session,
@@ -95,7 +96,7 @@ def publish(
     username: str,
     responsible: str,
     month: Month,
-    now: Any,
+    now: datetime,
     ctx: MetricsContext,
     config: LedgerConfig,
 ) -> LedgerStatement:
@@ -144,7 +145,7 @@ def read_statements(
     session: Session,
     *,
     reader: str,
-    now: Any,
+    now: datetime,
     ctx: MetricsContext,
     config: LedgerConfig,
     month: Month | None = None,
@@ -169,7 +170,7 @@ def _restate(
     session: Session,
     repo: StatementRepository,
     versions: list[LedgerStatement],
-    now: Any,
+    now: datetime,
     ctx: MetricsContext,
     config: LedgerConfig,
 ) -> LedgerStatement | None:
