@@ -91,7 +91,8 @@ READS: dict[str, Read] = {
         "and ward, and partner statements (GET /ledger/summary, /ledger/statements, and CSV)"
     ),
     "ledger.patients": Read(
-        "The patients behind the delay ledger's figures (GET /ledger/patients, patients.csv)",
+        "The patients behind the delay ledger's figures, and one patient's days explained (GET "
+        "/ledger/patients, patients.csv, /ledger/cases/{id}/days)",
         _FULL_OR_ANONYMOUS,
     ),
     "ic.services": Read("Intermediate-care services with capacity and counts (GET /ic/services)"),

@@ -15,12 +15,14 @@ from app.api_shared import log_read
 from app.auth.access import Grant
 from app.auth.actor import Actor
 from app.auth.needs import needs, needs_role
+from app.cases.scope import ScopeRepository
 from app.dashboard.drd_return import Month
-from app.deps import CurrentActor, SessionDep
+from app.deps import CurrentActor, IdPath, SessionDep
+from app.errors import NotFound
 from app.ledger import exports, statements
 from app.ledger.service import Basis, ledger, select
 from app.ledger.statements import PUBLISH_ROLES
-from app.ledger.views import By, LedgerPatients, header, patients, summary, totals
+from app.ledger.views import By, LedgerPatients, explain, header, patients, summary, totals
 from app.ledger.wiring import ledger_parts
 from app.security.inputs import RequestModel
 from app.timeutil import utcnow
@@ -133,6 +135,41 @@ def ledger_patients_csv(
         request, actor, db, grant, first, last, site, ward, basis, reason, organisation, pathway
     )
     return _csv(exports.patients_csv(found), f"delay-ledger-patients-{first}-{last}.csv")
+
+
+@router.get("/cases/{case_id}/days", dependencies=[needs("ledger.patients")])
+def ledger_case_days(
+    request: Request,
+    actor: CurrentActor,
+    db: SessionDep,
+    case_id: IdPath,
+    first: First,
+    last: Last,
+    basis: BasisQ = "days",
+) -> dict[str, Any]:
+    """How one patient's figures were derived: each delayed bed day in the period, its reasons
+    and their shares, the responsible organisation, pathway, ward, tariff and cost."""
+    if not ScopeRepository(db).is_visible(case_id, actor.organisation):
+        raise NotFound(f"case {case_id} not found")
+    ctx, config = ledger_parts(request)
+    found = ledger(
+        db,
+        first=first,
+        last=last,
+        organisation=actor.organisation,
+        now=utcnow(),
+        ctx=ctx,
+        config=config,
+        basis=basis,
+    )
+    mine = [s for s in found.shares if s.case_id == case_id]
+    log_read(request, db, actor, [case_id])
+    return {
+        **header(found, config),
+        "case_id": case_id,
+        "totals": totals(mine),
+        "days": explain(found, mine),
+    }
 
 
 @router.get("/statements", dependencies=[needs("ledger.read")])

@@ -206,3 +206,24 @@ def _nhs(ref: str | None) -> str | None:
     if ref is None or not is_valid_nhs_number(ref):
         return None  # a local reference, not an NHS number
     return normalise_nhs_number(ref)
+
+
+def explain(ledger: Ledger, shares: Sequence[Share]) -> list[dict[str, Any]]:
+    """Each share as derived: the day, the reason and its share of the day (exact, and
+    rounded), the organisation, pathway, ward, tariff and cost; in day and reason order."""
+    return [
+        {
+            "day": s.day.isoformat(),
+            "reason": s.reason,
+            "label": reason_label(ledger, s.reason),
+            "family": s.family,
+            "share": str(s.share),
+            "bed_days": days(s.share),
+            "organisation": s.organisation,
+            "pathway": s.pathway,
+            "ward": s.ward,
+            "tariff": s.tariff,
+            "cost": money(s.cost) if s.cost is not None else None,
+        }
+        for s in sorted(shares, key=lambda s: (s.day, s.reason))
+    ]

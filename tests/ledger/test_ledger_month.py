@@ -234,3 +234,38 @@ def test_bad_periods_are_refused(client: TestClient, month: Any) -> None:
         assert r.headers["content-type"].startswith("application/problem+json")
     r = client.get("/api/v1/ledger/summary", params={**NOV, "by": "colour"}, headers=user.headers)
     assert r.status_code == 422
+
+
+def test_one_patients_days_explained(client: TestClient, month: Any) -> None:
+    user, ward, other = month
+    body = get(client, user.headers, f"/cases/{ward.ids['A']}/days", **NOV).json()
+    shown = [
+        (d["day"], d["reason"], d["share"], d["organisation"], d["cost"]) for d in body["days"]
+    ]
+    cap, med = "capacity-p1-services", "hospital-medical-review"
+    assert shown == [
+        ("2026-11-03", cap, "1", "LA", 300.0),
+        ("2026-11-04", cap, "1", "LA", 300.0),
+        ("2026-11-05", cap, "1/2", "LA", 150.0),
+        ("2026-11-05", med, "1/2", "ACUTE", 150.0),
+        ("2026-11-06", cap, "1/2", "LA", 150.0),
+        ("2026-11-06", med, "1/2", "ACUTE", 150.0),
+        ("2026-11-07", cap, "1/2", "LA", 150.0),
+        ("2026-11-07", med, "1/2", "ACUTE", 150.0),
+        ("2026-11-08", cap, "1", "LA", 300.0),
+        ("2026-11-09", cap, "1", "LA", 300.0),
+    ]
+    assert body["totals"]["bed_days"] == 7.0
+    # B's days: the ward of each day, and the tariff of each day.
+    b = get(client, user.headers, f"/cases/{ward.ids['B']}/days", **NOV).json()["days"]
+    assert [(d["day"][8:], d["ward"], d["tariff"]) for d in b] == [
+        ("12", "Ward 9", "t-2026"),
+        ("13", "Ward 9", "t-2026"),
+        ("14", "Ward 9", "t-2026"),
+        ("15", "Ward 9", "t-2026-11"),
+        ("16", "Ward 4", "t-2026-11"),
+        ("17", "Ward 4", "t-2026-11"),
+    ]
+    # Another organisation: not found.
+    r = client.get(f"/api/v1/ledger/cases/{ward.ids['A']}/days", params=NOV, headers=other.headers)
+    assert r.status_code == 404
