@@ -22,7 +22,7 @@ from app.ledger.service import Basis, ledger, select
 from app.ledger.statements import PUBLISH_ROLES
 from app.ledger.views import BY_FIELDS, patients, summary, totals
 from app.ledger.wiring import ledger_parts
-from app.timeutil import london_date, utcnow
+from app.timeutil import LONDON, london_date, utcnow
 from app.web.access import PageForbidden, PageUser, page_needs
 from app.web.templating import render
 
@@ -89,6 +89,7 @@ def ledger_page(
         page_title="Delay ledger",
         error=error,
         head=head,
+        as_at=_london(head["as_at"]) if head else None,
         tables=tables,
         first=first.isoformat(),
         last=last.isoformat(),
@@ -197,3 +198,9 @@ def _period(first: date | None, last: date | None, now: datetime) -> tuple[date,
     """The period asked for; by default this month up to today."""
     today = london_date(now)
     return first or today.replace(day=1), last or today
+
+
+def _london(instant: str) -> str:
+    """An ISO instant as the ward reads it: London time with the zone's name."""
+    at = datetime.fromisoformat(instant).astimezone(LONDON)
+    return f"{at:%d %b %Y %H:%M} {at.tzname()}"
