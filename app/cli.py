@@ -16,6 +16,7 @@ from app.config import get_settings
 from app.dashboard.cli import metrics_cli
 from app.engine.catalogue import PathwayCatalogue
 from app.errors import DomainError
+from app.ledger.cli import ledger_cli
 from app.observability.logs import configure_logging, logging_config
 
 cli = typer.Typer(help="HomeFirst workflow service.", no_args_is_help=True)
@@ -56,6 +57,8 @@ for name, sub in (
 ):
     cli.add_typer(sub, name=name)
 cli.add_typer(metrics_cli, name="metrics")
+# The delay ledger's partner statements.
+cli.add_typer(ledger_cli, name="ledger")
 # The hospital's PAS feed (HL7 v2 ADT over MLLP).
 cli.add_typer(adt_cli, name="adt")
 # Each registered workflow's own commands (`homefirst chc ...`, `homefirst ic ...`).

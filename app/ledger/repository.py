@@ -47,3 +47,13 @@ class StatementRepository:
     def add(self, row: LedgerStatement) -> None:
         self.session.add(row)
         self.session.flush()
+
+    def every(self) -> list[LedgerStatement]:
+        """Every version of every statement, grouped by statement, oldest version first."""
+        stmt = select(LedgerStatement).order_by(
+            LedgerStatement.organisation,
+            LedgerStatement.responsible,
+            LedgerStatement.month,
+            LedgerStatement.version,
+        )
+        return list(self.session.execute(stmt).scalars())

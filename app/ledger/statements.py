@@ -166,6 +166,23 @@ def read_statements(
     return [_shown(versions) for versions in groups.values()]
 
 
+def restate_all(
+    session: Session, *, now: datetime, ctx: MetricsContext, config: LedgerConfig
+) -> tuple[int, int]:
+    """Derive every published statement's month again and store the restatements that differ
+    (`homefirst ledger restate`, e.g. nightly); returns (statements checked, restated)."""
+    repo = StatementRepository(session)
+    checked = restated = 0
+    with UnitOfWork(session):
+        groups: dict[tuple[str, str, str], list[LedgerStatement]] = {}
+        for row in repo.every():
+            groups.setdefault((row.organisation, row.responsible, row.month), []).append(row)
+        for versions in groups.values():
+            checked += 1
+            restated += _restate(session, repo, versions, now, ctx, config) is not None
+    return checked, restated
+
+
 def _restate(
     session: Session,
     repo: StatementRepository,

@@ -15,7 +15,9 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.ledger.statements import restate_all
 from app.models import AppendOnlyViolation, LedgerStatement
+from app.timeutil import utcnow
 from tests.ledger.month import TEST_CONFIG, Ward, get
 
 ROLES = ("discharge_team", "manager")
@@ -145,3 +147,30 @@ def test_who_reads_a_statement(client: TestClient, make_user: Any, configured: N
     stranger = make_user("manager")
     body = get(client, stranger.headers, "/statements").json()
     assert body == {"count": 0, "items": []}
+
+
+def test_restating_every_statement_at_once(
+    client: TestClient, make_user: Any, sessions: sessionmaker[Session], configured: None
+) -> None:
+    """What `homefirst ledger restate` runs: a statement a late entry changed gets its
+    restatement without anyone reading it first; a second run stores nothing."""
+    manager = make_user(*ROLES)
+    ward = Ward(client, manager.headers, None)
+    _patient(ward, "H", 3, 2)
+    _publish(client, manager.headers, 201, month="2026-11", responsible="LA")
+    _patient(ward, "G", 21, 2)
+    ctx = client.app.state.metrics_ctx
+    with sessions() as session:
+        checked, restated = restate_all(session, now=utcnow(), ctx=ctx, config=TEST_CONFIG)
+    assert checked >= 1
+    assert restated >= 1
+    with sessions() as session:
+        versions = session.scalars(
+            select(LedgerStatement.version).where(LedgerStatement.organisation == manager.org)
+        ).all()
+        assert sorted(versions) == [1, 2]
+        restate_all(session, now=utcnow(), ctx=ctx, config=TEST_CONFIG)
+        again = session.scalars(
+            select(LedgerStatement.version).where(LedgerStatement.organisation == manager.org)
+        ).all()
+        assert sorted(again) == [1, 2]
