@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +15,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
 
+from app.cli import cli
+from app.config import get_settings
+from app.db import get_engine, get_sessionmaker
 from app.ledger.statements import restate_all
 from app.models import AppendOnlyViolation, LedgerStatement
 from app.timeutil import utcnow
@@ -174,3 +179,17 @@ def test_restating_every_statement_at_once(
             select(LedgerStatement.version).where(LedgerStatement.organisation == manager.org)
         ).all()
         assert sorted(again) == [1, 2]
+
+
+def test_the_restate_command_runs(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    for cached in (get_settings, get_engine, get_sessionmaker):
+        cached.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, ["ledger", "restate"])
+    finally:
+        get_engine().dispose()
+        for cached in (get_settings, get_engine, get_sessionmaker):
+            cached.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert re.fullmatch(r"\d+ statement\(s\) derived again, \d+ restated\n", result.output)
