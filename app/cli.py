@@ -16,6 +16,7 @@ from app.config import get_settings
 from app.dashboard.cli import metrics_cli
 from app.engine.catalogue import PathwayCatalogue
 from app.errors import DomainError
+from app.ledger.cli import ledger_cli
 from app.observability.logs import configure_logging, logging_config
 
 cli = typer.Typer(help="HomeFirst workflow service.", no_args_is_help=True)
@@ -56,6 +57,8 @@ for name, sub in (
 ):
     cli.add_typer(sub, name=name)
 cli.add_typer(metrics_cli, name="metrics")
+# The delay ledger's partner statements.
+cli.add_typer(ledger_cli, name="ledger")
 # The hospital's PAS feed (HL7 v2 ADT over MLLP).
 cli.add_typer(adt_cli, name="adt")
 # Each registered workflow's own commands (`homefirst chc ...`, `homefirst ic ...`).
@@ -79,6 +82,7 @@ def pathways_check(directory: Annotated[Path | None, typer.Option("--dir")] = No
     from app.configfiles import ConfigFileError
     from app.engine.loader import PathwayError
     from app.quality.config import load_quality_config
+    from app.ledger.config import load_ledger_config
 
     pathways_dir = directory or get_settings().pathways_dir
     registered = workflows()
@@ -88,6 +92,7 @@ def pathways_check(directory: Annotated[Path | None, typer.Option("--dir")] = No
         load_access(pathways_dir / "config")
         load_adt_interfaces(pathways_dir / "config")
         load_quality_config(pathways_dir / "config")
+        load_ledger_config(pathways_dir / "config")
     except (PathwayError, ConfigFileError) as exc:
         raise _fail(f"pathway check failed: {exc}") from None
     for p in catalogue.all():

@@ -31,6 +31,9 @@ from app.db import get_sessionmaker, make_engine, make_sessionmaker
 from app.discharge.config import load_discharge_config
 from app.fhir.install import install_fhir
 from app.health import router as health_router
+from app.ledger.config import load_ledger_config
+from app.ledger.page import router as ledger_page
+from app.ledger.routes import router as ledger_router
 from app.links.routes import router as links_router
 from app.notifications.routes import router as notifications_router
 from app.observability.metrics import ServiceMetrics
@@ -71,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     registered.load_configs(settings.pathways_dir / "config")  # a bad file stops the start
     access = load_access(settings.pathways_dir / "config")  # who reads what: the same
     clients = oidc_clients(settings)  # identity providers (and their secrets): the same
+    ledger_config = load_ledger_config(settings.pathways_dir / "config")  # the same
     engine = build_engine(settings, codes, registered)
 
     application = FastAPI(
@@ -105,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application.state.quality_config = load_quality_config(settings.pathways_dir / "config")
     application.state.metrics_ctx, application.state.live = dashboard_parts(settings, engine, codes)
     application.state.settings = settings
+    application.state.ledger_config = ledger_config
     application.state.oidc_clients = clients
     # The hospital PAS feed over HTTP (the listener builds its own): a bad interfaces file
     # stops the start.
@@ -139,6 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         notifications_router,
         actions_router,
         quality_router,
+        ledger_router,
         *registered.routers(),
     ):
         api.include_router(router)
@@ -147,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application.include_router(metrics_router)  # Prometheus: a metrics token or network only
     application.include_router(dashboard_page)
     application.include_router(quality_page)  # /dashboard/quality
+    application.include_router(ledger_page)  # /dashboard/ledger
     application.include_router(oidc_router)  # sign-in through an identity provider: public
     install_fhir(application)  # FHIR R4 out: /fhir/R4, OperationOutcome errors
     install_access(application, access)

@@ -1,6 +1,6 @@
 """`python -m bench run --quick | --full`, `python -m bench imports`, `python -m bench
-tracker`, `python -m bench adt`, `python -m bench scale` and `python -m bench notify` (see
-bench/README.md)."""
+tracker`, `python -m bench adt`, `python -m bench scale`, `python -m bench notify` and
+`python -m bench ledger` (see bench/README.md)."""
 
 from __future__ import annotations
 
@@ -115,7 +115,15 @@ def main(argv: list[str] | None = None) -> int:
     n.add_argument("--events", type=int, default=20, help="single events fanned out, timed")
     n.add_argument("--keep-db", action="store_true")
     n.add_argument("--no-save", action="store_true")
+    led = sub.add_parser("ledger", help="the delay ledger's derivation in process: bed days/s")
+    led.add_argument("--spells", type=int, default=5_000)
+    led.add_argument("--days", type=int, default=20, help="delayed bed days per spell")
     args = parser.parse_args(argv)
+    if args.command == "ledger":
+        from bench.ledger import report as ledger_report
+        from bench.ledger import run as ledger_run
+
+        return _show(ledger_report(ledger_run(args.spells, args.days)), None, None)
     if not _on_this_machine(args.pg_url):
         print("the bench only runs against a PostgreSQL on this machine", file=sys.stderr)
         return 2

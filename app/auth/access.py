@@ -96,6 +96,15 @@ READS: dict[str, Read] = {
         "/data-quality/patients, /data-quality/patients.csv)",
         _FULL_OR_ANONYMOUS,
     ),
+    "ledger.read": Read(
+        "The delay ledger's figures: delayed bed days and cost by reason, organisation, pathway "
+        "and ward, and partner statements (GET /ledger/summary, /ledger/statements, and CSV)"
+    ),
+    "ledger.patients": Read(
+        "The patients behind the delay ledger's figures, and one patient's days explained (GET "
+        "/ledger/patients, patients.csv, /ledger/cases/{id}/days)",
+        _FULL_OR_ANONYMOUS,
+    ),
     "ic.services": Read("Intermediate-care services with capacity and counts (GET /ic/services)"),
     "ic.service_changes": Read(
         "A service's change audit, with usernames (GET /ic/services/{id}/changes)"

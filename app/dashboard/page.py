@@ -137,6 +137,7 @@ def dashboard(
         rfd_rows=RFD_ROWS,
         # Each waiting patient links to their case page for those who may open it.
         case_links=access.grant("cases.read", actor.roles) is not None,
+        ledger_link=access.grant("ledger.read", actor.roles) is not None,
         charts=_charts(d, trend, labels),
         extra_panels=_panels(metrics, _chc(request, db, engine, actor, day, now)),
         diagrams=_diagrams(engine),

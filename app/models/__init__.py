@@ -23,6 +23,7 @@ from app.models.heartbeat import JobHeartbeat
 from app.models.huddle import Huddle, HuddleNote
 from app.models.ic import IcPlacement, IcService, IcServiceChange
 from app.models.idempotency import IdempotencyRecord
+from app.models.ledger import LedgerStatement
 from app.models.link import CaseLink
 from app.models.live import LiveFigures
 from app.models.notification import Notification, NotificationDelivery, NotificationSubscription
@@ -68,6 +69,7 @@ __all__ = [
     "IcServiceChange",
     "IdempotencyRecord",
     "JobHeartbeat",
+    "LedgerStatement",
     "LiveFigures",
     "MetricRestatement",
     "MetricSnapshot",
