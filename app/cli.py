@@ -81,8 +81,8 @@ def pathways_check(directory: Annotated[Path | None, typer.Option("--dir")] = No
     from app.composition import build_catalogue
     from app.configfiles import ConfigFileError
     from app.engine.loader import PathwayError
-    from app.quality.config import load_quality_config
     from app.ledger.config import load_ledger_config
+    from app.quality.config import load_quality_config
 
     pathways_dir = directory or get_settings().pathways_dir
     registered = workflows()
