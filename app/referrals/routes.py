@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from app.api_shared import PROBLEM, log_read
 from app.auth.access import Grant
@@ -168,9 +168,9 @@ def list_referrals(
         now=utcnow(),
     )
     log_read(
-        request, db, actor, [i.patient.case_id for i in page.items if i.patient and i.patient.case_id]
+        request,
+        db,
+        actor,
+        [i.patient.case_id for i in page.items if i.patient and i.patient.case_id],
     )
     return page
-
-
-

@@ -190,9 +190,7 @@ def send(
             raise UnknownPartner(
                 f"{body.organisation} is not in the partner directory for {body.kind} referrals",
                 errors=[{"field": "organisation", "problem": "not a partner for this kind"}],
-                partners=[
-                    p.organisation for p in partners.partners if body.kind in p.kinds
-                ],
+                partners=[p.organisation for p in partners.partners if body.kind in p.kinds],
             )
         if partner.organisation == parent.case.organisation:
             raise Conflict("a case cannot send a referral to the organisation that owns it")
@@ -478,6 +476,11 @@ def listing(
     return ReferralList(direction=direction, items=items)
 
 
+def patient_case_ids(page: ReferralList) -> list[int]:
+    """The patients' cases a listing showed (for the access audit)."""
+    return [i.patient.case_id for i in page.items if i.patient and i.patient.case_id]
+
+
 def _patient(row: ReferralRow, seen: set[int], *, identifiers: bool) -> PatientOfReferral:
     parent = row.parent
     if parent.id not in seen:
@@ -521,7 +524,7 @@ def _read(
         organisation=task.organisation,
         organisation_name=partners.name_of(task.organisation),
         referring_organisation=str(attrs.get("referring_organisation") or parent.organisation),
-        status=task.state,  # type: ignore[arg-type]
+        status=task.state,
         is_open=task.is_open,
         version=task.version,
         sent_at=as_utc(task.opened_at),

@@ -58,6 +58,7 @@ from app.web.eventforms import (
     humanise,
     parse_submission,
 )
+from app.web.referrals_page import referral_panel
 from app.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -590,6 +591,7 @@ def _page(
         current=_current(spec, case, codes),
         clocks=_clocks(spec, case.clocks, now),
         links=case.links,
+        referrals=referral_panel(request, db, actor, case),
         timeline=_timeline(spec, history, codes) if history is not None else None,
         choices=choices,
         submission=submission,

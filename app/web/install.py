@@ -23,6 +23,7 @@ from app.web import (
     chc_pages,
     huddle,
     ic_board,
+    referrals_page,
     signin,
     tracker,
 )
@@ -51,6 +52,7 @@ def install_pages(application: FastAPI) -> None:
     application.include_router(huddle.router)
     application.include_router(tracker.router)
     application.include_router(adt_dead_letters.router)
+    application.include_router(referrals_page.router)
     application.add_exception_handler(SignInRequired, _sign_in_first)
     application.add_exception_handler(PageForbidden, _forbidden)
     for error in (RequestValidationError, DomainError, StarletteHTTPException):

@@ -32,7 +32,13 @@ EVERY = (
 
 
 def _send(
-    client: TestClient, user: Any, case_id: int, org: str, kind: str, expect: int = 201, **extra: Any
+    client: TestClient,
+    user: Any,
+    case_id: int,
+    org: str,
+    kind: str,
+    expect: int = 201,
+    **extra: Any,
 ) -> dict[str, Any]:
     r = client.post(
         f"/api/v1/cases/{case_id}/referrals",
@@ -47,7 +53,9 @@ def _move(
     client: TestClient, user: Any, task: int, event: str, expect: int = 200, **data: Any
 ) -> dict[str, Any]:
     r = client.post(
-        f"/api/v1/referrals/{task}/events", json={"event": event, "data": data}, headers=user.headers
+        f"/api/v1/referrals/{task}/events",
+        json={"event": event, "data": data},
+        headers=user.headers,
     )
     assert r.status_code == expect, r.text
     return dict(r.json())
@@ -78,7 +86,9 @@ def test_ward_to_hub_to_provider(
     parent = int(open_case(api, NHS[0], site="AINTREE")["id"])
     assert _sees(client, hub, parent) == 404  # nothing shared yet
 
-    sent = _send(client, trust, parent, HUB, "hub", note="P1, lives alone", requested_start=str(today()))
+    sent = _send(
+        client, trust, parent, HUB, "hub", note="P1, lives alone", requested_start=str(today())
+    )
     task = sent["id"]
     assert (sent["status"], sent["organisation"], sent["kind"]) == ("sent", HUB, "hub")
     assert sent["organisation_name"] == "Liverpool care transfer hub"
@@ -98,7 +108,8 @@ def test_ward_to_hub_to_provider(
     r = client.get("/api/v1/referrals", headers=hub.headers)
     assert r.status_code == 200, r.text
     mine = [i for i in r.json()["items"] if i["id"] == task]
-    assert mine and mine[0]["patient"]["patient_ref"] == NHS[0]
+    assert len(mine) == 1
+    assert mine[0]["patient"]["patient_ref"] == NHS[0]
     assert mine[0]["patient"]["ward"] == "Ward 7"
     # The referring organisation does not see the task and cannot move it; a stranger sees nothing.
     assert _move(client, trust, task, "accept", expect=404)["code"] == "not_found"
@@ -106,9 +117,9 @@ def test_ward_to_hub_to_provider(
     for path in (f"/api/v1/cases/{parent}", f"/api/v1/cases/{parent}/referrals"):
         assert client.get(path, headers=stranger.headers).status_code == 404
     assert _move(client, stranger, task, "accept", expect=404)["code"] == "not_found"
-    stranger_list = client.get(
-        "/api/v1/referrals?direction=sent", headers=stranger.headers
-    ).json()["items"]
+    stranger_list = client.get("/api/v1/referrals?direction=sent", headers=stranger.headers).json()[
+        "items"
+    ]
     assert stranger_list == []
 
     # The hub accepts: the parent shows it at once.
@@ -132,9 +143,12 @@ def test_ward_to_hub_to_provider(
     assert [r["id"] for r in _sent(client, trust, parent)] == [task, to_provider]
     _move(client, provider, to_provider, "accept")
     start = str(today())
-    assert _move(client, provider, to_provider, "propose_start", proposed_start=start)[
-        "proposed_start"
-    ] == start
+    assert (
+        _move(client, provider, to_provider, "propose_start", proposed_start=start)[
+            "proposed_start"
+        ]
+        == start
+    )
     done = _move(client, provider, to_provider, "confirm_start", start_date=start)
     assert (done["status"], done["start_date"]) == ("start_confirmed", start)
     last = _updates(api, parent)[-1]
@@ -233,7 +247,9 @@ def test_rejection_takes_back_the_share(
     assert (rejected["status"], rejected["is_open"]) == ("rejected", False)
     # Another open referral to the provider remains: it still sees the case.
     assert _sees(client, provider, parent) == 200
-    _move(client, provider, second, "reject", rejection_reason="other", rejection_note="Out of area")
+    _move(
+        client, provider, second, "reject", rejection_reason="other", rejection_note="Out of area"
+    )
     assert _sees(client, provider, parent) == 404
     rows = {r["id"]: r for r in _sent(client, trust, parent)}
     assert (rows[first]["status"], rows[first]["rejection_reason"]) == ("rejected", "no_capacity")
