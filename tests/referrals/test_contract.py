@@ -29,9 +29,10 @@ def test_states_are_the_statuses_the_parent_records(catalogue: PathwayCatalogue)
     assert sorted(states) == sorted(discharge.spec.fields["referral_status"].choices)
     assert sorted(states) == sorted(service.STATUSES)
     assert {s.name for s in referral.spec.states if s.final} == set(service.CLOSING)
-    assert referral.spec.fields["referral_kind"].choices == discharge.spec.fields[
-        "referral_kind"
-    ].choices
+    assert (
+        referral.spec.fields["referral_kind"].choices
+        == discharge.spec.fields["referral_kind"].choices
+    )
     assert referral.spec.fields["referral_kind"].choices == KINDS
 
 
