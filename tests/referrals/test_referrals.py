@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.actions.repository import ActionRepository
 from app.models import CaseShareChange, Notification
 from tests.discharge.helpers import NHS, TEAM, open_case, today
 from tests.helpers import Api
@@ -336,3 +337,27 @@ def test_send_is_checked(client: TestClient, make_user) -> None:
     )
     assert r.status_code == 403
     assert len(_sent(client, trust, parent)) == 1
+
+
+def test_the_parents_milestones_move_with_the_referral(
+    client: TestClient, make_user, sessions: sessionmaker[Session]
+) -> None:
+    """The discharge pathway's "hub accepted" milestone opens when the hub referral is sent
+    (owned by the hub) and is done when the hub accepts: no one types it."""
+    trust = make_user(*TEAM)
+    hub = make_user("discharge_team", org=HUB)
+    api = Api(client, trust.headers)
+    parent = int(open_case(api, NHS[6], site="AINTREE")["id"])
+
+    def milestones() -> dict[str, tuple[str, str]]:
+        with sessions() as session:
+            rows = ActionRepository(session).for_case(parent)
+            return {r.milestone: (r.status, r.owner_organisation) for r in rows if r.milestone}
+
+    assert "hub_accepted" not in milestones()
+    task = _send(client, trust, parent, HUB, "hub")["id"]
+    assert milestones()["hub_accepted"] == ("open", HUB)
+    _move(client, hub, task, "triage")
+    assert milestones()["hub_accepted"] == ("open", HUB)
+    _move(client, hub, task, "accept")
+    assert milestones()["hub_accepted"] == ("done", HUB)
