@@ -97,6 +97,10 @@ class UnknownPartner(ValidationFailed):
     code, title = "unknown_partner", "Not a partner for this kind of referral"
 
 
+class ReferralAlreadyOpen(Conflict):
+    code, title = "referral_open", "An open referral to this partner already exists"
+
+
 class ReferralCreate(RequestModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -196,6 +200,14 @@ def send(
             raise Conflict("a case cannot send a referral to the organisation that owns it")
         if not parent.case.is_open:
             raise Conflict(f"case {case_id} is closed; it cannot send a referral")
+        for sent in ReferralRepository(session).sent_by(case_id, organisation=partner.organisation):
+            if sent.is_open and (sent.attributes or {}).get("referral_kind") == body.kind:
+                # One open referral of a kind to a partner at a time (a double click sends one).
+                raise ReferralAlreadyOpen(
+                    f"referral {sent.id} to {partner.organisation} ({body.kind}) is still open: "
+                    "withdraw it first, or wait for the partner's answer",
+                    referral_id=sent.id,
+                )
         data: dict[str, Any] = {
             "referral_kind": body.kind,
             "parent_case_id": case_id,

@@ -238,7 +238,10 @@ def test_rejection_takes_back_the_share(
     api = Api(client, trust.headers)
     parent = int(open_case(api, NHS[3], site="AINTREE")["id"])
     first = _send(client, trust, parent, PROVIDER, "provider")["id"]
-    second = _send(client, trust, parent, PROVIDER, "provider")["id"]
+    # One open referral of a kind to a partner at a time; another kind is a second referral.
+    again = _send(client, trust, parent, PROVIDER, "provider", expect=409)
+    assert (again["code"], again["referral_id"]) == ("referral_open", first)
+    second = _send(client, trust, parent, PROVIDER, "other")["id"]
     assert _sees(client, provider, parent) == 200
     # "other" needs the reason written.
     r = _move(client, provider, first, "reject", expect=409, rejection_reason="other")
