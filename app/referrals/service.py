@@ -376,7 +376,20 @@ def _tell_parent(
     actor: Actor,
     now: datetime,
 ) -> None:
-    """The `referral_update` event on the parent, with the task as it now stands."""
+    """The `referral_update` event on the parent, with the task as it now stands. A parent
+    that has closed (cancelled, died, transferred) records nothing more: the partner may still
+    close the task (reject, complete) and the referrer withdraw it, so no queue keeps a task
+    nobody can move."""
+    if not parent.case.is_open:
+        log.info(
+            "referral update of a closed case not recorded",
+            extra={
+                "event": "referral_parent_closed",
+                "case_id": parent.case.id,
+                "task_id": task.id,
+            },
+        )
+        return
     attrs = task.attributes or {}
     data: dict[str, Any] = {
         "referral_case": task.id,

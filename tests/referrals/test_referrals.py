@@ -364,3 +364,20 @@ def test_the_parents_milestones_move_with_the_referral(
     assert milestones()["hub_accepted"] == ("open", HUB)
     _move(client, hub, task, "accept")
     assert milestones()["hub_accepted"] == ("done", HUB)
+
+
+def test_a_closed_case_leaves_no_task_stuck(client: TestClient, make_user) -> None:
+    """Once the referring case is closed it records nothing more, but the partner can still
+    close its task (and its share of the case goes)."""
+    trust = make_user(*TEAM)
+    hub = make_user("discharge_team", org=HUB)
+    api = Api(client, trust.headers)
+    parent = int(open_case(api, NHS[7], site="AINTREE")["id"])
+    task = _send(client, trust, parent, HUB, "hub")["id"]
+    api.fire(parent, "cancel", data={"cancel_reason": "Entered twice"})
+    seen = len(api.history(parent))
+    rejected = _move(client, hub, task, "reject", rejection_reason="other", rejection_note="Closed")
+    assert rejected["status"] == "rejected"
+    assert len(api.history(parent)) == seen
+    assert [u["referral_status"] for u in _updates(api, parent)] == ["sent"]
+    assert _sees(client, hub, parent) == 404
