@@ -307,7 +307,7 @@ def _load_demo() -> object:
 
 
 def _print_demo(result: object) -> None:
-    from app.demo import DemoResult
+    from app.demo import DEMO_ORG, DemoResult
 
     assert isinstance(result, DemoResult)  # noqa: S101
     typer.echo(f"demo cases created: {result.cases_created}")
@@ -317,7 +317,8 @@ def _print_demo(result: object) -> None:
     typer.echo(f"demo sign-in at / (organisation {result.organisation}), passwords shown once:")
     for person in result.people:
         typer.secho(
-            f"  {person.username:<10} {person.password}   ({', '.join(person.roles)})",
+            f"  {person.username:<10} {person.password}   ({', '.join(person.roles)})"
+            + (f", organisation {person.organisation}" if person.organisation != DEMO_ORG else ""),
             fg=typer.colors.GREEN,
         )
 

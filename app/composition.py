@@ -20,6 +20,7 @@ from app.engine.catalogue import PathwayCatalogue
 from app.engine.engine import Engine
 from app.engine.loader import PathwayError
 from app.ic import workflow as intermediate_care
+from app.referrals import workflow as referrals
 from app.sample import workflow as sample
 from app.workflows.contract import BuildContext, WorkflowSet
 
@@ -30,6 +31,7 @@ def workflows() -> WorkflowSet:
     registered.register(discharge.definition())
     registered.register(chc.definition())
     registered.register(intermediate_care.definition())
+    registered.register(referrals.definition())
     return registered
 
 

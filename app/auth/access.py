@@ -131,6 +131,12 @@ READS: dict[str, Read] = {
     "pathways.read": Read(
         "Pathway definitions and diagrams, and the code lists they use (GET /pathways, /codelists)"
     ),
+    "referrals.read": Read(
+        "Referrals between partners: those a case sent, and an organisation's received and sent "
+        "referrals with enough of the patient to work them (GET /cases/{id}/referrals, "
+        "/referrals)",
+        _FULL_OR_SHARED,
+    ),
     "users.read": Read("Users of the organisation (GET /admin/users)"),
 }
 

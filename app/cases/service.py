@@ -26,13 +26,38 @@ from app.clocks.repository import ClockRepository
 from app.cursors import decode_cursor, encode_cursor
 from app.db import UnitOfWork
 from app.engine.engine import Command, Engine, OpenCommand
-from app.errors import Forbidden, IfMatchInvalid, NotFound, PreconditionRequired
+from app.errors import Conflict, Forbidden, IfMatchInvalid, NotFound, PreconditionRequired
 from app.idempotency.repository import IdempotencyRepository
 from app.idempotency.service import IdempotencyGuard, KeyRaced, StoredResponse, fingerprint
 from app.links.repository import LinkRepository
 from app.models import Case, CaseLink
 
 API_PREFIX = "/api/v1"
+# Referral tasks (app/referrals) are opened and moved only through the referral routes, which
+# tell the referring case of every change in the same transaction.
+REFERRAL_WORKFLOW = "referral"
+
+
+class ReferralTaskConflict(Conflict):
+    code, title = "referral_task", "A referral is worked through the referral routes"
+
+    def __init__(self, case_id: int | None = None) -> None:
+        where = (
+            f"POST {API_PREFIX}/referrals/{case_id}/events"
+            if case_id is not None
+            else f"POST {API_PREFIX}/cases/{{case_id}}/referrals"
+        )
+        super().__init__(
+            f"a referral is opened and moved only through the referral routes ({where}), so "
+            "the case that sent it learns of every change",
+            use=where,
+        )
+
+
+def refuse_referral_workflow(workflow: str) -> None:
+    """A referral task is never opened by the generic case or link routes."""
+    if workflow == REFERRAL_WORKFLOW:
+        raise ReferralTaskConflict()
 
 
 def create_case(
@@ -48,6 +73,7 @@ def create_case(
     organisation = body.organisation or actor.organisation
     if organisation != actor.organisation:
         raise Forbidden("a case can only be opened for your own organisation")
+    refuse_referral_workflow(body.workflow)
     with UnitOfWork(session):
         guard = _guard(
             session,
@@ -141,6 +167,8 @@ def _fire(
         )
         if locked is None or (visible_to is not None and not locked.visible):
             raise NotFound(f"case {case_id} not found")
+        if locked.case.workflow_key == REFERRAL_WORKFLOW:
+            raise ReferralTaskConflict(case_id)
         expected = parse_if_match(if_match)
         if locked.stored_response_id is not None:
             replay = guard.replay_stored(locked.stored_response_id)

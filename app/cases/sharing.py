@@ -127,6 +127,39 @@ def withdraw_share(
         repo.add_change(_change(case_id, "withdrawn", organisation, reason, actor, now))
 
 
+def share_in_transaction(
+    session: Session, *, actor: Actor, case_id: int, organisation: str, reason: str, now: datetime
+) -> bool:
+    """Share the case with `organisation` in the caller's Unit of Work, logged as `share_case`
+    logs it; False (nothing written) when the organisation owns it or already has it shared.
+    The caller has checked who may share (a referral: the owning organisation sends it)."""
+    repo = ScopeRepository(session)
+    if organisation in repo.organisations(case_id):
+        return False
+    repo.add_share(
+        CaseShare(
+            case_id=case_id,
+            organisation=organisation,
+            reason=reason,
+            created_at=now,
+            created_by=actor.username,
+        )
+    )
+    repo.add_change(_change(case_id, "shared", organisation, reason, actor, now))
+    return True
+
+
+def withdraw_in_transaction(
+    session: Session, *, actor: Actor, case_id: int, organisation: str, reason: str, now: datetime
+) -> bool:
+    """Withdraw the share in the caller's Unit of Work, logged; False when there was none."""
+    repo = ScopeRepository(session)
+    if not repo.delete_share(case_id, organisation):
+        return False
+    repo.add_change(_change(case_id, "withdrawn", organisation, reason, actor, now))
+    return True
+
+
 def share_with_journey(
     session: Session, *, source_id: int, target: Case, now: datetime, actor: Actor
 ) -> None:

@@ -42,12 +42,21 @@ DEMO_PEOPLE = (
     ("admin", "Administrator", ["admin"]),
 )
 
+# People of the partner organisations a demo case may send a referral to (the partner directory,
+# pathways/config/partners.yaml): (organisation, username, name, roles).
+DEMO_PARTNERS = (
+    ("LIV-CTH", "hub", "Liverpool hub team member", ["discharge_team"]),
+    ("SEFTON-COUNCIL", "council", "Council social worker", ["social_worker"]),
+    ("MERSEY-REABLE", "provider", "Reablement provider", ["provider"]),
+)
+
 
 @dataclass(frozen=True)
 class DemoSignIn:
     username: str
     roles: list[str]
     password: str = field(repr=False)  # shown once, by the command that loaded the demo
+    organisation: str = DEMO_ORG
 
 
 @dataclass(frozen=True)
@@ -95,27 +104,38 @@ def load_demo(
         people = [
             _demo_person(session, username, name, roles, now)
             for username, name, roles in DEMO_PEOPLE
+        ] + [
+            _demo_person(session, username, name, roles, now, organisation=org)
+            for org, username, name, roles in DEMO_PARTNERS
         ]
     return DemoResult(token, created, DEMO_ORG, people)
 
 
 def _demo_person(
-    session: Session, username: str, name: str, roles: list[str], now: datetime
+    session: Session,
+    username: str,
+    name: str,
+    roles: list[str],
+    now: datetime,
+    *,
+    organisation: str = DEMO_ORG,
 ) -> DemoSignIn:
     """The demo person (made once) with a fresh password, which need not be changed."""
-    if AuthRepository(session).user_in(DEMO_ORG, username) is None:
+    if AuthRepository(session).user_in(organisation, username) is None:
         session.rollback()
-        add_user(session, username=username, display_name=name, organisation=DEMO_ORG, roles=roles)
+        add_user(
+            session, username=username, display_name=name, organisation=organisation, roles=roles
+        )
     session.rollback()
     issued = issue_password(
         session,
-        organisation=DEMO_ORG,
+        organisation=organisation,
         username=username,
         set_by=None,
         now=now,
         password=new_password(),
     )
-    return DemoSignIn(username, roles, issued.password)
+    return DemoSignIn(username, roles, issued.password, organisation)
 
 
 def _demo_cases(

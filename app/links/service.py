@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from app.auth.actor import Actor
 from app.cases.repository import CaseRepository
 from app.cases.schemas import LinkRead
-from app.cases.service import API_PREFIX, case_response
+from app.cases.service import API_PREFIX, case_response, refuse_referral_workflow
 from app.cases.transition import CaseWriter
 from app.cases.views import link_read
 from app.db import UnitOfWork
@@ -31,6 +31,7 @@ def create_linked_case(
     now: datetime,
     ttl: timedelta,
 ) -> StoredResponse:
+    refuse_referral_workflow(body.workflow)
     with UnitOfWork(session):
         guard = IdempotencyGuard(
             IdempotencyRepository(session),

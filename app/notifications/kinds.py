@@ -10,6 +10,8 @@ Kind = Literal[
     "case_escalated",
     # Declared for issue 17's referrals and actions, which will emit them through `notify`.
     "referral_received",
+    # A referral a case sent changed status (told to the referring organisation; app/referrals).
+    "referral_updated",
     "action_assigned",
     "action_overdue",
 ]
@@ -23,6 +25,7 @@ TITLES: dict[str, str] = {
     "clock_breach": "A clock breached",
     "case_escalated": "A case was escalated",
     "referral_received": "A referral was received",
+    "referral_updated": "A referral changed status",
     "action_assigned": "An action was assigned",
     "action_overdue": "An action is overdue",
 }

@@ -60,6 +60,7 @@ from app.web.eventforms import (
     humanise,
     parse_submission,
 )
+from app.web.referrals_page import referral_panel
 from app.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -600,6 +601,7 @@ def _page(
         clocks=_clocks(spec, case.clocks, now),
         links=case.links,
         actions=[case_actions.view(a) for a in actions.items] if actions is not None else None,
+        referrals=referral_panel(request, db, actor, case),
         timeline=_timeline(spec, history, codes) if history is not None else None,
         choices=choices,
         submission=submission,

@@ -82,6 +82,14 @@ SCREENS: tuple[Screen, ...] = (
         "ic.occupancy",
     ),
     Screen(
+        "referrals",
+        "Referrals",
+        "/referrals",
+        "Referrals between partners: those sent to your organisation, to triage, accept or "
+        "reject, allocate and give a start date; and those your cases sent.",
+        "referrals.read",
+    ),
+    Screen(
         "dashboard",
         "Dashboard",
         "/dashboard",

@@ -100,6 +100,8 @@ OWNED = frozenset(
         "notification_id",
         "subscription_id",
         "delivery_id",
+        # A referral task sent from A's discharge case (to a partner of the directory).
+        "referral_id",
     }
 )
 ROLES = sorted(KNOWN_ROLES)
@@ -197,6 +199,13 @@ def world(
                 headers=builder.headers,
             )
             assert r.status_code == 201, r.text
+        r = client.post(
+            f"/api/v1/cases/{discharge}/referrals",
+            json={"organisation": "LIV-CTH", "kind": "hub"},
+            headers=builder.headers,
+        )
+        assert r.status_code == 201, r.text
+        referral = int(r.json()["id"])
         chc = ChcApi(client, builder.headers)
         imported = chc.import_list("MLCSU", "mlcsu.csv")
         chc.import_list("LSCFT", "lscft.csv")
@@ -256,6 +265,7 @@ def world(
                 "notification_id": notification,
                 "subscription_id": subscription,
                 "delivery_id": dead_delivery,
+                "referral_id": referral,
             },
             chc_case=int(queue[0]["case_id"]),
             sample_case=sample,

@@ -56,6 +56,7 @@ def test_check_lists_every_key_and_version(tmp_path: Path) -> None:
         "discharge v5",
         "intermediate_care v1",
         "intermediate_care v2",
+        "referral v1",
         "sample-referral v1",
         "sample-referral v2",
     ]
