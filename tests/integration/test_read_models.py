@@ -59,6 +59,8 @@ from app.ic.service import create_service
 from app.models import Case, CaseAction, CaseLink, ChcWorkItem, IcPlacement
 from app.models.snapshot import RestatementMark
 from app.models.spell import DischargeDelayPeriod, DischargeSpell
+from app.referrals import service as referrals
+from app.referrals.partners import partners_for
 from app.timeutil import LONDON
 from tests.conftest import migrated_database_url
 from tests.helpers import writer_for
@@ -286,6 +288,8 @@ class Journeys:
     walked: Counter[str] = field(default_factory=Counter)
     scripted: int = 0
     failure: str | None = None
+    referral_tasks: dict[str, int] = field(default_factory=dict)
+    partner_actors: dict[str, Actor] = field(default_factory=dict)
 
     @property
     def engine(self) -> Engine:
@@ -483,6 +487,11 @@ class Journeys:
         history = ["open"]
         for n, (event, data) in enumerate(script.steps, start=1):
             at = start + gap * n
+            if event in (SEND_REFERRAL, MOVE_REFERRAL):
+                self.referral_step(case_id, event, data)
+                history.append(event)
+                self.check(f"{script.workflow} case {case_id} (scripted): {' -> '.join(history)}")
+                continue
             with self.sessions() as session:
                 case = session.get(Case, case_id)
                 assert case is not None
@@ -497,6 +506,54 @@ class Journeys:
             self.check(f"{script.workflow} case {case_id} (scripted): {' -> '.join(history)}")
             self.linked_from(case_id)  # counted, not walked
         self.scripted += 1
+
+    def referral_step(self, case_id: int, step: str, data: dict[str, Any]) -> None:
+        """A referral from the case to a partner, or the partner moving it (app/referrals):
+        the referral records its status on the case (`referral_update`) in the same change.
+        Referrals carry no clinical time of their own, so these steps come last in a script."""
+        partners = partners_for(PROJECT_ROOT / "pathways" / "config")
+        with self.sessions() as session:
+            if step == SEND_REFERRAL:
+                sent = referrals.send(
+                    session,
+                    writer=self.writer,
+                    partners=partners,
+                    actor=self.actor,
+                    case_id=case_id,
+                    body=referrals.ReferralCreate(**data),
+                    now=self.now,
+                )
+                self.referral_tasks[data["organisation"]] = sent.id
+                self.fired[("referral", "open")] += 1
+            else:
+                organisation = data["organisation"]
+                referrals.move(
+                    session,
+                    writer=self.writer,
+                    partners=partners,
+                    actor=self.partner_actor(organisation),
+                    task_id=self.referral_tasks[organisation],
+                    body=referrals.ReferralEvent(event=data["event"], data=data.get("data", {})),
+                    now=self.now,
+                )
+        self.fired[("discharge", "referral_update")] += 1
+        self.steps += 1
+
+    def partner_actor(self, organisation: str) -> Actor:
+        found = self.partner_actors.get(organisation)
+        if found is None:
+            roles = ["discharge_team", "provider"]
+            with self.sessions() as session:
+                user = add_user(
+                    session,
+                    username=f"partner-{organisation.lower()}",
+                    display_name=organisation,
+                    organisation=organisation,
+                    roles=roles,
+                )
+                found = Actor(user.id, user.username, organisation, frozenset(roles))
+            self.partner_actors[organisation] = found
+        return found
 
     def _resolve(self, data: dict[str, Value], at: datetime) -> dict[str, Any]:
         return {k: v(self, at) if callable(v) else v for k, v in data.items()}
@@ -527,6 +584,8 @@ def _service(model: str, n: int = 0) -> Value:
 
 
 DELAYS, DESTINATIONS = "delay-reasons-acute", "ukcore-discharge-destination"
+# Script steps that are not events of the case: a referral sent from it, and moved by its partner.
+SEND_REFERRAL, MOVE_REFERRAL = "(send referral)", "(partner moves referral)"
 CHECKLIST = [f"checklist_{d.key}" for d in CHC_CFG.tools.checklist.domains]
 DST = [f"dst_{d.key}" for d in CHC_CFG.tools.dst.domains]
 PLAN = {"transition_plan": "Visits reducing over 3 weeks", "contingency_plan": "Ring the SPA"}
@@ -601,6 +660,10 @@ def scripts() -> list[Script]:
                     "complete_action",
                     {"action_ref": "A3", "action_late_reason": "awaiting_transport"},
                 ),
+                # A referral to the hub, accepted: the hub milestones are done and the P1 ones
+                # start (recorded now, after the steps above).
+                (SEND_REFERRAL, {"organisation": "LIV-CTH", "kind": "hub"}),
+                (MOVE_REFERRAL, {"organisation": "LIV-CTH", "event": "accept"}),
             ],
         ),
         Script(
