@@ -36,6 +36,8 @@ from app.notifications.routes import router as notifications_router
 from app.observability.metrics import ServiceMetrics
 from app.observability.metrics import router as metrics_router
 from app.observability.requests import RequestLog
+from app.pathway_fit.config import pathway_fit_config
+from app.pathway_fit.routes import router as pathway_fit_router
 from app.pathways_api.routes import router as pathways_router
 from app.problems import install_error_handlers
 from app.security.inputs import check_inputs
@@ -98,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     application.state.codes = codes
     application.state.discharge_config = load_discharge_config(settings.pathways_dir)
+    application.state.pathway_fit_config = pathway_fit_config(settings.pathways_dir, codes)
     application.state.metrics_ctx, application.state.live = dashboard_parts(settings, engine, codes)
     application.state.settings = settings
     application.state.oidc_clients = clients
@@ -133,6 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         adt_router,
         notifications_router,
         actions_router,
+        pathway_fit_router,
         *registered.routers(),
     ):
         api.include_router(router)

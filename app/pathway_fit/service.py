@@ -1,0 +1,118 @@
+"""The pathway-fit audit for a reader's organisation: the cohort and its later records read
+(`repository`), the figures derived (`derive`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy.orm import Session
+
+from app.ic.reports import period_bounds
+from app.pathway_fit import derive
+from app.pathway_fit.config import PathwayFitConfig
+from app.pathway_fit.repository import PathwayFitRepository
+from app.pathway_fit.schemas import PathwayFitReport, PathwayRow, PatientFitRead
+from app.timeutil import london_date
+
+MEASURE = (
+    "LOCAL pathway-fit audit: discharges in the period by discharge pathway, each with its "
+    "outcome {days} days after discharge (died, readmitted, care home, still at home, not at "
+    "home, not contactable, no later record, pending: the first that holds) and re-referrals "
+    "in that window. 'Possibly more intensive than needed' is an indicator for review, not a "
+    "judgement."
+)
+
+
+@dataclass(frozen=True)
+class Period:
+    date_from: date
+    date_to: date
+    site: str | None
+
+
+def patient_fits(
+    session: Session,
+    *,
+    config: PathwayFitConfig,
+    organisation: str,
+    period: Period,
+    now: datetime,
+) -> list[derive.PatientFit]:
+    """Every discharge of the period the organisation may see, classified."""
+    start, end = period_bounds(period.date_from, period.date_to)
+    repo = PathwayFitRepository(session, organisation)
+    cohort = repo.discharges(start, end, period.site)
+    patients = sorted({d.patient_ref for d in cohort if d.patient_ref})
+    episodes = repo.episodes(patients) if patients else []
+    admissions = repo.admissions(patients) if patients else []
+    today = london_date(now)
+    return [derive.classify(d, episodes, admissions, config, today) for d in cohort]
+
+
+def report(
+    fits: list[derive.PatientFit], config: PathwayFitConfig, period: Period, now: datetime
+) -> PathwayFitReport:
+    rows = derive.summarise(fits)
+    return PathwayFitReport(
+        as_of=now,
+        date_from=period.date_from,
+        date_to=period.date_to,
+        site=period.site,
+        window_days=config.window_days,
+        measure=MEASURE.format(days=config.window_days),
+        pathways=[_row(r) for r in rows],
+        total=_row(derive.total(rows)),
+    )
+
+
+def _row(row: derive.PathwayFigures) -> PathwayRow:
+    return PathwayRow(
+        pathway=row.pathway,
+        discharges=row.discharges,
+        outcomes=dict(row.outcomes),
+        outcome_percent={k: row.percent(v) for k, v in row.outcomes.items()},
+        re_referred=row.re_referred,
+        re_referrals=row.re_referrals,
+        possibly_more_intensive=row.possibly_more_intensive,
+    )
+
+
+def patient_rows(
+    fits: list[derive.PatientFit],
+    *,
+    pathway: str | None = None,
+    outcome: str | None = None,
+    more_intensive: bool | None = None,
+    re_referred: bool | None = None,
+) -> list[PatientFitRead]:
+    out = []
+    for fit in fits:
+        d = fit.discharge
+        if pathway is not None and (d.pathway or derive.NO_PATHWAY) != pathway:
+            continue
+        if outcome is not None and fit.outcome != outcome:
+            continue
+        if more_intensive is not None and fit.possibly_more_intensive != more_intensive:
+            continue
+        if re_referred is not None and (fit.re_referrals > 0) != re_referred:
+            continue
+        out.append(
+            PatientFitRead(
+                case_id=d.case_id,
+                case_link=f"/tracker/cases/{d.case_id}",
+                patient_ref=d.patient_ref,
+                site=d.site,
+                discharged_on=london_date(d.discharged_at),
+                pathway=d.pathway,
+                destination_code=d.destination_code,
+                outcome=fit.outcome,
+                evidence=fit.evidence,
+                ic_outcome=fit.ic_outcome,
+                window_ends=fit.window_ends,
+                re_referrals=fit.re_referrals,
+                re_referred=fit.re_referrals > 0,
+                possibly_more_intensive=fit.possibly_more_intensive,
+            )
+        )
+    return out
