@@ -35,6 +35,7 @@ class PathwayFitFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     care_home_destination_codes: tuple[str, ...] = ("54", "65", "85")
+    temporary_bed_pathways: tuple[str, ...] = ("P2",)
     intensive_pathways: tuple[str, ...] = ("P2", "P3")
     lighter_ic_outcomes: tuple[str, ...] = ("independent", "equipment_tecs_only")
     ongoing_support_outcomes: tuple[str, ...] = (
@@ -45,7 +46,7 @@ class PathwayFitFile(BaseModel):
         "end_of_life_pathway",
     )
 
-    @field_validator("intensive_pathways")
+    @field_validator("intensive_pathways", "temporary_bed_pathways")
     @classmethod
     def _pathways(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         unknown = sorted(set(value) - set(PATHWAYS))

@@ -9,8 +9,9 @@ discharge's day plus `window_days` (91), inclusive:
    case of the same NHS number (this one included) records `died` within the window.
 2. `readmitted`: a later discharge case of the same NHS number was admitted after this
    discharge, within the window, or the step-down episode ended `readmitted_to_hospital`.
-3. `care_home`: the discharge destination is a care-home code, or the step-down episode ended
-   `long_term_care_home`.
+3. `care_home`: the discharge destination is a care-home code (except on
+   `temporary_bed_pathways`, P2, where that bed is the intermediate care itself), or the
+   step-down episode ended `long_term_care_home`.
 4. `still_at_home`, `not_at_home`, `not_contactable`: the step-down episode's 91-day follow-up.
 5. `pending`: none of the above is known and the window has not yet passed (today is before
    the discharge's day plus `window_days`).
@@ -178,7 +179,10 @@ def _outcome(
         return "readmitted", f"admitted again (discharge case {back[0].case_id})"
     if ic_outcome == "readmitted_to_hospital":
         return "readmitted", "IC episode outcome: readmitted to hospital"
-    if discharge.destination_code in config.care_home_destination_codes:
+    if (
+        discharge.destination_code in config.care_home_destination_codes
+        and discharge.pathway not in config.temporary_bed_pathways
+    ):
         return "care_home", f"discharge destination code {discharge.destination_code}"
     if ic_outcome == "long_term_care_home":
         return "care_home", "IC episode outcome: long-term care home"
