@@ -69,9 +69,9 @@ class PathwayFitConfig(PathwayFitFile):
     window_days: int = Field(default=91, ge=1, le=366)
 
 
-def load_pathway_fit_config(config_dir: Path, known_codes: frozenset[str] | None = None) -> (
-    PathwayFitConfig
-):
+def load_pathway_fit_config(
+    config_dir: Path, known_codes: frozenset[str] | None = None
+) -> PathwayFitConfig:
     """The settings; `known_codes` (the destination code list's codes) checks the care-home
     codes against it."""
     file = load_config(config_dir, FILE, PathwayFitFile, error=PathwayFitConfigError)

@@ -172,8 +172,10 @@ def _outcome(
     back = [
         a
         for a in spells
-        if a.case_id != discharge.case_id and a.admitted_at is not None
-        and a.admitted_at > start and london_date(a.admitted_at) <= last_day
+        if a.case_id != discharge.case_id
+        and a.admitted_at is not None
+        and a.admitted_at > start
+        and london_date(a.admitted_at) <= last_day
     ]
     if back:
         return "readmitted", f"admitted again (discharge case {back[0].case_id})"

@@ -103,10 +103,10 @@ class PathwayFitRepository:
             rows += [(int(i), p, a) for i, p, a in self.session.execute(self._scoped(stmt))]
         died: dict[int, datetime] = {}
         for part in _chunks([r[0] for r in rows]):
-            stmt = (
+            deaths = (
                 select(CaseEvent.case_id, func.min(CaseEvent.occurred_at))
                 .where(CaseEvent.case_id.in_(part), CaseEvent.event == "died")
                 .group_by(CaseEvent.case_id)
             )
-            died.update({int(c): at for c, at in self.session.execute(stmt).all()})
+            died.update({int(c): at for c, at in self.session.execute(deaths).all()})
         return [Admission(i, p, a, died.get(i)) for i, p, a in sorted(rows)]

@@ -148,7 +148,7 @@ def test_patient_csv_cells_are_neutralised() -> None:
         case_id=1,
         case_link="/tracker/cases/1",
         patient_ref=None,
-        site="=HYPERLINK(\"http://x\")",
+        site='=HYPERLINK("http://x")',
         discharged_on=DAY0,
         pathway="P1",
         destination_code="@19",
@@ -161,7 +161,7 @@ def test_patient_csv_cells_are_neutralised() -> None:
         possibly_more_intensive=False,
     )
     (parsed,) = csv.DictReader(io.StringIO(patients_csv([row])))
-    assert parsed["site"] == "'=HYPERLINK(\"http://x\")"
+    assert parsed["site"] == '\'=HYPERLINK("http://x")'
     assert (parsed["destination_code"], parsed["evidence"]) == ("'@19", "'-1+1")
     assert (parsed["patient_ref"], parsed["discharged_on"], parsed["re_referrals"]) == (
         "",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -22,15 +22,21 @@ from tests.web.test_case_page import browser_for
 ROLES = (*TEAM, *IC_TEAM, "manager")
 
 
-def _discharge(api: Api, nhs: str, site: str, days_ago: int, pathway: str, code: str,
-               **extra: Any) -> int:  # fmt: skip
+def _discharge(
+    api: Api, nhs: str, site: str, days_ago: int, pathway: str, code: str, **extra: Any
+) -> int:
     case = open_case(api, nhs, site=site, admitted_days_ago=days_ago + 20)
     cid = int(case["id"])
     fire(api, cid, "accept", days_ago=days_ago + 15)
     fire(api, cid, "not_meeting_ctr", days_ago=days_ago + 3)
     if pathway == "P3":
-        fire(api, cid, "record_ic_offer", days_ago=days_ago + 2,
-             data={"ic_offer_response": "declined"})  # fmt: skip
+        fire(
+            api,
+            cid,
+            "record_ic_offer",
+            days_ago=days_ago + 2,
+            data={"ic_offer_response": "declined"},
+        )
     data = {"discharge_pathway": pathway, "destination_code": code, **extra}
     fire(api, cid, "discharge", days_ago=days_ago, data=data)
     return cid
@@ -65,10 +71,15 @@ def built(client: TestClient, make_user) -> dict[str, Any]:  # noqa: ANN001
     fire(api, ids["died"], "died", days_ago=60)
     # 4. P3 to a care home (first time: IC offered and declined, an exception recorded).
     ids["care_home"] = _discharge(
-        api, NHS[3], site, 100, "P3", "85",
+        api,
+        NHS[3],
+        site,
+        100,
+        "P3",
+        "85",
         exceptional_reason="Needs 24-hour nursing; reablement declined twice",
         exceptional_approver="Dr R Shah",
-    )  # fmt: skip
+    )
     # 5. P2, bed-based IC ended independent: possibly more intensive than needed; no follow-up.
     ids["intensive"] = _discharge(api, NHS[4], site, 100, "P2", "85")
     e = _step_down(api, ids["intensive"])
@@ -97,9 +108,18 @@ def _get(client: TestClient, headers: dict[str, str], path: str, **params: Any) 
 
 def _zero() -> dict[str, int]:
     return dict.fromkeys(
-        ["died", "readmitted", "care_home", "still_at_home", "not_at_home", "not_contactable",
-         "no_later_record", "pending"], 0,
-    )  # fmt: skip
+        [
+            "died",
+            "readmitted",
+            "care_home",
+            "still_at_home",
+            "not_at_home",
+            "not_contactable",
+            "no_later_record",
+            "pending",
+        ],
+        0,
+    )
 
 
 def test_figures_by_pathway_worked_out_by_hand(built: dict[str, Any], make_user, sessions) -> None:  # noqa: ANN001
@@ -113,7 +133,10 @@ def test_figures_by_pathway_worked_out_by_hand(built: dict[str, Any], make_user,
     # P1: at home, readmitted, and the re-referred one with nothing recorded at 91 days.
     assert by["P1"]["discharges"] == 3
     assert by["P1"]["outcomes"] == {
-        **_zero(), "still_at_home": 1, "readmitted": 1, "no_later_record": 1
+        **_zero(),
+        "still_at_home": 1,
+        "readmitted": 1,
+        "no_later_record": 1,
     }
     assert by["P1"]["outcome_percent"]["still_at_home"] == 33.3  # 1 of 3
     assert (by["P1"]["re_referred"], by["P1"]["re_referrals"]) == (1, 1)
@@ -130,17 +153,27 @@ def test_figures_by_pathway_worked_out_by_hand(built: dict[str, Any], make_user,
     total = report["total"]
     assert total["discharges"] == 7
     assert total["outcomes"] == {
-        "died": 1, "readmitted": 1, "care_home": 1, "still_at_home": 1, "not_at_home": 0,
-        "not_contactable": 0, "no_later_record": 2, "pending": 1,
-    }  # fmt: skip
+        "died": 1,
+        "readmitted": 1,
+        "care_home": 1,
+        "still_at_home": 1,
+        "not_at_home": 0,
+        "not_contactable": 0,
+        "no_later_record": 2,
+        "pending": 1,
+    }
     assert (total["re_referred"], total["re_referrals"], total["possibly_more_intensive"]) == (
-        1, 1, 1,
-    )  # fmt: skip
+        1,
+        1,
+        1,
+    )
 
     # The patients behind the figures, each with its outcome.
     listed = _get(client, user.headers, "/patients", **period).json()["items"]
-    got = {i["case_id"]: (i["pathway"], i["outcome"], i["re_referrals"],
-                          i["possibly_more_intensive"]) for i in listed}  # fmt: skip
+    got = {
+        i["case_id"]: (i["pathway"], i["outcome"], i["re_referrals"], i["possibly_more_intensive"])
+        for i in listed
+    }
     assert got == {
         ids["home"]: ("P1", "still_at_home", 0, False),
         ids["readmitted"]: ("P1", "readmitted", 0, False),
@@ -185,7 +218,8 @@ def test_figures_by_pathway_worked_out_by_hand(built: dict[str, Any], make_user,
     # An analyst: the same rows without NHS numbers.
     analyst = make_user("analyst", org=user.org)
     hidden = _get(client, analyst.headers, "/patients", **period).json()["items"]
-    assert len(hidden) == 7 and {i["patient_ref"] for i in hidden} == {None}
+    assert len(hidden) == 7
+    assert {i["patient_ref"] for i in hidden} == {None}
     # Another organisation, every role that reads the audit: none of these.
     other = make_user("manager", "discharge_team", "analyst")
     assert other.org != user.org
@@ -225,8 +259,9 @@ def test_csv_matches_the_json_and_bad_periods_are_refused(built: dict[str, Any])
         assert r.headers["content-type"].startswith("application/problem+json")
 
 
-def test_the_page_shows_the_figures_and_links_to_the_patients(built: dict[str, Any],
-                                                               make_user) -> None:  # noqa: ANN001  # fmt: skip
+def test_the_page_shows_the_figures_and_links_to_the_patients(
+    built: dict[str, Any], make_user
+) -> None:  # noqa: ANN001
     client, user, site, ids = built["client"], built["user"], built["site"], built["ids"]
     browser = browser_for(client, user.token)
     period = {"from": str(today() - timedelta(days=200)), "to": str(today()), "site": site}
@@ -237,9 +272,9 @@ def test_the_page_shows_the_figures_and_links_to_the_patients(built: dict[str, A
     assert '<th scope="row" class="nhsuk-table__header">P2</th>' in html
     assert "possibly_more_intensive#patients" in html
     chosen = browser.get(
-        "/dashboard/pathway-fit", params={**period, "pathway": "P2",
-                                          "outcome": "possibly_more_intensive"}
-    )  # fmt: skip
+        "/dashboard/pathway-fit",
+        params={**period, "pathway": "P2", "outcome": "possibly_more_intensive"},
+    )
     assert chosen.status_code == 200
     assert f'href="/tracker/cases/{ids["intensive"]}"' in chosen.text
     assert f'href="/tracker/cases/{ids["died"]}"' not in chosen.text
@@ -248,8 +283,114 @@ def test_the_page_shows_the_figures_and_links_to_the_patients(built: dict[str, A
     assert 'href="/dashboard/pathway-fit"' in browser.get("/dashboard").text
     # An analyst sees the figures, not the NHS numbers; a provider is refused.
     analyst = browser_for(client, make_user("analyst", org=user.org).token)
-    seen = analyst.get("/dashboard/pathway-fit", params={**period, "pathway": "P2",
-                                                         "outcome": "possibly_more_intensive"})  # fmt: skip
-    assert seen.status_code == 200 and NHS[4] not in seen.text and "Withheld" in seen.text
+    seen = analyst.get(
+        "/dashboard/pathway-fit",
+        params={**period, "pathway": "P2", "outcome": "possibly_more_intensive"},
+    )
+    assert seen.status_code == 200
+    assert NHS[4] not in seen.text
+    assert "Withheld" in seen.text
     provider = browser_for(client, make_user("provider", org=user.org).token)
     assert provider.get("/dashboard/pathway-fit").status_code == 403
+
+
+def _parse(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _plain_outcomes(sessions, org: str, patients: list[str]) -> dict[int, tuple[str, int]]:  # noqa: ANN001
+    """Each discharge's outcome and re-referrals straight from the event log (not the case rows
+    or the spell read model): the README's rules written out again, plainly."""
+    from app.models import Case, CaseEvent, CaseLink
+    from app.timeutil import london_date
+
+    with sessions() as session:
+        cases = (
+            session.execute(
+                select(Case).where(Case.organisation == org, Case.patient_ref.in_(patients))
+            )
+            .scalars()
+            .all()
+        )
+        events = {
+            c.id: session.execute(
+                select(CaseEvent).where(CaseEvent.case_id == c.id).order_by(CaseEvent.seq)
+            )
+            .scalars()
+            .all()
+            for c in cases
+        }
+        parent = dict(
+            session.execute(
+                select(CaseLink.to_case_id, CaseLink.from_case_id).where(
+                    CaseLink.link_type == "step_down"
+                )
+            ).all()
+        )
+    info = {c.id: (c.workflow_key, c.patient_ref) for c in cases}
+    out: dict[int, tuple[str, int]] = {}
+    for cid, evs in events.items():
+        kind, nhs = info[cid]
+        left = [e for e in evs if e.event == "discharge"]
+        if kind != "discharge" or not left:
+            continue
+        t, data = left[-1].occurred_at, left[-1].data
+        last = london_date(t) + timedelta(days=91)
+
+        def inside(at, t=t, last=last) -> bool:  # noqa: ANN001
+            return at >= t and london_date(at) <= last
+
+        same = [k for k in events if info[k][1] == nhs]
+        ic = [k for k in same if info[k][0] == "intermediate_care"]
+        mine = [k for k in ic if parent.get(k) == cid]
+        ended = [e.data.get("outcome") for k in mine for e in events[k] if e.event == "end_episode"]
+        follow = [
+            e.data.get("still_at_home_91d")
+            for k in mine
+            for e in events[k]
+            if e.event == "record_still_at_home"
+        ]
+        deaths = [
+            e
+            for k in same
+            if info[k][0] == "discharge"
+            for e in events[k]
+            if e.event == "died" and inside(e.occurred_at)
+        ]
+        readmitted = [
+            k
+            for k in same
+            if info[k][0] == "discharge"
+            and k != cid
+            and _parse(events[k][0].data["admitted_at"]) > t
+            and inside(_parse(events[k][0].data["admitted_at"]))
+        ]
+        if "died" in ended + follow or deaths:
+            outcome = "died"
+        elif readmitted or "readmitted_to_hospital" in ended:
+            outcome = "readmitted"
+        elif (
+            data["destination_code"] in ("54", "65", "85")
+            and data["discharge_pathway"] != "P2"
+            or "long_term_care_home" in ended
+        ):
+            outcome = "care_home"
+        elif follow:
+            outcome = {"at_home": "still_at_home"}.get(follow[0], follow[0])
+        else:
+            outcome = "pending" if today() < last else "no_later_record"
+        again = sum(
+            1
+            for k in ic
+            if events[k][0].data.get("direction") == "step_up" and inside(events[k][0].occurred_at)
+        )
+        out[cid] = (outcome, again)
+    return out
+
+
+def test_every_figure_is_reproduced_from_the_events(built: dict[str, Any], sessions) -> None:  # noqa: ANN001
+    client, user, site = built["client"], built["user"], built["site"]
+    period = {"from": str(today() - timedelta(days=200)), "to": str(today()), "site": site}
+    listed = _get(client, user.headers, "/patients", **period).json()["items"]
+    api = {i["case_id"]: (i["outcome"], i["re_referrals"]) for i in listed}
+    assert api == _plain_outcomes(sessions, user.org, NHS[:7])
