@@ -3,7 +3,7 @@ discharges behind them), JSON or CSV. Thin: the service derives, the grant reduc
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -23,7 +23,6 @@ from app.timeutil import london_date, utcnow
 
 router = APIRouter(prefix="/pathway-fit", tags=["pathway-fit"])
 READ = "pathway_fit.read"
-DEFAULT_DAYS = 364  # the default period: the year of days up to today
 Outcome = Literal[
     "died",
     "readmitted",
@@ -46,8 +45,7 @@ def config_of(request: Request) -> PathwayFitConfig:
 
 
 def period(date_from: date | None, date_to: date | None, site: str | None) -> service.Period:
-    last = date_to or london_date(utcnow())
-    return service.Period(date_from or last - timedelta(days=DEFAULT_DAYS), last, site)
+    return service.choose_period(date_from, date_to, site, london_date(utcnow()))
 
 
 def _wants_csv(request: Request, fmt: str) -> bool:

@@ -4,16 +4,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from app.errors import ValidationFailed
 from app.ic.reports import period_bounds
 from app.pathway_fit import derive
 from app.pathway_fit.config import PathwayFitConfig
 from app.pathway_fit.repository import PathwayFitRepository
 from app.pathway_fit.schemas import PathwayFitReport, PathwayRow, PatientFitRead
-from app.timeutil import london_date
+from app.timeutil import DATE_RANGE_MSG, EARLIEST_DATE, in_date_range, london_date
 
 MEASURE = (
     "LOCAL pathway-fit audit: discharges in the period by discharge pathway, each with its "
@@ -29,6 +30,21 @@ class Period:
     date_from: date
     date_to: date
     site: str | None
+
+
+DEFAULT_DAYS = 364  # the default period: the year of days up to today
+
+
+def choose_period(
+    date_from: date | None, date_to: date | None, site: str | None, today: date
+) -> Period:
+    """The period asked for (by default the 365 days to today), its dates checked."""
+    for name, day in (("from", date_from), ("to", date_to)):
+        if day is not None and not in_date_range(day):
+            raise ValidationFailed(f"{name} {DATE_RANGE_MSG}", field=name)
+    last = date_to or today
+    first = date_from or max(last - timedelta(days=DEFAULT_DAYS), EARLIEST_DATE)
+    return Period(first, last, site or None)
 
 
 def patient_fits(

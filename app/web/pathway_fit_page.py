@@ -8,7 +8,7 @@ identifiers; every list of patients shown is in the access audit.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -56,8 +56,7 @@ def pathway_fit_page(
     assert user.grant is not None  # noqa: S101 - page_needs(READ) gives one
     now = utcnow()
     config: PathwayFitConfig = request.app.state.pathway_fit_config
-    last = date_to or now.astimezone(LONDON).date()
-    chosen = service.Period(date_from or last - timedelta(days=364), last, site or None)
+    chosen = service.choose_period(date_from, date_to, site, now.astimezone(LONDON).date())
     fits = service.patient_fits(
         db, config=config, organisation=user.actor.organisation, period=chosen, now=now
     )

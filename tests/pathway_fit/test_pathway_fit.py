@@ -250,6 +250,8 @@ def test_csv_matches_the_json_and_bad_periods_are_refused(built: dict[str, Any])
         ({"from": "2026-05-02", "to": "2026-05-01"}, 422),  # to before from
         ({"from": "2024-01-01", "to": "2026-01-01"}, 422),  # more than 366 days
         ({"from": "yesterday"}, 422),
+        ({"to": "0001-01-01"}, 422),  # off the service's calendar
+        ({"from": "9999-12-31"}, 422),
         ({"outcome": "happy"}, 422),
         ({"site": "=HYPERLINK(1)"}, 422),
     ):
