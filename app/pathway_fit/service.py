@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -63,7 +64,23 @@ def patient_fits(
     episodes = repo.episodes(patients) if patients else []
     admissions = repo.admissions(patients) if patients else []
     today = london_date(now)
-    return [derive.classify(d, episodes, admissions, config, today) for d in cohort]
+    # Each discharge is classified against its own patient's records only.
+    by_episode: dict[str, list[derive.Episode]] = defaultdict(list)
+    for e in episodes:
+        by_episode[e.patient_ref or ""].append(e)
+    by_admission: dict[str, list[derive.Admission]] = defaultdict(list)
+    for a in admissions:
+        by_admission[a.patient_ref or ""].append(a)
+    return [
+        derive.classify(
+            d,
+            by_episode.get(d.patient_ref or "", []) if d.patient_ref else [],
+            by_admission.get(d.patient_ref or "", []) if d.patient_ref else [],
+            config,
+            today,
+        )
+        for d in cohort
+    ]
 
 
 def report(
