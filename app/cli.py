@@ -78,6 +78,7 @@ def pathways_check(directory: Annotated[Path | None, typer.Option("--dir")] = No
     from app.composition import build_catalogue
     from app.configfiles import ConfigFileError
     from app.engine.loader import PathwayError
+    from app.pathway_fit.config import load_pathway_fit_config
 
     pathways_dir = directory or get_settings().pathways_dir
     registered = workflows()
@@ -86,6 +87,7 @@ def pathways_check(directory: Annotated[Path | None, typer.Option("--dir")] = No
         registered.load_configs(pathways_dir / "config")
         load_access(pathways_dir / "config")
         load_adt_interfaces(pathways_dir / "config")
+        load_pathway_fit_config(pathways_dir / "config")
     except (PathwayError, ConfigFileError) as exc:
         raise _fail(f"pathway check failed: {exc}") from None
     for p in catalogue.all():

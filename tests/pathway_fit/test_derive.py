@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
@@ -168,3 +169,16 @@ def test_patient_csv_cells_are_neutralised() -> None:
         "2026-03-02",
         "0",
     )
+
+
+def test_pathways_check_refuses_a_bad_pathway_fit_file(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from app.cli import cli
+    from app.config import PROJECT_ROOT
+
+    shutil.copytree(PROJECT_ROOT / "pathways", tmp_path / "pathways")
+    (tmp_path / "pathways" / "config" / "pathway-fit.yaml").write_text("intensive: [P2]\n")
+    result = CliRunner().invoke(cli, ["pathways", "check", "--dir", str(tmp_path / "pathways")])
+    assert result.exit_code == 1
+    assert "pathway-fit.yaml" in result.output
