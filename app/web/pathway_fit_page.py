@@ -40,6 +40,8 @@ OUTCOME_WORDS = {
     "pending": "Pending (91 days not passed)",
 }
 assert set(OUTCOME_WORDS) == set(OUTCOMES)  # noqa: S101 - every outcome has words
+# An outcome, or the two other figures of a row ("" for every discharge of the row).
+OUTCOME_PATTERN = "^(" + "|".join([*OUTCOMES, "possibly_more_intensive", "re_referred"]) + ")?$"
 
 
 @router.get(PATH, response_class=HTMLResponse)
@@ -49,9 +51,9 @@ def pathway_fit_page(
     db: SessionDep,
     date_from: Annotated[date | None, Query(alias="from")] = None,
     date_to: Annotated[date | None, Query(alias="to")] = None,
-    site: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
+    site: Annotated[str | None, Query(pattern="^$|" + CODE_PATTERN)] = None,  # "": every site
     pathway: Annotated[str | None, Query(pattern="^(P0|P1|P2|P3|P3b|unknown|all)$")] = None,
-    outcome: Annotated[str | None, Query(pattern="^[a-z_]{1,32}$")] = None,
+    outcome: Annotated[str | None, Query(pattern=OUTCOME_PATTERN)] = None,
 ) -> Response:
     assert user.grant is not None  # noqa: S101 - page_needs(READ) gives one
     now = utcnow()

@@ -281,6 +281,11 @@ def test_the_page_shows_the_figures_and_links_to_the_patients(
     assert f'href="/tracker/cases/{ids["intensive"]}"' in chosen.text
     assert f'href="/tracker/cases/{ids["died"]}"' not in chosen.text
     assert NHS[4] in chosen.text
+    # The form as a browser sends it with no site: every site of the organisation.
+    every = browser.get("/dashboard/pathway-fit", params={**period, "site": ""})
+    assert every.status_code == 200, every.text
+    assert "7 discharges." in every.text
+    assert browser.get("/dashboard/pathway-fit", params={"outcome": "cured"}).status_code == 422
     # The dashboard links to it.
     assert 'href="/dashboard/pathway-fit"' in browser.get("/dashboard").text
     # An analyst sees the figures, not the NHS numbers; a provider is refused.
