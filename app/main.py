@@ -39,6 +39,8 @@ from app.notifications.routes import router as notifications_router
 from app.observability.metrics import ServiceMetrics
 from app.observability.metrics import router as metrics_router
 from app.observability.requests import RequestLog
+from app.pathway_fit.config import pathway_fit_config
+from app.pathway_fit.routes import router as pathway_fit_router
 from app.pathways_api.routes import router as pathways_router
 from app.problems import install_error_handlers
 from app.quality.config import load_quality_config
@@ -107,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application.state.discharge_config = load_discharge_config(settings.pathways_dir)
     # The data-quality thresholds (pathways/config/data-quality.yaml): a bad file stops the start.
     application.state.quality_config = load_quality_config(settings.pathways_dir / "config")
+    application.state.pathway_fit_config = pathway_fit_config(settings.pathways_dir, codes)
     application.state.metrics_ctx, application.state.live = dashboard_parts(settings, engine, codes)
     application.state.settings = settings
     application.state.ledger_config = ledger_config
@@ -145,6 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         actions_router,
         quality_router,
         ledger_router,
+        pathway_fit_router,
         *registered.routers(),
     ):
         api.include_router(router)

@@ -72,6 +72,11 @@ READS: dict[str, Read] = {
         "extract (GET /dashboard/exports/spells.csv, spells.json)",
         _FULL_OR_ANONYMOUS,
     ),
+    "pathway_fit.read": Read(
+        "The pathway-fit audit: 91-day outcomes and re-referrals by discharge pathway, and the "
+        "discharges behind them (GET /pathway-fit, /pathway-fit/patients, the page)",
+        _FULL_OR_ANONYMOUS,
+    ),
     "fhir.read": Read(
         "Cases as FHIR R4: Encounter, EpisodeOfCare, Task, Flag (GET /fhir/R4/...)",
         frozenset({"full", "no_identifiers", "shared_only"}),

@@ -24,6 +24,7 @@ from app.web import (
     chc_pages,
     huddle,
     ic_board,
+    pathway_fit_page,
     referrals_page,
     signin,
     tracker,
@@ -55,6 +56,7 @@ def install_pages(application: FastAPI) -> None:
     application.include_router(adt_dead_letters.router)
     application.include_router(actions_page.router)
     application.include_router(referrals_page.router)
+    application.include_router(pathway_fit_page.router)
     application.add_exception_handler(SignInRequired, _sign_in_first)
     application.add_exception_handler(PageForbidden, _forbidden)
     for error in (RequestValidationError, DomainError, StarletteHTTPException):
