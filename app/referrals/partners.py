@@ -29,6 +29,9 @@ class Partner(_Strict):
     organisation: str = Field(pattern=CODE_PATTERN, max_length=32)
     name: str = Field(min_length=1, max_length=200)
     kinds: tuple[Kind, ...] = Field(min_length=1)
+    # Kinds of referral this partner may send on from a case whose referral it has accepted
+    # (a care transfer hub sourcing a package from a provider), besides the case's owner.
+    refers_on: tuple[Kind, ...] = ()
 
 
 class PartnerDirectory(_Strict):

@@ -47,8 +47,10 @@ def send_referral(
 ) -> service.ReferralRead:
     """Send a referral from the case to a partner of the directory (the hub, the council, a
     provider, the CHC team). Opens a task in that organisation's queue, shares this case with it
-    (need to know) and records `referral_update` (status `sent`) on this case. Only the
-    organisation that owns the case may; one it is shared with gets 403 `not_case_owner`."""
+    (need to know) and records `referral_update` (status `sent`) on this case. The organisation
+    that owns the case may, and a partner the directory lets refer on for that kind (`refers_on`:
+    a hub sourcing a package) once it has taken on a referral of the case; any other
+    organisation it is shared with gets 403 `not_case_owner`."""
     return service.send(
         db,
         writer=writer,

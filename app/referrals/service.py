@@ -183,10 +183,13 @@ def send(
     with UnitOfWork(session):
         cases = CaseRepository(session)
         parent = _lock_parent(cases, case_id, actor)
-        if parent.case.organisation != actor.organisation:
+        if parent.case.organisation != actor.organisation and not _may_refer_on(
+            session, partners, actor.organisation, case_id, body.kind
+        ):
             raise NotCaseOwner(
                 f"only {parent.case.organisation}, the organisation that owns the case, may "
-                "send a referral from it",
+                f"send a {body.kind} referral from it (or a partner the directory lets refer on, "
+                "once it has accepted a referral of the case)",
                 owner=parent.case.organisation,
             )
         partner = partners.find(body.organisation, body.kind)
@@ -330,15 +333,16 @@ def withdraw(
     with UnitOfWork(session):
         cases = CaseRepository(session)
         parent = _lock_parent(cases, case_id, actor)
-        if parent.case.organisation != actor.organisation:
-            raise NotCaseOwner(
-                f"only {parent.case.organisation}, the organisation that owns the case, may "
-                "withdraw its referrals",
-                owner=parent.case.organisation,
-            )
         found = ReferralRepository(session).parent_of(task_id)
         if found is None or found[0] != case_id:
             raise NotFound(f"case {case_id} sent no referral {task_id}")
+        sender = _referring_organisation(session, task_id)
+        if actor.organisation not in (parent.case.organisation, sender):
+            raise NotCaseOwner(
+                f"only {parent.case.organisation}, the organisation that owns the case, or "
+                f"{sender}, which sent the referral, may withdraw it",
+                owner=parent.case.organisation,
+            )
         fired = writer.fire(
             session, task_id, Command(WITHDRAW, actor, {}, None, body.reason), now=now
         )
@@ -355,6 +359,29 @@ def withdraw(
         )
         read = _read(task, parent.case, partners, now=now, clock=_clock(session, task.id))
     return read
+
+
+# A referral its partner has taken on: the partner works the case from here.
+TAKEN_ON = frozenset({"accepted", "allocated", "start_proposed", "start_confirmed"})
+
+
+def _referring_organisation(session: Session, task_id: int) -> str | None:
+    task = session.get(Case, task_id)
+    return (task.attributes or {}).get("referring_organisation") if task is not None else None
+
+
+def _may_refer_on(
+    session: Session, partners: PartnerDirectory, organisation: str, case_id: int, kind: str
+) -> bool:
+    """Whether `organisation` may send a `kind` referral from a case it does not own: the
+    directory lets it refer on for that kind (`refers_on`), and it has taken on a referral of
+    this case (a hub that accepted the discharge sources the package from a provider). Its
+    share of the case with that provider is logged under its own name."""
+    partner = partners.find(organisation)
+    if partner is None or kind not in partner.refers_on:
+        return False
+    sent = ReferralRepository(session).sent_by(case_id, organisation=organisation)
+    return any(task.is_open and task.state in TAKEN_ON for task in sent)
 
 
 def _lock_parent(cases: CaseRepository, case_id: int, actor: Actor | None) -> LockedCase:

@@ -381,3 +381,35 @@ def test_a_closed_case_leaves_no_task_stuck(client: TestClient, make_user) -> No
     assert len(api.history(parent)) == seen
     assert [u["referral_status"] for u in _updates(api, parent)] == ["sent"]
     assert _sees(client, hub, parent) == 404
+
+
+def test_a_hub_refers_on_only_once_it_has_taken_the_case_on(client: TestClient, make_user) -> None:
+    """The directory lets a hub send provider and council referrals (`refers_on`), once it has
+    accepted a referral of the case; a provider may not; the hub withdraws what it sent."""
+    trust = make_user(*TEAM)
+    hub = make_user("discharge_team", org=HUB)
+    provider = make_user("provider", org=PROVIDER)
+    api = Api(client, trust.headers)
+    parent = int(open_case(api, NHS[3], site="AINTREE")["id"])
+    task = _send(client, trust, parent, HUB, "hub")["id"]
+    # Sent but not yet accepted: the hub may not pass the patient on.
+    assert _send(client, hub, parent, PROVIDER, "provider", expect=403)["code"] == "not_case_owner"
+    _move(client, hub, task, "accept")
+    # Not a kind the directory lets it refer on for.
+    assert _send(client, hub, parent, "MLCSU", "chc", expect=403)["code"] == "not_case_owner"
+    sent = _send(client, hub, parent, PROVIDER, "provider")
+    assert sent["referring_organisation"] == HUB
+    assert _sees(client, provider, parent) == 200
+    # The provider, working the case now, may not refer it anywhere.
+    assert (
+        _send(client, provider, parent, COUNCIL, "council", expect=403)["code"] == "not_case_owner"
+    )
+    # The hub withdraws what it sent; the provider loses the case again.
+    r = client.post(
+        f"/api/v1/cases/{parent}/referrals/{sent['id']}/withdraw",
+        json={"reason": "family found a private carer"},
+        headers=hub.headers,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "withdrawn"
+    assert _sees(client, provider, parent) == 404
