@@ -400,10 +400,8 @@ def test_a_hub_refers_on_only_once_it_has_taken_the_case_on(client: TestClient, 
     sent = _send(client, hub, parent, PROVIDER, "provider")
     assert sent["referring_organisation"] == HUB
     assert _sees(client, provider, parent) == 200
-    # The provider, working the case now, may not refer it anywhere.
-    assert (
-        _send(client, provider, parent, COUNCIL, "council", expect=403)["code"] == "not_case_owner"
-    )
+    # The provider, working the case now, may not refer it anywhere (its role sends none).
+    assert _send(client, provider, parent, COUNCIL, "council", expect=403)["code"] == "forbidden"
     # The hub withdraws what it sent; the provider loses the case again.
     r = client.post(
         f"/api/v1/cases/{parent}/referrals/{sent['id']}/withdraw",
