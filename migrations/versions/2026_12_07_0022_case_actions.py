@@ -34,7 +34,10 @@ def upgrade() -> None:
         "case_actions",
         sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
         sa.Column(
-            "case_id", sa.BigInteger(), sa.ForeignKey("cases.id", ondelete="RESTRICT"), nullable=False
+            "case_id",
+            sa.BigInteger(),
+            sa.ForeignKey("cases.id", ondelete="RESTRICT"),
+            nullable=False,
         ),
         sa.Column("ref", sa.String(48), nullable=False),
         sa.Column("kind", sa.String(16), nullable=False),
