@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
@@ -68,17 +68,6 @@ WITHDRAW = "withdraw"
 SHARE_REASON = "Referral to {org} ({kind})"
 SHARE_PREFIX = "Referral to "
 CLOSING = frozenset({"rejected", "withdrawn", "completed"})
-STATUSES = (
-    "sent",
-    "triaged",
-    "accepted",
-    "rejected",
-    "allocated",
-    "start_proposed",
-    "start_confirmed",
-    "withdrawn",
-    "completed",
-)
 Status = Literal[
     "sent",
     "triaged",
@@ -90,6 +79,7 @@ Status = Literal[
     "withdrawn",
     "completed",
 ]
+STATUSES: tuple[str, ...] = get_args(Status)
 LIST_CAP = 500
 
 

@@ -17,7 +17,7 @@ from app.actions.overdue import sweep_overdue
 from app.discharge import huddle
 from app.models import ActionAlert, Notification
 from app.timeutil import utcnow
-from tests.discharge.helpers import NHS, TEAM, fire, open_case
+from tests.discharge.helpers import NHS, TEAM, fire, huddle_agenda, open_case
 from tests.helpers import Api
 
 ROLES = (*TEAM, "manager")
@@ -215,17 +215,7 @@ def test_a_milestone_starts_goes_late_reaches_the_huddle_and_its_owner_once(
     fire(api, p0["id"], "not_meeting_ctr")
     assert _actions(api, p0["id"]) == {}
     # On the huddle's agenda, in its own section, saying what is late and whose it is.
-    with sessions() as db:
-        agenda = huddle.agenda(
-            db,
-            catalogue=client.app.state.engine.catalogue,
-            codes=client.app.state.codes,
-            config=client.app.state.discharge_config,
-            grant=client.app.state.access.grant("rfd.read", {"discharge_team"}),
-            organisation=ward.org,
-            site=site,
-            now=utcnow(),
-        )
+    agenda = huddle_agenda(client, sessions, organisation=ward.org, site=site)
     (item,) = agenda.sections[huddle.Section.LATE]
     assert item.row.case_id == case["id"]
     assert [(a.ref, a.owner_organisation) for a in item.late_actions] == [

@@ -17,7 +17,7 @@ from app.actions.overdue import sweep_overdue
 from app.discharge import huddle
 from app.models import Notification
 from app.timeutil import utcnow
-from tests.discharge.helpers import NHS, TEAM, fire, open_case, today
+from tests.discharge.helpers import NHS, TEAM, fire, huddle_agenda, open_case, today
 from tests.helpers import Api
 
 HUB, PROVIDER, COUNCIL = "LIV-CTH", "MERSEY-REABLE", "SEFTON-COUNCIL"  # partners.yaml
@@ -67,17 +67,7 @@ def test_a_p1_discharge_from_the_ward_to_the_hub_to_a_provider(
     assert _milestones(client, ward, case_id) == {"hub_referral_sent": ("open", ward.org)}
     assert _my_list(client, ward, case_id, "my-team") == ["hub_referral_sent"]
     # Late: on the huddle's agenda, and its owner (the ward's discharge team) told once.
-    with sessions() as db:
-        agenda = huddle.agenda(
-            db,
-            catalogue=client.app.state.engine.catalogue,
-            codes=client.app.state.codes,
-            config=client.app.state.discharge_config,
-            grant=client.app.state.access.grant("rfd.read", {"discharge_team"}),
-            organisation=ward.org,
-            site=site,
-            now=utcnow(),
-        )
+    agenda = huddle_agenda(client, sessions, organisation=ward.org, site=site)
     assert [i.row.case_id for i in agenda.sections[huddle.Section.LATE]] == [case_id]
     for _ in range(3):
         sweep_overdue(sessions, now=utcnow())

@@ -79,3 +79,23 @@ def facts(api: Api, case_id: int) -> dict[str, Any]:
     r = api.client.get(f"/api/v1/cases/{case_id}/discharge", headers=api.headers)
     assert r.status_code == 200, r.text
     return dict(r.json())
+
+
+def huddle_agenda(client: Any, sessions: Any, *, organisation: str, site: str) -> Any:
+    """Today's huddle agenda for `site` of `organisation`, as the discharge team may see it
+    (`app.discharge.huddle.agenda` with the application's own parts)."""
+    from app.discharge import huddle
+    from app.timeutil import utcnow
+
+    state = client.app.state
+    with sessions() as db:
+        return huddle.agenda(
+            db,
+            catalogue=state.engine.catalogue,
+            codes=state.codes,
+            config=state.discharge_config,
+            grant=state.access.grant("rfd.read", {"discharge_team"}),
+            organisation=organisation,
+            site=site,
+            now=utcnow(),
+        )
