@@ -52,6 +52,7 @@ def test_sign_in_with_a_password_by_keyboard_then_home_lists_the_persons_screens
             "Huddle",
             "CHC queue",
             "IC board",
+            "Referrals",
             "Dashboard",
             "Data quality",
             "PAS messages",
