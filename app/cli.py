@@ -81,6 +81,7 @@ def pathways_check(directory: Annotated[Path | None, typer.Option("--dir")] = No
     from app.composition import build_catalogue
     from app.configfiles import ConfigFileError
     from app.engine.loader import PathwayError
+    from app.forecast.config import load_forecast_config
     from app.ledger.config import load_ledger_config
     from app.pathway_fit.config import load_pathway_fit_config
     from app.quality.config import load_quality_config
@@ -94,6 +95,7 @@ def pathways_check(directory: Annotated[Path | None, typer.Option("--dir")] = No
         load_adt_interfaces(pathways_dir / "config")
         load_quality_config(pathways_dir / "config")
         load_ledger_config(pathways_dir / "config")
+        load_forecast_config(pathways_dir / "config")
         load_pathway_fit_config(pathways_dir / "config")
     except (PathwayError, ConfigFileError) as exc:
         raise _fail(f"pathway check failed: {exc}") from None

@@ -30,6 +30,9 @@ from app.dashboard.routes import router as dashboard_router
 from app.db import get_sessionmaker, make_engine, make_sessionmaker
 from app.discharge.config import load_discharge_config
 from app.fhir.install import install_fhir
+from app.forecast.config import load_forecast_config
+from app.forecast.page import router as forecast_page
+from app.forecast.routes import router as forecast_router
 from app.health import router as health_router
 from app.ledger.config import load_ledger_config
 from app.ledger.page import router as ledger_page
@@ -77,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     access = load_access(settings.pathways_dir / "config")  # who reads what: the same
     clients = oidc_clients(settings)  # identity providers (and their secrets): the same
     ledger_config = load_ledger_config(settings.pathways_dir / "config")  # the same
+    forecast_config = load_forecast_config(settings.pathways_dir / "config")  # the same
     engine = build_engine(settings, codes, registered)
 
     application = FastAPI(
@@ -113,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application.state.metrics_ctx, application.state.live = dashboard_parts(settings, engine, codes)
     application.state.settings = settings
     application.state.ledger_config = ledger_config
+    application.state.forecast_config = forecast_config
     application.state.oidc_clients = clients
     # The hospital PAS feed over HTTP (the listener builds its own): a bad interfaces file
     # stops the start.
@@ -148,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         actions_router,
         quality_router,
         ledger_router,
+        forecast_router,
         pathway_fit_router,
         *registered.routers(),
     ):
@@ -158,6 +164,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application.include_router(dashboard_page)
     application.include_router(quality_page)  # /dashboard/quality
     application.include_router(ledger_page)  # /dashboard/ledger
+    application.include_router(forecast_page)  # /dashboard/forecast
     application.include_router(oidc_router)  # sign-in through an identity provider: public
     install_fhir(application)  # FHIR R4 out: /fhir/R4, OperationOutcome errors
     install_access(application, access)

@@ -110,6 +110,14 @@ READS: dict[str, Read] = {
         "/ledger/patients, patients.csv, /ledger/cases/{id}/days)",
         _FULL_OR_ANONYMOUS,
     ),
+    "forecast.read": Read(
+        "The queues' pace, the CHC backlog clearance forecast and the backtest of the estimates: "
+        "no patients (GET /forecast/queues, /forecast/clearance, /forecast/backtest, and CSV)"
+    ),
+    "forecast.patients": Read(
+        "Each waiting patient's start window with its basis (GET /forecast/windows, windows.csv)",
+        _FULL_OR_ANONYMOUS,
+    ),
     "ic.services": Read("Intermediate-care services with capacity and counts (GET /ic/services)"),
     "ic.service_changes": Read(
         "A service's change audit, with usernames (GET /ic/services/{id}/changes)"

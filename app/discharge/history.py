@@ -33,7 +33,10 @@ EVENTS_OF_INTEREST = (
             OPEN_DELAY,
             END_DELAY,
             SET_PRIMARY,
+            # A planned pathway is set by any of these three (derive_facts reads each).
             "set_pathway",
+            "open",
+            "accept",
             RAISE_ESCALATION,
             CLEAR_ESCALATION,
             CANCEL_DISCHARGE,
