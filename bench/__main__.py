@@ -1,6 +1,6 @@
 """`python -m bench run --quick | --full`, `python -m bench imports`, `python -m bench
 tracker`, `python -m bench adt`, `python -m bench scale`, `python -m bench notify` and
-`python -m bench ledger` (see bench/README.md)."""
+`python -m bench ledger` and `python -m bench forecast` (see bench/README.md)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import dataclasses
 import os
 import shutil
 import sys
+from pathlib import Path
 from typing import Any
 
 from bench.run import FULL, QUICK, Ctx, report, run, save
@@ -118,7 +119,14 @@ def main(argv: list[str] | None = None) -> int:
     led = sub.add_parser("ledger", help="the delay ledger's derivation in process: bed days/s")
     led.add_argument("--spells", type=int, default=5_000)
     led.add_argument("--days", type=int, default=20, help="delayed bed days per spell")
+    fc = sub.add_parser("forecast", help="backtest of the start windows and CHC clearance")
+    fc.add_argument("--seed", type=int, default=20261204)
+    fc.add_argument("--weeks", type=int, default=26, help="weeks of the system's history")
+    fc.add_argument("--no-demo", action="store_true", help="skip the demo data set")
+    fc.add_argument("--no-save", action="store_true")
     args = parser.parse_args(argv)
+    if args.command == "forecast":
+        return _forecast(args)
     if args.command == "ledger":
         from bench.ledger import report as ledger_report
         from bench.ledger import run as ledger_run
@@ -255,6 +263,27 @@ def _on_this_machine(pg_url: str) -> bool:
     """The benches create and drop databases: only on a PostgreSQL of this machine."""
     host = pg_url.split("@")[-1].split("/")[0].split(":")[0]
     return host in ("127.0.0.1", "localhost", "::1")
+
+
+def _forecast(args: Any) -> int:
+    from bench.forecast import report, run_demo, run_system
+
+    results = [run_system(args.seed, args.weeks)]
+    if not args.no_demo:
+        results.append(run_demo())
+    return _show(report(results), None if args.no_save else _save_forecast, results)
+
+
+def _save_forecast(results: Any) -> Path:
+    import json
+    from datetime import UTC, datetime
+
+    folder = Path(__file__).parent / "results"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{datetime.now(UTC):%Y%m%dT%H%M%S}-forecast.json"
+    path.write_text(json.dumps(results, indent=2))
+    (folder / "latest-forecast.json").write_text(json.dumps(results, indent=2))
+    return path
 
 
 def _show(text: str, save: Any, out: Any) -> int:

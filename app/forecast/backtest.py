@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 
 from app.forecast import clearance as clearance_forecast
 from app.forecast.config import ForecastConfig
-from app.forecast.queues import Episode, OrderKey, in_queue, pace_of, start_windows
+from app.forecast.queues import Episode, OrderKey, RankAt, in_queue, pace_of, start_windows
 from app.timeutil import day_bounds, london_date
 
 
@@ -80,6 +80,7 @@ def score_queue(
     queue: str,
     order: OrderKey,
     *,
+    rank: RankAt | None = None,
     window_days: int,
     days: Sequence[date],
     now: datetime,
@@ -91,7 +92,13 @@ def score_queue(
     for day in days:
         at = _midnight(day)
         waiting = in_queue(mine, queue, at, order)
-        pace = pace_of(mine, queue, last_day=day - timedelta(days=1), window_days=window_days)
+        pace = pace_of(
+            mine,
+            queue,
+            last_day=day - timedelta(days=1),
+            window_days=window_days,
+            rank_of=None if rank is None else (lambda e: rank(e, e.joined_at)),
+        )
         windows = start_windows(
             waiting,
             pace,
@@ -101,6 +108,7 @@ def score_queue(
             horizon_days=cfg.horizon_days,
             quantiles=cfg.quantiles,
             seed=cfg.seed,
+            rank_at=None if rank is None else _rank_now(rank, at),
         )
         score.no_pace += len(waiting) - len(windows)
         for w in windows:
@@ -154,22 +162,30 @@ def score_clearance(
 
 
 def run(
-    waits: dict[str, tuple[list[Episode], OrderKey, int]],
+    waits: dict[str, tuple[list[Episode], OrderKey, RankAt | None, int]],
     chc: list[Episode] | None,
     *,
     now: datetime,
     cfg: ForecastConfig,
     progress: Callable[[str], None] | None = None,
 ) -> Backtest:
-    """Every queue of `waits` (queue -> its waits, order and pace window) and the clearance."""
+    """Every queue of `waits` (queue -> its waits, order, priority rank in a priority queue and
+    pace window) and the clearance."""
     days = as_at_days(london_date(now), cfg)
     scores = []
-    for queue, (episodes, order, window_days) in waits.items():
+    for queue, (episodes, order, rank, window_days) in waits.items():
         if progress is not None:
             progress(queue)
         scores.append(
             score_queue(
-                episodes, queue, order, window_days=window_days, days=days, now=now, cfg=cfg
+                episodes,
+                queue,
+                order,
+                rank=rank,
+                window_days=window_days,
+                days=days,
+                now=now,
+                cfg=cfg,
             )
         )
     clearance = score_clearance(chc, days=days, now=now, cfg=cfg) if chc else Score("chc-clearance")
@@ -178,3 +194,7 @@ def run(
 
 def _midnight(day: date) -> datetime:
     return day_bounds(day)[0]
+
+
+def _rank_now(rank: RankAt, at: datetime) -> Callable[[Episode], int]:
+    return lambda e: rank(e, at)

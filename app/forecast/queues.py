@@ -26,8 +26,12 @@ from datetime import date, datetime, timedelta
 
 from app.timeutil import london_date
 
+# Priority ranks a queue may order by (the CHC queue's red, amber, green, not rated).
+RANKS = 4
 # A key that puts a wait in its place in the queue as at an instant (smaller first).
 OrderKey = Callable[["Episode", datetime], tuple[object, ...]]
+# A wait's priority rank as at an instant, in a queue ordered by priority (0 first).
+RankAt = Callable[["Episode", datetime], int]
 
 
 @dataclass(frozen=True)
@@ -47,13 +51,15 @@ class Episode:
 
 @dataclass(frozen=True)
 class Pace:
-    """A queue's exits on each day of the window (oldest first) before an estimate."""
+    """A queue's exits on each day of the window (oldest first) before an estimate, and, for a
+    queue ordered by priority, its arrivals on each day by priority rank (they may go ahead)."""
 
     queue: str
     first_day: date
     last_day: date
     daily: tuple[int, ...]
     started: int  # how many of the exits were starts of the service
+    arrivals: tuple[tuple[int, ...], ...] = ()  # per day, arrivals of each rank (0 first)
 
     @property
     def exits(self) -> int:
@@ -65,10 +71,18 @@ class Pace:
 
     def pools(self) -> list[list[int]]:
         """The window's exit counts by weekday (Monday first)."""
-        pools: list[list[int]] = [[] for _ in range(7)]
-        for n, count in enumerate(self.daily):
-            pools[(self.first_day + timedelta(days=n)).weekday()].append(count)
-        return pools
+        return [[self.daily[n] for n in days] for days in self.days_by_weekday()]
+
+    def days_by_weekday(self) -> list[list[int]]:
+        """The window's day indices by weekday (Monday first)."""
+        days: list[list[int]] = [[] for _ in range(7)]
+        for n in range(len(self.daily)):
+            days[(self.first_day + timedelta(days=n)).weekday()].append(n)
+        return days
+
+    def ahead(self, day: int, rank: int) -> int:
+        """Arrivals on window day `day` that go ahead of a patient of `rank` (a higher one)."""
+        return sum(self.arrivals[day][:rank]) if self.arrivals else 0
 
 
 @dataclass(frozen=True)
@@ -91,19 +105,36 @@ class StartWindow:
     latest: date | None  # None: beyond the horizon
 
 
-def pace_of(episodes: Iterable[Episode], queue: str, *, last_day: date, window_days: int) -> Pace:
-    """Exits from `queue` on each of the `window_days` London days up to `last_day`."""
+def pace_of(
+    episodes: Iterable[Episode],
+    queue: str,
+    *,
+    last_day: date,
+    window_days: int,
+    rank_of: Callable[[Episode], int] | None = None,
+) -> Pace:
+    """Exits from `queue` on each of the `window_days` London days up to `last_day`; with
+    `rank_of` (a priority queue), the arrivals of each day by their rank when they joined."""
     first_day = last_day - timedelta(days=window_days - 1)
     daily = [0] * window_days
+    arrivals = [[0] * RANKS for _ in range(window_days)] if rank_of is not None else []
     started = 0
     for e in episodes:
-        if e.queue != queue or e.left_at is None:
+        if e.queue != queue:
+            continue
+        if rank_of is not None:
+            joined = (london_date(e.joined_at) - first_day).days
+            if 0 <= joined < window_days:
+                arrivals[joined][min(rank_of(e), RANKS - 1)] += 1
+        if e.left_at is None:
             continue
         offset = (london_date(e.left_at) - first_day).days
         if 0 <= offset < window_days:
             daily[offset] += 1
             started += e.started
-    return Pace(queue, first_day, last_day, tuple(daily), started)
+    return Pace(
+        queue, first_day, last_day, tuple(daily), started, tuple(tuple(a) for a in arrivals)
+    )
 
 
 def in_queue(
@@ -126,7 +157,7 @@ def seed_for(base: int, queue: str, day: date) -> int:
 
 def simulate_places(
     pace: Pace,
-    places: int,
+    ranks: Sequence[int],
     *,
     first_weekday: int,
     already_today: int,
@@ -134,24 +165,46 @@ def simulate_places(
     horizon_days: int,
     rng: random.Random,
 ) -> list[list[int | None]]:
-    """For each place 1..`places`, the day offset (0: the as-at day) of its start in each of
-    `paths` drawn futures, sorted; None where the place is not reached within the horizon."""
-    pools = pace.pools()
+    """For each place 1..len(`ranks`) (the patient there has priority rank `ranks[i]`), the day
+    offset (0: the as-at day) of its start in each of `paths` drawn futures, sorted; None where
+    the place is not reached within the horizon.
+
+    A drawn day is one of the window's days of the same weekday: its exits, and in a priority
+    queue its arrivals, which go ahead of every patient of a lower priority (counted before that
+    day's exits). The patient in place k of rank r starts on the day the exits so far reach k
+    plus the arrivals so far that went ahead of rank r.
+    """
+    pools = pace.days_by_weekday()
+    places = len(ranks)
+    by_rank: dict[int, list[int]] = {}
+    for place, rank in enumerate(ranks):
+        by_rank.setdefault(rank, []).append(place)
     reached: list[list[int | None]] = [[] for _ in range(places)]
     for _ in range(paths):
         done = 0
+        jumped = dict.fromkeys(by_rank, 0)
+        next_of = dict.fromkeys(by_rank, 0)
+        left = places
         for day in range(horizon_days):
             pool = pools[(first_weekday + day) % 7]
-            exits = pool[rng.randrange(len(pool))]
+            drawn = pool[rng.randrange(len(pool))]
+            exits = pace.daily[drawn]
             if day == 0:
                 exits = max(0, exits - already_today)
-            for place in range(done, min(done + exits, places)):
-                reached[place].append(day)
             done += exits
-            if done >= places:
+            for rank, members in by_rank.items():
+                jumped[rank] += pace.ahead(drawn, rank)
+                n = next_of[rank]
+                while n < len(members) and done >= members[n] + 1 + jumped[rank]:
+                    reached[members[n]].append(day)
+                    n += 1
+                    left -= 1
+                next_of[rank] = n
+            if left == 0:
                 break
-        for place in range(done, places):
-            reached[place].append(None)
+        for rank, members in by_rank.items():
+            for place in members[next_of[rank] :]:
+                reached[place].append(None)
     for days in reached:
         days.sort(key=lambda d: horizon_days if d is None else d)
     return reached
@@ -176,8 +229,10 @@ def start_windows(
     horizon_days: int,
     quantiles: tuple[float, float],
     seed: int,
+    rank_at: Callable[[Episode], int] | None = None,
 ) -> list[StartWindow]:
-    """Each waiting patient's window, in queue order; none when the window saw no exit."""
+    """Each waiting patient's window, in queue order; none when the window saw no exit. In a
+    priority queue, `rank_at` gives each waiting patient's rank now."""
     if not waiting or pace.exits == 0:
         return []
     day0 = london_date(at)
@@ -185,7 +240,7 @@ def start_windows(
     rng = random.Random(seed_for(seed, pace.queue, day0))  # noqa: S311
     reached = simulate_places(
         pace,
-        len(waiting),
+        [rank_at(e) if rank_at is not None else 0 for e in waiting],
         first_weekday=day0.weekday(),
         already_today=already_today,
         paths=paths,

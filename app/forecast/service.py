@@ -21,6 +21,7 @@ from app.forecast.queues import (
     Episode,
     OrderKey,
     Pace,
+    RankAt,
     StartWindow,
     exits_today,
     first_come,
@@ -43,6 +44,11 @@ class Queue:
     order: OrderKey
     window_days: int
     chc_order: ChcOrder | None = None
+
+    @property
+    def rank(self) -> RankAt | None:
+        """A priority queue's ranks (arrivals of a higher rank go ahead); None: first come."""
+        return self.chc_order.rank if self.chc_order is not None else None
 
 
 @dataclass(frozen=True)
@@ -121,11 +127,13 @@ def final_states(engine: Engine, workflow: str) -> frozenset[str]:
 def estimate(queue: Queue, *, now: datetime, cfg: ForecastConfig) -> QueueEstimate:
     """The queue's waiting patients now and each one's start window."""
     waiting = in_queue(queue.episodes, queue.name, now, queue.order)
+    rank = queue.rank
     pace = pace_of(
         queue.episodes,
         queue.name,
         last_day=london_date(now) - timedelta(days=1),
         window_days=queue.window_days,
+        rank_of=None if rank is None else (lambda e: rank(e, e.joined_at)),
     )
     windows = start_windows(
         waiting,
@@ -136,6 +144,7 @@ def estimate(queue: Queue, *, now: datetime, cfg: ForecastConfig) -> QueueEstima
         horizon_days=cfg.horizon_days,
         quantiles=cfg.quantiles,
         seed=cfg.seed,
+        rank_at=None if rank is None else (lambda e: rank(e, now)),
     )
     return QueueEstimate(queue, pace, waiting, windows)
 
@@ -185,7 +194,7 @@ def backtest(
     )
     chc = _chc(queues)
     return backtesting.run(
-        {q.name: (q.episodes, q.order, q.window_days) for q in queues},
+        {q.name: (q.episodes, q.order, q.rank, q.window_days) for q in queues},
         chc.episodes if chc else None,
         now=now,
         cfg=cfg,

@@ -112,6 +112,10 @@ class ChcOrder:
             episode.case_id,
         )
 
+    def rank(self, episode: Episode, at: datetime) -> int:
+        """The wait's priority rank at `at` (`app.forecast.queues.RankAt`)."""
+        return self.rank_at(episode.case_id, at)
+
     def rank_at(self, case_id: int, at: datetime) -> int:
         override = self.overrides.get(case_id)
         if override is not None and override.rated_at <= at:

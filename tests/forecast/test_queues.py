@@ -225,3 +225,30 @@ def test_the_windows_are_calibrated_on_a_queue_drawn_from_a_known_process() -> N
     assert 0.7 <= score.coverage <= 0.95
     assert score.mae is not None
     assert score.mae < 2
+
+
+def test_in_a_priority_queue_arrivals_of_a_higher_rank_go_ahead() -> None:
+    # Two leave a day and one red case arrives a day. A red patient's place moves on by two a
+    # day; a green patient's by one (the red arrival goes ahead of them first).
+    arrivals = tuple((1, 0, 0, 0) for _ in range(28))
+    pace = Pace(
+        "chc", FRIDAY - timedelta(days=28), FRIDAY - timedelta(days=1), (2,) * 28, 56, arrivals
+    )
+    waiting = _waiting(5, "chc")
+    ranks = {1: 0, 2: 0, 3: 2, 4: 2, 5: 2}  # two red, then three green
+    found = start_windows(
+        waiting,
+        pace,
+        at=_at(FRIDAY),
+        already_today=0,
+        paths=50,
+        horizon_days=60,
+        quantiles=CFG.quantiles,
+        seed=1,
+        rank_at=lambda e: ranks[e.case_id],
+    )
+    # Place k of rank r starts on the first day d with 2(d+1) >= k + (d+1 if green else 0).
+    expected = {1: 0, 2: 0, 3: 2, 4: 3, 5: 4}
+    for w in found:
+        assert w.likely == FRIDAY + timedelta(days=expected[w.place])
+        assert w.earliest == w.latest == w.likely
