@@ -120,6 +120,9 @@ def test_queues_windows_and_csv_follow_the_events(client: TestClient, make_user:
         assert i["earliest"] <= i["likely"] <= i["latest"]
         assert i["patient_ref"] is not None
     assert items[0]["basis"].startswith("1st of 3 waiting for Pathway 1")
+    # The same events give the same windows: the draws are seeded by the queue and the day.
+    again = client.get("/api/v1/forecast/windows?queue=P1", headers=manager.headers).json()
+    assert again["items"] == items
     assert "4 left the Pathway 1 queue in the 28 days" in items[0]["basis"]
 
     r = client.get("/api/v1/forecast/windows.csv?queue=P1", headers=manager.headers)
