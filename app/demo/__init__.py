@@ -14,7 +14,8 @@ from app.auth.service import IssuedToken, add_user, create_token
 from app.cases.transition import CaseWriter
 from app.chc.config import ChcConfig
 from app.demo.chc import load_chc_backlog
-from app.demo.plans import run_plan
+from app.demo.chc_history import load_chc_history
+from app.demo.plans import History, run_history, run_plan
 from app.timeutil import utcnow
 from app.workflows.contract import DemoContext, WorkflowSet
 
@@ -26,6 +27,7 @@ DEMO_ROLES = [
     "huddle_chair",
     "ic_coordinator",
     "chc_assessor",
+    "chc_decision_maker",  # the CHC history's panel decisions (app/demo/chc_history.py)
     "mh_liaison",
     "manager",
 ]
@@ -94,6 +96,8 @@ def load_demo(
             created = _demo_cases(session, writer, workflows, actor, now)
             if chc_cfg is not None:
                 load_chc_backlog(sessions, writer, chc_cfg, actor, now)
+                # The backlog's past: cases referred over the last weeks that left it.
+                created += load_chc_history(session, writer, chc_cfg, actor, now)
         token = create_token(
             session,
             username=DEMO_USER,
@@ -141,9 +145,15 @@ def _demo_person(
 def _demo_cases(
     session: Session, writer: CaseWriter, workflows: WorkflowSet, actor: Actor, now: datetime
 ) -> int:
-    """Every registered workflow's demo journeys, in registration order."""
+    """Every registered workflow's demo journeys, in registration order (a queue's history, many
+    journeys, in one transaction)."""
     ctx = DemoContext(session, actor, now)
     plans = [plan for w in workflows if w.demo is not None for plan in w.demo(ctx)]
+    created = 0
     for plan in plans:
-        run_plan(session, writer, actor, plan, now)
-    return len(plans)
+        if isinstance(plan, History):
+            created += len(run_history(session, writer, actor, plan.plans, now))
+        else:
+            run_plan(session, writer, actor, plan, now)
+            created += 1
+    return created

@@ -6,9 +6,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from app.actions import rules as action_rules
+from app.demo.plans import History
 from app.discharge import rules
 from app.discharge.config import FILE, load_discharge_settings
 from app.discharge.demo import discharge_plans
+from app.discharge.demo_history import discharge_history
 from app.discharge.projection import DischargeSpells
 from app.discharge.restatement_marks import RestatementMarks
 from app.discharge.routes import router
@@ -21,7 +23,8 @@ def _read_models(ctx: BuildContext) -> Sequence[ReadModel]:
 
 
 def _demo(ctx: DemoContext) -> Sequence[Any]:
-    return discharge_plans(ctx.now)
+    # The hand-made ward picture, then the queues' past (the start windows' pace, the backtest).
+    return [*discharge_plans(ctx.now), History(discharge_history(ctx.now))]
 
 
 def definition() -> Workflow:
