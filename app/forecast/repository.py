@@ -27,7 +27,7 @@ class ForecastRepository:
             )
             .order_by(Case.id)
         )
-        return {case_id: ref for case_id, ref in self.session.execute(stmt).tuples()}  # noqa: C416
+        return dict(self.session.execute(stmt).tuples().all())
 
     def state_changes(self, case_ids: list[int]) -> dict[int, list[StateChange]]:
         out: dict[int, list[StateChange]] = defaultdict(list)

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.chc.config import chc_config
@@ -24,7 +24,6 @@ from app.db import make_engine, make_sessionmaker
 from app.demo import DEMO_ORG, load_demo
 from app.forecast import service
 from app.forecast.config import ForecastConfig, load_forecast_config
-from app.forecast.repository import ForecastRepository
 from app.models import Case
 from app.timeutil import utcnow
 from tests.servers import NOTHING_IN_THE_BACKGROUND
@@ -57,27 +56,6 @@ def demo(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     ctx = context_for(settings, parts.engine.catalogue, parts.codes)
     yield Demo(sessions, parts, ctx, load_forecast_config(config), now)
     sa_engine.dispose()
-
-
-@pytest.fixture(autouse=True)
-def _chc_cases_listed(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`ForecastRepository.chc_cases` builds its dict from a `Result`, which has `keys()`, so
-    `dict()` takes it for a mapping (TypeError): the same query, its rows listed first. Remove
-    once app/forecast/repository.py lists them itself."""
-
-    def chc_cases(self: ForecastRepository, organisation: str, since: datetime) -> dict:  # type: ignore[type-arg]
-        stmt = (
-            select(Case.id, Case.patient_ref)
-            .where(
-                Case.workflow_key == "chc",
-                Case.organisation == organisation,
-                or_(Case.closed_at.is_(None), Case.closed_at >= since),
-            )
-            .order_by(Case.id)
-        )
-        return dict(self.session.execute(stmt).tuples().all())
-
-    monkeypatch.setattr(ForecastRepository, "chc_cases", chc_cases)
 
 
 def test_waiting_patients_and_backlog_cases_get_start_windows(demo: Demo) -> None:
