@@ -19,7 +19,15 @@ from datetime import date, datetime, timedelta
 
 from app.forecast import clearance as clearance_forecast
 from app.forecast.config import ForecastConfig
-from app.forecast.queues import Episode, OrderKey, RankAt, in_queue, pace_of, start_windows
+from app.forecast.queues import (
+    Episode,
+    OrderKey,
+    RankAt,
+    in_queue,
+    pace_of,
+    split_held,
+    start_windows,
+)
 from app.timeutil import day_bounds, london_date
 
 
@@ -36,6 +44,7 @@ class Score:
     not_yet_known: int = 0
     ended_otherwise: int = 0
     no_pace: int = 0  # waiting patients given no window (no exits in the window)
+    held_back: int = 0  # waiting patients given no window: the queue was passing them by
     widths: list[int] = field(default_factory=list)
 
     @property
@@ -99,8 +108,18 @@ def score_queue(
             window_days=window_days,
             rank_of=None if rank is None else (lambda e: rank(e, e.joined_at)),
         )
-        windows = start_windows(
+        worked, held = split_held(
             waiting,
+            mine,
+            pace,
+            order,
+            at=at,
+            min_overtaken=cfg.queues.held_back.min_overtaken,
+            share=cfg.queues.held_back.share,
+        )
+        score.held_back += len(held)
+        windows = start_windows(
+            worked,
             pace,
             at=at,
             already_today=0,
@@ -110,7 +129,7 @@ def score_queue(
             seed=cfg.seed,
             rank_at=None if rank is None else _rank_now(rank, at),
         )
-        score.no_pace += len(waiting) - len(windows)
+        score.no_pace += len(worked) - len(windows)
         for w in windows:
             score.estimates += 1
             if w.earliest is not None and w.latest is not None:

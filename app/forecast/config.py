@@ -29,9 +29,15 @@ class ChcQueue(_Frozen):
     window_days: int = Field(default=56, ge=7, le=365)
 
 
+class HeldBack(_Frozen):
+    min_overtaken: int = Field(default=5, ge=1, le=1000)
+    share: float = Field(default=0.5, gt=0, le=1)
+
+
 class Queues(_Frozen):
     discharge: DischargeQueues = DischargeQueues()
     chc: ChcQueue = ChcQueue()
+    held_back: HeldBack = HeldBack()
 
 
 class Clearance(_Frozen):

@@ -36,6 +36,7 @@ BACKTEST_COLUMNS = [
     "not_yet_known",
     "ended_otherwise",
     "no_pace",
+    "held_back",
 ]
 
 
@@ -55,7 +56,11 @@ def windows_csv(found: StartWindowsRead) -> str:
                 w.waiting_days,
                 w.earliest,
                 w.likely,
-                w.latest if not w.beyond_horizon else "beyond horizon",
+                "held back"
+                if w.held_back
+                else w.latest
+                if not w.beyond_horizon
+                else "beyond horizon",
                 w.interval,
                 w.basis,
             ]

@@ -38,6 +38,7 @@ def forecast_page(
     if patients is not None:
         for q in found.queues:
             rows = [views.window_body(w, q, cfg, found) for w in q.windows]
+            rows += [views.held_body(h, q, found) for h in q.held]
             if not patients.identifiers:
                 rows = [{**r, "patient_ref": None} for r in rows]
             waiting.append({"summary": views.queue_summary(q), "rows": rows})

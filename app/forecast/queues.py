@@ -7,10 +7,15 @@ The method (README "Start windows and forecasts"):
 - A queue's *pace* is how many left it on each London day of the window before the estimate,
   every way of leaving counted (a start, a change of plan, a death): the queue moves on for
   whoever leaves it.
-- A future day's exits are drawn from the window's days of the same weekday (weekends are slow);
-  `paths` futures are drawn. The patient in place k starts on the day the k-th exit falls.
+- A future day's exits are drawn from the window's days of the same weekday (weekends are slow)
+  on which someone was waiting (a day with nobody waiting shows no capacity); `paths` futures
+  are drawn. The patient in place k starts on the day the k-th exit falls.
 - The window is the central `interval` of those days (10th to 90th percentile for 80%), the
   likely day their median. Today's exits so far are taken off today's draw.
+
+- A waiting patient whom most of the window's exits overtook (they were behind in the queue's
+  order and left first) is *held back*: the queue is not being worked in that order for them, so
+  no window is given and they are not counted ahead of anyone; the basis says so.
 
 What it does not know, and the backtest measures: a queue is not strictly first come, first
 served, and the pace changes.
@@ -22,9 +27,9 @@ import random
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
-from app.timeutil import london_date
+from app.timeutil import LONDON, london_date
 
 # Priority ranks a queue may order by (the CHC queue's red, amber, green, not rated).
 RANKS = 4
@@ -60,25 +65,37 @@ class Pace:
     daily: tuple[int, ...]
     started: int  # how many of the exits were starts of the service
     arrivals: tuple[tuple[int, ...], ...] = ()  # per day, arrivals of each rank (0 first)
+    # Per day, whether anyone was waiting: a day with nobody waiting shows no capacity.
+    busy: tuple[bool, ...] = ()
 
     @property
     def exits(self) -> int:
         return sum(self.daily)
 
     @property
+    def busy_days(self) -> int:
+        return sum(self.busy) if self.busy else len(self.daily)
+
+    @property
     def per_day(self) -> float:
-        return self.exits / len(self.daily)
+        """Exits a day on the days someone was waiting."""
+        return self.exits / self.busy_days if self.busy_days else 0.0
 
     def pools(self) -> list[list[int]]:
         """The window's exit counts by weekday (Monday first)."""
         return [[self.daily[n] for n in days] for days in self.days_by_weekday()]
 
     def days_by_weekday(self) -> list[list[int]]:
-        """The window's day indices by weekday (Monday first)."""
-        days: list[list[int]] = [[] for _ in range(7)]
+        """The window's day indices by weekday (Monday first): the days someone was waiting,
+        or every one of that weekday if nobody was waiting on any of them."""
+        every: list[list[int]] = [[] for _ in range(7)]
+        busy: list[list[int]] = [[] for _ in range(7)]
         for n in range(len(self.daily)):
-            days[(self.first_day + timedelta(days=n)).weekday()].append(n)
-        return days
+            weekday = (self.first_day + timedelta(days=n)).weekday()
+            every[weekday].append(n)
+            if not self.busy or self.busy[n]:
+                busy[weekday].append(n)
+        return [b or e for b, e in zip(busy, every, strict=True)]
 
     def ahead(self, day: int, rank: int) -> int:
         """Arrivals on window day `day` that go ahead of a patient of `rank` (a higher one)."""
@@ -118,10 +135,15 @@ def pace_of(
     first_day = last_day - timedelta(days=window_days - 1)
     daily = [0] * window_days
     arrivals = [[0] * RANKS for _ in range(window_days)] if rank_of is not None else []
+    busy = [False] * window_days
     started = 0
     for e in episodes:
         if e.queue != queue:
             continue
+        since = max(0, (london_date(e.joined_at) - first_day).days)
+        until = window_days - 1 if e.left_at is None else (london_date(e.left_at) - first_day).days
+        for n in range(since, min(until, window_days - 1) + 1):
+            busy[n] = True
         if rank_of is not None:
             joined = (london_date(e.joined_at) - first_day).days
             if 0 <= joined < window_days:
@@ -133,8 +155,57 @@ def pace_of(
             daily[offset] += 1
             started += e.started
     return Pace(
-        queue, first_day, last_day, tuple(daily), started, tuple(tuple(a) for a in arrivals)
+        queue,
+        first_day,
+        last_day,
+        tuple(daily),
+        started,
+        tuple(tuple(a) for a in arrivals),
+        tuple(busy),
     )
+
+
+@dataclass(frozen=True)
+class Held:
+    """A waiting patient the queue is passing by: `overtaken_by` of the `exits` made from the
+    queue in the window while they waited had been behind them in its order."""
+
+    episode: Episode
+    overtaken_by: int
+    exits: int
+
+
+def split_held(
+    waiting: Sequence[Episode],
+    episodes: Iterable[Episode],
+    pace: Pace,
+    order: OrderKey,
+    *,
+    at: datetime,
+    min_overtaken: int,
+    share: float,
+) -> tuple[list[Episode], list[Held]]:
+    """The waiting patients still worked in queue order, and those held back: overtaken by at
+    least `min_overtaken` exits and by at least `share` of the window's exits while they
+    waited."""
+    start = datetime.combine(pace.first_day, time(0), tzinfo=LONDON)
+    end = datetime.combine(pace.last_day + timedelta(days=1), time(0), tzinfo=LONDON)
+    left = [
+        (e.left_at, order(e, at))
+        for e in episodes
+        if e.queue == pace.queue and e.left_at is not None and start <= e.left_at < end
+    ]
+    kept: list[Episode] = []
+    held: list[Held] = []
+    for e in waiting:
+        key = order(e, at)
+        while_waiting = [k for when, k in left if when >= e.joined_at]
+        overtaken = sum(1 for k in while_waiting if k > key)
+        if overtaken >= min_overtaken and overtaken >= share * len(while_waiting):
+            held.append(Held(e, overtaken, len(while_waiting)))
+        else:
+            kept.append(e)
+    return kept, held
 
 
 def in_queue(

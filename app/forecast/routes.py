@@ -112,10 +112,13 @@ def _windows(
     if queue is not None and queue not in names:
         raise ValidationFailed(f"unknown queue {queue!r}: one of {', '.join(names)}")
     items = [
-        StartWindowRead(**views.window_body(w, q, cfg, found))
+        StartWindowRead(**body)
         for q in found.queues
         if queue is None or q.queue.name == queue
-        for w in q.windows
+        for body in [
+            *(views.window_body(w, q, cfg, found) for w in q.windows),
+            *(views.held_body(h, q, found) for h in q.held),
+        ]
     ]
     log_read(request, db, actor, [i.case_id for i in items])
     out = StartWindowsRead(

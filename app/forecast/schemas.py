@@ -11,8 +11,8 @@ class StartWindowRead(BaseModel):
     patient_ref: str | None
     queue: str
     label: str
-    place: int
-    of: int
+    place: int | None  # None: held back (no place counted)
+    of: int  # patients counted in the queue (those held back are not)
     rag: str | None
     waiting_since: str
     waiting_days: int
@@ -20,7 +20,8 @@ class StartWindowRead(BaseModel):
     likely: str | None
     latest: str | None  # None: beyond the horizon in at least the upper share of futures
     beyond_horizon: bool
-    interval: float
+    held_back: bool
+    interval: float | None
     basis: str
 
 

@@ -19,6 +19,7 @@ from app.forecast import clearance as clearance_forecast
 from app.forecast.config import ForecastConfig
 from app.forecast.queues import (
     Episode,
+    Held,
     OrderKey,
     Pace,
     RankAt,
@@ -27,6 +28,7 @@ from app.forecast.queues import (
     first_come,
     in_queue,
     pace_of,
+    split_held,
     start_windows,
 )
 from app.forecast.repository import ForecastRepository
@@ -55,8 +57,9 @@ class Queue:
 class QueueEstimate:
     queue: Queue
     pace: Pace
-    waiting: list[Episode]
+    waiting: list[Episode]  # every patient waiting, in queue order (held back ones too)
     windows: list[StartWindow]
+    held: list[Held]
 
 
 @dataclass(frozen=True)
@@ -135,8 +138,17 @@ def estimate(queue: Queue, *, now: datetime, cfg: ForecastConfig) -> QueueEstima
         window_days=queue.window_days,
         rank_of=None if rank is None else (lambda e: rank(e, e.joined_at)),
     )
-    windows = start_windows(
+    worked, held = split_held(
         waiting,
+        queue.episodes,
+        pace,
+        queue.order,
+        at=now,
+        min_overtaken=cfg.queues.held_back.min_overtaken,
+        share=cfg.queues.held_back.share,
+    )
+    windows = start_windows(
+        worked,
         pace,
         at=now,
         already_today=exits_today(queue.episodes, queue.name, now),
@@ -146,7 +158,7 @@ def estimate(queue: Queue, *, now: datetime, cfg: ForecastConfig) -> QueueEstima
         seed=cfg.seed,
         rank_at=None if rank is None else (lambda e: rank(e, now)),
     )
-    return QueueEstimate(queue, pace, waiting, windows)
+    return QueueEstimate(queue, pace, waiting, windows, held)
 
 
 def estimates(

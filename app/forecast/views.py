@@ -9,7 +9,7 @@ from typing import Any
 from app.forecast.backtest import Backtest, Score
 from app.forecast.clearance import Clearance
 from app.forecast.config import ForecastConfig
-from app.forecast.queues import Pace, StartWindow
+from app.forecast.queues import Held, Pace, StartWindow
 from app.forecast.service import Estimates, QueueEstimate
 from app.forecast.waits import CHC_QUEUE
 
@@ -36,6 +36,7 @@ def pace_body(pace: Pace) -> dict[str, Any]:
         },
         "exits": pace.exits,
         "started": pace.started,
+        "busy_days": pace.busy_days,
         "per_day": round(pace.per_day, 2),
         "by_weekday": {
             WEEKDAYS[n]: round(sum(pool) / len(pool), 2) if pool else None
@@ -54,6 +55,7 @@ def queue_summary(found: QueueEstimate) -> dict[str, Any]:
         "ordered": ORDER.get(queue.name, FIRST_COME),
         "pace": pace_body(found.pace),
         "estimated": len(found.windows),
+        "held_back": len(found.held),
         "last_in_queue": _window_dates(last) if last else None,
         "basis": pace_text(found),
     }
@@ -68,7 +70,8 @@ def pace_text(found: QueueEstimate) -> str:
         )
     return (
         f"{pace.exits} left the {found.queue.label} queue in the {len(pace.daily)} days to "
-        f"{_d(pace.last_day)} ({pace.per_day:.1f} a day; {pace.started} of them started)."
+        f"{_d(pace.last_day)} ({pace.per_day:.1f} a day on the {pace.busy_days} days someone was "
+        f"waiting; {pace.started} of them started)."
     )
 
 
@@ -87,13 +90,48 @@ def window_body(
         "queue": queue.name,
         "label": queue.label,
         "place": w.place,
-        "of": len(found.waiting),
+        "of": len(found.waiting) - len(found.held),
         "rag": rag,
         "waiting_since": w.episode.joined_at.isoformat(),
         "waiting_days": w.waiting_days,
         **_window_dates(w),
+        "held_back": False,
         "interval": cfg.interval,
         "basis": window_text(w, found, cfg),
+    }
+
+
+def held_body(held: Held, found: QueueEstimate, estimates: Estimates) -> dict[str, Any]:
+    queue = found.queue
+    e = held.episode
+    rag = (
+        queue.chc_order.colour_at(e.case_id, estimates.as_at)
+        if queue.chc_order is not None
+        else None
+    )
+    return {
+        "case_id": e.case_id,
+        "patient_ref": e.patient_ref,
+        "queue": queue.name,
+        "label": queue.label,
+        "place": None,
+        "of": len(found.waiting),
+        "rag": rag,
+        "waiting_since": e.joined_at.isoformat(),
+        "waiting_days": (estimates.as_at.date() - e.joined_at.date()).days,
+        "earliest": None,
+        "likely": None,
+        "latest": None,
+        "beyond_horizon": False,
+        "held_back": True,
+        "interval": None,
+        "basis": (
+            f"Held back: {held.overtaken_by} of the {held.exits} who left the "
+            f"{queue.label} queue while this patient waited (in the {len(found.pace.daily)} "
+            f"days to {_d(found.pace.last_day)}) were behind them in the queue's order. The "
+            "queue is not being worked in that order for them, so no window is given and "
+            "they are not counted ahead of anyone."
+        ),
     }
 
 
@@ -107,8 +145,9 @@ def window_text(w: StartWindow, found: QueueEstimate, cfg: ForecastConfig) -> st
         else f"not within {cfg.horizon_days} days"
     )
     order = ORDER.get(found.queue.name, FIRST_COME)
+    counted = len(found.waiting) - len(found.held)
     return (
-        f"{_ordinal(w.place)} of {len(found.waiting)} waiting for {found.queue.label} ({order}). "
+        f"{_ordinal(w.place)} of {counted} waiting for {found.queue.label} ({order}). "
         f"{pace_text(found)} Drawn {cfg.paths} times from those days by weekday, {share}% of the "
         f"futures start this patient {when}."
     )
@@ -190,6 +229,7 @@ def score_body(score: Score) -> dict[str, Any]:
         "not_yet_known": score.not_yet_known,
         "ended_otherwise": score.ended_otherwise,
         "no_pace": score.no_pace,
+        "held_back": score.held_back,
     }
 
 

@@ -15,6 +15,7 @@ from app.forecast.queues import (
     first_come,
     in_queue,
     pace_of,
+    split_held,
     start_windows,
 )
 from app.forecast.waits import ChcOrder, Rating, StateChange, chc_waits
@@ -252,3 +253,41 @@ def test_in_a_priority_queue_arrivals_of_a_higher_rank_go_ahead() -> None:
     for w in found:
         assert w.likely == FRIDAY + timedelta(days=expected[w.place])
         assert w.earliest == w.latest == w.likely
+
+
+def test_a_patient_the_queue_passes_by_is_held_back() -> None:
+    # Case 1 has waited since long before the window; the six who left in the window all joined
+    # after it. Case 2 joined the day before the as-at day: nobody left while it waited.
+    day = FRIDAY
+    old = Episode(1, "P3", _at(day - timedelta(days=60)), None, False)
+    new = Episode(2, "P3", _at(day - timedelta(days=1)), None, False)
+    left = [
+        Episode(10 + n, "P3", _at(day - timedelta(days=20)), _at(day - timedelta(days=n + 2)), True)
+        for n in range(6)
+    ]
+    episodes = [old, new, *left]
+    pace = pace_of(episodes, "P3", last_day=day - timedelta(days=1), window_days=28)
+    waiting = in_queue(episodes, "P3", _at(day), first_come)
+    kept, held = split_held(
+        waiting, episodes, pace, first_come, at=_at(day), min_overtaken=5, share=0.5
+    )
+    assert [h.episode.case_id for h in held] == [1]
+    assert (held[0].overtaken_by, held[0].exits) == (6, 6)
+    assert [e.case_id for e in kept] == [2]
+    # With a higher bar nobody is held back.
+    kept, held = split_held(
+        waiting, episodes, pace, first_come, at=_at(day), min_overtaken=7, share=0.5
+    )
+    assert held == []
+
+
+def test_days_with_nobody_waiting_show_no_capacity() -> None:
+    # One patient waited days 10-13 of the window and left on day 13; nobody else was waiting:
+    # the pace is one exit over the four days someone was waiting, not over 28.
+    first = FRIDAY - timedelta(days=28)
+    e = Episode(1, "P2", _at(first + timedelta(days=10)), _at(first + timedelta(days=13), 12), True)
+    pace = pace_of([e], "P2", last_day=FRIDAY - timedelta(days=1), window_days=28)
+    assert pace.busy_days == 4
+    assert pace.per_day == 0.25
+    busy_pools = list(pace.days_by_weekday())
+    assert sorted(n for days in busy_pools for n in days if pace.busy[n]) == [10, 11, 12, 13]
