@@ -138,6 +138,7 @@ def dashboard(
         # Each waiting patient links to their case page for those who may open it.
         case_links=access.grant("cases.read", actor.roles) is not None,
         ledger_link=access.grant("ledger.read", actor.roles) is not None,
+        whatif_link=access.grant("whatif.read", actor.roles) is not None,
         charts=_charts(d, trend, labels),
         extra_panels=_panels(metrics, _chc(request, db, engine, actor, day, now)),
         diagrams=_diagrams(engine),

@@ -135,14 +135,18 @@ def scaled(system: System, factor: float) -> System:
     p1, p2, p3, chc = system.p1, system.p2, system.p3, system.chc
     return replace(
         system,
-        p1=StartsPathway(p1.arrivals_per_day * factor, p1.starts_per_day * factor, times(p1.waiting)),
+        p1=StartsPathway(
+            p1.arrivals_per_day * factor, p1.starts_per_day * factor, times(p1.waiting)
+        ),
         p2=BedPathway(
             p2.arrivals_per_day * factor,
             round(p2.beds * factor),
             p2.length_of_stay_days,
             times(p2.waiting),
         ),
-        p3=StartsPathway(p3.arrivals_per_day * factor, p3.starts_per_day * factor, times(p3.waiting)),
+        p3=StartsPathway(
+            p3.arrivals_per_day * factor, p3.starts_per_day * factor, times(p3.waiting)
+        ),
         chc=Chc(
             chc.arrivals_per_week * factor,
             chc.assessors * factor,
@@ -217,7 +221,7 @@ class Queue:
 def _stream(seed: int, name: str) -> random.Random:
     # A str seed is hashed with SHA-512: the same stream in every process, whatever
     # PYTHONHASHSEED says.
-    return random.Random(f"{seed}:{name}")
+    return random.Random(f"{seed}:{name}")  # noqa: S311 - a simulation, not a secret
 
 
 def _arrivals(
@@ -236,9 +240,7 @@ def _arrivals(
         queue.join(env.now, stay)
 
 
-def _daily_starts(
-    env: simpy.Environment, per_day: float, queue: Queue, rng: random.Random
-) -> Any:
+def _daily_starts(env: simpy.Environment, per_day: float, queue: Queue, rng: random.Random) -> Any:
     yield env.timeout(MIDDAY)
     while True:
         for _ in range(min(poisson(rng.random(), per_day), len(queue.waiting))):
@@ -246,11 +248,11 @@ def _daily_starts(
         yield env.timeout(1)
 
 
-def _daily_beds(
-    env: simpy.Environment, p2: BedPathway, queue: Queue, rng: random.Random
-) -> Any:
+def _daily_beds(env: simpy.Environment, p2: BedPathway, queue: Queue, rng: random.Random) -> Any:
     # Every bed taken at the start, each with a remaining stay (a heap of the times it frees).
-    frees = sorted(rng.gammavariate(LOS_SHAPE, p2.length_of_stay_days / LOS_SHAPE) for _ in range(p2.beds))
+    frees = sorted(
+        rng.gammavariate(LOS_SHAPE, p2.length_of_stay_days / LOS_SHAPE) for _ in range(p2.beds)
+    )
     yield env.timeout(MIDDAY)
     while True:
         while frees and frees[0] <= env.now:

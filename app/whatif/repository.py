@@ -92,9 +92,7 @@ class WhatIfRepository:
             stmt = stmt.where(CaseEvent.event.in_(tuple(events)))
         return list(self.session.execute(stmt).scalars())
 
-    def open_cases(
-        self, organisation: str, workflow: str, states: Collection[str]
-    ) -> list[Case]:
+    def open_cases(self, organisation: str, workflow: str, states: Collection[str]) -> list[Case]:
         stmt = select(Case).where(
             Case.organisation == organisation,
             Case.workflow_key == workflow,

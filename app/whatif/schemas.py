@@ -15,7 +15,11 @@ MAX_SEED = 2**31 - 1_001  # seed + runs stays a 32-bit integer
 
 class WhatIfRequest(RequestModel):
     p1_starts_per_day: float = Field(
-        default=0, ge=-100, le=100, allow_inf_nan=False, description="More (or fewer) P1 starts a day"
+        default=0,
+        ge=-100,
+        le=100,
+        allow_inf_nan=False,
+        description="More (or fewer) P1 starts a day",
     )
     community_beds: int = Field(
         default=0, ge=-500, le=500, description="More (or fewer) P2 community beds"
@@ -24,7 +28,11 @@ class WhatIfRequest(RequestModel):
         default=0, ge=-60, le=60, allow_inf_nan=False, description="Longer (or shorter) P2 stays"
     )
     p3_starts_per_day: float = Field(
-        default=0, ge=-50, le=50, allow_inf_nan=False, description="More (or fewer) P3 placements a day"
+        default=0,
+        ge=-50,
+        le=50,
+        allow_inf_nan=False,
+        description="More (or fewer) P3 placements a day",
     )
     chc_assessors: float = Field(
         default=0, ge=-50, le=50, allow_inf_nan=False, description="More (or fewer) CHC assessors"
@@ -36,7 +44,9 @@ class WhatIfRequest(RequestModel):
         allow_inf_nan=False,
         description="Demand: every pathway's arrivals changed by this percentage",
     )
-    weeks: int | None = Field(default=None, ge=1, le=26, description="Horizon (whatif.yaml if omitted)")
+    weeks: int | None = Field(
+        default=None, ge=1, le=26, description="Horizon (whatif.yaml if omitted)"
+    )
     runs: int | None = Field(default=None, ge=1, le=200, description="Runs of each arm")
     seed: int | None = Field(
         default=None, ge=0, le=MAX_SEED, description="The same seed gives the same result"
