@@ -54,7 +54,9 @@ def test_the_same_seed_gives_the_same_bytes_and_another_seed_other_figures() -> 
     other = compare(system, scenario, weeks=WEEKS, runs=8, seed=8)
     assert as_bytes(once) == as_bytes(again)
     assert once["totals"]["bed_days"] != other["totals"]["bed_days"]
-    assert once["seed"] == 7 and once["runs"] == 8 and len(once["weekly"]) == WEEKS
+    assert once["seed"] == 7
+    assert once["runs"] == 8
+    assert len(once["weekly"]) == WEEKS
 
 
 def test_one_patient_never_started_waits_every_day_of_the_horizon() -> None:
@@ -63,7 +65,8 @@ def test_one_patient_never_started_waits_every_day_of_the_horizon() -> None:
     assert sum(run.bed_days) == DAYS
     assert run.bed_days == (7.0,) * WEEKS
     assert sum(run.cost) == DAYS * 100.0
-    assert run.still_waiting["P1"] == 1 and run.waits["P1"] == ()
+    assert run.still_waiting["P1"] == 1
+    assert run.waits["P1"] == ()
 
 
 def test_a_queue_with_ample_capacity_empties_at_the_first_midday() -> None:
@@ -112,8 +115,9 @@ def test_more_community_beds_and_assessors_shorten_their_queues() -> None:
     )
     totals = result["totals"]
     assert totals["bed_days_by_pathway"]["P2"]["difference"]["median"] < 0
-    assert totals["mean_wait_days"]["P2"]["scenario"]["median"] < (
-        totals["mean_wait_days"]["P2"]["baseline"]["median"]
+    assert (
+        totals["mean_wait_days"]["P2"]["scenario"]["median"]
+        < (totals["mean_wait_days"]["P2"]["baseline"]["median"])
     )
     backlog = totals["chc_backlog_at_end"]
     assert backlog["baseline"]["median"] > 30  # grew from 30
@@ -130,7 +134,8 @@ def test_scaling_multiplies_rates_capacities_and_queues() -> None:
     )
     big = scaled(system, 2.5)
     assert (big.p1.arrivals_per_day, big.p1.starts_per_day) == (10, 12.5)
-    assert len(big.p1.waiting) == 5 and len(big.chc.backlog) == 10
+    assert len(big.p1.waiting) == 5
+    assert len(big.chc.backlog) == 10
     assert (big.p2.beds, big.p2.length_of_stay_days) == (25, 20)
     assert (big.chc.assessors, big.chc.per_assessor_per_week) == (5, 3)
 
@@ -138,7 +143,8 @@ def test_scaling_multiplies_rates_capacities_and_queues() -> None:
 def test_poisson_by_inversion_is_monotone_in_its_mean() -> None:
     assert poisson(0.5, 0) == 0
     # P(0) at mean 1 is e^-1 = 0.368: u below it gives 0, above it at least 1.
-    assert poisson(0.36, 1) == 0 and poisson(0.37, 1) == 1
+    assert poisson(0.36, 1) == 0
+    assert poisson(0.37, 1) == 1
     for u in (0.01, 0.3, 0.5, 0.9, 0.999):
         counts = [poisson(u, m) for m in (0.5, 1, 2, 5, 10, 50)]
         assert counts == sorted(counts)

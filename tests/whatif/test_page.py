@@ -1,0 +1,122 @@
+"""The what-if screen: a manager queues a run from the form; its page says it is queued in a
+status region and refreshes itself; once the job has carried it out, the page shows the
+baseline and scenario side by side, the inputs and the seed, and stops refreshing. An analyst
+reads runs but has no form; another organisation's run is not found.
+
+The service here runs no background job (WHATIF_POLL_SECONDS=0): the test carries the run out
+itself, so it sees the queued state for certain."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.chc.worklist import worklist_states
+from app.config import Settings
+from app.main import create_app
+from app.whatif.service import WhatIfParts, run_pending
+from tests.hardening.conftest import dispose
+
+
+@pytest.fixture(scope="module")
+def quiet(db_url: str) -> Iterator[TestClient]:
+    settings = Settings(
+        database_url=db_url,
+        clock_sweep_interval_seconds=0,
+        live_figures_max_age_seconds=0,
+        live_figures_refresh_seconds=0,
+        chc_import_poll_seconds=0,
+        whatif_poll_seconds=0,
+    )
+    app = create_app(settings)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+    dispose(app)
+
+
+def _signed_in(client: TestClient, token: str) -> TestClient:
+    browser = TestClient(client.app)
+    browser.headers["Origin"] = "http://testserver"  # as a browser's own form posts say
+    r = browser.post("/sign-in/token", data={"token": token}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    return browser
+
+
+def _carry_out(client: TestClient, run_id: int) -> None:
+    state = client.app.state
+    parts = WhatIfParts(
+        state.sessions,
+        state.metrics_ctx,
+        state.whatif_config,
+        state.ledger_config,
+        worklist_states(state.engine),
+    )
+    assert run_pending(parts, only=run_id) == 1
+
+
+def test_a_manager_queues_a_run_from_the_form_and_reads_its_result(
+    quiet: TestClient, make_user: Any
+) -> None:
+    manager = make_user("manager")
+    browser = _signed_in(quiet, manager.token)
+    home = browser.get("/dashboard/whatif")
+    assert home.status_code == 200
+    assert '<label class="nhsuk-label" for="community_beds">' in home.text
+    assert "No what-if runs yet." in home.text
+
+    bad = browser.post("/dashboard/whatif", data={"community_beds": "9999"})
+    assert bad.status_code == 422
+    assert "community_beds" in bad.text
+    assert 'role="alert"' in bad.text
+    assert 'value="9999"' in bad.text  # what was typed is kept
+
+    r = browser.post(
+        "/dashboard/whatif",
+        data={
+            "p1_starts_per_day": "5",
+            "community_beds": "2",
+            "weeks": "3",
+            "runs": "4",
+            "seed": "9",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    path = r.headers["location"]
+    match = re.fullmatch(r"/dashboard/whatif/(\d+)", path)
+    assert match is not None
+    queued = browser.get(path).text
+    assert 'role="status"' in queued
+    assert "Queued" in queued
+    assert '<meta http-equiv="refresh" content="3">' in queued
+    assert f'href="/dashboard/whatif/{match.group(1)}"' in browser.get("/dashboard/whatif").text
+
+    _carry_out(quiet, int(match.group(1)))
+    done = browser.get(path).text
+    assert 'http-equiv="refresh"' not in done
+    assert "Done: 4 runs of 3 weeks, seed 9" in done
+    assert '<th scope="col">Baseline</th><th scope="col">Scenario</th>' in done
+    assert "What the baseline is based on" in done
+    assert f'href="/api/v1/whatif/{match.group(1)}/result.csv"' in done
+
+    analyst = make_user("analyst", org=manager.org)
+    reader = _signed_in(quiet, analyst.token)
+    assert reader.get(path).status_code == 200
+    assert "Run the what-if" not in reader.get("/dashboard/whatif").text
+    assert reader.post("/dashboard/whatif", data={}).status_code == 403
+
+    stranger = _signed_in(quiet, make_user("manager").token)
+    assert stranger.get(path).status_code == 404
+
+
+def test_the_dashboard_links_the_screen_for_those_who_may_read_it(
+    quiet: TestClient, make_user: Any
+) -> None:
+    manager = _signed_in(quiet, make_user("manager").token)
+    assert 'href="/dashboard/whatif"' in manager.get("/dashboard").text
+    team = _signed_in(quiet, make_user("discharge_team").token)
+    assert 'href="/dashboard/whatif"' not in team.get("/dashboard").text
