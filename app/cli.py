@@ -84,6 +84,7 @@ def pathways_check(directory: Annotated[Path | None, typer.Option("--dir")] = No
     from app.ledger.config import load_ledger_config
     from app.pathway_fit.config import load_pathway_fit_config
     from app.quality.config import load_quality_config
+    from app.whatif.config import load_whatif_config
 
     pathways_dir = directory or get_settings().pathways_dir
     registered = workflows()
@@ -95,6 +96,7 @@ def pathways_check(directory: Annotated[Path | None, typer.Option("--dir")] = No
         load_quality_config(pathways_dir / "config")
         load_ledger_config(pathways_dir / "config")
         load_pathway_fit_config(pathways_dir / "config")
+        load_whatif_config(pathways_dir / "config")
     except (PathwayError, ConfigFileError) as exc:
         raise _fail(f"pathway check failed: {exc}") from None
     for p in catalogue.all():

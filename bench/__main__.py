@@ -1,6 +1,6 @@
 """`python -m bench run --quick | --full`, `python -m bench imports`, `python -m bench
 tracker`, `python -m bench adt`, `python -m bench scale`, `python -m bench notify` and
-`python -m bench ledger` (see bench/README.md)."""
+`python -m bench ledger`, `python -m bench whatif` (see bench/README.md)."""
 
 from __future__ import annotations
 
@@ -118,7 +118,16 @@ def main(argv: list[str] | None = None) -> int:
     led = sub.add_parser("ledger", help="the delay ledger's derivation in process: bed days/s")
     led.add_argument("--spells", type=int, default=5_000)
     led.add_argument("--days", type=int, default=20, help="delayed bed days per spell")
+    wi = sub.add_parser("whatif", help="the what-if simulation in process: 1,000 beds, 12 weeks")
+    wi.add_argument("--runs", type=int, default=None, help="runs (whatif.yaml's default)")
+    wi.add_argument("--weeks", type=int, default=12)
+    wi.add_argument("--repeat", type=int, default=3, help="timed repeats (the median is shown)")
     args = parser.parse_args(argv)
+    if args.command == "whatif":
+        from bench.whatif import report as whatif_report
+        from bench.whatif import run as whatif_run
+
+        return _show(whatif_report(whatif_run(args.runs, args.weeks, args.repeat)), None, None)
     if args.command == "ledger":
         from bench.ledger import report as ledger_report
         from bench.ledger import run as ledger_run
