@@ -223,7 +223,7 @@ def _chc(
     arrivals = completions = 0
     assessors: set[str] = set()
     entered: dict[int, datetime] = {}
-    for e in repo.events_of(organisation, CHC_WORKFLOW):
+    for e in repo.events_of(organisation, CHC_WORKFLOW, moves_only=True):
         before, after = e.from_state in on_list, e.to_state in on_list
         if after and not before:
             entered[e.case_id] = e.occurred_at

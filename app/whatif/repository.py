@@ -78,10 +78,15 @@ class WhatIfRepository:
         return int(beds), int(services)
 
     def events_of(
-        self, organisation: str, workflow: str, events: Collection[str] | None = None
+        self,
+        organisation: str,
+        workflow: str,
+        events: Collection[str] | None = None,
+        *,
+        moves_only: bool = False,
     ) -> list[CaseEvent]:
-        """Events of the organisation's cases of `workflow` (only `events`, if given), each
-        case's in order."""
+        """Events of the organisation's cases of `workflow` (only `events`, if given; only
+        those that open a case or change its state, with `moves_only`), each case's in order."""
         stmt = (
             select(CaseEvent)
             .join(Case, Case.id == CaseEvent.case_id)
@@ -90,6 +95,10 @@ class WhatIfRepository:
         )
         if events is not None:
             stmt = stmt.where(CaseEvent.event.in_(tuple(events)))
+        if moves_only:
+            stmt = stmt.where(
+                or_(CaseEvent.from_state.is_(None), CaseEvent.from_state != CaseEvent.to_state)
+            )
         return list(self.session.execute(stmt).scalars())
 
     def open_cases(self, organisation: str, workflow: str, states: Collection[str]) -> list[Case]:

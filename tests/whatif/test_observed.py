@@ -17,6 +17,7 @@ from app.chc.worklist import worklist_states
 from app.timeutil import utcnow
 from app.whatif.observed import observe
 from app.whatif.service import simulate_inputs
+from tests.chc.helpers import ChcApi
 from tests.dashboard.ward_month import interface_headers
 from tests.ledger.month import Ward
 
@@ -76,6 +77,23 @@ def history(client: TestClient, make_user_module: Any, sessions: Any) -> tuple[A
     w.fire("F", "set_pathway", ago(now, 7), pathway="P1")
     w.fire("F", "not_meeting_ctr", ago(now, 6))
     w.fire("F", "meets_ctr_again", ago(now, 3))
+    # CHC, by an assessor of the same organisation: K1 referred 70 days ago (before the window)
+    # and still on the worklist; K2 referred 10 days ago, withdrawn 5 days ago (off the list);
+    # K3 referred 20 days ago, still on it. Backlog 2 (70 and 20 days), 2 joined and 1 left in
+    # the window, by 1 assessor: 1 / 8 weeks = 0.125 a week each.
+    assessor = make_user_module("chc_assessor", org=user.org)
+    chc = ChcApi(client, assessor.headers)
+    _, k2, _ = (
+        chc.open_chc({}, occurred_at=ago(now, days), reason="backlog referral")
+        for days in (70, 10, 20)
+    )
+    chc.fire(
+        k2,
+        "withdraw",
+        occurred_at=ago(now, 5),
+        reason="moved out of area",
+        data={"withdrawal_reason": "moved out of area"},
+    )
     return user, w, now
 
 
@@ -111,7 +129,7 @@ def test_the_inputs_are_the_counts_of_the_events(
     assert p["P1"]["waiting_days"] == [pytest.approx(5 + elapsed, abs=1e-3)]
     assert p["P2"]["waiting_days"] == [pytest.approx(4 + elapsed, abs=1e-3)]
     assert p["P3"]["waiting_days"] == []
-    # No bed-based IC service or stays, no CHC case: the configured figures, said so.
+    # No bed-based IC service or stays: the configured figures, said so.
     config = client.app.state.whatif_config
     assert p["P2"]["community_beds"] == {
         "value": config.community_beds.value,
@@ -120,8 +138,16 @@ def test_the_inputs_are_the_counts_of_the_events(
         "basis": p["P2"]["community_beds"]["basis"],
     }
     assert p["P2"]["length_of_stay_days"]["stays"] == 0
-    assert inputs["chc"]["backlog_days"] == []
-    assert inputs["chc"]["assessors"]["source"] == ("configured")
+    chc = inputs["chc"]
+    assert chc["backlog_days"] == [
+        pytest.approx(70 + elapsed, abs=1e-3),
+        pytest.approx(20 + elapsed, abs=1e-3),
+    ]
+    assert (chc["arrivals"], chc["completions"]) == (2, 1)
+    assert chc["arrivals_per_week"] == 2 / 8
+    assert chc["assessors"]["value"] == 1
+    assert chc["assessors"]["source"] == "observed"
+    assert chc["per_assessor_per_week"]["value"] == 1 / 8
     assert inputs["window"]["days"] == WINDOW_DAYS
     assert "2 spells became ready for discharge on P1" in p["P1"]["basis"]
 
