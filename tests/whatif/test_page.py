@@ -19,6 +19,7 @@ from app.chc.worklist import worklist_states
 from app.config import Settings
 from app.main import create_app
 from app.whatif.service import WhatIfParts, run_pending
+from tests.browser import check_page, new_page, sign_in_with_token
 from tests.hardening.conftest import dispose
 
 
@@ -120,3 +121,33 @@ def test_the_dashboard_links_the_screen_for_those_who_may_read_it(
     assert 'href="/dashboard/whatif"' in manager.get("/dashboard").text
     team = _signed_in(quiet, make_user("discharge_team").token)
     assert 'href="/dashboard/whatif"' not in team.get("/dashboard").text
+
+
+def test_in_a_browser(browser: Any, live_server: str, make_user: Any, backend: str) -> None:
+    """The form by keyboard, the run's page refreshing itself until the service's own job has
+    carried it out, and both pages accessible at every width without sideways scrolling."""
+    manager = make_user("manager")
+    context, page, problems = new_page(browser)
+    try:
+        sign_in_with_token(page, live_server, manager.token, next_path="/dashboard/whatif")
+        home = f"{live_server}/dashboard/whatif"
+        for width, found in check_page(page, home, backend=backend).items():
+            assert found == {"violations": [], "overflow": 0}, width
+        page.set_viewport_size({"width": 1280, "height": 900})
+        page.goto(home)
+        page.fill("#p1_starts_per_day", "5")
+        page.fill("#weeks", "4")
+        page.fill("#runs", "5")
+        page.fill("#seed", "3")
+        page.focus("form[action='/dashboard/whatif'] button")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert re.search(r"/dashboard/whatif/\d+$", page.url)
+        # The page reloads itself every few seconds until the job is done.
+        page.locator("#whatif-status", has_text="Done:").wait_for(timeout=60_000)
+        assert "seed 3" in page.inner_text("#whatif-status")
+        for width, found in check_page(page, page.url, backend=backend).items():
+            assert found == {"violations": [], "overflow": 0}, width
+    finally:
+        context.close()
+    assert problems.errors == []
