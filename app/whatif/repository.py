@@ -40,7 +40,7 @@ class WhatIfRepository:
         )
         return list(self.session.execute(stmt).scalars())
 
-    def claim(self, now: datetime) -> WhatIfRun | None:
+    def claim(self, now: datetime, *, only: int | None = None) -> WhatIfRun | None:
         """The oldest run to do: queued, or running under a lease that has run out (its job
         died). Locked for this transaction; one another job is claiming is skipped (SQLite: its
         single writer lock serialises claims instead)."""
@@ -55,6 +55,8 @@ class WhatIfRepository:
             .with_for_update(skip_locked=True)
             .execution_options(populate_existing=True)
         )
+        if only is not None:
+            stmt = stmt.where(WhatIfRun.id == only)
         return self.session.execute(stmt).scalar_one_or_none()
 
     def lock(self, run_id: int) -> WhatIfRun | None:

@@ -115,8 +115,8 @@ def run_loop(parts: WhatIfParts, *, wake: threading.Event, poll_seconds: float) 
 def _claim(session: Session, parts: WhatIfParts, only: int | None) -> int | None:
     now = utcnow()
     with UnitOfWork(session):
-        run = WhatIfRepository(session).claim(now)
-        if run is None or (only is not None and run.id != only):
+        run = WhatIfRepository(session).claim(now, only=only)
+        if run is None:
             return None
         run.status = "running"
         run.lease_owner = parts.owner

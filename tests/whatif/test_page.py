@@ -9,34 +9,12 @@ itself, so it sees the queued state for certain."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
-from app.chc.worklist import worklist_states
-from app.config import Settings
-from app.main import create_app
-from app.whatif.service import WhatIfParts, run_pending
 from tests.browser import check_page, new_page, sign_in_with_token
-from tests.hardening.conftest import dispose
-
-
-@pytest.fixture(scope="module")
-def quiet(db_url: str) -> Iterator[TestClient]:
-    settings = Settings(
-        database_url=db_url,
-        clock_sweep_interval_seconds=0,
-        live_figures_max_age_seconds=0,
-        live_figures_refresh_seconds=0,
-        chc_import_poll_seconds=0,
-        whatif_poll_seconds=0,
-    )
-    app = create_app(settings)
-    with TestClient(app, raise_server_exceptions=False) as client:
-        yield client
-    dispose(app)
+from tests.whatif.conftest import carry_out
 
 
 def _signed_in(client: TestClient, token: str) -> TestClient:
@@ -45,18 +23,6 @@ def _signed_in(client: TestClient, token: str) -> TestClient:
     r = browser.post("/sign-in/token", data={"token": token}, follow_redirects=False)
     assert r.status_code == 303, r.text
     return browser
-
-
-def _carry_out(client: TestClient, run_id: int) -> None:
-    state = client.app.state
-    parts = WhatIfParts(
-        state.sessions,
-        state.metrics_ctx,
-        state.whatif_config,
-        state.ledger_config,
-        worklist_states(state.engine),
-    )
-    assert run_pending(parts, only=run_id) == 1
 
 
 def test_a_manager_queues_a_run_from_the_form_and_reads_its_result(
@@ -96,7 +62,7 @@ def test_a_manager_queues_a_run_from_the_form_and_reads_its_result(
     assert '<meta http-equiv="refresh" content="3">' in queued
     assert f'href="/dashboard/whatif/{match.group(1)}"' in browser.get("/dashboard/whatif").text
 
-    _carry_out(quiet, int(match.group(1)))
+    assert carry_out(quiet, int(match.group(1))) == 1
     done = browser.get(path).text
     assert 'http-equiv="refresh"' not in done
     assert "Done: 4 runs of 3 weeks, seed 9" in done
