@@ -388,8 +388,9 @@ BACKGROUND_SETTINGS = (
 @cli.command("worker")
 def worker() -> None:
     """Run the background jobs until stopped (SIGTERM or Ctrl-C): the clock sweeper with the
-    daily snapshots, the figures refresher and the CHC import runner, as the settings turn them
-    on. Beside `homefirst serve --no-background`; several may run on one PostgreSQL database."""
+    daily snapshots, the figures refresher, the CHC import runner and the what-if runs, as the
+    settings turn them on. Beside `homefirst serve --no-background`; several may run on one
+    PostgreSQL database."""
     import signal
     import threading
 
