@@ -221,6 +221,18 @@ def summary(run: WhatIfRun) -> dict[str, Any]:
         "runs": run.runs,
         "weeks": run.weeks,
         "error": run.error,
+        "headline": _headline(run.result),
+    }
+
+
+def _headline(result: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The scenario's median change in delayed bed days and cost over the horizon."""
+    if not result:
+        return None
+    totals = result["totals"]
+    return {
+        "bed_days_difference_median": totals["bed_days"]["difference"]["median"],
+        "cost_difference_median": totals["cost"]["difference"]["median"],
     }
 
 

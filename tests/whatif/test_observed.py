@@ -189,6 +189,10 @@ def test_a_run_posted_is_carried_out_and_reproducible_from_its_record(
     # Listed, and as CSV: a line per figure, week and arm.
     listed = client.get("/api/v1/whatif", headers=user.headers).json()
     assert [i["id"] for i in listed["items"]] == [body["id"]]
+    assert listed["items"][0]["headline"] == {
+        "bed_days_difference_median": result["totals"]["bed_days"]["difference"]["median"],
+        "cost_difference_median": result["totals"]["cost"]["difference"]["median"],
+    }
     text = client.get(f"{location}/result.csv", headers=user.headers)
     assert text.status_code == 200
     assert text.headers["content-type"].startswith("text/csv")

@@ -69,6 +69,10 @@ def test_a_manager_queues_a_run_from_the_form_and_reads_its_result(
     assert '<th scope="col">Baseline</th><th scope="col">Scenario</th>' in done
     assert "What the baseline is based on" in done
     assert f'href="/api/v1/whatif/{match.group(1)}/result.csv"' in done
+    # The list gives each run's headline: the median change in delayed bed days.
+    api = quiet.get(f"/api/v1/whatif/{match.group(1)}", headers=manager.headers).json()
+    change = api["result"]["totals"]["bed_days"]["difference"]["median"]
+    assert f"<td>{change}</td>" in browser.get("/dashboard/whatif").text
 
     analyst = make_user("analyst", org=manager.org)
     reader = _signed_in(quiet, analyst.token)
