@@ -85,6 +85,7 @@ def pathways_check(directory: Annotated[Path | None, typer.Option("--dir")] = No
     from app.ledger.config import load_ledger_config
     from app.pathway_fit.config import load_pathway_fit_config
     from app.quality.config import load_quality_config
+    from app.whatif.config import load_whatif_config
 
     pathways_dir = directory or get_settings().pathways_dir
     registered = workflows()
@@ -97,6 +98,7 @@ def pathways_check(directory: Annotated[Path | None, typer.Option("--dir")] = No
         load_ledger_config(pathways_dir / "config")
         load_forecast_config(pathways_dir / "config")
         load_pathway_fit_config(pathways_dir / "config")
+        load_whatif_config(pathways_dir / "config")
     except (PathwayError, ConfigFileError) as exc:
         raise _fail(f"pathway check failed: {exc}") from None
     for p in catalogue.all():
@@ -381,14 +383,16 @@ BACKGROUND_SETTINGS = (
     "LIVE_FIGURES_REFRESH_SECONDS",
     "CHC_IMPORT_POLL_SECONDS",
     "NOTIFICATION_POLL_SECONDS",
+    "WHATIF_POLL_SECONDS",
 )
 
 
 @cli.command("worker")
 def worker() -> None:
     """Run the background jobs until stopped (SIGTERM or Ctrl-C): the clock sweeper with the
-    daily snapshots, the figures refresher and the CHC import runner, as the settings turn them
-    on. Beside `homefirst serve --no-background`; several may run on one PostgreSQL database."""
+    daily snapshots, the figures refresher, the CHC import runner and the what-if runs, as the
+    settings turn them on. Beside `homefirst serve --no-background`; several may run on one
+    PostgreSQL database."""
     import signal
     import threading
 

@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     chc_import_poll_seconds: float = Field(default=5, ge=0)
     chc_import_batch_rows: int = Field(default=500, ge=1, le=10_000)
     chc_import_lease_seconds: int = Field(default=120, ge=5)
+    # What-if runs (README "What-if simulation"): the service's job starts at once on a request
+    # to the same process and otherwise looks for queued runs (or runs whose job died) this
+    # often; 0 turns it off (then run `homefirst worker` with it on). How long a job holds a run.
+    whatif_poll_seconds: float = Field(default=5, ge=0)
+    whatif_lease_seconds: int = Field(default=600, ge=30)
     # -- Notifications (README "Notifications") ---------------------------------------------
     # Seconds between runs of the delivery job (fan-out from the outbox, then email and
     # webhooks); 0 (the default) leaves notifications in the outbox until a process with a

@@ -54,6 +54,9 @@ from app.security.install import install_security
 from app.web.install import install_pages
 from app.web.oidc import oidc_clients
 from app.web.oidc import router as oidc_router
+from app.whatif.config import load_whatif_config
+from app.whatif.page import router as whatif_page
+from app.whatif.routes import router as whatif_router
 from app.worker import Background, BackgroundParts, dashboard_parts
 
 log = logging.getLogger(__name__)
@@ -81,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     clients = oidc_clients(settings)  # identity providers (and their secrets): the same
     ledger_config = load_ledger_config(settings.pathways_dir / "config")  # the same
     forecast_config = load_forecast_config(settings.pathways_dir / "config")  # the same
+    whatif_config = load_whatif_config(settings.pathways_dir / "config")  # the same
     engine = build_engine(settings, codes, registered)
 
     application = FastAPI(
@@ -118,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application.state.settings = settings
     application.state.ledger_config = ledger_config
     application.state.forecast_config = forecast_config
+    application.state.whatif_config = whatif_config
     application.state.oidc_clients = clients
     # The hospital PAS feed over HTTP (the listener builds its own): a bad interfaces file
     # stops the start.
@@ -132,6 +137,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     # Set by an upload: the import runner of this process runs its job now.
     application.state.import_wake = application.state.background.import_wake
+    # Set by a what-if request: the what-if job of this process carries it out now.
+    application.state.whatif_wake = application.state.background.whatif_wake
     install_error_handlers(application)
     install_security(application, settings)
     # Outermost: the request's id and log line cover every refusal the middleware above makes.
@@ -154,6 +161,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         quality_router,
         ledger_router,
         forecast_router,
+        whatif_router,
         pathway_fit_router,
         *registered.routers(),
     ):
@@ -165,6 +173,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application.include_router(quality_page)  # /dashboard/quality
     application.include_router(ledger_page)  # /dashboard/ledger
     application.include_router(forecast_page)  # /dashboard/forecast
+    application.include_router(whatif_page)  # /dashboard/whatif
     application.include_router(oidc_router)  # sign-in through an identity provider: public
     install_fhir(application)  # FHIR R4 out: /fhir/R4, OperationOutcome errors
     install_access(application, access)

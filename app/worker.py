@@ -1,6 +1,6 @@
 """The background work: the clock sweeper (with the daily read-model tick, the snapshots and
 the restatements of finished days), the live-figures refresher, the CHC import runner and the
-notifications job.
+notifications job and the what-if runs.
 
 They run as threads of whichever process starts them: the web service's own (`homefirst serve`,
 the embedded default), or `homefirst worker`, so that `serve --no-background` can run behind a
@@ -25,6 +25,7 @@ from app.actions.overdue import sweep_overdue
 from app.cases.transition import CaseWriter
 from app.chc.config import chc_config
 from app.chc.import_runner import Runner, run_import_loop
+from app.chc.worklist import worklist_states
 from app.clocks.sweeper import sweep
 from app.codelists.loader import CodeSetRegistry
 from app.composition import build_engine, build_writer, load_codes, workflows
@@ -37,10 +38,13 @@ from app.dashboard.snapshots import yesterday
 from app.db import UnitOfWork, make_engine, make_sessionmaker
 from app.engine.engine import Engine
 from app.engine.readmodels import tick_read_models
+from app.ledger.config import load_ledger_config
 from app.notifications.job import NotificationJob
 from app.observability.metrics import ServiceMetrics
 from app.observability.repository import HeartbeatRepository
 from app.timeutil import london_date, utcnow
+from app.whatif.config import load_whatif_config
+from app.whatif.service import WhatIfParts, run_loop
 
 log = logging.getLogger("homefirst.worker")
 # Which process ran a background job last (shown by /readyz when it stops).
@@ -59,6 +63,8 @@ class BackgroundParts:
     metrics: ServiceMetrics | None = None
     # Set by an upload to the same process: run its import job now rather than at the poll.
     import_wake: threading.Event = field(default_factory=threading.Event)
+    # Set by a what-if request to the same process: carry it out now rather than at the poll.
+    whatif_wake: threading.Event = field(default_factory=threading.Event)
 
 
 def dashboard_parts(
@@ -109,6 +115,8 @@ class Background:
             jobs.append("chc-imports")
         if settings.notification_poll_seconds > 0:
             jobs.append("notifications")
+        if settings.whatif_poll_seconds > 0:
+            jobs.append("whatif")
         return jobs
 
     def start(self) -> None:
@@ -117,6 +125,7 @@ class Background:
             "live-figures": self._live_loop,
             "chc-imports": self._import_loop,
             "notifications": self._notify_loop,
+            "whatif": self._whatif_loop,
         }
         for name in self.jobs():
             thread = threading.Thread(target=targets[name], daemon=True, name=name)
@@ -126,6 +135,7 @@ class Background:
     def stop(self, timeout: float = 5) -> None:
         self._stop.set()
         self.parts.import_wake.set()
+        self.parts.whatif_wake.set()
         for thread in self._threads:
             thread.join(timeout=timeout)
 
@@ -257,6 +267,21 @@ class Background:
                 log.exception("notifications job failed")
             if self._stop.wait(settings.notification_poll_seconds):
                 return
+
+    def _whatif_loop(self) -> None:
+        """Carries out what-if runs (README "What-if simulation")."""
+        parts, settings = self.parts, self.parts.settings
+        config_dir = settings.pathways_dir / "config"
+        job = WhatIfParts(
+            parts.sessions,
+            parts.metrics_ctx,
+            load_whatif_config(config_dir),
+            load_ledger_config(config_dir),
+            worklist_states(parts.writer.engine),
+            lease=timedelta(seconds=settings.whatif_lease_seconds),
+            stop=self._stop,
+        )
+        run_loop(job, wake=parts.whatif_wake, poll_seconds=settings.whatif_poll_seconds)
 
     def _beat(self, job: str, period_seconds: float) -> None:
         """A finished run of `job`, for readiness: /readyz fails once it is three periods old."""

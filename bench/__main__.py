@@ -1,6 +1,7 @@
 """`python -m bench run --quick | --full`, `python -m bench imports`, `python -m bench
-tracker`, `python -m bench adt`, `python -m bench scale`, `python -m bench notify` and
-`python -m bench ledger` and `python -m bench forecast` (see bench/README.md)."""
+tracker`, `python -m bench adt`, `python -m bench scale`, `python -m bench notify`,
+`python -m bench ledger`, `python -m bench forecast` and `python -m bench whatif` (see
+bench/README.md)."""
 
 from __future__ import annotations
 
@@ -124,9 +125,18 @@ def main(argv: list[str] | None = None) -> int:
     fc.add_argument("--weeks", type=int, default=26, help="weeks of the system's history")
     fc.add_argument("--no-demo", action="store_true", help="skip the demo data set")
     fc.add_argument("--no-save", action="store_true")
+    wi = sub.add_parser("whatif", help="the what-if simulation in process: 1,000 beds, 12 weeks")
+    wi.add_argument("--runs", type=int, default=None, help="runs (whatif.yaml's default)")
+    wi.add_argument("--weeks", type=int, default=12)
+    wi.add_argument("--repeat", type=int, default=3, help="timed repeats (the median is shown)")
     args = parser.parse_args(argv)
     if args.command == "forecast":
         return _forecast(args)
+    if args.command == "whatif":
+        from bench.whatif import report as whatif_report
+        from bench.whatif import run as whatif_run
+
+        return _show(whatif_report(whatif_run(args.runs, args.weeks, args.repeat)), None, None)
     if args.command == "ledger":
         from bench.ledger import report as ledger_report
         from bench.ledger import run as ledger_run

@@ -118,6 +118,10 @@ READS: dict[str, Read] = {
         "Each waiting patient's start window with its basis (GET /forecast/windows, windows.csv)",
         _FULL_OR_ANONYMOUS,
     ),
+    "whatif.read": Read(
+        "What-if runs of the organisation: scenarios, the inputs observed from its events and "
+        "the results, no patients (GET /whatif, /whatif/{id}, /whatif/{id}/result.csv)"
+    ),
     "ic.services": Read("Intermediate-care services with capacity and counts (GET /ic/services)"),
     "ic.service_changes": Read(
         "A service's change audit, with usernames (GET /ic/services/{id}/changes)"

@@ -139,6 +139,7 @@ def dashboard(
         case_links=access.grant("cases.read", actor.roles) is not None,
         ledger_link=access.grant("ledger.read", actor.roles) is not None,
         forecast_link=access.grant("forecast.read", actor.roles) is not None,
+        whatif_link=access.grant("whatif.read", actor.roles) is not None,
         charts=_charts(d, trend, labels),
         extra_panels=_panels(metrics, _chc(request, db, engine, actor, day, now)),
         diagrams=_diagrams(engine),

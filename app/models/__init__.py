@@ -32,6 +32,7 @@ from app.models.share import CaseShare, CaseShareChange
 from app.models.snapshot import MetricRestatement, MetricSnapshot, RestatementMark
 from app.models.spell import DischargeDelayPeriod, DischargeSpell
 from app.models.user import ApiToken, PasswordCredential, User, WebSession
+from app.models.whatif import WhatIfRun
 
 __all__ = [
     "AccessRecord",
@@ -81,4 +82,5 @@ __all__ = [
     "User",
     "OidcSignInAttempt",
     "WebSession",
+    "WhatIfRun",
 ]

@@ -42,6 +42,7 @@ def _settings(database_url: str) -> Settings:
         clock_sweep_interval_seconds=0,
         live_figures_max_age_seconds=0,
         chc_import_poll_seconds=0,
+        whatif_poll_seconds=0,
     )
 
 

@@ -209,7 +209,11 @@ def test_the_worker_runs_the_job_in_the_background(world: World, receiver: Recei
     escalated_case(world, admin, NHS[9])
     app_parts: BackgroundParts = world.client.app.state.background  # type: ignore[attr-defined]
     settings = world.settings.model_copy(
-        update={"notification_poll_seconds": 0.2, "chc_import_poll_seconds": 0}
+        update={
+            "notification_poll_seconds": 0.2,
+            "chc_import_poll_seconds": 0,
+            "whatif_poll_seconds": 0,
+        }
     )
     background = Background(
         BackgroundParts(
