@@ -234,6 +234,7 @@ def _score(s: backtest.Score) -> dict[str, Any]:
         "mean_width": None if s.mean_width is None else round(s.mean_width, 1),
         "missed_still_waiting": s.missed_still_waiting,
         "ended_otherwise": s.ended_otherwise,
+        "held_back": s.held_back,
     }
 
 
@@ -254,14 +255,14 @@ def report(results: list[dict[str, Any]]) -> str:
             )
         lines.append(
             "  queue          windows  scored  MAE(d)  bias(d)  inside  width(d)  "
-            "missed-waiting  left-otherwise"
+            "missed-waiting  left-otherwise  held-back"
         )
         for s in out["scores"]:
             cov = "-" if s["coverage"] is None else f"{s['coverage'] * 100:.0f}%"
             lines.append(
                 f"  {s['queue']:<14} {s['estimates']:>7}  {s['scored']:>6}  "
                 f"{_f(s['mae']):>6}  {_f(s['bias']):>7}  {cov:>6}  {_f(s['mean_width']):>8}  "
-                f"{s['missed_still_waiting']:>14}  {s['ended_otherwise']:>14}"
+                f"{s['missed_still_waiting']:>14}  {s['ended_otherwise']:>14}  {s['held_back']:>9}"
             )
     lines.append("(clearance: error in cases, 4 weeks ahead; windows are 80% intervals)")
     return "\n".join(lines)
