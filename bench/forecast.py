@@ -20,7 +20,6 @@ from __future__ import annotations
 import random
 import tempfile
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from app.forecast import backtest
 from app.forecast.config import ForecastConfig
 from app.forecast.queues import Episode, first_come
 from app.forecast.waits import CHC_QUEUE, ChcOrder, Rating, discharge_waits
+from bench.ledger import EventRow
 
 DAY = timedelta(days=1)
 # A 1,000-bed acute system: patients a day becoming ready for each pathway, and the services'
@@ -44,20 +44,6 @@ OUT_OF_ORDER = 0.25  # share of starts that go to someone other than the longest
 LEAVE_OTHERWISE = 0.04  # share a day of waiting patients who leave another way
 CHC_ARRIVALS_PER_DAY = 3.5
 CHC_EXITS_PER_WEEKDAY = 5.2
-
-
-@dataclass
-class _Event:
-    seq: int
-    event: str
-    occurred_at: datetime
-    data: dict[str, Any] = field(default_factory=dict)
-    actor_username: str = "bench"
-    reason: str | None = None
-
-    @property
-    def recorded_at(self) -> datetime:
-        return self.occurred_at
 
 
 def _poisson(rng: random.Random, mean: float) -> int:
@@ -103,13 +89,13 @@ def system_history(
         finished += [(*item, end + 30 * DAY, "open") for item in queue]
         for case, admitted, ready, left, how in finished:
             log = [
-                _Event(1, "open", admitted, {"ward": "Ward 1", "pathway": pathway}),
-                _Event(2, "not_meeting_ctr", ready),
+                EventRow(1, "open", admitted, {"ward": "Ward 1", "pathway": pathway}),
+                EventRow(2, "not_meeting_ctr", ready),
             ]
             if how == "discharge":
-                log.append(_Event(3, "discharge", left, {"discharge_pathway": pathway}))
+                log.append(EventRow(3, "discharge", left, {"discharge_pathway": pathway}))
             elif how == "meets_ctr_again":
-                log.append(_Event(3, "meets_ctr_again", left))
+                log.append(EventRow(3, "meets_ctr_again", left))
             events_written += len(log)
             facts = derive_facts(log, lambda _code, _at: None)
             spell = Spell(case, "S1", "TRUST", admitted, facts)

@@ -26,7 +26,7 @@ FAMILIES = {"capacity-p1-services": "Capacity", "hospital-medical-review": "Hosp
 
 
 @dataclass
-class _Event:
+class EventRow:
     seq: int
     event: str
     occurred_at: datetime
@@ -39,21 +39,21 @@ class _Event:
         return self.occurred_at
 
 
-def _spell(case_id: int, days: int) -> tuple[Spell, list[_Event]]:
+def _spell(case_id: int, days: int) -> tuple[Spell, list[EventRow]]:
     start = datetime(2026, 11, 1, 9, tzinfo=UTC)
     ctr = start + timedelta(days=1, hours=1)
     log = [
-        _Event(1, "open", start, {"ward": "Ward 9", "pathway": "P1"}),
-        _Event(2, "not_meeting_ctr", ctr),
-        _Event(3, "open_delay", ctr + timedelta(hours=1), {"delay_code": "capacity-p1-services"}),
-        _Event(
+        EventRow(1, "open", start, {"ward": "Ward 9", "pathway": "P1"}),
+        EventRow(2, "not_meeting_ctr", ctr),
+        EventRow(3, "open_delay", ctr + timedelta(hours=1), {"delay_code": "capacity-p1-services"}),
+        EventRow(
             4,
             "open_delay",
             ctr + timedelta(days=days // 2),
             {"delay_code": "hospital-medical-review"},
         ),
-        _Event(5, "ward_transfer", ctr + timedelta(days=days // 3), {"ward": "Ward 4"}),
-        _Event(6, "discharge", ctr + timedelta(days=days), {"discharge_pathway": "P1"}),
+        EventRow(5, "ward_transfer", ctr + timedelta(days=days // 3), {"ward": "Ward 4"}),
+        EventRow(6, "discharge", ctr + timedelta(days=days), {"discharge_pathway": "P1"}),
     ]
     facts = derive_facts(log, lambda code, _at: FAMILIES.get(code))
     return Spell(case_id, "S1", "LUHFT", start, facts), log

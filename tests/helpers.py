@@ -79,3 +79,12 @@ def writer_for(engine: Engine) -> CaseWriter:
     """The transition entry point over `engine`, with every registered workflow's read models
     (what the application builds), for tests that call the service layer directly."""
     return build_writer(Settings(), engine, _codes())
+
+
+def signed_in(client: TestClient, token: str) -> TestClient:
+    """A client of the same app signed in to the screens with `token`, as a browser is."""
+    browser = TestClient(client.app)
+    browser.headers["Origin"] = "http://testserver"  # as a browser's own form posts say
+    r = browser.post("/sign-in/token", data={"token": token}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    return browser

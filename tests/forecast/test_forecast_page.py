@@ -9,23 +9,16 @@ from fastapi.testclient import TestClient
 
 from tests.browser import check_page, new_page, sign_in_with_token
 from tests.forecast.test_forecast_api import _build
-
-
-def _signed_in(client: TestClient, token: str) -> TestClient:
-    browser = TestClient(client.app)
-    browser.headers["Origin"] = "http://testserver"
-    r = browser.post("/sign-in/token", data={"token": token}, follow_redirects=False)
-    assert r.status_code == 303, r.text
-    return browser
+from tests.helpers import signed_in
 
 
 def test_the_dashboard_links_to_it_for_those_who_read_it(
     client: TestClient, make_user: Any
 ) -> None:
     manager = make_user("manager")
-    assert 'href="/dashboard/forecast"' in _signed_in(client, manager.token).get("/dashboard").text
+    assert 'href="/dashboard/forecast"' in signed_in(client, manager.token).get("/dashboard").text
     clinician = make_user("ward_clinician")
-    reader = _signed_in(client, clinician.token)
+    reader = signed_in(client, clinician.token)
     assert "/dashboard/forecast" not in reader.get("/dashboard").text
     assert reader.get("/dashboard/forecast").status_code == 403
 

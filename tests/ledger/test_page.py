@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.browser import check_page, new_page, sign_in_with_token
+from tests.helpers import signed_in
 from tests.ledger.month import NHS, TEST_CONFIG, Ward
 
 NOV = "from=2026-11-01&to=2026-11-30"
@@ -22,14 +23,6 @@ def configured(client: TestClient) -> Iterator[None]:
     client.app.state.ledger_config = TEST_CONFIG
     yield
     client.app.state.ledger_config = before
-
-
-def _signed_in(client: TestClient, token: str) -> TestClient:
-    browser = TestClient(client.app)
-    browser.headers["Origin"] = "http://testserver"  # as a browser's own form posts say
-    r = browser.post("/sign-in/token", data={"token": token}, follow_redirects=False)
-    assert r.status_code == 303, r.text
-    return browser
 
 
 def _one_patient(client: TestClient, headers: dict[str, str]) -> Ward:
@@ -47,7 +40,7 @@ def test_the_page_shows_the_figures_drills_down_and_publishes(
 ) -> None:
     manager = make_user("discharge_team", "manager")
     ward = _one_patient(client, manager.headers)
-    browser = _signed_in(client, manager.token)
+    browser = signed_in(client, manager.token)
     page = browser.get(f"/dashboard/ledger?{NOV}")
     assert page.status_code == 200
     html = page.text
@@ -76,7 +69,7 @@ def test_the_page_shows_the_figures_drills_down_and_publishes(
 
     # A role that reads the figures but may not publish sees no form, and is refused.
     analyst = make_user("analyst", org=manager.org)
-    reader = _signed_in(client, analyst.token)
+    reader = signed_in(client, analyst.token)
     assert "Publish the statement" not in reader.get("/dashboard/ledger").text
     refused = reader.post(
         "/dashboard/ledger/statements", data={"month": "2026-10", "responsible": "LA"}
@@ -92,9 +85,9 @@ def test_the_dashboard_links_to_the_ledger_for_those_who_read_it(
     client: TestClient, make_user: Any
 ) -> None:
     manager = make_user("manager")
-    assert 'href="/dashboard/ledger"' in _signed_in(client, manager.token).get("/dashboard").text
+    assert 'href="/dashboard/ledger"' in signed_in(client, manager.token).get("/dashboard").text
     clinician = make_user("ward_clinician")
-    assert "/dashboard/ledger" not in _signed_in(client, clinician.token).get("/dashboard").text
+    assert "/dashboard/ledger" not in signed_in(client, clinician.token).get("/dashboard").text
 
 
 def test_in_a_browser(

@@ -14,22 +14,15 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from tests.browser import check_page, new_page, sign_in_with_token
+from tests.helpers import signed_in
 from tests.whatif.conftest import carry_out
-
-
-def _signed_in(client: TestClient, token: str) -> TestClient:
-    browser = TestClient(client.app)
-    browser.headers["Origin"] = "http://testserver"  # as a browser's own form posts say
-    r = browser.post("/sign-in/token", data={"token": token}, follow_redirects=False)
-    assert r.status_code == 303, r.text
-    return browser
 
 
 def test_a_manager_queues_a_run_from_the_form_and_reads_its_result(
     quiet: TestClient, make_user: Any
 ) -> None:
     manager = make_user("manager")
-    browser = _signed_in(quiet, manager.token)
+    browser = signed_in(quiet, manager.token)
     home = browser.get("/dashboard/whatif")
     assert home.status_code == 200
     assert '<label class="nhsuk-label" for="community_beds">' in home.text
@@ -75,21 +68,21 @@ def test_a_manager_queues_a_run_from_the_form_and_reads_its_result(
     assert f"<td>{change}</td>" in browser.get("/dashboard/whatif").text
 
     analyst = make_user("analyst", org=manager.org)
-    reader = _signed_in(quiet, analyst.token)
+    reader = signed_in(quiet, analyst.token)
     assert reader.get(path).status_code == 200
     assert "Run the what-if" not in reader.get("/dashboard/whatif").text
     assert reader.post("/dashboard/whatif", data={}).status_code == 403
 
-    stranger = _signed_in(quiet, make_user("manager").token)
+    stranger = signed_in(quiet, make_user("manager").token)
     assert stranger.get(path).status_code == 404
 
 
 def test_the_dashboard_links_the_screen_for_those_who_may_read_it(
     quiet: TestClient, make_user: Any
 ) -> None:
-    manager = _signed_in(quiet, make_user("manager").token)
+    manager = signed_in(quiet, make_user("manager").token)
     assert 'href="/dashboard/whatif"' in manager.get("/dashboard").text
-    team = _signed_in(quiet, make_user("discharge_team").token)
+    team = signed_in(quiet, make_user("discharge_team").token)
     assert 'href="/dashboard/whatif"' not in team.get("/dashboard").text
 
 
