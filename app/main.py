@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, FastAPI
@@ -33,6 +34,7 @@ from app.fhir.install import install_fhir
 from app.forecast.config import load_forecast_config
 from app.forecast.page import router as forecast_page
 from app.forecast.routes import router as forecast_router
+from app.forecast.wiring import BacktestCache
 from app.health import router as health_router
 from app.ledger.config import load_ledger_config
 from app.ledger.page import router as ledger_page
@@ -122,6 +124,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application.state.settings = settings
     application.state.ledger_config = ledger_config
     application.state.forecast_config = forecast_config
+    application.state.forecast_backtests = BacktestCache(
+        timedelta(minutes=forecast_config.backtest.keep_minutes)
+    )
     application.state.whatif_config = whatif_config
     application.state.oidc_clients = clients
     # The hospital PAS feed over HTTP (the listener builds its own): a bad interfaces file

@@ -51,6 +51,7 @@ class Backtest(_Frozen):
     every_days: int = Field(default=7, ge=1, le=31)
     weeks: int = Field(default=12, ge=1, le=104)
     clearance_ahead_weeks: int = Field(default=4, ge=1, le=26)
+    keep_minutes: int = Field(default=30, ge=0, le=1440)
 
 
 class ForecastConfig(_Frozen):

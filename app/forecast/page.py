@@ -4,6 +4,7 @@ start window with its basis. The same figures as /api/v1/forecast."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
@@ -44,12 +45,14 @@ def forecast_page(
             waiting.append({"summary": views.queue_summary(q), "rows": rows})
         log_read(request, db, actor, [r["case_id"] for q in waiting for r in q["rows"]])
     at = now.astimezone(LONDON)
+    tested_at = datetime.fromisoformat(tested["now"]).astimezone(LONDON)
     return render(
         request,
         "forecast.html",
         actor=actor,
         page_title="Start windows and forecasts",
         as_at=f"{at:%d %b %Y %H:%M} {at.tzname()}",
+        backtest_at=f"{tested_at:%d %b %Y %H:%M} {tested_at.tzname()}",
         method=views.METHOD,
         interval=round(cfg.interval * 100),
         queues=[views.queue_summary(q) for q in found.queues],

@@ -250,11 +250,16 @@ def simulate_places(
     by_rank: dict[int, list[int]] = {}
     for place, rank in enumerate(ranks):
         by_rank.setdefault(rank, []).append(place)
+    groups = list(by_rank.items())
+    # Arrivals going ahead of each rank on each window day, worked out once (none in a queue
+    # served first come, first served).
+    ahead = [tuple(pace.ahead(n, rank) for rank, _ in groups) for n in range(len(pace.daily))]
+    jumps = any(any(row) for row in ahead)
     reached: list[list[int | None]] = [[] for _ in range(places)]
     for _ in range(paths):
         done = 0
-        jumped = dict.fromkeys(by_rank, 0)
-        next_of = dict.fromkeys(by_rank, 0)
+        jumped = [0] * len(groups)
+        next_of = [0] * len(groups)
         left = places
         for day in range(horizon_days):
             pool = pools[(first_weekday + day) % 7]
@@ -263,18 +268,19 @@ def simulate_places(
             if day == 0:
                 exits = max(0, exits - already_today)
             done += exits
-            for rank, members in by_rank.items():
-                jumped[rank] += pace.ahead(drawn, rank)
-                n = next_of[rank]
-                while n < len(members) and done >= members[n] + 1 + jumped[rank]:
+            for g, (_rank, members) in enumerate(groups):
+                if jumps:
+                    jumped[g] += ahead[drawn][g]
+                n = next_of[g]
+                while n < len(members) and done >= members[n] + 1 + jumped[g]:
                     reached[members[n]].append(day)
                     n += 1
                     left -= 1
-                next_of[rank] = n
+                next_of[g] = n
             if left == 0:
                 break
-        for rank, members in by_rank.items():
-            for place in members[next_of[rank] :]:
+        for g, (_rank, members) in enumerate(groups):
+            for place in members[next_of[g] :]:
                 reached[place].append(None)
     for days in reached:
         days.sort(key=lambda d: horizon_days if d is None else d)

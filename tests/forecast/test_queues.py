@@ -291,3 +291,30 @@ def test_days_with_nobody_waiting_show_no_capacity() -> None:
     assert pace.per_day == 0.25
     busy_pools = list(pace.days_by_weekday())
     assert sorted(n for days in busy_pools for n in days if pace.busy[n]) == [10, 11, 12, 13]
+
+
+def test_a_backtest_is_kept_for_a_while_then_made_again() -> None:
+    from app.forecast.backtest import Backtest
+    from app.forecast.wiring import BacktestCache
+
+    made: list[datetime] = []
+
+    def compute_at(now: datetime):  # noqa: ANN202
+        def compute() -> Backtest:
+            made.append(now)
+            return Backtest([], now, [], backtest.Score("chc-clearance"))
+
+        return compute
+
+    kept = BacktestCache(timedelta(minutes=30))
+    t0 = _at(FRIDAY, 9)
+    assert kept.get("ORG", t0, compute_at(t0)).now == t0
+    assert kept.get("ORG", t0 + timedelta(minutes=29), compute_at(t0)).now == t0  # kept
+    assert kept.get("OTHER", t0, compute_at(t0)) is not None  # each organisation its own
+    later = t0 + timedelta(minutes=31)
+    assert kept.get("ORG", later, compute_at(later)).now == later  # made again
+    assert made == [t0, t0, later]
+    off = BacktestCache(timedelta(0))
+    off.get("ORG", t0, compute_at(t0))
+    off.get("ORG", t0, compute_at(t0))
+    assert made[-2:] == [t0, t0]
