@@ -12,6 +12,7 @@ from app.forecast.config import ForecastConfig
 from app.forecast.queues import Held, Pace, StartWindow
 from app.forecast.service import Estimates, QueueEstimate
 from app.forecast.waits import CHC_QUEUE
+from app.timeutil import london_date
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 METHOD = (
@@ -118,7 +119,7 @@ def held_body(held: Held, found: QueueEstimate, estimates: Estimates) -> dict[st
         "of": len(found.waiting),
         "rag": rag,
         "waiting_since": e.joined_at.isoformat(),
-        "waiting_days": (estimates.as_at.date() - e.joined_at.date()).days,
+        "waiting_days": (london_date(estimates.as_at) - london_date(e.joined_at)).days,
         "earliest": None,
         "likely": None,
         "latest": None,
