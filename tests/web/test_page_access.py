@@ -23,7 +23,7 @@ from app.timeutil import utcnow
 from app.web.access import PageNeeds
 from tests.chc.helpers import ChcApi
 from tests.discharge.helpers import NHS
-from tests.helpers import Api
+from tests.helpers import Api, signed_in
 from tests.web.adt_helpers import PasFeed
 
 # Routes anyone may reach: signing in and out, health, the API's own documentation, the
@@ -114,12 +114,17 @@ def org_with_a_case(client: TestClient, make_user_module) -> dict[str, Any]:  # 
         "A02", NHS[1], at=now - timedelta(minutes=5), received=now
     )
     assert refused.error_code == "no_open_spell"
+    # A what-if run of the organisation's manager (queued: its page shows it waiting).
+    manager = make_user_module("manager", org=owner.org)
+    run = client.post("/api/v1/whatif", json={"runs": 2, "weeks": 1}, headers=manager.headers)
+    assert run.status_code == 202, run.text
     return {
         "org": owner.org,
         "case_id": case["id"],
         "chc_case_id": chc_case["id"],
         "import_id": job["id"],
         "message_id": refused.message_id,
+        "run_id": run.json()["id"],
     }
 
 
@@ -130,14 +135,6 @@ def _concrete(path: str, values: dict[str, Any]) -> str:
         return str(values[name])
 
     return re.sub(r"\{(\w+)(?::\w+)?\}", fill, path)
-
-
-def _signed_in(client: TestClient, token: str) -> TestClient:
-    browser = TestClient(client.app)
-    browser.headers["Origin"] = "http://testserver"  # as a browser's own form posts say
-    r = browser.post("/sign-in/token", data={"token": token}, follow_redirects=False)
-    assert r.status_code == 303, r.text
-    return browser
 
 
 def test_declared_pages_send_strangers_to_sign_in_and_apply_the_read(
@@ -166,9 +163,9 @@ def test_declared_pages_send_strangers_to_sign_in_and_apply_the_read(
         roles_without = sorted(set(everyone) - set(roles_with))
         for role in roles_with[:3]:
             user = make_user(role, org=org_with_a_case["org"])
-            assert _signed_in(client, user.token).get(url).status_code == 200, (path, role)
+            assert signed_in(client, user.token).get(url).status_code == 200, (path, role)
         for role in roles_without[:3]:
             user = make_user(role, org=org_with_a_case["org"])
-            assert _signed_in(client, user.token).get(url).status_code == 403, (path, role)
+            assert signed_in(client, user.token).get(url).status_code == 403, (path, role)
         checked += 1
     assert checked >= 1  # the dashboard at least; every screen adds itself by declaring
