@@ -38,15 +38,23 @@ class Queue:
         self.api = Api(client, headers)
         self.now = utcnow().replace(microsecond=0)
         self.ids: list[int] = []
+        self.etags: dict[int, str] = {}  # each case's version after our last write
 
     def _at(self, days_ago: float) -> str:
         return (self.now - days_ago * DAY).isoformat()
 
     def patient(
-        self, ref: str, ready_days_ago: float, pathway: str = "P1", accept: bool = False
+        self,
+        ref: int,
+        ready_days_ago: float,
+        pathway: str = "P1",
+        accept: bool = False,
+        at_open: bool = False,
     ) -> int:
         admitted = ready_days_ago + 4
         body = {"hospital_system": "LUHFT", "ward": "Ward 9", "admitted_at": self._at(admitted)}
+        if at_open:  # the pathway planned when the case is opened
+            body["pathway"] = pathway
         r = self.api.create(
             "discharge",
             site="FC-SITE",
@@ -57,20 +65,26 @@ class Queue:
         )
         case_id = int(r.json()["id"])
         self.ids.append(case_id)
+        self.etags[case_id] = r.headers["ETag"]
         if accept:  # the pathway chosen when the hub accepts the referral
             self.fire(
                 case_id, "accept", admitted - 0.1, responsible_person="J. Doyle", pathway=pathway
             )
-        else:
+        elif not at_open:
             self.fire(case_id, "set_pathway", admitted - 0.1, pathway=pathway)
         self.fire(case_id, "not_meeting_ctr", ready_days_ago)
         return case_id
 
     def fire(self, case_id: int, event: str, days_ago: float, **data: Any) -> None:
-        etag = self.api.get(case_id).headers["ETag"]
-        self.api.fire(
-            case_id, event, etag=etag, occurred_at=self._at(days_ago), reason=WHY, data=data
+        r = self.api.fire(
+            case_id,
+            event,
+            etag=self.etags[case_id],
+            occurred_at=self._at(days_ago),
+            reason=WHY,
+            data=data,
         )
+        self.etags[case_id] = r.headers["ETag"]
 
     def discharge(self, case_id: int, days_ago: float, pathway: str = "P1") -> None:
         self.fire(case_id, "discharge", days_ago, discharge_pathway=pathway, destination_code="19")
@@ -170,7 +184,7 @@ def test_backtest_scores_what_happened(client: TestClient, make_user: Any) -> No
     # A P1 queue over the past 15 weeks: one ready each day, each starting two days later.
     for n in range(105):
         ready = 110 - n
-        q.discharge(q.patient(20 + n, ready), ready - 2)
+        q.discharge(q.patient(20 + n, ready, at_open=True), ready - 2)
     r = client.get("/api/v1/forecast/backtest", headers=manager.headers)
     assert r.status_code == 200, r.text
     body = r.json()
