@@ -98,11 +98,34 @@ def test_waiting_patients_and_backlog_cases_get_start_windows(demo: Demo) -> Non
         # A pace from the past weeks, and a window for every one waiting, in queue order.
         assert queue.pace.exits > 0
         assert queue.pace.started > 0
-        assert [w.place for w in queue.windows] == list(range(1, len(queue.waiting) + 1))
+        counted = len(queue.waiting) - len(queue.held)
+        assert [w.place for w in queue.windows] == list(range(1, counted + 1))
         assert all(w.earliest is not None and w.likely is not None for w in queue.windows[:3])
         likely = [w.likely for w in queue.windows if w.likely is not None]
         assert likely == sorted(likely)
     assert found.clearance is not None
+
+
+def test_the_imported_cases_nobody_picked_up_are_held_back(demo: Demo) -> None:
+    """Once the imported lists are rated (after the load), the cases from the 2020 lists come
+    first in the queue's order, yet the history's newer referrals were the ones assessed: the
+    estimates say those cases are held back instead of putting everyone behind them."""
+    with demo.sessions() as session:
+        found = service.estimates(
+            session,
+            organisation=DEMO_ORG,
+            now=utcnow(),
+            ctx=demo.ctx,
+            engine=demo.parts.engine,
+            cfg=demo.cfg,
+        )
+    chc = next(q for q in found.queues if q.queue.name == "chc")
+    assert chc.held
+    assert all(not (h.episode.patient_ref or "").startswith("9995") for h in chc.held)
+    assert all(h.overtaken_by >= demo.cfg.queues.held_back.min_overtaken for h in chc.held)
+    # Those left are estimated from the first place on.
+    assert [w.place for w in chc.windows] == list(range(1, len(chc.windows) + 1))
+    assert len(chc.windows) + len(chc.held) == len(chc.waiting)
 
 
 def test_the_backtest_scores_estimates_of_p1_and_the_chc_backlog(demo: Demo) -> None:
